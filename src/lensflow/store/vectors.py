@@ -1,0 +1,198 @@
+"""Embedding sets in pgvector: one pair of tables per model version, loaded by binary COPY.
+
+A set is written inside one transaction (tables, COPY, indexes, then its `embedding_sets` row), so a
+crash mid-load leaves nothing behind and readers never see a half-loaded set. Serving switches with
+one UPDATE of the `serving` row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+
+from lensflow.errors import StoreError
+from lensflow.models.embedding import EmbeddingModel
+
+log = logging.getLogger(__name__)
+
+IndexKind = Literal["exact", "hnsw"]
+HNSW_MIN_ITEMS = 20_000  # below this an exact scan is faster than any graph walk
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+@dataclass(frozen=True)
+class SetTables:
+    """Identifiers of one embedding set's tables."""
+
+    users: sql.Identifier
+    items: sql.Identifier
+
+    @classmethod
+    def of(cls, model_name: str, version: int) -> SetTables:
+        if not _NAME.match(model_name):
+            raise StoreError(f"model name {model_name!r} must be lowercase letters, digits and underscores")
+        prefix = f"{model_name}_v{int(version)}"
+        return cls(users=sql.Identifier(f"{prefix}_users"), items=sql.Identifier(f"{prefix}_items"))
+
+
+def embeddings_checksum(model: EmbeddingModel) -> str:
+    digest = hashlib.sha256()
+    for array in (model.user_ids, model.movie_ids, model.user_vectors(), model.item_vectors()):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def loaded_checksum(conn: psycopg.Connection, *, model_name: str, version: int) -> str | None:
+    row = conn.execute(
+        "SELECT checksum FROM embedding_sets WHERE model_name = %s AND version = %s", (model_name, version)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _copy_vectors(
+    conn: psycopg.Connection, table: sql.Identifier, columns: list[str], ids: np.ndarray, *arrays: np.ndarray
+) -> None:
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT BINARY)").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with conn.cursor().copy(stmt) as copy:
+        copy.set_types(["int4"] + ["vector"] * len(arrays))
+        for row in zip(ids.tolist(), *arrays, strict=True):
+            copy.write_row(row)
+
+
+def load_embeddings(
+    conn: psycopg.Connection,
+    *,
+    model_name: str,
+    version: int,
+    model: EmbeddingModel,
+    index: IndexKind | None = None,
+    hnsw_m: int = 16,
+    hnsw_ef_construction: int = 64,
+) -> bool:
+    """Load a version's vectors; a no-op when the same set is already complete. True when written."""
+    register_vector(conn)
+    checksum = embeddings_checksum(model)
+    if loaded_checksum(conn, model_name=model_name, version=version) == checksum:
+        log.info("embeddings of %s v%s already loaded", model_name, version)
+        return False
+    kind: IndexKind = index or ("hnsw" if len(model.movie_ids) >= HNSW_MIN_ITEMS else "exact")
+    tables = SetTables.of(model_name, version)
+    dim, vdim = model.dim, model.vector_dim
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"lensflow.load.{model_name}.{version}",))
+        serving = conn.execute(
+            "SELECT 1 FROM serving WHERE model_name = %s AND version = %s", (model_name, version)
+        ).fetchone()
+        if serving:
+            raise StoreError(
+                f"{model_name} v{version} is serving with other embeddings; refusing to replace them"
+            )
+        conn.execute(
+            "DELETE FROM embedding_sets WHERE model_name = %s AND version = %s", (model_name, version)
+        )
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(tables.users, tables.items))
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (user_id integer NOT NULL, embedding vector({}) NOT NULL)").format(
+                tables.users, sql.Literal(vdim)
+            )
+        )
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (movie_id integer NOT NULL, embedding vector({}) NOT NULL,"
+                " direction vector({}) NOT NULL)"
+            ).format(tables.items, sql.Literal(vdim), sql.Literal(dim))
+        )
+        _copy_vectors(conn, tables.users, ["user_id", "embedding"], model.user_ids, model.user_vectors())
+        _copy_vectors(
+            conn,
+            tables.items,
+            ["movie_id", "embedding", "direction"],
+            model.movie_ids,
+            model.item_vectors(),
+            model.item_directions(),
+        )
+        # Indexes after the load: building them once is far cheaper than maintaining them row by row.
+        conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (user_id)").format(tables.users))
+        conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (movie_id)").format(tables.items))
+        if kind == "hnsw":
+            for column in ("embedding", "direction"):
+                conn.execute(
+                    sql.SQL(
+                        "CREATE INDEX ON {} USING hnsw ({} vector_ip_ops) WITH (m = {}, ef_construction = {})"
+                    ).format(
+                        tables.items,
+                        sql.Identifier(column),
+                        sql.Literal(hnsw_m),
+                        sql.Literal(hnsw_ef_construction),
+                    )
+                )
+        conn.execute(
+            "INSERT INTO embedding_sets"
+            " (model_name, version, dim, n_users, n_items, checksum, index_kind, loaded_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, now())",
+            (model_name, version, vdim, len(model.user_ids), len(model.movie_ids), checksum, kind),
+        )
+    conn.execute(sql.SQL("ANALYZE {}, {}").format(tables.users, tables.items))
+    log.info(
+        "loaded %s v%s: %d users, %d movies, index %s",
+        model_name,
+        version,
+        len(model.user_ids),
+        len(model.movie_ids),
+        kind,
+    )
+    return True
+
+
+def is_loaded(conn: psycopg.Connection, *, model_name: str, version: int) -> bool:
+    return loaded_checksum(conn, model_name=model_name, version=version) is not None
+
+
+def set_serving(conn: psycopg.Connection, *, model_name: str, version: int) -> None:
+    """Point `serving` at a complete set, atomically (one statement)."""
+    if not is_loaded(conn, model_name=model_name, version=version):
+        raise StoreError(
+            f"embeddings of {model_name} v{version} are not loaded; run `lensflow load {version}`"
+        )
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO serving (model_name, version, switched_at) VALUES (%s, %s, now())"
+            " ON CONFLICT (model_name) DO UPDATE SET version = EXCLUDED.version, switched_at = now()",
+            (model_name, version),
+        )
+
+
+def serving_version(conn: psycopg.Connection, *, model_name: str) -> int | None:
+    row = conn.execute("SELECT version FROM serving WHERE model_name = %s", (model_name,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def prune_sets(conn: psycopg.Connection, *, model_name: str, keep: int, protect: set[int]) -> list[int]:
+    """Drop all but the newest `keep` sets, never the serving one or those in `protect`."""
+    rows = conn.execute(
+        "SELECT e.version FROM embedding_sets e LEFT JOIN serving s USING (model_name, version)"
+        " WHERE e.model_name = %s AND s.version IS NULL ORDER BY e.version DESC OFFSET %s",
+        (model_name, keep),
+    ).fetchall()
+    dropped = []
+    for (version,) in rows:
+        if version in protect:
+            continue
+        tables = SetTables.of(model_name, version)
+        with conn.transaction():
+            conn.execute(
+                "DELETE FROM embedding_sets WHERE model_name = %s AND version = %s", (model_name, version)
+            )
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(tables.users, tables.items))
+        dropped.append(int(version))
+    return dropped
