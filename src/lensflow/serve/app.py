@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import ExitStack, asynccontextmanager
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pgvector.psycopg import register_vector_async
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -163,15 +164,36 @@ async def _configure_connection(conn: AsyncConnection) -> None:
     await conn.execute("SET hnsw.iterative_scan = strict_order")
 
 
+async def _load_first_model(runtime: Runtime) -> None:
+    """Load the champion when none is served yet (at start, or later if the DB or registry was down)."""
+    assert runtime.pool is not None
+    async with runtime.reload_lock:
+        if runtime.snapshot is not None:
+            return
+        try:
+            snapshot = await load_champion(runtime.settings, runtime.pool)
+        except (LensflowError, PoolTimeout, psycopg.OperationalError) as exc:
+            telemetry.RELOADS.labels("failure").inc()
+            log.warning("no model loaded yet: %s", exc)
+            return
+        runtime.snapshot = snapshot
+        publish(snapshot, None)
+        telemetry.RELOADS.labels("success").inc()
+        log.info("serving %s v%s", snapshot.info.name, snapshot.version)
+
+
 async def _poll_registry(runtime: Runtime) -> None:
-    """Export the registry's champion version so an alert can catch a promotion never reloaded."""
+    """Export the registry's champion version so an alert can catch a promotion never reloaded;
+    and keep trying to load a first model while none is served."""
     while True:
+        await asyncio.sleep(runtime.settings.registry_poll_s)
         try:
             info = await asyncio.to_thread(registry.champion, runtime.settings)
             telemetry.CHAMPION_VERSION.set(info.version if info else 0)
         except Exception as exc:  # a registry outage must not kill the poller
             log.warning("could not read the champion alias: %s", exc)
-        await asyncio.sleep(runtime.settings.registry_poll_s)
+        if runtime.snapshot is None:
+            await _load_first_model(runtime)
 
 
 @asynccontextmanager
@@ -192,15 +214,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=False)
         runtime.pool = pool
         telemetry.READY.set(0)
-        try:
-            snapshot = await load_champion(settings, pool)
-            runtime.snapshot = snapshot
-            publish(snapshot, None)
-            telemetry.RELOADS.labels("success").inc()
-            log.info("serving %s v%s", snapshot.info.name, snapshot.version)
-        except LensflowError as exc:
-            telemetry.RELOADS.labels("failure").inc()
-            log.warning("starting without a model: %s", exc)
+        await _load_first_model(runtime)
+        if runtime.snapshot is not None:
+            telemetry.CHAMPION_VERSION.set(runtime.snapshot.info.version)
         poller = asyncio.create_task(_poll_registry(runtime))
         try:
             yield
