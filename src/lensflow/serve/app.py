@@ -22,8 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lensflow import __version__, registry
 from lensflow.errors import LensflowError
-from lensflow.serve import routes, telemetry
+from lensflow.serve import routes, telemetry, ui
 from lensflow.serve.runtime import Runtime, ServiceUnavailable
+from lensflow.serve.schemas import ErrorBody
 from lensflow.serve.state import load_champion, publish
 from lensflow.settings import Settings
 from lensflow.store.server import database_url
@@ -31,6 +32,7 @@ from lensflow.store.server import database_url
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
+RECONNECT_TIMEOUT_S = 2.0
 
 
 class MetricsMiddleware:
@@ -87,7 +89,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > MAX_BODY_BYTES:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge()
             return message
 
         try:
@@ -96,8 +98,11 @@ class BodyLimitMiddleware:
             await _too_large(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    """An HTTPException, so FastAPI's body parsing lets it through as a 413 instead of a 400."""
+
+    def __init__(self) -> None:
+        super().__init__(413, f"request body exceeds {MAX_BODY_BYTES} bytes")
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
@@ -146,6 +151,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         summary = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details[:3])
         return _error(422, "invalid_request", summary or "invalid request", details=details)
+
+    @app.exception_handler(psycopg.DataError)
+    async def unusable_value(_: Request, exc: psycopg.DataError) -> JSONResponse:
+        # Postgres refuses some values a request can carry, such as a NUL character in a search text.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return _error(422, "invalid_request", f"a value in the request cannot be used: {reason}")
 
     @app.exception_handler(ServiceUnavailable)
     async def unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
@@ -196,6 +207,21 @@ async def _poll_registry(runtime: Runtime) -> None:
             await _load_first_model(runtime)
 
 
+async def _watch_readiness(runtime: Runtime, interval_s: float = 5.0) -> None:
+    """Keep the readiness gauge current even when nobody calls /readyz (an outage must show)."""
+    assert runtime.pool is not None
+    while True:
+        ready = runtime.snapshot is not None
+        if ready:
+            try:
+                async with runtime.pool.connection(timeout=1) as conn:
+                    await conn.execute("SELECT 1")
+            except (PoolTimeout, psycopg.OperationalError):
+                ready = False
+        telemetry.READY.set(1 if ready else 0)
+        await asyncio.sleep(interval_s)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime: Runtime = app.state.runtime
@@ -209,6 +235,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             timeout=settings.db_timeout_s,
             configure=_configure_connection,
             kwargs={"connect_timeout": 3, "autocommit": True},
+            # psycopg_pool retries a failed connect with a doubling delay for up to 5 minutes, so after an
+            # outage the pool could stay empty for minutes; giving up early lets the next request that
+            # finds no connection start a fresh attempt at once.
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
             open=False,
         )
         await pool.open(wait=False)
@@ -217,14 +247,65 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await _load_first_model(runtime)
         if runtime.snapshot is not None:
             telemetry.CHAMPION_VERSION.set(runtime.snapshot.info.version)
-        poller = asyncio.create_task(_poll_registry(runtime))
+        tasks = [asyncio.create_task(_poll_registry(runtime)), asyncio.create_task(_watch_readiness(runtime))]
         try:
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await pool.close()
+
+
+_ERROR_ANSWERS = {
+    "400": "The body is not parseable JSON.",
+    "401": "The bearer token is missing or wrong.",
+    "404": "No such user or movie.",
+    "409": "The champion cannot be loaded.",
+    "413": f"The body is larger than {MAX_BODY_BYTES} bytes.",
+    "422": "A parameter or the body is invalid; `details` says which.",
+    "503": "The database or the model is unavailable; retry after `Retry-After` seconds.",
+}
+
+
+def _error_statuses(path: str, operation: dict[str, Any]) -> list[str]:
+    """The error statuses an operation can answer, judged from what it takes and where it lives."""
+    statuses = ["413"] if path == "/healthz" else ["413", "503"]
+    if "requestBody" in operation:
+        statuses += ["400", "422"]
+    if operation.get("parameters"):
+        statuses.append("422")
+    if "{" in path:
+        statuses.append("404")
+    if path.startswith("/admin/"):
+        statuses += ["401", "409"]
+    return statuses
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Describe every error answer in the OpenAPI document as the ErrorBody the handlers send."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for path, operations in document.get("paths", {}).items():
+            for operation in operations.values():
+                answers = operation.setdefault("responses", {})
+                for status in _error_statuses(path, operation):
+                    if status == "422" or status not in answers:
+                        answers[status] = {"description": _ERROR_ANSWERS[status], "content": body}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -234,9 +315,16 @@ def create_app(settings: Settings) -> FastAPI:
         description="Movie recommendations from the MLflow champion, ranked by pgvector.",
         lifespan=_lifespan,
     )
+    token = settings.admin_token
+    if token is not None and not token.get_secret_value().strip():
+        # A blank LENSFLOW_ADMIN_TOKEN would admit a blank "Authorization: Bearer"; it means "unset".
+        log.warning("LENSFLOW_ADMIN_TOKEN is blank; the admin endpoints stay disabled")
+        settings = settings.model_copy(update={"admin_token": None})
     app.state.runtime = Runtime(settings=settings)
     _install_error_handlers(app)
+    _document_errors(app)
     app.include_router(routes.router)
+    app.include_router(ui.router)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(MetricsMiddleware)
     return app
