@@ -57,10 +57,25 @@ def _read_bytes(path: Path) -> bytes:
         raise DataError(path, f"cannot read the file: {exc.strerror}") from None
 
 
-def _text_lines(raw: bytes) -> list[str]:
+def _text_lines(path: Path, raw: bytes) -> list[str]:
     # Latin-1 is the published encoding of u.item and decodes every byte, so no line is lost to it.
+    if not raw.isascii():
+        _refuse_utf8_lines(path, raw)
     text = raw.decode("latin-1").replace("\r\n", "\n").removesuffix("\n")
     return text.split("\n") if text else []
+
+
+def _refuse_utf8_lines(path: Path, raw: bytes) -> None:
+    """A line re-saved as UTF-8 would decode as Latin-1 into mojibake ("MisÃ©rables") without an error."""
+    for line_number, line in enumerate(raw.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            continue  # not UTF-8: the Latin-1 the file should hold
+        reason = "non-ASCII text is UTF-8 encoded; the file must be Latin-1 throughout: re-save it as Latin-1"
+        raise DataError(path, reason, line_number)
 
 
 def _fields(path: Path, line_number: int, line: str, count: int) -> list[str]:
@@ -87,7 +102,7 @@ def _new_id(path: Path, line_number: int, text: str, what: str, first_line: dict
 
 def _parse_genres(path: Path, raw: bytes) -> list[str]:
     by_index: dict[int, str] = {}
-    for line_number, line in enumerate(_text_lines(raw), start=1):
+    for line_number, line in enumerate(_text_lines(path, raw), start=1):
         if not line.strip():
             continue  # the published file ends with a blank line
         name, index_text = _fields(path, line_number, line, 2)
@@ -111,7 +126,7 @@ def _movie_year(path: Path, line_number: int, title: str, release_date: str) -> 
 def _parse_movies(path: Path, raw: bytes, genres: list[str]) -> pd.DataFrame:
     rows: list[tuple[int, str, int | None, list[str]]] = []
     first_line: dict[int, int] = {}
-    for line_number, line in enumerate(_text_lines(raw), start=1):
+    for line_number, line in enumerate(_text_lines(path, raw), start=1):
         fields = _fields(path, line_number, line, 5 + len(genres))
         movie_id = _new_id(path, line_number, fields[0], "movie_id", first_line)
         flags = fields[5:]
@@ -130,7 +145,7 @@ def _parse_movies(path: Path, raw: bytes, genres: list[str]) -> pd.DataFrame:
 def _parse_users(path: Path, raw: bytes) -> pd.DataFrame:
     rows: list[tuple[int, int, str, str, str]] = []
     first_line: dict[int, int] = {}
-    for line_number, line in enumerate(_text_lines(raw), start=1):
+    for line_number, line in enumerate(_text_lines(path, raw), start=1):
         user_text, age_text, gender, occupation, zip_code = _fields(path, line_number, line, 5)
         user_id = _new_id(path, line_number, user_text, "user_id", first_line)
         age = _positive_int(path, line_number, age_text, "age")

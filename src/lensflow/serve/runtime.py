@@ -46,13 +46,27 @@ class Runtime:
         return snapshot
 
     async def query(self, name: str, run: Callable[[AsyncConn], Awaitable[T]]) -> T:
-        """Run one query on a pooled connection; an unreachable database fails fast as 503."""
+        """Run one query on a pooled connection; an unreachable database fails fast as 503.
+
+        A connection that died while idle in the pool (Postgres restarted) is dropped by the pool, and the
+        query, which only reads, runs again on another one within the same time budget.
+        """
         if self.pool is None:
             raise ServiceUnavailable("the service is starting")
         start = time.perf_counter()
+        deadline = start + self.settings.db_timeout_s
+        attempts = self.settings.pool_max_size + 1
         try:
-            async with self.pool.connection() as conn:
-                return await run(conn)
+            while True:
+                attempts -= 1
+                conn: AsyncConn | None = None
+                try:
+                    async with self.pool.connection(timeout=deadline - time.perf_counter()) as conn:
+                        return await run(conn)
+                except psycopg.OperationalError:
+                    if conn is None or not conn.broken or attempts == 0:
+                        raise
+                    log.info("dropped a broken pooled connection during %s; retrying", name)
         except (PoolTimeout, psycopg.OperationalError) as exc:
             telemetry.DB_ERRORS.labels(name).inc()
             log.warning(

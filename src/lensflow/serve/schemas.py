@@ -33,7 +33,8 @@ class RatingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     movie_id: int = Field(ge=1, le=MAX_ID, strict=True)
-    rating: float = Field(ge=1, le=5, allow_inf_nan=False)
+    # strict: a JSON number only; lax mode would take `true` as 1.0 and "4" as 4.0.
+    rating: float = Field(ge=1, le=5, allow_inf_nan=False, strict=True)
 
     @field_validator("rating")
     @classmethod
