@@ -25,7 +25,6 @@ from lensflow.settings import Settings
 from lensflow.split import stratified_split
 from lensflow.store import schema, vectors
 from lensflow.store.server import database_url
-from lensflow.train import train_model
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +56,8 @@ class TrainedVersion:
 def train_and_register(
     settings: Settings, dataset: MovieLens, *, cfg: TrainConfig, timings: dict[str, float]
 ) -> TrainedVersion:
+    from lensflow.train import train_model  # torch loads only for commands that train
+
     split = stratified_split(dataset.ratings, ratio=0.75, seed=42)
     users = IdIndex.from_ids(dataset.users["user_id"])
     items = IdIndex.from_ids(dataset.movies["movie_id"])
