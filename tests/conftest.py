@@ -164,3 +164,15 @@ def live_api(trained: tuple[Settings, dict[str, object]]) -> Iterator[str]:
         yield api.url
     finally:
         api.stop()
+
+
+def run_coroutine(coroutine_factory):  # type: ignore[no-untyped-def]
+    """Run a coroutine to completion on a fresh loop in its own thread.
+
+    A session fixture (Playwright's sync API) may keep an event loop running in the main thread,
+    where asyncio.run would refuse to start.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: __import__("asyncio").run(coroutine_factory())).result()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from lensflow.errors import StoreError
 from lensflow.models.embedding import EmbeddingModel, RatingHead
 from lensflow.store import schema, vectors
 from lensflow.store.queries import SetQueries
+from tests.conftest import run_coroutine
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def run_async(db_url: str, fn):  # type: ignore[no-untyped-def]
             await register_vector_async(aconn)
             return await fn(aconn)
 
-    return asyncio.run(main())
+    return run_coroutine(main)
 
 
 def test_schema_is_idempotent_and_has_pgvector_08(conn: psycopg.Connection) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from lensflow.settings import Settings
 from lensflow.split import stratified_split
 from lensflow.store.queries import SetQueries
 from lensflow.train import train_model
+from tests.conftest import run_coroutine
 
 SMALL = TrainConfig(dim=16, epochs=6, rating_epochs=3, patience=2)
 
@@ -72,7 +72,7 @@ def _served_top(
                 out[u] = [(r.movie_id, r.score) for r in await q.for_user(conn, user_id=u, k=k)]
             return out
 
-    return asyncio.run(main())
+    return run_coroutine(main)
 
 
 def test_pgvector_scores_equal_model_scores(trained: tuple[Settings, dict], dataset: MovieLens) -> None:

@@ -7,7 +7,6 @@ body size and k bounds by test_bad_input.py.
 from __future__ import annotations
 
 import ast
-import asyncio
 import math
 import os
 import re
@@ -26,7 +25,7 @@ from pydantic import SecretStr
 
 from lensflow.serve.app import create_app
 from lensflow.settings import Settings
-from tests.conftest import ADMIN_TOKEN, REPO
+from tests.conftest import ADMIN_TOKEN, REPO, run_coroutine
 from tests.reliability.support import table_counts
 
 SRC = REPO / "src" / "lensflow"
@@ -266,7 +265,7 @@ def test_admin_is_disabled_without_a_real_token(configured: str | None) -> None:
             ]
             return [(await c.post("/admin/reload", headers=h)).status_code for h in headers]
 
-    assert asyncio.run(attempts()) == [401, 401, 401, 401]
+    assert run_coroutine(attempts) == [401, 401, 401, 401]
 
 
 # --- bind address -----------------------------------------------------------------------------------
