@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export LENSFLOW_HOME ?= $(CURDIR)/.lensflow
 
-.PHONY: help install run serve test test-fast lint format typecheck bench bench-quality monitor up down clean
+.PHONY: help install run serve test test-fast lint format bench bench-quality tune monitor up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +37,9 @@ bench: install ## latency, throughput, ingestion and pipeline benchmarks -> benc
 
 bench-quality: install ## model-quality table over 5 seeds -> bench/results/quality.*
 	$(VENV)/bin/lensflow evaluate --report
+
+tune: install ## one Optuna study -> tuning/best_params.json (MODEL=softmax-mf|sasrec|rating-head TRIALS=30)
+	$(PY) -m lensflow.quality.tuning $(or $(MODEL),softmax-mf) --trials $(or $(TRIALS),30) --seeds 5
 
 monitor: install ## a local Prometheus scraping the local API with the repo's rules
 	bash scripts/monitor.sh

@@ -82,19 +82,31 @@ def train(
     data_dir: DataDir = None,
     as_json: JsonOut = False,
     epochs: Annotated[int | None, typer.Option(help="Cap on ranking epochs.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="softmax-mf or sasrec, with the tuned parameters of tuning/best_params.json "
+            "(default: the built-in defaults, which are softmax-mf's tuned values).",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate and register a version (no load, no promotion)."""
     from lensflow.data import load_movielens, resolve_data_dir
     from lensflow.lifecycle import train_and_register
     from lensflow.models.config import TrainConfig
+    from lensflow.quality.params import config_for
 
     settings = _settings()
-    cfg = TrainConfig() if epochs is None else TrainConfig().with_overrides(epochs=epochs)
+    cfg = TrainConfig() if model is None else config_for(model)
+    if epochs is not None:
+        cfg = cfg.with_overrides(**{"sasrec.epochs" if cfg.model == "sasrec" else "epochs": epochs})
     dataset = load_movielens(resolve_data_dir(settings, data_dir))
     timings: dict[str, float] = {}
     trained = train_and_register(settings, dataset, cfg=cfg, timings=timings)
     _emit(
         {
+            "model": cfg.model,
             "model_version": str(trained.version),
             "run_id": trained.run_id,
             "metrics": trained.evaluation.metrics,
@@ -108,11 +120,38 @@ def train(
 def evaluate(
     version: Annotated[int | None, typer.Argument(help="Registered version (default: the champion).")] = None,
     as_json: JsonOut = False,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Train and evaluate every model and the popularity baseline over several split seeds; "
+            "write quality.md/.html/.json and log them to MLflow.",
+        ),
+    ] = False,
+    seeds: Annotated[
+        int, typer.Option(help="With --report: split seeds 42, 43, ... (this many).", min=1)
+    ] = 5,
+    out: Annotated[Path, typer.Option(help="With --report: output folder.")] = Path("bench/results"),
+    jobs: Annotated[int, typer.Option(help="With --report: worker processes.", min=1)] = 2,
+    data_dir: DataDir = None,
 ) -> None:
-    """Show a registered version's offline metrics."""
+    """Show a registered version's offline metrics, or (--report) build the multi-seed quality report."""
     from lensflow import registry
 
     settings = _settings()
+    if report:
+        from lensflow.data import resolve_data_dir
+        from lensflow.quality.report import build_report
+
+        summary = build_report(
+            settings,
+            resolve_data_dir(settings, data_dir),
+            seeds=tuple(range(42, 42 + seeds)),
+            out_dir=out,
+            jobs=jobs,
+        )
+        _emit({"out": str(out), "seconds": summary["seconds"], "targets": summary["targets"]}, as_json)
+        return
     info = registry.champion(settings) if version is None else registry.get_version(settings, version)
     if info is None:
         raise LensflowError("no champion yet; run `lensflow pipeline`")

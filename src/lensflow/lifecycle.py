@@ -62,7 +62,9 @@ def train_and_register(
     users = IdIndex.from_ids(dataset.users["user_id"])
     items = IdIndex.from_ids(dataset.movies["movie_id"])
     tags = {"protocol": split.protocol, "dataset.fingerprint": dataset.fingerprint}
-    with registry.training_run(settings, run_name=f"softmax-mf-d{cfg.dim}", tags=tags) as run_id:
+    with registry.training_run(
+        settings, run_name=f"{cfg.model}-d{cfg.dim}", tags={**tags, "model": cfg.model}
+    ) as run_id:
         registry.log_params(
             {
                 **cfg.as_params(),

@@ -266,3 +266,25 @@ def evaluation_report(settings: Settings, run_id: str) -> dict[str, Any] | None:
     except (MlflowException, OSError):
         return None
     return dict(payload)
+
+
+# --- Tuning and quality reports (issue 4): nested runs and file artifacts -------------------------
+
+
+@contextmanager
+def parent_run(settings: Settings, *, run_name: str, tags: dict[str, str]) -> Iterator[str]:
+    """A top-level run that groups nested ones (an Optuna study, a quality report); yields its id."""
+    with training_run(settings, run_name=run_name, tags=tags) as run_id:
+        yield run_id
+
+
+@contextmanager
+def nested_run(*, run_name: str, tags: dict[str, str] | None = None) -> Iterator[str]:
+    """A child of the active run (one Optuna trial); a failure marks only this child FAILED."""
+    with mlflow.start_run(run_name=run_name, nested=True, tags=tags or {}) as run:
+        yield run.info.run_id
+
+
+def log_artifact_file(path: Path, *, artifact_path: str | None = None) -> None:
+    """Copy a local file into the active run's artifacts."""
+    mlflow.log_artifact(str(path), artifact_path=artifact_path)

@@ -20,7 +20,7 @@ from lensflow.store.queries import SetQueries
 from lensflow.train import train_model
 from tests.conftest import run_coroutine
 
-SMALL = TrainConfig(dim=16, epochs=6, rating_epochs=3, patience=2)
+SMALL = TrainConfig(dim=16, epochs=6, lr=0.05, rating_epochs=3, patience=2)
 
 
 @pytest.fixture(scope="module")

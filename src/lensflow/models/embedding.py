@@ -74,15 +74,26 @@ class EmbeddingModel:
     def score_vector(self, user_vector: np.ndarray) -> np.ndarray:
         return self.item_vectors() @ user_vector.astype(np.float32)
 
+    def user_weight(self, n_ratings: int) -> float:
+        """The weight training gave the log-likelihood of a user with n ratings: n^-alpha / norm.
+
+        alpha and norm live in `meta` (absent in models trained before user weighting: weight 1).
+        """
+        alpha = float(self.meta.get("user_weight_alpha", 0.0))  # type: ignore[arg-type]
+        norm = float(self.meta.get("user_weight_norm", 1.0))  # type: ignore[arg-type]
+        return float(max(n_ratings, 1) ** -alpha / norm)
+
     def fold_in(self, item_pos: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """The user vector [p, 1] that the training objective would give a user with these ratings.
 
-        Minimises -sum_i w_i log softmax(Q p + b)_i + user_l2 * |p|^2 by Newton's method: the
+        Minimises -c * sum_i w_i log softmax(Q p + b)_i + user_l2 * |p|^2 by Newton's method: the
         objective is strictly convex in p, so a dozen steps reach the optimum to float precision.
+        c is the per-user weight of training (see `user_weight`), 1 for models trained without one.
         """
         if len(item_pos) == 0:
             raise ValueError("fold-in needs at least one rated movie")
         w = np.ones(len(item_pos)) if weights is None else np.asarray(weights, dtype=np.float64)
+        w = w * self.user_weight(len(item_pos))
         q = self.item_factors.astype(np.float64)
         b = self.item_bias.astype(np.float64)
         total = w.sum()
