@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a sync dependency in a worker thread, a hand-off per request.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -180,7 +181,7 @@ async def metrics() -> Response:
 
 
 def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    runtime = get_runtime(request)
+    runtime: Runtime = request.app.state.runtime
     token = runtime.settings.admin_token
     scheme, _, presented = (authorization or "").partition(" ")
     if token is None:

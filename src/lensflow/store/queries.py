@@ -41,49 +41,75 @@ class Movie:
     genres: list[str]
 
 
+_FOR_USER = sql.SQL(
+    "SELECT t.movie_id, (SELECT m.title FROM movies m WHERE m.movie_id = t.movie_id), -t.distance"
+    " FROM (SELECT embedding FROM {users} WHERE user_id = %(user_id)s) q,"
+    " LATERAL (SELECT v.movie_id, v.embedding <#> q.embedding AS distance FROM {items} v"
+    " WHERE v.movie_id NOT IN (SELECT r.movie_id FROM ratings r WHERE r.user_id = %(user_id)s)"
+    " ORDER BY distance LIMIT {k}) t"
+    " ORDER BY t.distance"
+)
+_FOR_VECTOR = sql.SQL(
+    "SELECT t.movie_id, (SELECT m.title FROM movies m WHERE m.movie_id = t.movie_id), -t.distance"
+    " FROM (SELECT v.movie_id, v.embedding <#> %(vec)s AS distance FROM {items} v"
+    " WHERE v.movie_id NOT IN (SELECT unnest(%(exclude)s::integer[]))"
+    " ORDER BY distance LIMIT {k}) t"
+    " ORDER BY t.distance"
+)
+_SIMILAR = sql.SQL(
+    "SELECT t.movie_id, (SELECT m.title FROM movies m WHERE m.movie_id = t.movie_id), -t.distance"
+    " FROM (SELECT direction FROM {items} WHERE movie_id = %(movie_id)s) q,"
+    " LATERAL (SELECT v.movie_id, v.direction <#> q.direction AS distance FROM {items} v"
+    " WHERE v.movie_id <> %(movie_id)s ORDER BY distance LIMIT {k}) t"
+    " ORDER BY t.distance"
+)
+
+
 class SetQueries:
-    """The statements for one embedding set, composed once; psycopg prepares them after a few uses."""
+    """The statements for one embedding set, rendered once; psycopg prepares them after a few uses.
+
+    Shape, for speed at any catalogue size: the query vector comes from a one-row LATERAL source, so
+    the ORDER BY is `column <#> outer value` and an HNSW index can serve it (a plain join cannot); the
+    rated movies are a hashed NOT IN subplan, built once per query instead of hashing the whole
+    catalogue; titles are looked up by primary key for the k rows kept, not joined to every movie.
+
+    k is written into the text (one prepared statement per k, in practice one or two): with LIMIT as a
+    parameter the planner would assume 10% of the catalogue in a generic plan and skip the HNSW index,
+    so Postgres would plan every execution again; with a literal it caches a plan that uses the index.
+    """
 
     def __init__(self, model_name: str, version: int) -> None:
         t = SetTables.of(model_name, version)
         self.tables = t
-        self._for_user = sql.SQL(
-            "SELECT v.movie_id, m.title, -(v.embedding <#> q.embedding) AS score"
-            " FROM {items} v JOIN movies m ON m.movie_id = v.movie_id,"
-            " (SELECT embedding FROM {users} WHERE user_id = %(user_id)s) q"
-            " WHERE NOT EXISTS"
-            " (SELECT 1 FROM ratings r WHERE r.user_id = %(user_id)s AND r.movie_id = v.movie_id)"
-            " ORDER BY v.embedding <#> q.embedding LIMIT %(k)s"
-        ).format(items=t.items, users=t.users)
-        self._for_vector = sql.SQL(
-            "SELECT v.movie_id, m.title, -(v.embedding <#> %(vec)s) AS score"
-            " FROM {items} v JOIN movies m ON m.movie_id = v.movie_id"
-            " WHERE v.movie_id <> ALL(%(exclude)s)"
-            " ORDER BY v.embedding <#> %(vec)s LIMIT %(k)s"
-        ).format(items=t.items)
-        self._similar = sql.SQL(
-            "SELECT v.movie_id, m.title, -(v.direction <#> q.direction) AS score"
-            " FROM {items} v JOIN movies m ON m.movie_id = v.movie_id,"
-            " (SELECT direction FROM {items} WHERE movie_id = %(movie_id)s) q"
-            " WHERE v.movie_id <> %(movie_id)s"
-            " ORDER BY v.direction <#> q.direction LIMIT %(k)s"
-        ).format(items=t.items)
+        self._texts: dict[tuple[int, int], bytes] = {}
         self._user_ids = sql.SQL("SELECT user_id FROM {users} ORDER BY user_id").format(users=t.users)
         self._movie_ids = sql.SQL("SELECT movie_id FROM {items} ORDER BY movie_id").format(items=t.items)
 
+    def _text(self, template: sql.SQL, k: int) -> bytes:
+        key = (id(template), int(k))
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) > 1024:  # the API bounds k; this only guards other callers
+                self._texts.clear()
+            composed = template.format(
+                items=self.tables.items, users=self.tables.users, k=sql.Literal(key[1])
+            )
+            text = self._texts[key] = composed.as_bytes()
+        return text
+
     async def for_user(self, conn: AsyncConn, *, user_id: int, k: int) -> list[ScoredMovie]:
-        cur = await conn.execute(self._for_user, {"user_id": user_id, "k": k})
-        return [ScoredMovie(*row) for row in await cur.fetchall()]
+        cur = await conn.execute(self._text(_FOR_USER, k), {"user_id": user_id})
+        return _scored(await cur.fetchall())
 
     async def for_vector(
         self, conn: AsyncConn, *, vector: np.ndarray, exclude: list[int], k: int
     ) -> list[ScoredMovie]:
-        cur = await conn.execute(self._for_vector, {"vec": Vector(vector), "exclude": exclude, "k": k})
-        return [ScoredMovie(*row) for row in await cur.fetchall()]
+        cur = await conn.execute(self._text(_FOR_VECTOR, k), {"vec": Vector(vector), "exclude": exclude})
+        return _scored(await cur.fetchall())
 
     async def similar(self, conn: AsyncConn, *, movie_id: int, k: int) -> list[ScoredMovie]:
-        cur = await conn.execute(self._similar, {"movie_id": movie_id, "k": k})
-        return [ScoredMovie(*row) for row in await cur.fetchall()]
+        cur = await conn.execute(self._text(_SIMILAR, k), {"movie_id": movie_id})
+        return _scored(await cur.fetchall())
 
     async def user_ids(self, conn: AsyncConn) -> np.ndarray:
         cur = await conn.execute(self._user_ids)
@@ -92,6 +118,11 @@ class SetQueries:
     async def movie_ids(self, conn: AsyncConn) -> np.ndarray:
         cur = await conn.execute(self._movie_ids)
         return np.array([r[0] for r in await cur.fetchall()], dtype=np.int64)
+
+
+def _scored(rows: list[TupleRow]) -> list[ScoredMovie]:
+    # A vector whose movie left the catalogue has no title; it is skipped, as an inner join would.
+    return [ScoredMovie(*row) for row in rows if row[1] is not None]
 
 
 async def ping(conn: AsyncConn) -> None:
