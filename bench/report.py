@@ -272,6 +272,46 @@ def _levers(results: Path) -> list[str]:
     return out
 
 
+def _before_after(results: Path) -> list[str]:
+    """`--only ml100k --quick` on the tree before issue 6 and after it, side by side."""
+    before, after = _load(results, "perf_before_quick"), _load(results, "perf_after_quick")
+    if not before or not after:
+        return []
+    rows = []
+    for label, path in (
+        ("unloaded p50 ms", ("one_worker", "sequential", "exact", "median", "p50_ms")),
+        ("unloaded p99 ms", ("one_worker", "sequential", "exact", "median", "p99_ms")),
+        ("API CPU µs/req (unloaded)", ("one_worker", "sequential", "exact", "median", "api_cpu_us_per_req")),
+        (
+            "Postgres CPU µs/req (unloaded)",
+            ("one_worker", "sequential", "exact", "median", "pg_cpu_us_per_req"),
+        ),
+        ("p99 at 800 req/s ms", ("one_worker", "steady_800", "exact", "median", "p99_ms")),
+        ("saturated req/s", ("one_worker", "saturation", "exact", "median", "achieved_rps")),
+        ("HNSW set: unloaded p50 ms", ("one_worker", "sequential", "hnsw", "median", "p50_ms")),
+        ("HNSW set: saturated req/s", ("one_worker", "saturation", "hnsw", "median", "achieved_rps")),
+    ):
+        values = []
+        for doc in (before, after):
+            value: Any = doc
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            values.append(value)
+        rows.append([label, *values])
+    rows.append(
+        [
+            "load average (1 min) when written",
+            before["machine"]["load_average"][0],
+            after["machine"]["load_average"][0],
+        ]
+    )
+    return [
+        "## Before and after (ML-100k, exact scan, 1 worker, `--only ml100k --quick`)",
+        "",
+        *_table(["figure", "before (perf_before_quick.json)", "after (perf_after_quick.json)"], rows),
+    ]
+
+
 def render(results: Path) -> Path:
     runs = json.loads((results / RUNS_FILE).read_text()) if (results / RUNS_FILE).exists() else []
     full = [r for r in runs if not r["quick"] and len(r["suites"]) == 5]
@@ -311,6 +351,7 @@ def render(results: Path) -> Path:
         doc = _load(results, name)
         if doc:
             lines += section(doc)
+    lines += _before_after(results)
     lines += _levers(results)
     path = results / "README.md"
     path.write_text("\n".join(lines).rstrip() + "\n")
