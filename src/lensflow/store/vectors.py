@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import struct
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,16 +58,46 @@ def loaded_checksum(conn: psycopg.Connection, *, model_name: str, version: int) 
     return None if row is None else str(row[0])
 
 
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_COPY_TRAILER = struct.pack("!h", -1)
+_COPY_CHUNK = 1 << 24
+
+
+def _binary_rows(ids: np.ndarray, *arrays: np.ndarray) -> bytes:
+    """The COPY BINARY payload, laid out by numpy: an int4 id, then one pgvector `vector` per array
+    (int2 dim, int2 unused, float4 values; big-endian). Encoding row by row in Python cost more than
+    the COPY itself (260k vectors: 0.5-0.8 s of about 2.7 s)."""
+    if ids.size and (int(ids.min()) < -(2**31) or int(ids.max()) >= 2**31):
+        raise StoreError("ids must fit a Postgres integer")
+    fields: list[tuple[str, str] | tuple[str, str, tuple[int]]] = [
+        ("n", ">i2"),
+        ("id_len", ">i4"),
+        ("id", ">i4"),
+    ]
+    for i, a in enumerate(arrays):
+        fields += [
+            (f"len{i}", ">i4"),
+            (f"dim{i}", ">i2"),
+            (f"unused{i}", ">i2"),
+            (f"v{i}", ">f4", (a.shape[1],)),
+        ]
+    rows = np.zeros(len(ids), dtype=np.dtype(fields))
+    rows["n"], rows["id_len"], rows["id"] = 1 + len(arrays), 4, ids
+    for i, a in enumerate(arrays):
+        rows[f"len{i}"], rows[f"dim{i}"], rows[f"v{i}"] = 4 + 4 * a.shape[1], a.shape[1], a
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+
+
 def _copy_vectors(
     conn: psycopg.Connection, table: sql.Identifier, columns: list[str], ids: np.ndarray, *arrays: np.ndarray
 ) -> None:
     stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT BINARY)").format(
         table, sql.SQL(", ").join(map(sql.Identifier, columns))
     )
+    payload = _binary_rows(ids, *arrays)
     with conn.cursor().copy(stmt) as copy:
-        copy.set_types(["int4"] + ["vector"] * len(arrays))
-        for row in zip(ids.tolist(), *arrays, strict=True):
-            copy.write_row(row)
+        for start in range(0, len(payload), _COPY_CHUNK):
+            copy.write(payload[start : start + _COPY_CHUNK])
 
 
 def load_embeddings(
@@ -125,6 +156,9 @@ def load_embeddings(
         conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (user_id)").format(tables.users))
         conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (movie_id)").format(tables.items))
         if kind == "hnsw":
+            # Room to build the graph in memory: past the server default (64MB) the build spills and a
+            # 500k-movie catalogue takes tens of minutes instead of a few.
+            conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
             for column in ("embedding", "direction"):
                 conn.execute(
                     sql.SQL(
