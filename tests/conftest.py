@@ -16,10 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psycopg
 import pytest
 from psycopg import conninfo
 
+from lensflow.data import MovieLens
+from lensflow.models.embedding import EmbeddingModel, RatingHead
 from lensflow.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,3 +179,26 @@ def run_coroutine(coroutine_factory):  # type: ignore[no-untyped-def]
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(lambda: __import__("asyncio").run(coroutine_factory())).result()
+
+
+def random_model(dataset: MovieLens, *, seed: int, dim: int = 16) -> EmbeddingModel:
+    """A model over the dataset's users and movies with random vectors: as servable as a trained one."""
+    rng = np.random.default_rng(seed)
+    n_users, n_items = len(dataset.users), len(dataset.movies)
+    head = RatingHead(
+        3.5,
+        np.zeros(n_users, np.float32),
+        np.zeros(n_items, np.float32),
+        np.zeros((n_users, 2), np.float32),
+        np.zeros((n_items, 2), np.float32),
+    )
+    return EmbeddingModel(
+        user_ids=np.sort(dataset.users["user_id"].to_numpy()).astype(np.int64),
+        movie_ids=np.sort(dataset.movies["movie_id"].to_numpy()).astype(np.int64),
+        user_factors=rng.normal(size=(n_users, dim)).astype(np.float32),
+        item_factors=rng.normal(size=(n_items, dim)).astype(np.float32),
+        item_bias=rng.normal(size=n_items).astype(np.float32),
+        user_l2=1.0,
+        rating=head,
+        meta={"kind": "random", "seed": seed},
+    )

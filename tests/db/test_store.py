@@ -12,10 +12,9 @@ from pgvector.psycopg import register_vector_async
 
 from lensflow.data import MovieLens, load_movielens
 from lensflow.errors import StoreError
-from lensflow.models.embedding import EmbeddingModel, RatingHead
 from lensflow.store import schema, vectors
 from lensflow.store.queries import SetQueries
-from tests.conftest import run_coroutine
+from tests.conftest import random_model, run_coroutine
 
 
 @pytest.fixture(scope="module")
@@ -29,28 +28,6 @@ def conn(db_url: str, dataset: MovieLens) -> Iterator[psycopg.Connection]:
         schema.create_schema(c)
         schema.load_catalog(c, dataset)
         yield c
-
-
-def random_model(dataset: MovieLens, *, seed: int, dim: int = 16) -> EmbeddingModel:
-    rng = np.random.default_rng(seed)
-    n_users, n_items = len(dataset.users), len(dataset.movies)
-    head = RatingHead(
-        3.5,
-        np.zeros(n_users, np.float32),
-        np.zeros(n_items, np.float32),
-        np.zeros((n_users, 2), np.float32),
-        np.zeros((n_items, 2), np.float32),
-    )
-    return EmbeddingModel(
-        user_ids=np.sort(dataset.users["user_id"].to_numpy()).astype(np.int64),
-        movie_ids=np.sort(dataset.movies["movie_id"].to_numpy()).astype(np.int64),
-        user_factors=rng.normal(size=(n_users, dim)).astype(np.float32),
-        item_factors=rng.normal(size=(n_items, dim)).astype(np.float32),
-        item_bias=rng.normal(size=n_items).astype(np.float32),
-        user_l2=1.0,
-        rating=head,
-        meta={"kind": "random"},
-    )
 
 
 def run_async(db_url: str, fn):  # type: ignore[no-untyped-def]

@@ -22,10 +22,11 @@ from lensflow import lifecycle, registry
 from lensflow.data import MovieLens
 from lensflow.evaluate import evaluate, genre_matrix
 from lensflow.indexing import IdIndex
-from lensflow.models.embedding import EmbeddingModel, RatingHead
+from lensflow.models.embedding import EmbeddingModel
 from lensflow.settings import Settings
 from lensflow.split import stratified_split
 from lensflow.store import schema
+from tests.conftest import random_model
 
 
 class OwnPostgres:
@@ -67,29 +68,6 @@ class OwnPostgres:
             self.server.cleanup()
         finally:
             shutil.rmtree(self.parent, ignore_errors=True)
-
-
-def random_model(dataset: MovieLens, *, seed: int, dim: int = 16) -> EmbeddingModel:
-    """A model over the dataset's users and movies with random vectors: as servable as a trained one."""
-    rng = np.random.default_rng(seed)
-    n_users, n_items = len(dataset.users), len(dataset.movies)
-    head = RatingHead(
-        3.5,
-        np.zeros(n_users, np.float32),
-        np.zeros(n_items, np.float32),
-        np.zeros((n_users, 2), np.float32),
-        np.zeros((n_items, 2), np.float32),
-    )
-    return EmbeddingModel(
-        user_ids=np.sort(dataset.users["user_id"].to_numpy()).astype(np.int64),
-        movie_ids=np.sort(dataset.movies["movie_id"].to_numpy()).astype(np.int64),
-        user_factors=rng.normal(size=(n_users, dim)).astype(np.float32),
-        item_factors=rng.normal(size=(n_items, dim)).astype(np.float32),
-        item_bias=rng.normal(size=n_items).astype(np.float32),
-        user_l2=1.0,
-        rating=head,
-        meta={"kind": "random", "seed": seed},
-    )
 
 
 def popularity_model(dataset: MovieLens, *, seed: int) -> EmbeddingModel:
