@@ -17,7 +17,15 @@ from tqdm.auto import tqdm
 from lensflow.indexing import IdIndex, interaction_matrix
 from lensflow.models.config import TrainConfig
 from lensflow.models.embedding import EmbeddingModel, RatingHead
-from lensflow.models.fitting import EarlyStopping, EpochCallback, RankingFit, seed_everything, validation_ndcg
+from lensflow.models.fitting import (
+    EarlyStopping,
+    EpochCallback,
+    RankingFit,
+    best_weights,
+    seed_everything,
+    state_snapshot,
+    validation_ndcg,
+)
 from lensflow.models.rating import RatingArrays, fit_rating_head
 from lensflow.models.sasrec import fit_sasrec
 from lensflow.split import holdout_split
@@ -113,16 +121,13 @@ def _fit_ranker(
             stop = stopper.update(
                 epoch,
                 values["val_ndcg_at_10"],
-                lambda: {k: v.detach().clone() for k, v in model.state_dict().items()},
+                state_snapshot(model),
             )
         if on_epoch:
             on_epoch(stage, epoch, values)
         if stop:
             break
-    if validation is None or stopper.best_state is None:
-        return model, epochs, float("nan")
-    model.load_state_dict(stopper.best_state)
-    return model, stopper.best_epoch, stopper.best_value
+    return best_weights(model, stopper, epochs=epochs, validated=validation is not None)
 
 
 def _softmax_mf(

@@ -53,6 +53,24 @@ class EarlyStopping(Generic[T]):
         return self._since_best >= self.patience
 
 
+M = TypeVar("M", bound=torch.nn.Module)
+
+
+def state_snapshot(model: torch.nn.Module) -> Callable[[], dict[str, torch.Tensor]]:
+    """A callable that copies the model's weights, for EarlyStopping.update."""
+    return lambda: {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def best_weights(
+    model: M, stopper: EarlyStopping[dict[str, torch.Tensor]], *, epochs: int, validated: bool
+) -> tuple[M, int, float]:
+    """The model at its best validation check (epoch, value); as trained, with NaN, when not validated."""
+    if not validated or stopper.best_state is None:
+        return model, epochs, float("nan")
+    model.load_state_dict(stopper.best_state)
+    return model, stopper.best_epoch, stopper.best_value
+
+
 @dataclass(frozen=True)
 class RankingFit:
     """A ranking model as the arrays pgvector serves: user [p, 1] · movie [q, b] is its score."""

@@ -21,7 +21,15 @@ from tqdm.auto import tqdm
 
 from lensflow.indexing import IdIndex
 from lensflow.models.config import SasRecConfig, TrainConfig
-from lensflow.models.fitting import EarlyStopping, EpochCallback, RankingFit, seed_everything, validation_ndcg
+from lensflow.models.fitting import (
+    EarlyStopping,
+    EpochCallback,
+    RankingFit,
+    best_weights,
+    seed_everything,
+    state_snapshot,
+    validation_ndcg,
+)
 
 PAD = 0  # token 0 pads sequences; movie at position p is token p + 1
 INFERENCE_BATCH = 256
@@ -177,16 +185,13 @@ def _fit(
             stop = stopper.update(
                 epoch,
                 values["val_ndcg_at_10"],
-                lambda: {k: v.detach().clone() for k, v in model.state_dict().items()},
+                state_snapshot(model),
             )
         if on_epoch:
             on_epoch(stage, epoch, values)
         if stop:
             break
-    if validation is None or stopper.best_state is None:
-        return model, epochs, float("nan")
-    model.load_state_dict(stopper.best_state)
-    return model, stopper.best_epoch, stopper.best_value
+    return best_weights(model, stopper, epochs=epochs, validated=validation is not None)
 
 
 def fit_sasrec(
