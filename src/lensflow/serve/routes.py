@@ -9,6 +9,7 @@ import time
 from typing import Annotated
 
 import numpy as np
+import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 
@@ -21,7 +22,6 @@ from lensflow.serve.schemas import (
     Health,
     ModelInfo,
     MovieOut,
-    MovieScore,
     NewUserRequest,
     RatedMovieOut,
     Recommendations,
@@ -29,7 +29,7 @@ from lensflow.serve.schemas import (
     SimilarMovies,
     UserRatings,
 )
-from lensflow.serve.state import load_champion, publish
+from lensflow.serve.state import Snapshot, load_champion, publish
 from lensflow.settings import CHAMPION_ALIAS
 from lensflow.store import queries
 
@@ -49,23 +49,38 @@ UserId = Annotated[int, PathParam(description="A MovieLens user id.")]
 MovieId = Annotated[int, PathParam(description="A MovieLens movie id.")]
 
 
-def _scored(rows: list[queries.ScoredMovie]) -> list[MovieScore]:
-    return [MovieScore(movie_id=r.movie_id, title=r.title, score=r.score) for r in rows]
+def _ranked(
+    snap: Snapshot, kind: str, key: str, value: int | None, rows: list[queries.ScoredMovie]
+) -> Response:
+    """The answer of a ranking endpoint, serialised once by orjson (its schema is the route's response_model).
+
+    Titles come from the snapshot; a stored vector whose movie is not in the catalogue is skipped, as an
+    inner join with `movies` would skip it.
+    """
+    titles = snap.titles
+    items = [
+        {"movie_id": r.movie_id, "title": title, "score": r.score}
+        for r in rows
+        if (title := titles.get(r.movie_id)) is not None
+    ]
+    telemetry.RECOMMENDATIONS_SERVED.labels(kind).inc(len(items))
+    body = orjson.dumps({key: value, "model_version": snap.version, "items": items})
+    return Response(body, media_type="application/json")
 
 
 @router.get("/recommendations/{user_id}", response_model=Recommendations, tags=["recommendations"])
-async def recommend_for_user(user_id: UserId, runtime: RuntimeDep, k: K = 10) -> Recommendations:
+async def recommend_for_user(user_id: UserId, request: Request, k: K = 10) -> Response:
     """Top-k movies for a known user, movies they rated excluded, best first."""
+    runtime: Runtime = request.app.state.runtime
     snap = runtime.current()
     if user_id not in snap.users:
         raise HTTPException(404, f"user {user_id} is unknown to model v{snap.version}")
     rows = await runtime.query("user_recs", lambda c: snap.queries.for_user(c, user_id=user_id, k=k))
-    telemetry.RECOMMENDATIONS_SERVED.labels("user").inc(len(rows))
-    return Recommendations(user_id=user_id, model_version=snap.version, items=_scored(rows))
+    return _ranked(snap, "user", "user_id", user_id, rows)
 
 
 @router.post("/recommendations", response_model=Recommendations, tags=["recommendations"])
-async def recommend_for_new_user(body: NewUserRequest, runtime: RuntimeDep) -> Recommendations:
+async def recommend_for_new_user(body: NewUserRequest, runtime: RuntimeDep) -> Response:
     """Top-k for a new user: their vector is folded in from the given ratings on request."""
     snap = runtime.current()
     movie_ids = np.array([r.movie_id for r in body.ratings], dtype=np.int64)
@@ -80,19 +95,18 @@ async def recommend_for_new_user(body: NewUserRequest, runtime: RuntimeDep) -> R
     rows = await runtime.query(
         "new_user_recs", lambda c: snap.queries.for_vector(c, vector=vector, exclude=exclude, k=body.k)
     )
-    telemetry.RECOMMENDATIONS_SERVED.labels("new_user").inc(len(rows))
-    return Recommendations(user_id=None, model_version=snap.version, items=_scored(rows))
+    return _ranked(snap, "new_user", "user_id", None, rows)
 
 
 @router.get("/movies/{movie_id}/similar", response_model=SimilarMovies, tags=["movies"])
-async def similar_movies(movie_id: MovieId, runtime: RuntimeDep, k: K = 10) -> SimilarMovies:
+async def similar_movies(movie_id: MovieId, request: Request, k: K = 10) -> Response:
     """Nearest movies by the cosine of their embeddings."""
+    runtime: Runtime = request.app.state.runtime
     snap = runtime.current()
     if movie_id not in snap.movies:
         raise HTTPException(404, f"movie {movie_id} is unknown")
     rows = await runtime.query("similar", lambda c: snap.queries.similar(c, movie_id=movie_id, k=k))
-    telemetry.RECOMMENDATIONS_SERVED.labels("similar").inc(len(rows))
-    return SimilarMovies(movie_id=movie_id, model_version=snap.version, items=_scored(rows))
+    return _ranked(snap, "similar", "movie_id", movie_id, rows)
 
 
 @router.get("/movies/search", response_model=list[MovieOut], tags=["movies"])

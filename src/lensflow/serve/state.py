@@ -34,6 +34,7 @@ class Snapshot:
     queries: SetQueries
     users: IdIndex
     movies: IdIndex
+    titles: dict[int, str]
     loaded_at: float
     ndcg_curve: dict[str, float] = field(default_factory=dict)
 
@@ -58,6 +59,11 @@ async def _set_is_loaded(pool: AsyncConnectionPool, settings: Settings, version:
         return await cur.fetchone() is not None
 
 
+async def _titles(pool: AsyncConnectionPool, set_queries: SetQueries) -> dict[int, str]:
+    async with pool.connection(timeout=5) as conn:
+        return await set_queries.titles(conn)
+
+
 async def load_champion(settings: Settings, pool: AsyncConnectionPool) -> Snapshot:
     """Resolve the alias once, then load that exact version (the alias may move meanwhile)."""
     info = await asyncio.to_thread(registry.champion, settings)
@@ -72,12 +78,14 @@ async def load_champion(settings: Settings, pool: AsyncConnectionPool) -> Snapsh
         await asyncio.to_thread(registry.evaluation_report, settings, info.run_id) if info.run_id else None
     )
     curve = {str(k): float(v) for k, v in (report or {}).get("ndcg_curve", {}).items()}
+    set_queries = SetQueries(settings.model_name, info.version)
     return Snapshot(
         info=info,
         model=model,
-        queries=SetQueries(settings.model_name, info.version),
+        queries=set_queries,
         users=IdIndex.from_ids(model.user_ids),
         movies=IdIndex.from_ids(model.movie_ids),
+        titles=await _titles(pool, set_queries),
         loaded_at=time.time(),
         ndcg_curve=curve,
     )

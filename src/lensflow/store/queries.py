@@ -20,7 +20,6 @@ AsyncConn = AsyncConnection[TupleRow]
 @dataclass(frozen=True, slots=True)
 class ScoredMovie:
     movie_id: int
-    title: str
     score: float
 
 
@@ -42,7 +41,7 @@ class Movie:
 
 
 _FOR_USER = sql.SQL(
-    "SELECT t.movie_id, (SELECT m.title FROM movies m WHERE m.movie_id = t.movie_id), -t.distance"
+    "SELECT t.movie_id, -t.distance"
     " FROM (SELECT embedding FROM {users} WHERE user_id = %(user_id)s) q,"
     " LATERAL (SELECT v.movie_id, v.embedding <#> q.embedding AS distance FROM {items} v"
     " WHERE v.movie_id NOT IN (SELECT r.movie_id FROM ratings r WHERE r.user_id = %(user_id)s)"
@@ -50,14 +49,14 @@ _FOR_USER = sql.SQL(
     " ORDER BY t.distance"
 )
 _FOR_VECTOR = sql.SQL(
-    "SELECT t.movie_id, (SELECT m.title FROM movies m WHERE m.movie_id = t.movie_id), -t.distance"
+    "SELECT t.movie_id, -t.distance"
     " FROM (SELECT v.movie_id, v.embedding <#> %(vec)s AS distance FROM {items} v"
     " WHERE v.movie_id NOT IN (SELECT unnest(%(exclude)s::integer[]))"
     " ORDER BY distance LIMIT {k}) t"
     " ORDER BY t.distance"
 )
 _SIMILAR = sql.SQL(
-    "SELECT t.movie_id, (SELECT m.title FROM movies m WHERE m.movie_id = t.movie_id), -t.distance"
+    "SELECT t.movie_id, -t.distance"
     " FROM (SELECT direction FROM {items} WHERE movie_id = %(movie_id)s) q,"
     " LATERAL (SELECT v.movie_id, v.direction <#> q.direction AS distance FROM {items} v"
     " WHERE v.movie_id <> %(movie_id)s ORDER BY distance LIMIT {k}) t"
@@ -76,6 +75,9 @@ class SetQueries:
     k is written into the text (one prepared statement per k, in practice one or two): with LIMIT as a
     parameter the planner would assume 10% of the catalogue in a generic plan and skip the HNSW index,
     so Postgres would plan every execution again; with a literal it caches a plan that uses the index.
+
+    Titles are not part of these statements: the service holds the set's titles in memory (`titles`), which
+    spares Postgres k primary-key lookups per request.
     """
 
     def __init__(self, model_name: str, version: int) -> None:
@@ -84,6 +86,9 @@ class SetQueries:
         self._texts: dict[tuple[int, int], bytes] = {}
         self._user_ids = sql.SQL("SELECT user_id FROM {users} ORDER BY user_id").format(users=t.users)
         self._movie_ids = sql.SQL("SELECT movie_id FROM {items} ORDER BY movie_id").format(items=t.items)
+        self._titles = sql.SQL(
+            "SELECT v.movie_id, m.title FROM {items} v JOIN movies m USING (movie_id)"
+        ).format(items=t.items)
 
     def _text(self, template: sql.SQL, k: int) -> bytes:
         key = (id(template), int(k))
@@ -115,14 +120,18 @@ class SetQueries:
         cur = await conn.execute(self._user_ids)
         return np.array([r[0] for r in await cur.fetchall()], dtype=np.int64)
 
+    async def titles(self, conn: AsyncConn) -> dict[int, str]:
+        """Title of every movie of the set that is in the catalogue; a movie missing here is never served."""
+        cur = await conn.execute(self._titles)
+        return {movie_id: title for movie_id, title in await cur.fetchall()}
+
     async def movie_ids(self, conn: AsyncConn) -> np.ndarray:
         cur = await conn.execute(self._movie_ids)
         return np.array([r[0] for r in await cur.fetchall()], dtype=np.int64)
 
 
 def _scored(rows: list[TupleRow]) -> list[ScoredMovie]:
-    # A vector whose movie left the catalogue has no title; it is skipped, as an inner join would.
-    return [ScoredMovie(*row) for row in rows if row[1] is not None]
+    return [ScoredMovie(*row) for row in rows]
 
 
 async def ping(conn: AsyncConn) -> None:
