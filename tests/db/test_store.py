@@ -9,6 +9,7 @@ import numpy as np
 import psycopg
 import pytest
 from pgvector.psycopg import register_vector_async
+from psycopg import sql
 
 from lensflow.data import MovieLens, load_movielens
 from lensflow.errors import StoreError
@@ -146,8 +147,11 @@ def test_queries_equal_numpy_on_the_same_vectors(
 def test_hnsw_set_answers_like_exact_scan(conn: psycopg.Connection, db_url: str, dataset: MovieLens) -> None:
     model = random_model(dataset, seed=4)
     vectors.load_embeddings(conn, model_name="lensflow", version=1, model=model, index="hnsw")
-    indexes = conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'lensflow_v1_items'").fetchall()
-    assert sum("hnsw" in r[0] for r in indexes) == 2
+    indexes = conn.execute(
+        "SELECT tablename FROM pg_indexes"
+        " WHERE tablename LIKE 'lensflow_v1_%' AND indexdef LIKE '%USING hnsw%'"
+    ).fetchall()
+    assert sorted(r[0] for r in indexes) == ["lensflow_v1_directions", "lensflow_v1_items"]
     q = SetQueries("lensflow", 1)
 
     async def top(c):  # type: ignore[no-untyped-def]
@@ -159,3 +163,64 @@ def test_hnsw_set_answers_like_exact_scan(conn: psycopg.Connection, db_url: str,
     seen = set(dataset.ratings.loc[dataset.ratings.user_id == 7, "movie_id"].tolist())
     exact = _numpy_top(model.item_vectors() @ model.user_vectors()[6], model.movie_ids, seen, 10)
     assert len(set(got) & set(exact)) >= 9
+
+
+def _back_to_old_layout(conn: psycopg.Connection, version: int, dim: int) -> None:
+    """How lensflow 0.1 stored a set: the directions as a second column of `_items`, no `_directions`."""
+    t = vectors.SetTables.of("lensflow", version)
+    conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN direction vector({})").format(t.items, sql.Literal(dim)))
+    conn.execute(
+        sql.SQL("UPDATE {} i SET direction = d.direction FROM {} d WHERE d.movie_id = i.movie_id").format(
+            t.items, t.directions
+        )
+    )
+    conn.execute(sql.SQL("DROP TABLE {}").format(t.directions))
+
+
+def _layout(conn: psycopg.Connection, version: int) -> dict[str, list[str]]:
+    rows = conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_name LIKE %s ORDER BY table_name, ordinal_position",
+        (f"lensflow_v{version}_%",),
+    ).fetchall()
+    out: dict[str, list[str]] = {}
+    for table, column in rows:
+        out.setdefault(table.rsplit("_", 1)[1], []).append(column)
+    return out
+
+
+def test_sets_of_the_old_layout_are_upgraded_by_the_cli_and_by_the_service(
+    conn: psycopg.Connection, db_url: str, dataset: MovieLens
+) -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    from lensflow.serve.state import _upgrade_layout
+    from lensflow.settings import Settings
+
+    model = random_model(dataset, seed=5)
+    vectors.load_embeddings(conn, model_name="lensflow", version=1, model=model, index="hnsw")
+    vectors.set_serving(conn, model_name="lensflow", version=1)
+    current = {"directions": ["movie_id", "direction"], "items": ["movie_id", "embedding"]}
+    current["users"] = ["user_id", "embedding"]
+    assert _layout(conn, 1) == current
+    dirs = model.item_directions()
+    expected = _numpy_top(dirs @ dirs[0], model.movie_ids, {1}, 10)
+    q = SetQueries("lensflow", 1)
+
+    _back_to_old_layout(conn, 1, model.dim)
+    assert _layout(conn, 1)["items"] == ["movie_id", "embedding", "direction"]
+    schema.create_schema(conn)  # every CLI command passes here
+    assert _layout(conn, 1) == current
+    assert [r.movie_id for r in run_async(db_url, lambda c: q.similar(c, movie_id=1, k=10))] == expected
+    hnsw = conn.execute("SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING hnsw%'").fetchall()
+    assert sorted(r[0] for r in hnsw) == ["lensflow_v1_directions", "lensflow_v1_items"]
+
+    _back_to_old_layout(conn, 1, model.dim)
+
+    async def serve_start() -> None:
+        async with AsyncConnectionPool(db_url, min_size=1, kwargs={"autocommit": True}) as pool:
+            await _upgrade_layout(pool, Settings(database_url=db_url), 1)
+
+    run_coroutine(serve_start)
+    assert _layout(conn, 1) == current
+    assert [r.movie_id for r in run_async(db_url, lambda c: q.similar(c, movie_id=1, k=10))] == expected

@@ -67,7 +67,7 @@ def query(url: str, statement: LiteralString | sql.Composed, *params: object) ->
 def set_state(url: str, version: int) -> dict[str, object]:
     """What the store holds of one version: its row, its tables and their row counts."""
     tables = vectors.SetTables.of("lensflow", version)
-    names = {"users": tables.users, "items": tables.items}
+    names = {"users": tables.users, "items": tables.items, "directions": tables.directions}
     state: dict[str, object] = {
         "row": query(
             url, "SELECT n_users, n_items, checksum FROM embedding_sets WHERE version = %s", version
@@ -127,7 +127,13 @@ def test_loader_killed_mid_copy_leaves_nothing_and_a_rerun_completes(world: Worl
                 assert loader.poll() is None, f"the loader ended before the kill: {loader.stderr.read()!r}"  # type: ignore[union-attr]
                 assert time.monotonic() < deadline, "the COPY never started"
                 # Meanwhile nothing of v2 is visible to anyone else.
-                assert set_state(world.url, 2) == {"row": [], "serving": [(1,)], "users": None, "items": None}
+                assert set_state(world.url, 2) == {
+                    "row": [],
+                    "serving": [(1,)],
+                    "users": None,
+                    "items": None,
+                    "directions": None,
+                }
                 time.sleep(0.02)
             os.kill(loader.pid, signal.SIGKILL)
             assert loader.wait(10) == -signal.SIGKILL
@@ -139,7 +145,13 @@ def test_loader_killed_mid_copy_leaves_nothing_and_a_rerun_completes(world: Worl
             assert time.monotonic() < deadline, "the killed loader's session never ended"
             time.sleep(0.1)
         load.wait_for(20)
-    assert set_state(world.url, 2) == {"row": [], "serving": [(1,)], "users": None, "items": None}
+    assert set_state(world.url, 2) == {
+        "row": [],
+        "serving": [(1,)],
+        "users": None,
+        "items": None,
+        "directions": None,
+    }
     assert set_state(world.url, 1) == v1_before
     assert_served_v1(load.snapshot())
 

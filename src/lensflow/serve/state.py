@@ -21,6 +21,7 @@ from lensflow.registry import VersionInfo
 from lensflow.serve import telemetry
 from lensflow.settings import CHAMPION_ALIAS, Settings
 from lensflow.store.queries import SetQueries
+from lensflow.store.vectors import HAS_DIRECTIONS, SetTables, layout_upgrade
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,29 @@ async def _set_is_loaded(pool: AsyncConnectionPool, settings: Settings, version:
         return await cur.fetchone() is not None
 
 
+async def _upgrade_layout(pool: AsyncConnectionPool, settings: Settings, version: int) -> None:
+    """A set loaded by an older lensflow gets the current table layout before it is served."""
+    tables = SetTables.of(settings.model_name, version)
+    async with pool.connection(timeout=5) as conn:
+        cur = await conn.execute(HAS_DIRECTIONS, (tables.directions.as_string(),))
+        if await cur.fetchone() == (True,):
+            return
+        async with conn.transaction():
+            cur = await conn.execute(
+                "SELECT index_kind FROM embedding_sets WHERE model_name = %s AND version = %s",
+                (settings.model_name, version),
+            )
+            row = await cur.fetchone()
+            lock, *steps = layout_upgrade(settings.model_name, version, str(row[0]) if row else "exact")
+            await conn.execute(lock)
+            cur = await conn.execute(HAS_DIRECTIONS, (tables.directions.as_string(),))
+            if await cur.fetchone() == (True,):
+                return  # another worker upgraded it meanwhile
+            for step in steps:
+                await conn.execute(step)
+            log.info("moved %s v%s to the split table layout", settings.model_name, version)
+
+
 async def _titles(pool: AsyncConnectionPool, set_queries: SetQueries) -> dict[int, str]:
     async with pool.connection(timeout=5) as conn:
         return await set_queries.titles(conn)
@@ -73,6 +97,7 @@ async def load_champion(settings: Settings, pool: AsyncConnectionPool) -> Snapsh
         raise StoreError(
             f"embeddings of v{info.version} are not in Postgres; run `lensflow load {info.version}`"
         )
+    await _upgrade_layout(pool, settings, info.version)
     model = await asyncio.to_thread(registry.load_embeddings, settings, info.version)
     report = (
         await asyncio.to_thread(registry.evaluation_report, settings, info.run_id) if info.run_id else None

@@ -57,8 +57,8 @@ _FOR_VECTOR = sql.SQL(
 )
 _SIMILAR = sql.SQL(
     "SELECT t.movie_id, -t.distance"
-    " FROM (SELECT direction FROM {items} WHERE movie_id = %(movie_id)s) q,"
-    " LATERAL (SELECT v.movie_id, v.direction <#> q.direction AS distance FROM {items} v"
+    " FROM (SELECT direction FROM {directions} WHERE movie_id = %(movie_id)s) q,"
+    " LATERAL (SELECT v.movie_id, v.direction <#> q.direction AS distance FROM {directions} v"
     " WHERE v.movie_id <> %(movie_id)s ORDER BY distance LIMIT {k}) t"
     " ORDER BY t.distance"
 )
@@ -96,8 +96,9 @@ class SetQueries:
         if text is None:
             if len(self._texts) > 1024:  # the API bounds k; this only guards other callers
                 self._texts.clear()
+            t = self.tables
             composed = template.format(
-                items=self.tables.items, users=self.tables.users, k=sql.Literal(key[1])
+                items=t.items, users=t.users, directions=t.directions, k=sql.Literal(key[1])
             )
             text = self._texts[key] = composed.as_bytes()
         return text

@@ -9,6 +9,7 @@ import pandas as pd
 import psycopg
 
 from lensflow.data import MovieLens
+from lensflow.store.vectors import upgrade_layouts
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def create_schema(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('lensflow.schema'))")
         conn.execute(SCHEMA)
+    upgrade_layouts(conn)
 
 
 def catalog_fingerprint(conn: psycopg.Connection) -> str | None:

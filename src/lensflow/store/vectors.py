@@ -1,4 +1,7 @@
-"""Embedding sets in pgvector: one pair of tables per model version, loaded by binary COPY.
+"""Embedding sets in pgvector: three tables per model version, loaded by binary COPY.
+
+`_users` and `_items` hold the ranking vectors; the cosine directions of `/movies/{id}/similar` live
+apart in `_directions`, so the exact scan behind every recommendation reads half the bytes per movie.
 
 A set is written inside one transaction (tables, COPY, indexes, then its `embedding_sets` row), so a
 crash mid-load leaves nothing behind and readers never see a half-loaded set. Serving switches with
@@ -35,13 +38,21 @@ class SetTables:
 
     users: sql.Identifier
     items: sql.Identifier
+    directions: sql.Identifier
 
     @classmethod
     def of(cls, model_name: str, version: int) -> SetTables:
         if not _NAME.match(model_name):
             raise StoreError(f"model name {model_name!r} must be lowercase letters, digits and underscores")
         prefix = f"{model_name}_v{int(version)}"
-        return cls(users=sql.Identifier(f"{prefix}_users"), items=sql.Identifier(f"{prefix}_items"))
+        return cls(
+            users=sql.Identifier(f"{prefix}_users"),
+            items=sql.Identifier(f"{prefix}_items"),
+            directions=sql.Identifier(f"{prefix}_directions"),
+        )
+
+    def all(self) -> sql.Composable:
+        return sql.SQL(", ").join([self.users, self.items, self.directions])
 
 
 def embeddings_checksum(model: EmbeddingModel) -> str:
@@ -131,40 +142,32 @@ def load_embeddings(
         conn.execute(
             "DELETE FROM embedding_sets WHERE model_name = %s AND version = %s", (model_name, version)
         )
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(tables.users, tables.items))
-        conn.execute(
-            sql.SQL("CREATE TABLE {} (user_id integer NOT NULL, embedding vector({}) NOT NULL)").format(
-                tables.users, sql.Literal(vdim)
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(tables.all()))
+        layout = [
+            (tables.users, "user_id", "embedding", vdim, model.user_ids, model.user_vectors()),
+            (tables.items, "movie_id", "embedding", vdim, model.movie_ids, model.item_vectors()),
+            (tables.directions, "movie_id", "direction", dim, model.movie_ids, model.item_directions()),
+        ]
+        for table, key, column, width, ids, values in layout:
+            conn.execute(
+                sql.SQL("CREATE TABLE {} ({} integer NOT NULL, {} vector({}) NOT NULL)").format(
+                    table, sql.Identifier(key), sql.Identifier(column), sql.Literal(width)
+                )
             )
-        )
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE {} (movie_id integer NOT NULL, embedding vector({}) NOT NULL,"
-                " direction vector({}) NOT NULL)"
-            ).format(tables.items, sql.Literal(vdim), sql.Literal(dim))
-        )
-        _copy_vectors(conn, tables.users, ["user_id", "embedding"], model.user_ids, model.user_vectors())
-        _copy_vectors(
-            conn,
-            tables.items,
-            ["movie_id", "embedding", "direction"],
-            model.movie_ids,
-            model.item_vectors(),
-            model.item_directions(),
-        )
+            _copy_vectors(conn, table, [key, column], ids, values)
         # Indexes after the load: building them once is far cheaper than maintaining them row by row.
-        conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (user_id)").format(tables.users))
-        conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (movie_id)").format(tables.items))
+        for table, key, *_ in layout:
+            conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(table, sql.Identifier(key)))
         if kind == "hnsw":
             # Room to build the graph in memory: past the server default (64MB) the build spills and a
             # 500k-movie catalogue takes tens of minutes instead of a few.
             conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
-            for column in ("embedding", "direction"):
+            for table, _, column, *_ in layout[1:]:
                 conn.execute(
                     sql.SQL(
                         "CREATE INDEX ON {} USING hnsw ({} vector_ip_ops) WITH (m = {}, ef_construction = {})"
                     ).format(
-                        tables.items,
+                        table,
                         sql.Identifier(column),
                         sql.Literal(hnsw_m),
                         sql.Literal(hnsw_ef_construction),
@@ -176,7 +179,7 @@ def load_embeddings(
             " VALUES (%s, %s, %s, %s, %s, %s, %s, now())",
             (model_name, version, vdim, len(model.user_ids), len(model.movie_ids), checksum, kind),
         )
-    conn.execute(sql.SQL("ANALYZE {}, {}").format(tables.users, tables.items))
+    conn.execute(sql.SQL("ANALYZE {}").format(tables.all()))
     log.info(
         "loaded %s v%s: %d users, %d movies, index %s",
         model_name,
@@ -186,6 +189,56 @@ def load_embeddings(
         kind,
     )
     return True
+
+
+HAS_DIRECTIONS = "SELECT to_regclass(%s) IS NOT NULL"
+
+
+def layout_upgrade(model_name: str, version: int, index_kind: str) -> list[sql.Composed]:
+    """Statements that move a set written before 0.2 (directions beside the ranking vectors in `_items`)
+    to the current layout. The first statement takes the set's load lock: run it, check the layout again
+    (another process may have upgraded the set meanwhile), then run the rest in the same transaction."""
+    t = SetTables.of(model_name, version)
+    old = sql.Identifier(f"{model_name}_v{int(version)}_items_before_split")
+    steps = [
+        sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(
+            sql.Literal(f"lensflow.load.{model_name}.{version}")
+        ),
+        sql.SQL("ALTER TABLE {} RENAME TO {}").format(t.items, old),
+        sql.SQL("CREATE TABLE {} AS SELECT movie_id, embedding FROM {}").format(t.items, old),
+        sql.SQL("CREATE TABLE {} AS SELECT movie_id, direction FROM {}").format(t.directions, old),
+        sql.SQL("DROP TABLE {}").format(old),
+    ]
+    for table, column in ((t.items, "embedding"), (t.directions, "direction")):
+        steps.append(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (movie_id)").format(table))
+        if index_kind == "hnsw":
+            steps.append(
+                sql.SQL("CREATE INDEX ON {} USING hnsw ({} vector_ip_ops)").format(
+                    table, sql.Identifier(column)
+                )
+            )
+    return steps
+
+
+def upgrade_layouts(conn: psycopg.Connection) -> list[int]:
+    """Bring every loaded set to the current table layout; returns the versions changed."""
+    changed = []
+    sets = conn.execute("SELECT model_name, version, index_kind FROM embedding_sets").fetchall()
+    for model_name, version, kind in sets:
+        t = SetTables.of(model_name, version)
+        if conn.execute(HAS_DIRECTIONS, (t.directions.as_string(),)).fetchone() == (True,):
+            continue
+        lock, *steps = layout_upgrade(model_name, version, kind)
+        with conn.transaction():
+            conn.execute(lock)
+            if conn.execute(HAS_DIRECTIONS, (t.directions.as_string(),)).fetchone() == (True,):
+                continue  # another process upgraded it meanwhile
+            conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
+            for step in steps:
+                conn.execute(step)
+        log.info("moved %s v%s to the split table layout", model_name, version)
+        changed.append(int(version))
+    return changed
 
 
 def is_loaded(conn: psycopg.Connection, *, model_name: str, version: int) -> bool:
@@ -227,6 +280,6 @@ def prune_sets(conn: psycopg.Connection, *, model_name: str, keep: int, protect:
             conn.execute(
                 "DELETE FROM embedding_sets WHERE model_name = %s AND version = %s", (model_name, version)
             )
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(tables.users, tables.items))
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(tables.all()))
         dropped.append(int(version))
     return dropped
