@@ -25,7 +25,7 @@ from lensflow.errors import LensflowError
 from lensflow.serve import routes, telemetry, ui
 from lensflow.serve.runtime import Runtime, ServiceUnavailable
 from lensflow.serve.schemas import ErrorBody
-from lensflow.serve.state import load_champion, publish
+from lensflow.serve.state import load_champion, publish, settle_heap
 from lensflow.settings import Settings
 from lensflow.store.server import database_url
 
@@ -248,6 +248,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await _load_first_model(runtime)
         if runtime.snapshot is not None:
             telemetry.CHAMPION_VERSION.set(runtime.snapshot.info.version)
+        settle_heap()
         tasks = [asyncio.create_task(_poll_registry(runtime)), asyncio.create_task(_watch_readiness(runtime))]
         try:
             yield

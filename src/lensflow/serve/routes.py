@@ -29,7 +29,7 @@ from lensflow.serve.schemas import (
     SimilarMovies,
     UserRatings,
 )
-from lensflow.serve.state import Snapshot, load_champion, publish
+from lensflow.serve.state import Snapshot, load_champion, publish, settle_heap
 from lensflow.settings import CHAMPION_ALIAS
 from lensflow.store import queries
 
@@ -229,6 +229,7 @@ async def reload_model(runtime: RuntimeDep) -> ReloadResult:
             return ReloadResult(previous_version=previous.version, version=previous.version, changed=False)
         runtime.snapshot = snapshot  # one reference swap: readers see the old or the new, never a mix
         publish(snapshot, previous)
+        settle_heap()
         telemetry.RELOADS.labels("success").inc()
         log.info("reloaded: v%s -> v%s", previous.version if previous else None, snapshot.version)
         await asyncio.sleep(0)

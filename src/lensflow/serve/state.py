@@ -7,6 +7,7 @@ model and embeddings even while a reload swaps in the next.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -125,3 +126,15 @@ def publish(snapshot: Snapshot, previous: Snapshot | None) -> None:
     telemetry.MODEL_LOADED_AT.set(snapshot.loaded_at)
     for name, value in snapshot.offline_metrics().items():
         telemetry.OFFLINE_METRIC.labels(name).set(value)
+
+
+def settle_heap() -> None:
+    """Move everything alive now (imported libraries, the loaded model) out of the garbage collector's view.
+
+    The process holds a few hundred thousand long-lived objects from MLflow, pandas and torch; every
+    full collection walked all of them, a pause of 100-280 ms that stalled every request in flight
+    (9 such pauses in 20 s at 800 req/s). Frozen objects are still freed by reference counting; only
+    the cycle collector skips them. Called after start-up and after each reload.
+    """
+    gc.collect()
+    gc.freeze()
