@@ -64,6 +64,10 @@ def query(url: str, statement: LiteralString | sql.Composed, *params: object) ->
         return conn.execute(statement, params).fetchall()
 
 
+# What the store shows of a v2 that is being loaded, or whose load was killed, while v1 serves: nothing.
+NO_V2_WHILE_V1_SERVES = {"row": [], "serving": [(1,)], "users": None, "items": None, "directions": None}
+
+
 def set_state(url: str, version: int) -> dict[str, object]:
     """What the store holds of one version: its row, its tables and their row counts."""
     tables = vectors.SetTables.of("lensflow", version)
@@ -127,13 +131,7 @@ def test_loader_killed_mid_copy_leaves_nothing_and_a_rerun_completes(world: Worl
                 assert loader.poll() is None, f"the loader ended before the kill: {loader.stderr.read()!r}"  # type: ignore[union-attr]
                 assert time.monotonic() < deadline, "the COPY never started"
                 # Meanwhile nothing of v2 is visible to anyone else.
-                assert set_state(world.url, 2) == {
-                    "row": [],
-                    "serving": [(1,)],
-                    "users": None,
-                    "items": None,
-                    "directions": None,
-                }
+                assert set_state(world.url, 2) == NO_V2_WHILE_V1_SERVES
                 time.sleep(0.02)
             os.kill(loader.pid, signal.SIGKILL)
             assert loader.wait(10) == -signal.SIGKILL
@@ -145,13 +143,7 @@ def test_loader_killed_mid_copy_leaves_nothing_and_a_rerun_completes(world: Worl
             assert time.monotonic() < deadline, "the killed loader's session never ended"
             time.sleep(0.1)
         load.wait_for(20)
-    assert set_state(world.url, 2) == {
-        "row": [],
-        "serving": [(1,)],
-        "users": None,
-        "items": None,
-        "directions": None,
-    }
+    assert set_state(world.url, 2) == NO_V2_WHILE_V1_SERVES
     assert set_state(world.url, 1) == v1_before
     assert_served_v1(load.snapshot())
 
