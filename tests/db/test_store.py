@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
-from pgvector.psycopg import register_vector_async
+from pgvector.psycopg import register_vector, register_vector_async
 from psycopg import sql
 
 from lensflow.data import MovieLens, load_movielens
 from lensflow.errors import StoreError
+from lensflow.models.embedding import EmbeddingModel, RatingHead
 from lensflow.store import schema, vectors
 from lensflow.store.queries import SetQueries
 from tests.conftest import random_model, run_coroutine
@@ -67,6 +68,37 @@ def test_copy_load_is_idempotent_and_complete(conn: psycopg.Connection, dataset:
     assert row == (17, 943, 1682, "exact")
     stored = conn.execute("SELECT count(*) FROM lensflow_v1_items").fetchone()
     assert stored == (1682,)
+
+
+def test_copy_load_of_several_chunks_stores_every_vector_exactly(conn: psycopg.Connection) -> None:
+    """60k users are several COPY chunks (sent by a thread while numpy encodes the next): every row
+    arrives once, with the model's float32 values bit for bit, including negative ids and zeros."""
+    rng = np.random.default_rng(3)
+    n_users, n_items, dim = 60_000, 300, 80
+    model = EmbeddingModel(
+        user_ids=np.concatenate([[-(2**31), 0], np.arange(1, n_users - 1) * 7]).astype(np.int64),
+        movie_ids=np.arange(1, n_items + 1, dtype=np.int64),
+        user_factors=rng.normal(size=(n_users, dim)).astype(np.float32),
+        item_factors=np.vstack([np.zeros((1, dim)), rng.normal(size=(n_items - 1, dim))]).astype(np.float32),
+        item_bias=rng.normal(size=n_items).astype(np.float32),
+        user_l2=1.0,
+        rating=RatingHead(
+            3.5,
+            *(np.zeros(n, np.float32) for n in (n_users, n_items)),
+            np.zeros((n_users, 2), np.float32),
+            np.zeros((n_items, 2), np.float32),
+        ),
+        meta={},
+    )
+    assert n_users * (10 + 8 + 4 * (dim + 1)) > 2 * vectors._COPY_CHUNK_BYTES
+    assert vectors.load_embeddings(conn, model_name="lensflow", version=7, model=model) is True
+    register_vector(conn)
+    rows = conn.execute("SELECT user_id, embedding FROM lensflow_v7_users ORDER BY user_id").fetchall()
+    order = np.argsort(model.user_ids)
+    assert [r[0] for r in rows] == model.user_ids[order].tolist()
+    np.testing.assert_array_equal(np.stack([r[1].to_numpy() for r in rows]), model.user_vectors()[order])
+    directions = conn.execute("SELECT direction FROM lensflow_v7_directions ORDER BY movie_id").fetchall()
+    np.testing.assert_array_equal(np.stack([r[0].to_numpy() for r in directions]), model.item_directions())
 
 
 def test_failed_load_leaves_previous_set_serving_and_nothing_half_written(
