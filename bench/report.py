@@ -312,6 +312,43 @@ def _before_after(results: Path) -> list[str]:
     ]
 
 
+def _ingestion_levers(results: Path) -> list[str]:
+    doc = _load(results, "ingest_before_after")
+    if not doc:
+        return []
+    rows = [
+        [side, doc[side]["code"], ", ".join(_fmt(m) for m in doc[side]["medians_s"])]
+        for side in ("before", "after")
+    ]
+    steps = doc.get("breakdown_before_s", {})
+    return [
+        "## Embedding ingestion, before and after (ingest_before_after.json)",
+        "",
+        doc["what"] + ".",
+        "",
+        *_table(["", "loader", "median s per run"], rows),
+        "Where a load went before: "
+        + ", ".join(f"{k.replace('_', ' ')} {v} s" for k, v in steps.items() if k != "note")
+        + f". WAL per load: {doc.get('wal_mb_per_load')} MB.",
+        "",
+    ]
+
+
+def _seen_filter(results: Path) -> list[str]:
+    doc = _load(results, "seen_filter")
+    if not doc:
+        return []
+    out = ["## The rated-movie filter: statement shapes (seen_filter.json)", "", doc["what"] + ".", ""]
+    for part in ("shapes", "ratings_layout"):
+        variants = doc[part]["variants"]
+        out += [f"{part.replace('_', ' ').capitalize()}: {doc[part].get('state', '')}.", ""]
+        out += _table(
+            ["variant", "p50 ms", "client CPU µs/query", "Postgres backend CPU µs/query"],
+            [[name, v["p50_ms"], v["client_cpu_us"], v["backend_cpu_us"]] for name, v in variants.items()],
+        )
+    return [*out, "Kept: " + doc["kept"], ""]
+
+
 def render(results: Path) -> Path:
     runs = json.loads((results / RUNS_FILE).read_text()) if (results / RUNS_FILE).exists() else []
     full = [r for r in runs if not r["quick"] and len(r["suites"]) == 5]
@@ -352,6 +389,8 @@ def render(results: Path) -> Path:
         if doc:
             lines += section(doc)
     lines += _before_after(results)
+    lines += _ingestion_levers(results)
+    lines += _seen_filter(results)
     lines += _levers(results)
     path = results / "README.md"
     path.write_text("\n".join(lines).rstrip() + "\n")
