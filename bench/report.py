@@ -67,6 +67,29 @@ def _targets(results: Path) -> list[str]:
     return _table(["figure", "target", "measured", "verdict", "note", "source"], rows)
 
 
+def _reruns(results: Path) -> list[str]:
+    """A suite run again minutes later (`--only ml100k --save-as ml100k_rerun`): how far figures move."""
+    out: list[str] = []
+    for name in TARGET_SOURCES:
+        first, again = _load(results, name), _load(results, f"{name}_rerun")
+        if not first or not again:
+            continue
+        later = {t["figure"]: t for t in again.get("targets", [])}
+        rows = [
+            [t["figure"], t["target"], _fmt(t["measured"]), _fmt(later.get(t["figure"], {}).get("measured"))]
+            for t in first.get("targets", [])
+        ]
+        out += [
+            f"### {name}: the same suite again ({name}_rerun.json)",
+            "",
+            f"First {first['machine']['timestamp']}, again {again['machine']['timestamp']}; same tree, same"
+            " machine, nothing else running. The spread is this machine's noise, not a change.",
+            "",
+            *_table(["figure", "target", "first run", "again"], rows),
+        ]
+    return out
+
+
 def _latency_rows(section: dict[str, Any], label: str) -> list[list[Any]]:
     rows = []
     for name, agg in section.items():
@@ -370,7 +393,7 @@ def render(results: Path) -> Path:
         "process(es) and for all Postgres processes; on a shared machine it is steadier than latency.",
         "",
     ]
-    lines += ["## Targets of issue 6", "", *_targets(results)]
+    lines += ["## Targets of issue 6", "", *_targets(results), *_reruns(results)]
     loads = []
     for name in (*TARGET_SOURCES, "profile"):
         doc = _load(results, name)
