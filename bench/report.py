@@ -67,6 +67,14 @@ def _targets(results: Path) -> list[str]:
     return _table(["figure", "target", "measured", "verdict", "note", "source"], rows)
 
 
+def _run_stamp(doc: dict[str, Any]) -> str:
+    """When, on which commit and under what load a result was written (from its machine record)."""
+    m = doc["machine"]
+    git = m.get("git", {})
+    commit = f"{git.get('commit', '?')[:7]}{' (dirty)' if git.get('dirty') else ''}"
+    return f"{m['timestamp']}, commit {commit}, load {m['load_average']}"
+
+
 def _reruns(results: Path) -> list[str]:
     """A suite run again minutes later (`--only ml100k --save-as ml100k_rerun`): how far figures move."""
     out: list[str] = []
@@ -82,8 +90,8 @@ def _reruns(results: Path) -> list[str]:
         out += [
             f"### {name}: the same suite again ({name}_rerun.json)",
             "",
-            f"First {first['machine']['timestamp']}, again {again['machine']['timestamp']}; same tree, same"
-            " machine, nothing else running. The spread is this machine's noise, not a change.",
+            "; ".join(f"{label} {_run_stamp(doc)}" for label, doc in (("first", first), ("again", again)))
+            + ".",
             "",
             *_table(["figure", "target", "first run", "again"], rows),
         ]
@@ -249,6 +257,14 @@ def _profile(doc: dict[str, Any]) -> list[str]:
     return out
 
 
+def _variant_table(variants: dict[str, dict[str, float]]) -> list[str]:
+    """One SQL statement variant per row, as `bench.sqllevers` times them."""
+    return _table(
+        ["variant", "p50 ms", "client CPU µs/query", "Postgres backend CPU µs/query"],
+        [[name, v["p50_ms"], v["client_cpu_us"], v["backend_cpu_us"]] for name, v in variants.items()],
+    )
+
+
 def _levers(results: Path) -> list[str]:
     doc = _load(results, "levers")
     if not doc:
@@ -285,13 +301,7 @@ def _levers(results: Path) -> list[str]:
     sql = _load(results, "sql_levers")
     if sql:
         out += [f"Driver levers, `python -m bench.sqllevers`, statement: {sql['statement']}.", ""]
-        out += _table(
-            ["variant", "p50 ms", "client CPU µs/query", "Postgres backend CPU µs/query"],
-            [
-                [name, v["p50_ms"], v["client_cpu_us"], v["backend_cpu_us"]]
-                for name, v in sql["variants"].items()
-            ],
-        )
+        out += _variant_table(sql["variants"])
     return out
 
 
@@ -365,10 +375,7 @@ def _seen_filter(results: Path) -> list[str]:
     for part in ("shapes", "ratings_layout"):
         variants = doc[part]["variants"]
         out += [f"{part.replace('_', ' ').capitalize()}: {doc[part].get('state', '')}.", ""]
-        out += _table(
-            ["variant", "p50 ms", "client CPU µs/query", "Postgres backend CPU µs/query"],
-            [[name, v["p50_ms"], v["client_cpu_us"], v["backend_cpu_us"]] for name, v in variants.items()],
-        )
+        out += _variant_table(variants)
     return [*out, "Kept: " + doc["kept"], ""]
 
 
