@@ -14,7 +14,7 @@ from psycopg import sql
 from lensflow.data import MovieLens, load_movielens
 from lensflow.errors import StoreError
 from lensflow.models.embedding import EmbeddingModel, RatingHead
-from lensflow.store import schema, vectors
+from lensflow.store import queries, schema, vectors
 from lensflow.store.queries import SetQueries
 from tests.conftest import random_model, run_coroutine
 
@@ -56,6 +56,24 @@ def test_catalog_load_counts_and_skips_when_unchanged(conn: psycopg.Connection, 
     assert schema.load_catalog(conn, dataset) is False
     title = conn.execute("SELECT title, year, genres FROM movies WHERE movie_id = 1").fetchone()
     assert title == ("Toy Story (1995)", 1995, ["Animation", "Children's", "Comedy"])
+
+
+def test_catalog_is_stored_by_user_and_vacuumed_so_the_rated_filter_skips_the_heap(
+    conn: psycopg.Connection, dataset: MovieLens
+) -> None:
+    """The rated-movie filter of a recommendation reads one user's ratings: right after a load that is an
+    index-only scan with no heap fetches, over rows stored in (user, movie) order."""
+    physical = conn.execute("SELECT user_id, movie_id FROM ratings ORDER BY ctid").fetchall()
+    assert physical == sorted(physical)
+    vacuumed = conn.execute(
+        "SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'ratings'"
+    ).fetchone()
+    assert vacuumed is not None and vacuumed[0] is not None
+    vectors.load_embeddings(conn, model_name="lensflow", version=1, model=random_model(dataset, seed=2))
+    statement = SetQueries("lensflow", 1)._text(queries._FOR_USER, 10).replace(b"%(user_id)s", b"405")
+    plan = "\n".join(r[0] for r in conn.execute(b"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + statement))
+    assert "Index Only Scan using ratings_pkey on ratings" in plan, plan
+    assert "Heap Fetches: 0" in plan, plan
 
 
 def test_copy_load_is_idempotent_and_complete(conn: psycopg.Connection, dataset: MovieLens) -> None:

@@ -78,7 +78,8 @@ def catalog_fingerprint(conn: psycopg.Connection) -> str | None:
 def load_catalog(conn: psycopg.Connection, dataset: MovieLens) -> bool:
     """Replace movies, users and ratings with the dataset's in one transaction; skip if already there.
 
-    Returns True when rows were written. Readers see the old catalogue until the commit.
+    Returns True when rows were written. Readers see the old catalogue until the commit. The connection
+    must be in autocommit mode (VACUUM runs after the commit).
     """
     if catalog_fingerprint(conn) == dataset.fingerprint:
         return False
@@ -92,7 +93,9 @@ def load_catalog(conn: psycopg.Connection, dataset: MovieLens) -> bool:
         with conn.cursor().copy("COPY users (user_id, age, gender, occupation, zip_code) FROM STDIN") as copy:
             for u in dataset.users.itertuples(index=False):
                 copy.write_row((int(u.user_id), int(u.age), u.gender, u.occupation, u.zip_code))
-        r = dataset.ratings
+        # In (user, movie) order, each user's ratings share a few heap pages: the rated-movie filter of
+        # every recommendation reads them (bench.sqllevers: about 40 us of Postgres CPU per query).
+        r = dataset.ratings.sort_values(["user_id", "movie_id"], kind="stable")
         with conn.cursor().copy("COPY ratings (user_id, movie_id, rating, rated_at) FROM STDIN") as copy:
             for user_id, movie_id, rating, ts in zip(
                 r["user_id"].tolist(),
@@ -107,7 +110,9 @@ def load_catalog(conn: psycopg.Connection, dataset: MovieLens) -> bool:
             " ON CONFLICT (singleton) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, loaded_at = now()",
             (dataset.fingerprint,),
         )
-    conn.execute("ANALYZE movies, users, ratings")
+    # VACUUM sets the visibility map now rather than whenever autovacuum comes: the rated-movie filter
+    # is an index-only scan from the first request (about 80-135 us of Postgres CPU less per query).
+    conn.execute("VACUUM (ANALYZE) movies, users, ratings")
     log.info(
         "catalogue loaded: %d movies, %d users, %d ratings", len(dataset.movies), len(dataset.users), len(r)
     )
