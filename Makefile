@@ -1,54 +1,98 @@
-# lensflow — every target is one line; the scripts and the CLI do the work.
+# lensflow — a toolkit of small C programs for a MovieLens recommender.
+# `make` builds bin/; `make pipeline` runs the whole chain; `make test` the suite.
 SHELL := /bin/bash
-VENV ?= .venv
-PY := $(VENV)/bin/python
+.DEFAULT_GOAL := all
+
+TOOLS := ml-fetch ml-split ml-train ml-eval ml-mlflow-log ml-pgload ml-serve
+VERSION := 0.1.0
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
 export LENSFLOW_HOME ?= $(CURDIR)/.lensflow
 
-.PHONY: help install run serve test test-fast lint format bench bench-quality tune monitor up down clean
+# ---- build configuration -------------------------------------------------
+# BUILD holds objects, BIN the executables; `make asan` uses its own pair.
+SAN ?=
+ifeq ($(SAN),1)
+BUILD ?= build/asan
+BIN ?= build/asan/bin
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1
+else
+BUILD ?= build/release
+BIN ?= bin
+SANFLAGS :=
+OPT := -O2
+endif
+
+CC ?= cc
+PKGS := libpq libcurl jansson openblas libzip
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CPPFLAGS += -D_GNU_SOURCE -Ilib -DLENSFLOW_VERSION='"$(VERSION)"' -DLENSFLOW_COMMIT='"$(GIT_COMMIT)"'
+CFLAGS ?= $(OPT) -g
+CFLAGS += -std=c17 -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -MMD -MP \
+	$(PKG_CFLAGS) $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+
+BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+COMMON_LIBS := -lz -lm
+
+LIBS_ml-fetch := -lcurl -lzip
+LIBS_ml-split :=
+LIBS_ml-train := $(BLAS_LIBS) -lpthread
+LIBS_ml-eval := $(BLAS_LIBS) -lpthread
+LIBS_ml-mlflow-log := -lcurl -ljansson
+LIBS_ml-pgload := -lpq
+# No OpenBLAS in ml-serve: its static TLS would eat civetweb's 100 KiB
+# worker stacks (see README, "ml-serve and OpenBLAS").
+LIBS_ml-serve := -lcivetweb -lpq -ljansson -lpthread
+ALL_LIBS := -lcivetweb -lcurl -lzip -lpq -ljansson $(BLAS_LIBS) -lpthread
+
+# ---- sources --------------------------------------------------------------
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIBA := $(BUILD)/liblensflow.a
+UNIT_SRC := $(wildcard test/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
+UNIT_SUPPORT := $(filter-out $(UNIT_SRC),$(wildcard test/unit/*.c))
+
+tool_src = $(wildcard tools/$(1)/*.c)
+tool_obj = $(patsubst %.c,$(BUILD)/%.o,$(call tool_src,$(1)))
+
+.PHONY: all tools unit clean help
+all: tools unit ## build every tool into bin/ and the unit tests
+
+tools: $(TOOLS:%=$(BIN)/%)
+unit: $(UNIT_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+define TOOL_RULE
+$(BIN)/$(1): $(call tool_obj,$(1)) $(LIBA)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call tool_obj,$(1)) $(LIBA) $$(LIBS_$(1)) $$(COMMON_LIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call TOOL_RULE,$(t))))
+
+# Unit tests may use a tool's own parts: test/unit/test_<tool>_*.c links the
+# objects of tools/<tool>/ except main.o.
+unit_tool = $(word 1,$(subst _, ,$(patsubst test_%,%,$(1))))
+define UNIT_RULE
+$(BUILD)/test/$(1): $(BUILD)/test/unit/$(1).o $(UNIT_SUPPORT:%.c=$(BUILD)/%.o) $(LIBA) $$(filter-out %/main.o,$$(call tool_obj,ml-$(call unit_tool,$(1))))
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(ALL_LIBS) $(COMMON_LIBS)
+endef
+$(foreach u,$(UNIT_SRC:test/unit/%.c=%),$(eval $(call UNIT_RULE,$(u))))
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+clean: ## remove build products (not $LENSFLOW_HOME)
+	rm -rf build bin
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
-
-install: $(VENV)/.installed ## create .venv and install lensflow with its dev extras
-
-$(VENV)/.installed: pyproject.toml scripts/install.sh
-	@bash scripts/install.sh $(VENV) && touch $@
-
-run: install ## data -> train -> evaluate -> register -> promote -> load -> serve on 127.0.0.1:8000
-	$(VENV)/bin/lensflow pipeline && $(VENV)/bin/lensflow serve
-
-serve: install ## serve the current champion
-	$(VENV)/bin/lensflow serve
-
-test: install ## the whole suite against real services (embedded Postgres+pgvector, MLflow, Prometheus, Chromium)
-	$(PY) -m pytest tests
-
-test-fast: install ## everything except slow and browser tests
-	$(PY) -m pytest tests -m "not slow and not browser"
-
-lint: install ## ruff lint + format check and mypy
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
-
-format: install ## apply ruff formatting and fixes
-	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
-
-bench: install ## latency, throughput, ingestion and pipeline benchmarks -> bench/results/
-	$(PY) -m bench.run
-
-bench-quality: install ## model-quality table over 5 seeds -> bench/results/quality.*
-	$(VENV)/bin/lensflow evaluate --report
-
-tune: install ## one Optuna study -> tuning/best_params.json (MODEL=softmax-mf|sasrec|rating-head TRIALS=30)
-	$(PY) -m lensflow.quality.tuning $(or $(MODEL),softmax-mf) --trials $(or $(TRIALS),30) --seeds 5
-
-monitor: install ## a local Prometheus scraping the local API with the repo's rules
-	bash scripts/monitor.sh
-
-up: ## the Docker Compose stack (postgres, mlflow, trainer, api, prometheus, grafana)
-	docker compose up -d --build
-
-down: ## stop the Compose stack
-	docker compose down
-
-clean: ## remove local state (embedded Postgres, MLflow store, downloads)
-	rm -rf .lensflow
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

@@ -1,1 +1,0 @@
-"""Model quality: Optuna tuning on validation splits, and the multi-seed report (Markdown + HTML)."""

@@ -1,0 +1,43 @@
+# helpers.bash — loaded by every bats file: `load helpers`.
+#
+# Gives: $BIN (the tools under test: bin/ or the ASan build), $DATA (MovieLens
+# 100k as published, an unpacked folder), $FIXTURES, a per-test scratch dir
+# $TMP, bats-support/assert/file, and the services of scripts/services
+# (DATABASE_URL, MLFLOW_TRACKING_URI, PG_BIN) when they are up.
+bats_load_library bats-support
+bats_load_library bats-assert
+bats_load_library bats-file
+
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+BIN=${LENSFLOW_BIN:-$REPO/bin}
+FIXTURES=$REPO/test/fixtures
+DATA=${LENSFLOW_TEST_DATA:-$REPO/../shared/data/ml-100k}
+TMP=$BATS_TEST_TMPDIR
+export LENSFLOW_TEST_HOME=${LENSFLOW_TEST_HOME:-$REPO/.lensflow/test}
+
+# services.env is written by `scripts/services up` (make test starts them).
+if [ -f "$LENSFLOW_TEST_HOME/services.env" ]; then
+	set -a
+	# shellcheck disable=SC1091
+	. "$LENSFLOW_TEST_HOME/services.env"
+	set +a
+fi
+
+# A database of its own for one bats file (dropped and created again), with
+# DATABASE_URL pointing at it. Usage in setup_file: fresh_db NAME
+fresh_db() {
+	local name=$1
+	if [ -z "${LENSFLOW_PG_ADMIN_URL:-}" ]; then
+		echo "no Postgres: run scripts/services up (make test does)" >&2
+		return 1
+	fi
+	"$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 "$LENSFLOW_PG_ADMIN_URL" \
+		-c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" \
+		-c "CREATE DATABASE \"$name\"" >/dev/null
+	export DATABASE_URL="${LENSFLOW_PG_URL_BASE}/${name}"
+}
+
+# psql against $DATABASE_URL, unaligned, tuples only: sql "SELECT 1"
+sql() {
+	"$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"
+}
