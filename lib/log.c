@@ -96,5 +96,16 @@ void lf_error_prefix(lf_error *err, const char *fmt, ...)
 	vsnprintf(head, sizeof head, fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof old);
-	snprintf(err->msg, sizeof err->msg, "%s: %s", head, old);
+	/* truncation is intended: the message stays one bounded line */
+	size_t n = strnlen(head, sizeof err->msg - 1);
+	memcpy(err->msg, head, n);
+	size_t rest = sizeof err->msg - n;
+	if (rest > 3) {
+		memcpy(err->msg + n, ": ", 2);
+		size_t m = strnlen(old, rest - 3);
+		memcpy(err->msg + n + 2, old, m);
+		err->msg[n + 2 + m] = '\0';
+	} else {
+		err->msg[n] = '\0';
+	}
 }
