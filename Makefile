@@ -91,6 +91,97 @@ $(foreach u,$(UNIT_SRC:test/unit/%.c=%),$(eval $(call UNIT_RULE,$(u))))
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
+# ---- the pipeline ------------------------------------------------------------
+# `make pipeline`: install what is missing, build, start the embedded services
+# unless DATABASE_URL / MLFLOW_TRACKING_URI point elsewhere, then run the chain
+# as file targets in a new run directory and print ONE JSON line on stdout
+# (also $LENSFLOW_HOME/pipeline.json). Everything else goes to stderr.
+SEED ?= 42
+MODEL_NAME ?= lensflow
+EXPERIMENT ?= lensflow
+TRAIN_FLAGS ?=
+# Offline machines: a copy of ml-100k beside the checkout is used when
+# LENSFLOW_DATA_URL is unset (ml-fetch's own default is GroupLens' archive).
+export LENSFLOW_DATA_URL ?= $(firstword $(abspath $(wildcard ../shared/data/ml-100k ../ml-100k)))
+SERVICES_ENV = $(LENSFLOW_HOME)/services.env
+# Sources services.env for what the environment does not already give.
+WITH_SERVICES = set -a; [ -n "$${DATABASE_URL:-}" ] && keep_db=$$DATABASE_URL; \
+	[ -n "$${MLFLOW_TRACKING_URI:-}" ] && keep_ml=$$MLFLOW_TRACKING_URI; \
+	[ -f $(SERVICES_ENV) ] && . $(SERVICES_ENV); \
+	[ -n "$${keep_db:-}" ] && DATABASE_URL=$$keep_db; [ -n "$${keep_ml:-}" ] && MLFLOW_TRACKING_URI=$$keep_ml; set +a;
+
+.PHONY: pipeline deps services-up serve stop run-chain
+deps: ## install missing Debian packages (as root) and the Python-packaged servers into .venv
+	@scripts/deps >&2
+
+services-up: deps
+	@if [ -z "$${DATABASE_URL:-}" ] && [ -z "$${MLFLOW_TRACKING_URI:-}" ]; then scripts/services up >&2; \
+	elif [ -z "$${DATABASE_URL:-}" ]; then scripts/services up --only pg >&2; \
+	elif [ -z "$${MLFLOW_TRACKING_URI:-}" ]; then scripts/services up --only mlflow >&2; fi
+
+pipeline: services-up ## fetch → split → train → evaluate → register → load → promote; one JSON line
+	@$(MAKE) -s --no-print-directory tools >&2
+	@run=$(LENSFLOW_HOME)/runs/$$(date -u +%Y%m%dT%H%M%S.%NZ); mkdir -p $$run; \
+	$(WITH_SERVICES) \
+	$(MAKE) -s --no-print-directory run-chain W=$$run >&2 && \
+	cp $$run/pipeline.json $(LENSFLOW_HOME)/pipeline.json.tmp && \
+	mv $(LENSFLOW_HOME)/pipeline.json.tmp $(LENSFLOW_HOME)/pipeline.json && \
+	cat $$run/pipeline.json
+
+ifdef W
+export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS GIT_COMMIT
+export BIN := $(abspath $(BIN))
+STEP := scripts/pipeline-step
+run-chain: $(W)/pipeline.json
+$(W)/ratings.tsv: ; @$(STEP) fetch-ratings
+$(W)/movies.tsv: ; @$(STEP) fetch-movies
+$(W)/train.tsv $(W)/test.tsv &: $(W)/ratings.tsv ; @$(STEP) split
+$(W)/model.lfe $(W)/losses.tsv $(W)/params.tsv &: $(W)/train.tsv ; @$(STEP) train
+$(W)/metrics.tsv: $(W)/model.lfe $(W)/train.tsv $(W)/test.tsv ; @$(STEP) evaluate
+$(W)/baseline.tsv: $(W)/train.tsv $(W)/test.tsv ; @$(STEP) baseline
+$(W)/run.tsv: $(W)/metrics.tsv $(W)/baseline.tsv $(W)/model.lfe $(W)/losses.tsv $(W)/params.tsv ; @$(STEP) register
+$(W)/catalogue.done: $(W)/movies.tsv $(W)/ratings.tsv ; @$(STEP) catalogue && touch $@
+$(W)/loaded.done: $(W)/run.tsv $(W)/catalogue.done ; @$(STEP) load && touch $@
+$(W)/promoted.tsv: $(W)/loaded.done ; @$(STEP) promote
+$(W)/pipeline.json: $(W)/promoted.tsv ; @$(STEP) report
+endif
+
+export LENSFLOW_LISTEN ?= 127.0.0.1:8000
+serve: services-up ## serve the champion on $LENSFLOW_LISTEN (foreground)
+	@$(MAKE) -s --no-print-directory $(BIN)/ml-serve >&2
+	@$(WITH_SERVICES) exec $(BIN)/ml-serve --listen $(LENSFLOW_LISTEN) --model-name $(MODEL_NAME)
+
+stop: ## stop the embedded services of this $LENSFLOW_HOME
+	@scripts/services down
+
+# ---- tests, sanitizers, lint ----------------------------------------------------
+# The suite runs against its own services under .lensflow/test, never the user's.
+TEST_HOME := $(CURDIR)/.lensflow/test
+.PHONY: test asan lint install
+test: ## build and run the whole suite (C unit tests + bats) against real services
+	@scripts/deps --test
+	@$(MAKE) -s --no-print-directory all
+	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
+	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) test/run
+
+asan: ## the whole suite against an ASan + UBSan build (build/asan)
+	@scripts/deps --test
+	@$(MAKE) -s --no-print-directory SAN=1 all
+	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=build/asan LENSFLOW_BIN=$(abspath build/asan/bin) test/run
+
+lint: ## cppcheck and clang-tidy over lib/ and tools/, shellcheck-free shell syntax check
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
+	  --suppress=missingIncludeSystem --inline-suppr -I lib lib tools
+	clang-tidy --quiet $(LIB_SRC) $(foreach t,$(TOOLS),$(call tool_src,$(t))) -- $(CPPFLAGS) -std=c17 $(PKG_CFLAGS)
+	for f in scripts/* test/run; do bash -n $$f || exit 1; done
+
+PREFIX ?= /usr/local
+install: tools ## install the tools into $(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(TOOLS:%=$(BIN)/%) $(DESTDIR)$(PREFIX)/bin/
+
 clean: ## remove build products (not $LENSFLOW_HOME)
 	rm -rf build bin
 
