@@ -89,6 +89,16 @@ $(BUILD)/test/$(1): $(BUILD)/test/unit/$(1).o $(UNIT_SUPPORT:%.c=$(BUILD)/%.o) $
 endef
 $(foreach u,$(UNIT_SRC:test/unit/%.c=%),$(eval $(call UNIT_RULE,$(u))))
 
+
+# Test helpers (test/tools/*.c): small programs the bats suites call, e.g.
+# lfe-topk (the model's own top-k from a .lfe). Built into $(BUILD)/test-tools.
+TEST_TOOL_SRC := $(wildcard test/tools/*.c)
+TEST_TOOL_BIN := $(TEST_TOOL_SRC:test/tools/%.c=$(BUILD)/test-tools/%)
+unit: $(TEST_TOOL_BIN)
+$(BUILD)/test-tools/%: $(BUILD)/test/tools/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(COMMON_LIBS)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- the pipeline ------------------------------------------------------------

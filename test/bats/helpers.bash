@@ -13,6 +13,8 @@ BIN=${LENSFLOW_BIN:-$REPO/bin}
 FIXTURES=$REPO/test/fixtures
 DATA=${LENSFLOW_TEST_DATA:-$REPO/../shared/data/ml-100k}
 TMP=$BATS_TEST_TMPDIR
+# test helper programs (test/tools/*.c), built by `make` beside the unit tests
+TEST_TOOLS=${TEST_TOOLS:-$REPO/${BUILD:-build/release}/test-tools}
 export LENSFLOW_TEST_HOME=${LENSFLOW_TEST_HOME:-$REPO/.lensflow/test}
 
 # services.env is written by `scripts/services up` (make test starts them).
