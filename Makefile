@@ -197,3 +197,22 @@ clean: ## remove build products (not $LENSFLOW_HOME)
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+# ---- operations: compose, monitoring, retrain
+# Compose: Docker's `docker compose` plugin when there is one, else the standalone docker-compose.
+COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo docker compose; \
+	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi) \
+	--env-file $(if $(wildcard compose/.env),compose/.env,compose/.env.example) -f compose/docker-compose.yml
+.PHONY: up down monitor retrain
+up: ## the Compose stack (compose/.env from compose/.env.example first); ports on 127.0.0.1
+	@test -f compose/.env || { echo "make up: copy compose/.env.example to compose/.env and set its secrets" >&2; exit 78; }
+	GIT_COMMIT=$(GIT_COMMIT) $(COMPOSE) up -d --build
+
+down: ## stop the Compose stack (volumes are kept)
+	$(COMPOSE) down
+
+monitor: ## Debian's prometheus scraping the local ml-serve ($$LENSFLOW_LISTEN) with the repo's rules
+	scripts/monitor
+
+retrain: ## what cron runs: the pipeline under a lock, log and textfile metrics in $$LENSFLOW_HOME
+	scripts/retrain
