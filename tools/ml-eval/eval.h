@@ -1,0 +1,31 @@
+/*
+ * eval.h — ml-eval's protocol (DESIGN.md, "Evaluation protocols"): for
+ * every user with a test rating, the top k over the catalogue minus the
+ * movies the user rated in train, scored against all the user's test
+ * ratings (lib/metrics.h has the metric definitions); RMSE of the rating
+ * head over test pairs whose user and movie it knows.
+ *
+ * The catalogue is the model's items table (or, for the popularity
+ * baseline, the movies of train), in ascending movie id, so equal scores
+ * rank the lower movie id first. Scores come from OpenBLAS sgemm over
+ * blocks of users, so memory stays bounded by the block size.
+ *
+ * Ownership: results go into a caller-owned metric_set (lib/tsv.h).
+ */
+#ifndef LENSFLOW_EVAL_EVAL_H
+#define LENSFLOW_EVAL_EVAL_H
+
+#include <stddef.h>
+
+#include "lfe.h"
+#include "log.h"
+#include "tsv.h"
+
+/* model == NULL: the popularity baseline (movies ranked by their number of
+ * train ratings). Adds ndcg@k, precision@k, recall@k, map@k, coverage@k,
+ * rmse (model with rating tables and at least one known test pair) and
+ * users to out. *skipped gets the test users the model does not know. */
+int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k,
+	     metric_set *out, size_t *skipped, lf_error *err);
+
+#endif

@@ -1,0 +1,331 @@
+/*
+ * ml-train — train ratings TSV on stdin, a model (.lfe) on stdout.
+ *
+ * Options and wiring only: dataset.c indexes the ratings, train.c runs the
+ * ranking model (smf.c) and the rating head (rmf.c), output.c writes the
+ * model and the run's records. The model is built in memory and written
+ * once at the end: -o through a temporary file renamed into place, stdout
+ * truncated back when writing fails, so no half model is ever left.
+ */
+#include <cblas.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lfe.h"
+#include "log.h"
+#include "train.h"
+#include "tsv.h"
+#include "util.h"
+
+static const char usage[] =
+	"usage: ml-train [options] < train.tsv > model.lfe\n"
+	"Trains user and movie embeddings (full-softmax matrix factorisation) and a\n"
+	"rating head (biased MF) on ratings TSV (user, movie, rating, timestamp).\n"
+	"Epoch counts are chosen on a 90/10 per-user holdout of the input, then the\n"
+	"model is refitted on all of it.\n"
+	"\n"
+	"  --model NAME            softmax-mf (the only model)\n"
+	"  --dim N                 factor size (default 80; stored vectors have N+1)\n"
+	"  --epochs N              train exactly N epochs, no validation (default: early stopping)\n"
+	"  --max-epochs N          upper bound with early stopping (default 120)\n"
+	"  --patience N            validation epochs without gain before stopping (default 8)\n"
+	"  --lr X                  Adam learning rate (default 0.0183)\n"
+	"  --user-l2 X             L2 weight on each user vector (default 2.17)\n"
+	"  --item-l2 X             L2 weight on movie vectors and biases (default 14.86)\n"
+	"  --user-weight-alpha X   user weight n_u^-alpha, mean 1 (default 0.40)\n"
+	"  --batch-users N         users per step (default 256)\n"
+	"  --validation-ratio X    share of each user's ratings kept for fitting (default 0.9)\n"
+	"  --rating-dim N          rating head factor size (default 32)\n"
+	"  --rating-epochs N       rating head: exactly N epochs (default: early stopping)\n"
+	"  --rating-max-epochs N   rating head upper bound (default 60)\n"
+	"  --rating-lr X           rating head Adam learning rate (default 0.01)\n"
+	"  --rating-l2 X           rating head L2 per rating (default 0.05)\n"
+	"  --rating-batch N        rating head ratings per step (default 2048)\n"
+	"  --seed N                random seed (default 42): same seed, same threads, same bytes\n"
+	"  --threads N             1: one thread; N >= 2: the rating head on its own thread and\n"
+	"                          N-1 BLAS threads (default 2)\n"
+	"  --losses FILE           per-epoch losses, TSV step, name, value\n"
+	"  --params FILE           parameters used and run figures, TSV name, value\n"
+	"  -o, --output FILE       write the model to FILE (atomically) instead of stdout\n"
+	"  -q, --quiet             no progress on stderr\n"
+	"  -h, --help              this help\n"
+	"      --version           version\n"
+	"\n"
+	"example:\n"
+	"  ml-fetch ratings | ml-split --test test.tsv > train.tsv\n"
+	"  ml-train --losses losses.tsv --params params.tsv < train.tsv > model.lfe\n"
+	"  ml-eval --train train.tsv --test test.tsv < model.lfe\n";
+
+enum {
+	OPT_MODEL = 256, OPT_DIM, OPT_EPOCHS, OPT_MAX_EPOCHS, OPT_PATIENCE, OPT_LR, OPT_USER_L2,
+	OPT_ITEM_L2, OPT_ALPHA, OPT_BATCH, OPT_VRATIO, OPT_RDIM, OPT_REPOCHS, OPT_RMAX, OPT_RLR,
+	OPT_RL2, OPT_RBATCH, OPT_SEED, OPT_THREADS, OPT_LOSSES, OPT_PARAMS, OPT_VERSION
+};
+
+static const struct option longopts[] = {
+	{"model", required_argument, NULL, OPT_MODEL},
+	{"dim", required_argument, NULL, OPT_DIM},
+	{"epochs", required_argument, NULL, OPT_EPOCHS},
+	{"max-epochs", required_argument, NULL, OPT_MAX_EPOCHS},
+	{"patience", required_argument, NULL, OPT_PATIENCE},
+	{"lr", required_argument, NULL, OPT_LR},
+	{"user-l2", required_argument, NULL, OPT_USER_L2},
+	{"item-l2", required_argument, NULL, OPT_ITEM_L2},
+	{"user-weight-alpha", required_argument, NULL, OPT_ALPHA},
+	{"batch-users", required_argument, NULL, OPT_BATCH},
+	{"validation-ratio", required_argument, NULL, OPT_VRATIO},
+	{"rating-dim", required_argument, NULL, OPT_RDIM},
+	{"rating-epochs", required_argument, NULL, OPT_REPOCHS},
+	{"rating-max-epochs", required_argument, NULL, OPT_RMAX},
+	{"rating-lr", required_argument, NULL, OPT_RLR},
+	{"rating-l2", required_argument, NULL, OPT_RL2},
+	{"rating-batch", required_argument, NULL, OPT_RBATCH},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"threads", required_argument, NULL, OPT_THREADS},
+	{"losses", required_argument, NULL, OPT_LOSSES},
+	{"params", required_argument, NULL, OPT_PARAMS},
+	{"output", required_argument, NULL, 'o'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+static train_config defaults(void)
+{
+	train_config c = {
+		.rank = {.dim = 80, .lr = 0.0183, .user_l2 = 2.17, .item_l2 = 14.86, .alpha = 0.40,
+			 .batch_users = 256, .patience = 8, .seed = 42},
+		.epochs = 0,
+		.max_epochs = 120,
+		.rating = {.dim = 32, .lr = 0.01, .l2 = 0.05, .batch = 2048, .patience = 8,
+			   .seed = 42},
+		.rating_epochs = 0,
+		.rating_max_epochs = 60,
+		.validation_ratio = 0.9,
+		.seed = 42,
+		.threads = 2,
+	};
+	return c;
+}
+
+static int bad_value(const char *opt, const char *arg, const char *want)
+{
+	log_error("--%s: bad value '%s' (want %s); see --help", opt, arg, want);
+	return EX_USAGE;
+}
+
+/* Parses the options into c; 0, or an exit code (-1: exit 0 after help). */
+static int parse_args(int argc, char **argv, train_config *c, const char **out,
+		      const char **losses, const char **params)
+{
+	int opt;
+	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+		int64_t i = 0;
+		double x = 0;
+		const char *name = opt >= OPT_MODEL && opt < OPT_VERSION
+					   ? longopts[opt - OPT_MODEL].name
+					   : "";
+		switch (opt) {
+		case OPT_MODEL:
+			if (strcmp(optarg, "softmax-mf") != 0) {
+				log_error("--model: unknown model '%s'; the model is softmax-mf",
+					  optarg);
+				return EX_USAGE;
+			}
+			break;
+		case OPT_DIM:
+		case OPT_RDIM:
+			if (parse_i64(optarg, 1, LFE_MAX_DIM - 2, &i) < 0)
+				return bad_value(name, optarg, "an integer in 1..4094");
+			*(opt == OPT_DIM ? &c->rank.dim : &c->rating.dim) = (size_t)i;
+			break;
+		case OPT_EPOCHS:
+		case OPT_MAX_EPOCHS:
+		case OPT_REPOCHS:
+		case OPT_RMAX:
+		case OPT_PATIENCE:
+			if (parse_i64(optarg, 1, 100000, &i) < 0)
+				return bad_value(name, optarg, "an integer in 1..100000");
+			if (opt == OPT_EPOCHS)
+				c->epochs = (int)i;
+			else if (opt == OPT_MAX_EPOCHS)
+				c->max_epochs = (int)i;
+			else if (opt == OPT_REPOCHS)
+				c->rating_epochs = (int)i;
+			else if (opt == OPT_RMAX)
+				c->rating_max_epochs = (int)i;
+			else
+				c->rank.patience = c->rating.patience = (int)i;
+			break;
+		case OPT_BATCH:
+		case OPT_RBATCH:
+			if (parse_i64(optarg, 1, 1 << 20, &i) < 0)
+				return bad_value(name, optarg, "an integer in 1..1048576");
+			*(opt == OPT_BATCH ? &c->rank.batch_users : &c->rating.batch) = (size_t)i;
+			break;
+		case OPT_LR:
+		case OPT_RLR:
+			if (parse_double(optarg, 1e-9, 10.0, &x) < 0)
+				return bad_value(name, optarg, "a number in 1e-9..10");
+			*(opt == OPT_LR ? &c->rank.lr : &c->rating.lr) = x;
+			break;
+		case OPT_USER_L2:
+		case OPT_ITEM_L2:
+		case OPT_RL2:
+			if (parse_double(optarg, 0.0, 1e6, &x) < 0)
+				return bad_value(name, optarg, "a number in 0..1e6");
+			*(opt == OPT_USER_L2 ? &c->rank.user_l2
+			  : opt == OPT_ITEM_L2 ? &c->rank.item_l2 : &c->rating.l2) = x;
+			break;
+		case OPT_ALPHA:
+			if (parse_double(optarg, 0.0, 1.0, &x) < 0)
+				return bad_value(name, optarg, "a number in 0..1");
+			c->rank.alpha = x;
+			break;
+		case OPT_VRATIO:
+			if (parse_double(optarg, 0.01, 0.99, &x) < 0)
+				return bad_value(name, optarg, "a number in 0.01..0.99");
+			c->validation_ratio = x;
+			break;
+		case OPT_SEED:
+			if (parse_i64(optarg, 0, INT64_MAX, &i) < 0)
+				return bad_value(name, optarg, "a non-negative integer");
+			c->seed = c->rank.seed = (uint64_t)i;
+			c->rating.seed = (uint64_t)i + 1;
+			break;
+		case OPT_THREADS:
+			if (parse_i64(optarg, 1, 64, &i) < 0)
+				return bad_value(name, optarg, "an integer in 1..64");
+			c->threads = (int)i;
+			break;
+		case OPT_LOSSES:
+			*losses = optarg;
+			break;
+		case OPT_PARAMS:
+			*params = optarg;
+			break;
+		case 'o':
+			*out = optarg;
+			break;
+		case 'q':
+			log_set_level(0);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		case OPT_VERSION:
+			printf("ml-train lensflow %s (%s)\n", LENSFLOW_VERSION, LENSFLOW_COMMIT);
+			return -1;
+		default:
+			fputs("usage: ml-train [options] < train.tsv > model.lfe (see --help)\n",
+			      stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s'; the ratings come on stdin (see --help)",
+			  argv[optind]);
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+/* Writes a small text record through atomic_out. */
+typedef int (*record_fn)(FILE *f, const char *name, const dataset *d, const train_config *c,
+			 const train_result *r, lf_error *err);
+
+static int losses_rec(FILE *f, const char *name, const dataset *d, const train_config *c,
+		      const train_result *r, lf_error *err)
+{
+	(void)d, (void)c;
+	return write_losses(f, name, r, err);
+}
+
+static int write_record(const char *path, record_fn fn, const dataset *d, const train_config *c,
+			const train_result *r, atomic_out *o, lf_error *err)
+{
+	if (atomic_out_open(o, path, err) < 0)
+		return -1;
+	if (fn(o->f, path, d, c, r, err) < 0) {
+		atomic_out_abort(o);
+		return -1;
+	}
+	return 0;
+}
+
+static int run(const train_config *c, const char *out, const char *losses, const char *params,
+	       lf_error *err)
+{
+	ratings r = {0};
+	dataset d = {0};
+	train_result res = {0};
+	lfe model = {0};
+	atomic_out ol = {0}, op = {0}, om = {0};
+	int have_l = 0, have_p = 0, have_m = 0, rc = -1;
+	if (ratings_read(stdin, "stdin", &r, err) < 0 || dataset_build(&r, &d, err) < 0)
+		goto done;
+	ratings_free(&r);
+	openblas_set_num_threads(c->threads > 1 ? c->threads - 1 : 1);
+	if (train_all(&d, c, &res, err) < 0 || train_to_lfe(&d, c, &res, &model, err) < 0)
+		goto done;
+	/* every output is complete in its temporary file before any is renamed */
+	if (losses && write_record(losses, losses_rec, &d, c, &res, &ol, err) < 0)
+		goto done;
+	have_l = losses != NULL;
+	if (params && write_record(params, write_params, &d, c, &res, &op, err) < 0)
+		goto done;
+	have_p = params != NULL;
+	if (out) {
+		if (atomic_out_open(&om, out, err) < 0)
+			goto done;
+		have_m = 1;
+		if (lfe_write(om.f, out, &model, err) < 0)
+			goto done;
+	} else if (lfe_write(stdout, "stdout", &model, err) < 0 ||
+		   close_stream(stdout, "stdout", err) < 0) {
+		goto done;
+	}
+	if ((have_l && atomic_out_commit(&ol, err) < 0) || (have_l = 0) ||
+	    (have_p && atomic_out_commit(&op, err) < 0) || (have_p = 0) ||
+	    (have_m && atomic_out_commit(&om, err) < 0) || (have_m = 0))
+		goto done;
+	log_info("trained on %zu ratings (%zu users, %zu movies): %d ranking epochs, %d rating "
+		 "epochs, %.2f s",
+		 d.all.n, d.n_users, d.n_items, res.rank_epochs, res.rating_epochs, res.seconds);
+	rc = 0;
+done:
+	if (have_l)
+		atomic_out_abort(&ol);
+	if (have_p)
+		atomic_out_abort(&op);
+	if (have_m)
+		atomic_out_abort(&om);
+	lfe_free(&model);
+	train_result_free(&res);
+	dataset_free(&d);
+	ratings_free(&r);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	log_set_prog("ml-train");
+	train_config c = defaults();
+	const char *out = NULL, *losses = NULL, *params = NULL;
+	int code = parse_args(argc, argv, &c, &out, &losses, &params);
+	if (code != 0)
+		return code < 0 ? 0 : code;
+	if (!out)
+		stdout_mark();
+	lf_error err = {0};
+	if (run(&c, out, losses, params, &err) < 0) {
+		if (!out)
+			stdout_rollback();
+		log_error("%s", err.msg);
+		return err.code ? err.code : EX_SOFTWARE;
+	}
+	return 0;
+}

@@ -1,0 +1,124 @@
+/*
+ * output.c — the model file and the run's records (see train.h). Tables:
+ *   users        [p_u, 1]             items        [q_i, b_i]
+ *   rating_users [x_u, mean + bu_u, 1] rating_items [y_i, 1, bi_i]
+ *   foldin       {user_l2, alpha, weight_norm, 1}
+ * so that both the ranking score and the predicted stars are plain dot
+ * products of a user row and an item row.
+ */
+#include "train.h"
+
+#include <math.h>
+#include <string.h>
+
+static int add(lfe *m, const char *name, uint32_t rows, uint32_t dim, const int32_t *ids,
+	       lfe_table **t, lf_error *err)
+{
+	if (lfe_add_table(m, name, rows, dim, t, err) < 0)
+		return -1;
+	memcpy((*t)->ids, ids, rows * sizeof *ids);
+	return 0;
+}
+
+int train_to_lfe(const dataset *d, const train_config *c, const train_result *r, lfe *out,
+		 lf_error *err)
+{
+	memset(out, 0, sizeof *out);
+	const smf_model *s = &r->rank;
+	const rmf_model *h = &r->rating;
+	uint32_t nu = (uint32_t)d->n_users, ni = (uint32_t)d->n_items;
+	size_t k = s->dim, q = h->dim;
+	lfe_table *t;
+	if (add(out, "users", nu, (uint32_t)k + 1, d->user_ids, &t, err) < 0)
+		goto fail;
+	for (size_t u = 0; u < nu; u++) {
+		memcpy(t->values + u * (k + 1), s->P + u * k, k * sizeof(float));
+		t->values[u * (k + 1) + k] = 1.0f;
+	}
+	if (add(out, "items", ni, (uint32_t)k + 1, d->item_ids, &t, err) < 0)
+		goto fail;
+	for (size_t i = 0; i < ni; i++) {
+		memcpy(t->values + i * (k + 1), s->Q + i * k, k * sizeof(float));
+		t->values[i * (k + 1) + k] = s->b[i];
+	}
+	if (add(out, "rating_users", nu, (uint32_t)q + 2, d->user_ids, &t, err) < 0)
+		goto fail;
+	for (size_t u = 0; u < nu; u++) {
+		float *row = t->values + u * (q + 2);
+		memcpy(row, h->X + u * q, q * sizeof(float));
+		row[q] = (float)(h->mean + h->bu[u]);
+		row[q + 1] = 1.0f;
+	}
+	if (add(out, "rating_items", ni, (uint32_t)q + 2, d->item_ids, &t, err) < 0)
+		goto fail;
+	for (size_t i = 0; i < ni; i++) {
+		float *row = t->values + i * (q + 2);
+		memcpy(row, h->Y + i * q, q * sizeof(float));
+		row[q] = 1.0f;
+		row[q + 1] = h->bi[i];
+	}
+	int32_t zero = 0;
+	if (add(out, "foldin", 1, 4, &zero, &t, err) < 0)
+		goto fail;
+	t->values[0] = (float)c->rank.user_l2;
+	t->values[1] = (float)c->rank.alpha;
+	t->values[2] = (float)s->weight_norm;
+	t->values[3] = 1.0f;
+	return 0;
+fail:
+	lfe_free(out);
+	return -1;
+}
+
+static int failed(FILE *f, const char *name, lf_error *err)
+{
+	return ferror(f) ? lf_fail(err, EX_IOERR, "%s: write failed", name) : 0;
+}
+
+int write_losses(FILE *f, const char *name, const train_result *r, lf_error *err)
+{
+	const loss_log *logs[2] = {&r->rank_losses, &r->rating_losses};
+	for (int l = 0; l < 2; l++)
+		for (size_t j = 0; j < logs[l]->n; j++) {
+			const loss_row *row = &logs[l]->rows[j];
+			fprintf(f, "%d\t%s\t%.9g\n", row->step, row->name, row->value);
+		}
+	return failed(f, name, err);
+}
+
+int write_params(FILE *f, const char *name, const dataset *d, const train_config *c,
+		 const train_result *r, lf_error *err)
+{
+	fprintf(f, "model\tsoftmax-mf\n");
+	fprintf(f, "dim\t%zu\n", c->rank.dim);
+	fprintf(f, "lr\t%.9g\n", c->rank.lr);
+	fprintf(f, "user_l2\t%.9g\n", c->rank.user_l2);
+	fprintf(f, "item_l2\t%.9g\n", c->rank.item_l2);
+	fprintf(f, "user_weight_alpha\t%.9g\n", c->rank.alpha);
+	fprintf(f, "batch_users\t%zu\n", c->rank.batch_users);
+	fprintf(f, "optimizer\tadam\n");
+	fprintf(f, "epochs\t%s\n", c->epochs > 0 ? "fixed" : "early-stopping");
+	fprintf(f, "max_epochs\t%d\n", c->epochs > 0 ? c->epochs : c->max_epochs);
+	fprintf(f, "patience\t%d\n", c->rank.patience);
+	fprintf(f, "validation_ratio\t%.9g\n", c->validation_ratio);
+	fprintf(f, "rating_model\tmf\n");
+	fprintf(f, "rating_dim\t%zu\n", c->rating.dim);
+	fprintf(f, "rating_lr\t%.9g\n", c->rating.lr);
+	fprintf(f, "rating_l2\t%.9g\n", c->rating.l2);
+	fprintf(f, "rating_batch\t%zu\n", c->rating.batch);
+	fprintf(f, "rating_max_epochs\t%d\n",
+		c->rating_epochs > 0 ? c->rating_epochs : c->rating_max_epochs);
+	fprintf(f, "seed\t%llu\n", (unsigned long long)c->seed);
+	fprintf(f, "threads\t%d\n", c->threads);
+	fprintf(f, "epochs_chosen\t%d\n", r->rank_epochs);
+	fprintf(f, "rating_epochs_chosen\t%d\n", r->rating_epochs);
+	if (!isnan(r->val_ndcg))
+		fprintf(f, "val_ndcg_at_10\t%.9g\n", r->val_ndcg);
+	if (!isnan(r->val_rmse))
+		fprintf(f, "val_rmse\t%.9g\n", r->val_rmse);
+	fprintf(f, "n_users\t%zu\n", d->n_users);
+	fprintf(f, "n_items\t%zu\n", d->n_items);
+	fprintf(f, "n_ratings\t%zu\n", d->all.n);
+	fprintf(f, "train_seconds\t%.3f\n", r->seconds);
+	return failed(f, name, err);
+}

@@ -1,0 +1,71 @@
+/*
+ * train.h — what ml-train does between reading ratings and writing the
+ * model: the ranking model (softmax MF) and the rating head (biased MF),
+ * each with its epoch count chosen on a per-user validation holdout carved
+ * from train and then refitted on all of train, unless fixed epochs are
+ * given. The two are independent; with threads >= 2 the rating head runs on
+ * a thread of its own while the ranking model uses the BLAS.
+ *
+ * Also the records that go out with the model: per-epoch losses (TSV
+ * step/name/value) and the parameters used (TSV name/value).
+ *
+ * Ownership: train_result owns both models and the loss log;
+ * train_result_free releases them.
+ */
+#ifndef LENSFLOW_TRAIN_TRAIN_H
+#define LENSFLOW_TRAIN_TRAIN_H
+
+#include <stdio.h>
+
+#include "dataset.h"
+#include "lfe.h"
+#include "log.h"
+#include "rmf.h"
+#include "smf.h"
+
+typedef struct train_config {
+	smf_params rank;
+	int epochs;          /* > 0: fixed, no validation; 0: early stopping */
+	int max_epochs;
+	rmf_params rating;
+	int rating_epochs;   /* same convention */
+	int rating_max_epochs;
+	double validation_ratio;
+	uint64_t seed;
+	int threads;
+} train_config;
+
+typedef struct loss_row {
+	int step;
+	const char *name; /* static string */
+	double value;
+} loss_row;
+
+typedef struct loss_log {
+	loss_row *rows;
+	size_t n, cap;
+	int failed; /* an append could not allocate */
+} loss_log;
+
+typedef struct train_result {
+	smf_model rank;
+	rmf_model rating;
+	int rank_epochs, rating_epochs;
+	double val_ndcg, val_rmse; /* NaN when epochs were fixed */
+	double seconds;
+	loss_log rank_losses, rating_losses;
+} train_result;
+
+int train_all(const dataset *d, const train_config *c, train_result *out, lf_error *err);
+void train_result_free(train_result *r);
+
+/* The .lfe tables: users, items, rating_users, rating_items, foldin. */
+int train_to_lfe(const dataset *d, const train_config *c, const train_result *r, lfe *out,
+		 lf_error *err);
+/* TSV step\tname\tvalue, ranking rows first. */
+int write_losses(FILE *f, const char *name, const train_result *r, lf_error *err);
+/* TSV name\tvalue of every hyperparameter used and the run's figures. */
+int write_params(FILE *f, const char *name, const dataset *d, const train_config *c,
+		 const train_result *r, lf_error *err);
+
+#endif
