@@ -1,0 +1,137 @@
+/*
+ * net.c — one GET through libcurl into memory. The write callback refuses
+ * to grow past the caller's bound, so a wrong URL cannot fill the memory;
+ * a stall (under 1 byte/s for 60 s) ends the transfer instead of a fixed
+ * total timeout, so a slow but live link still completes.
+ */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetch.h"
+#include "util.h"
+
+typedef struct sink {
+	unsigned char *buf;
+	size_t len, cap, max;
+	int too_big, oom;
+} sink;
+
+static size_t on_data(char *p, size_t size, size_t n, void *user)
+{
+	sink *s = user;
+	size_t add = size * n;
+	if (add > s->max - s->len) {
+		s->too_big = 1;
+		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+	}
+	if (s->len + add + 1 > s->cap) {
+		size_t ncap = s->cap ? s->cap : 1 << 16;
+		while (ncap < s->len + add + 1)
+			ncap *= 2;
+		unsigned char *nb = realloc(s->buf, ncap);
+		if (!nb) {
+			s->oom = 1;
+			return 0;
+		}
+		s->buf = nb;
+		s->cap = ncap;
+	}
+	memcpy(s->buf + s->len, p, add);
+	s->len += add;
+	return add;
+}
+
+int url_get(const char *url, size_t max, unsigned char **buf, size_t *len, lf_error *err)
+{
+	sink s = {.max = max};
+	char ebuf[CURL_ERROR_SIZE] = "";
+	CURL *c = curl_easy_init();
+	if (!c)
+		return lf_fail(err, EX_SOFTWARE, "%s: cannot start libcurl", url);
+	CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(c, opt, val);                                        \
+	} while (0)
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_ERRORBUFFER, ebuf);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https,file");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, 5L);
+	SET(CURLOPT_FAILONERROR, 1L);
+	SET(CURLOPT_CONNECTTIMEOUT, 30L);
+	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SET(CURLOPT_LOW_SPEED_TIME, 60L);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_USERAGENT, "lensflow-ml-fetch/" LENSFLOW_VERSION);
+	SET(CURLOPT_WRITEFUNCTION, on_data);
+	SET(CURLOPT_WRITEDATA, &s);
+#undef SET
+	if (rc != CURLE_OK) {
+		curl_easy_cleanup(c);
+		return lf_fail(err, EX_SOFTWARE, "%s: libcurl setup: %s", url,
+			       curl_easy_strerror(rc));
+	}
+	rc = curl_easy_perform(c);
+	long status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK) {
+		free(s.buf);
+		if (s.too_big)
+			return lf_fail(err, EX_DATAERR, "%s: larger than %zu bytes", url, max);
+		if (s.oom)
+			return lf_fail(err, EX_OSERR, "%s: out of memory", url);
+		if (rc == CURLE_FILE_COULDNT_READ_FILE)
+			return lf_fail(err, EX_NOINPUT, "%s: %s", url, ebuf[0] ? ebuf :
+					curl_easy_strerror(rc));
+		if (rc == CURLE_HTTP_RETURNED_ERROR)
+			return lf_fail(err, EX_UNAVAILABLE, "%s: HTTP %ld (%s)", url, status,
+				       curl_easy_strerror(rc));
+		return lf_fail(err, EX_UNAVAILABLE, "%s: %s%s%s", url, curl_easy_strerror(rc),
+			       ebuf[0] ? ": " : "", ebuf);
+	}
+	if (!s.buf) { /* an empty body */
+		s.buf = malloc(1);
+		if (!s.buf)
+			return lf_fail(err, EX_OSERR, "%s: out of memory", url);
+	}
+	s.buf[s.len] = '\0';
+	*buf = s.buf;
+	*len = s.len;
+	return 0;
+}
+
+char *file_url_path(const char *url, lf_error *err)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *path = NULL, *out = NULL;
+	if (!u) {
+		lf_fail(err, EX_OSERR, "out of memory");
+		return NULL;
+	}
+	CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE);
+	if (rc != CURLUE_OK) {
+		lf_fail(err, EX_USAGE, "%s: not a valid URL: %s", url, curl_url_strerror(rc));
+		goto done;
+	}
+	/* file://HOST/path with a host other than localhost is not local */
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0] &&
+	    strcmp(host, "localhost") != 0) {
+		lf_fail(err, EX_USAGE, "%s: file URLs must name a local path", url);
+		goto done;
+	}
+	out = strdup(path);
+	if (!out)
+		lf_fail(err, EX_OSERR, "out of memory");
+done:
+	curl_free(host);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return out;
+}
