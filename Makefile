@@ -42,6 +42,11 @@ LIBS_ml-train := $(BLAS_LIBS) -lpthread
 LIBS_ml-eval := $(BLAS_LIBS) -lpthread
 LIBS_ml-mlflow-log := -lcurl -ljansson
 LIBS_ml-pgload := -lpq
+# schema.c embeds sql/schema.sql with .incbin: rebuild it when the schema changes
+$(BUILD)/tools/ml-pgload/schema.o: sql/schema.sql
+# test helper of ml-pgload's tests: synthetic .lfe files
+$(BUILD)/test/lfe-gen: $(BUILD)/test/tools/lfe-gen.o $(BUILD)/liblensflow.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(COMMON_LIBS)
 # No OpenBLAS in ml-serve: its static TLS would eat civetweb's 100 KiB
 # worker stacks (see README, "ml-serve and OpenBLAS").
 LIBS_ml-serve := -lcivetweb -lpq -ljansson -lpthread

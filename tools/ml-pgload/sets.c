@@ -1,0 +1,279 @@
+/*
+ * sets.c — one model version's embeddings into pgvector: three tables
+ *   lf_<model>_v<N>_users (user_id int PK, embedding vector(D))
+ *   lf_<model>_v<N>_items (movie_id int PK, embedding vector(D))
+ *   lf_<model>_v<N>_dirs  (movie_id int PK, direction vector(d))
+ * created, filled by binary COPY, keyed, indexed, analysed and registered in
+ * embedding_sets in ONE transaction, under an advisory lock per (model,
+ * version). A row in embedding_sets therefore means whole tables; a crash or
+ * a kill at any point leaves nothing. The checksum (SHA-256 of the .lfe
+ * bytes) makes a repeated load a no-op and a different file under a loaded
+ * version an error.
+ *
+ * dirs are the movie factors without the bias component (when the foldin
+ * table says bias_last) scaled to unit length, for "similar movies"; a zero
+ * factor stays zero.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "lfe.h"
+#include "pg.h"
+#include "pgload.h"
+#include "tsv.h"
+#include "util.h"
+
+typedef struct set_names {
+	char users[PG_IDENT_MAX], items[PG_IDENT_MAX], dirs[PG_IDENT_MAX]; /* raw */
+	char qusers[PG_IDENT_MAX], qitems[PG_IDENT_MAX], qdirs[PG_IDENT_MAX]; /* quoted */
+} set_names;
+
+typedef struct set_data {
+	const lfe_table *users, *items, *foldin;
+	uint32_t dim, ddim;    /* ranking and direction dimensions */
+	float foldin_v[4];
+} set_data;
+
+static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_error *err)
+{
+	d->users = lfe_find(m, "users");
+	d->items = lfe_find(m, "items");
+	d->foldin = lfe_find(m, "foldin");
+	if (!d->users || !d->items)
+		return lf_fail(err, EX_DATAERR, "%s: no '%s' table; an .lfe for serving needs users and items",
+			       name, d->users ? "items" : "users");
+	if (d->users->rows == 0 || d->items->rows == 0)
+		return lf_fail(err, EX_DATAERR, "%s: the %s table is empty", name,
+			       d->users->rows ? "items" : "users");
+	if (d->users->dim != d->items->dim)
+		return lf_fail(err, EX_DATAERR, "%s: users have dim %u but items dim %u", name,
+			       d->users->dim, d->items->dim);
+	d->dim = d->items->dim;
+	if (d->dim > PG_VECTOR_MAX_DIM)
+		return lf_fail(err, EX_DATAERR, "%s: dim %u is over pgvector's limit of %d", name,
+			       d->dim, PG_VECTOR_MAX_DIM);
+	if (hnsw && d->dim > PG_HNSW_MAX_DIM)
+		return lf_fail(err, EX_DATAERR,
+			       "%s: dim %u is over HNSW's limit of %d; load with --index none", name,
+			       d->dim, PG_HNSW_MAX_DIM);
+	memset(d->foldin_v, 0, sizeof d->foldin_v);
+	if (d->foldin) {
+		if (d->foldin->rows != 1 || d->foldin->dim != 4)
+			return lf_fail(err, EX_DATAERR, "%s: foldin is %ux%u, expected 1x4", name,
+				       d->foldin->rows, d->foldin->dim);
+		memcpy(d->foldin_v, d->foldin->values, sizeof d->foldin_v);
+	}
+	d->ddim = d->dim - (d->foldin_v[3] != 0.0f ? 1 : 0);
+	if (d->ddim == 0)
+		return lf_fail(err, EX_DATAERR, "%s: dim 1 with bias_last leaves no movie factor",
+			       name);
+	return 0;
+}
+
+static int make_names(PGconn *c, const set_opts *o, set_names *n, lf_error *err)
+{
+	snprintf(n->users, sizeof n->users, "lf_%s_v%d_users", o->model, o->version);
+	snprintf(n->items, sizeof n->items, "lf_%s_v%d_items", o->model, o->version);
+	snprintf(n->dirs, sizeof n->dirs, "lf_%s_v%d_dirs", o->model, o->version);
+	if (pg_ident(c, n->users, n->qusers, sizeof n->qusers, err) < 0 ||
+	    pg_ident(c, n->items, n->qitems, sizeof n->qitems, err) < 0 ||
+	    pg_ident(c, n->dirs, n->qdirs, sizeof n->qdirs, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Runs a statement built from quoted identifiers and integers only. */
+static int execf(PGconn *c, lf_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int execf(PGconn *c, lf_error *err, const char *fmt, ...)
+{
+	char sql[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(sql, sizeof sql, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof sql)
+		return lf_fail(err, EX_SOFTWARE, "statement too long");
+	return pg_exec(c, sql, 0, NULL, err);
+}
+
+static int copy_vectors(PGconn *c, const char *qtable, const char *cols, const lfe_table *t,
+			int unit, uint32_t dim, lf_error *err)
+{
+	char sql[512];
+	pg_copy cp;
+	float *dir = NULL;
+
+	snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN (FORMAT binary, FREEZE)", qtable, cols);
+	if (unit && !(dir = lf_calloc(dim, sizeof *dir)))
+		return lf_fail(err, EX_SOFTWARE, "out of memory");
+	if (pg_copy_begin(&cp, c, sql, err) < 0) {
+		free(dir);
+		return -1;
+	}
+	for (uint32_t r = 0; r < t->rows; r++) {
+		const float *v = t->values + (size_t)r * t->dim;
+		if (unit) {
+			double ss = 0;
+			for (uint32_t k = 0; k < dim; k++)
+				ss += (double)v[k] * v[k];
+			double inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
+			for (uint32_t k = 0; k < dim; k++)
+				dir[k] = (float)(v[k] * inv);
+			v = dir;
+		}
+		if (pg_copy_row(&cp, 2, err) < 0) {
+			pg_copy_abort(&cp);
+			free(dir);
+			return -1;
+		}
+		pg_copy_int4(&cp, t->ids[r]);
+		pg_copy_vector(&cp, v, dim);
+	}
+	free(dir);
+	return pg_copy_end(&cp, err);
+}
+
+/* {"ndcg@10": 0.49, ...}: names are [A-Za-z0-9_@.:/-]+ (tsv.h), no escaping. */
+static char *metrics_json(const char *path, lf_error *err)
+{
+	metric_set ms = {0};
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		lf_fail_errno(err, EX_NOINPUT, errno, "cannot open %s", path);
+		return NULL;
+	}
+	int rc = metrics_read(f, path, &ms, err);
+	fclose(f);
+	if (rc < 0)
+		return NULL;
+	size_t cap = 3 + ms.n * (METRIC_NAME_MAX + 32);
+	char *s = malloc(cap);
+	if (!s) {
+		metrics_free(&ms);
+		lf_fail(err, EX_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	size_t n = 0;
+	s[n++] = '{';
+	for (size_t i = 0; i < ms.n; i++)
+		n += (size_t)snprintf(s + n, cap - n, "%s\"%s\": %.17g", i ? ", " : "",
+				      ms.items[i].name, ms.items[i].value);
+	snprintf(s + n, cap - n, "}");
+	metrics_free(&ms);
+	return s;
+}
+
+/* 1 = loaded, 0 = unchanged, -1 = error; the caller rolls back on error. */
+static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_names *n,
+		   const char *checksum, const char *metrics, lf_error *err)
+{
+	char ver[16], key[96], sdim[16], nu[16], ni[16], foldin[192];
+	PGresult *res;
+
+	snprintf(ver, sizeof ver, "%d", o->version);
+	snprintf(key, sizeof key, "lensflow:set:%s:%d", o->model, o->version);
+	if (pg_begin(c, err) < 0 || pg_xact_lock(c, key, err) < 0)
+		return -1;
+	const char *p2[] = {o->model, ver};
+	res = pg_query(c, "SELECT checksum FROM embedding_sets WHERE model_name = $1 AND version = $2",
+		       2, p2, err);
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 1) {
+		int same = strcmp(PQgetvalue(res, 0, 0), checksum) == 0;
+		PQclear(res);
+		if (!same)
+			return lf_fail(err, EX_DATAERR,
+				       "version %d is already loaded with other embeddings; "
+				       "load them as a new version",
+				       o->version);
+		return pg_commit(c, err) < 0 ? -1 : 0;
+	}
+	PQclear(res);
+	/* tables without a row are left-overs of no complete set: ours to replace */
+	if (execf(c, err, "DROP TABLE IF EXISTS %s, %s, %s", n->qusers, n->qitems, n->qdirs) < 0 ||
+	    execf(c, err, "SET LOCAL maintenance_work_mem = '256MB'") < 0 ||
+	    execf(c, err, "CREATE TABLE %s (user_id integer NOT NULL, embedding vector(%u) NOT NULL)",
+		  n->qusers, d->dim) < 0 ||
+	    execf(c, err, "CREATE TABLE %s (movie_id integer NOT NULL, embedding vector(%u) NOT NULL)",
+		  n->qitems, d->dim) < 0 ||
+	    execf(c, err, "CREATE TABLE %s (movie_id integer NOT NULL, direction vector(%u) NOT NULL)",
+		  n->qdirs, d->ddim) < 0)
+		return -1;
+	if (copy_vectors(c, n->qusers, "user_id, embedding", d->users, 0, d->dim, err) < 0 ||
+	    copy_vectors(c, n->qitems, "movie_id, embedding", d->items, 0, d->dim, err) < 0 ||
+	    copy_vectors(c, n->qdirs, "movie_id, direction", d->items, 1, d->ddim, err) < 0)
+		return -1;
+	if (execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (user_id)", n->qusers) < 0 ||
+	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qitems) < 0 ||
+	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qdirs) < 0)
+		return -1;
+	if (o->hnsw &&
+	    (execf(c, err, "CREATE INDEX ON %s USING hnsw (embedding vector_ip_ops) "
+			   "WITH (m = 16, ef_construction = 64)", n->qitems) < 0 ||
+	     execf(c, err, "CREATE INDEX ON %s USING hnsw (direction vector_ip_ops) "
+			   "WITH (m = 16, ef_construction = 64)", n->qdirs) < 0))
+		return -1;
+	if (execf(c, err, "ANALYZE %s, %s, %s", n->qusers, n->qitems, n->qdirs) < 0)
+		return -1;
+	snprintf(sdim, sizeof sdim, "%u", d->dim);
+	snprintf(nu, sizeof nu, "%u", d->users->rows);
+	snprintf(ni, sizeof ni, "%u", d->items->rows);
+	if (d->foldin)
+		snprintf(foldin, sizeof foldin,
+			 "{\"user_l2\": %.9g, \"weight_alpha\": %.9g, \"weight_norm\": %.9g, "
+			 "\"bias_last\": %.9g}",
+			 d->foldin_v[0], d->foldin_v[1], d->foldin_v[2], d->foldin_v[3]);
+	else
+		snprintf(foldin, sizeof foldin, "{}");
+	const char *p[] = {o->model, ver, sdim, nu, ni, checksum, o->hnsw ? "hnsw" : "none",
+			   n->users, n->items, n->dirs, o->run_id, metrics, foldin};
+	if (pg_exec(c,
+		    "INSERT INTO embedding_sets (model_name, version, dim, n_users, n_items, checksum, "
+		    "index_kind, users_table, items_table, directions_table, run_id, metrics, foldin, "
+		    "loaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, "
+		    "$13::jsonb, now())",
+		    13, p, err) < 0)
+		return -1;
+	return pg_commit(c, err) < 0 ? -1 : 1;
+}
+
+int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
+	     const char *name, int *loaded, lf_error *err)
+{
+	lfe m = {0};
+	set_data d;
+	set_names n;
+	char checksum[65], *metrics = NULL;
+	int rc = -1;
+
+	sha256_hex(buf, len, checksum);
+	if (lfe_parse(buf, len, name, &m, err) < 0 || check_lfe(&m, name, o->hnsw, &d, err) < 0)
+		goto out;
+	if (o->metrics && !(metrics = metrics_json(o->metrics, err)))
+		goto out;
+	if (make_names(c, o, &n, err) < 0)
+		goto out;
+	double t0 = now_seconds();
+	int r = load_tx(c, o, &d, &n, checksum, metrics ? metrics : "{}", err);
+	if (r < 0) {
+		pg_rollback(c);
+		goto out;
+	}
+	*loaded = r;
+	if (r)
+		log_info("%s v%d: %u users, %u items of dim %u loaded in %.2f s (index %s)",
+			 o->model, o->version, d.users->rows, d.items->rows, d.dim,
+			 now_seconds() - t0, o->hnsw ? "hnsw" : "none");
+	rc = 0;
+out:
+	free(metrics);
+	lfe_free(&m);
+	return rc;
+}
