@@ -1,0 +1,29 @@
+/*
+ * buf.h — a growable byte buffer for building response bodies and SQL
+ * parameters off the (small) worker stacks.
+ *
+ * Ownership: the buffer owns p; buf_free() releases it, buf_take() hands it
+ * to the caller. After an allocation failure every append is a no-op and
+ * buf.failed stays set, so callers check once at the end.
+ */
+#ifndef ML_SERVE_BUF_H
+#define ML_SERVE_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+void buf_append(struct buf *b, const char *s, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a Prometheus label value: backslash, quote and newline escaped. */
+void buf_label(struct buf *b, const char *s);
+/* NUL-terminated contents, or NULL after a failure; the buffer is emptied. */
+char *buf_take(struct buf *b, size_t *len);
+void buf_free(struct buf *b);
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * db.c — see db.h. Failures of any kind count in lensflow_db_errors_total and
+ * come back as EX_UNAVAILABLE (the request answers 503 with Retry-After); a
+ * query that failed because the connection broke is tried once more on a new
+ * connection, so that the first request after a database restart succeeds.
+ */
+#include "db.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char *const FIXED_SQL[] = {
+	[Q_SEARCH] = "SELECT movie_id, title, year, to_json(genres)::text FROM movies"
+		     " WHERE title ILIKE $1 ORDER BY (title ILIKE $2) DESC, length(title), movie_id"
+		     " LIMIT $3",
+	[Q_MOVIE] = "SELECT movie_id, title, year, to_json(genres)::text FROM movies"
+		    " WHERE movie_id = $1",
+	[Q_USER_RATINGS] = "SELECT m.movie_id, m.title, m.year, to_json(m.genres)::text, r.rating"
+			   " FROM ratings r JOIN movies m USING (movie_id) WHERE r.user_id = $1"
+			   " ORDER BY r.rating DESC, r.rated_at DESC, m.movie_id LIMIT $2",
+	[Q_PING] = "SELECT 1",
+};
+static const char *const NAMES[] = {
+	[Q_USER_RECS] = "user_recs", [Q_NEW_USER_RECS] = "new_user_recs", [Q_SIMILAR] = "similar",
+	[Q_SEARCH] = "search", [Q_MOVIE] = "movie", [Q_USER_RATINGS] = "user_ratings",
+	[Q_PING] = "ping",
+};
+
+static void first_line(lf_error *err, const char *what, const char *msg)
+{
+	size_t n = strcspn(msg, "\n");
+	lf_fail(err, EX_UNAVAILABLE, "%s: %.*s", what, (int)n, msg);
+}
+
+PGconn *db_connect(const char *url, lf_error *err)
+{
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {url, "2", "ml-serve", NULL};
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (!c) {
+		lf_fail(err, EX_OSERR, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		first_line(err, "database unreachable", PQerrorMessage(c));
+		PQfinish(c);
+		return NULL;
+	}
+	char sql[64];
+	snprintf(sql, sizeof sql, "SET statement_timeout = %d", DB_STATEMENT_TIMEOUT_MS);
+	PGresult *r = PQexec(c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok) {
+		first_line(err, "database refused the session settings", PQerrorMessage(c));
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+void db_worker_close(struct worker *w)
+{
+	if (w->conn)
+		PQfinish(w->conn);
+	w->conn = NULL;
+	w->gen = 0;
+	w->fixed = 0;
+	memset(w->set_prepared, 0, sizeof w->set_prepared);
+}
+
+PGconn *db_worker_conn(struct worker *w, lf_error *err)
+{
+	if (w->conn && PQstatus(w->conn) == CONNECTION_OK)
+		return w->conn;
+	db_worker_close(w);
+	double now = now_seconds();
+	if (now < w->retry_at) {
+		lf_fail(err, EX_UNAVAILABLE, "database unreachable; retrying shortly");
+		return NULL;
+	}
+	w->conn = db_connect(w->db_url, err);
+	/* A refused connection fails fast; one that hangs must not be tried by every request. */
+	if (!w->conn)
+		w->retry_at = now_seconds() + 0.25;
+	return w->conn;
+}
+
+/* Prepares the statement of q (for the snapshot's set and k when it has one). */
+static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, int k,
+		   char *name, size_t name_len, lf_error *err)
+{
+	char sql[1024];
+	if (q == Q_USER_RECS || q == Q_NEW_USER_RECS || q == Q_SIMILAR) {
+		if (w->gen != s->generation) {
+			if (w->gen != 0) {
+				PGresult *r = PQexec(w->conn, "DEALLOCATE ALL");
+				int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+				PQclear(r);
+				if (!ok) {
+					first_line(err, "database error", PQerrorMessage(w->conn));
+					return -1;
+				}
+			}
+			memset(w->set_prepared, 0, sizeof w->set_prepared);
+			w->fixed = 0;
+			w->gen = s->generation;
+		}
+		snprintf(name, name_len, "%s_v%d_k%d", NAMES[q], s->version, k);
+		if (w->set_prepared[q][k])
+			return 0;
+		if (q == Q_USER_RECS)
+			snprintf(sql, sizeof sql,
+				 "SELECT t.movie_id, -t.d FROM (SELECT embedding FROM %s WHERE user_id = $1) q,"
+				 " LATERAL (SELECT v.movie_id, v.embedding <#> q.embedding AS d FROM %s v"
+				 " WHERE v.movie_id NOT IN (SELECT r.movie_id FROM ratings r WHERE r.user_id = $1)"
+				 " ORDER BY d LIMIT %d) t ORDER BY t.d",
+				 s->users_sql, s->items_sql, k);
+		else if (q == Q_NEW_USER_RECS)
+			snprintf(sql, sizeof sql,
+				 "SELECT t.movie_id, -t.d FROM (SELECT v.movie_id, v.embedding <#> $1::vector AS d"
+				 " FROM %s v WHERE v.movie_id NOT IN (SELECT unnest($2::int[]))"
+				 " ORDER BY d LIMIT %d) t ORDER BY t.d",
+				 s->items_sql, k);
+		else
+			snprintf(sql, sizeof sql,
+				 "SELECT t.movie_id, -t.d FROM (SELECT direction FROM %s WHERE movie_id = $1) q,"
+				 " LATERAL (SELECT v.movie_id, v.direction <#> q.direction AS d FROM %s v"
+				 " WHERE v.movie_id <> $1 ORDER BY d LIMIT %d) t ORDER BY t.d",
+				 s->dirs_sql, s->dirs_sql, k);
+	} else {
+		snprintf(name, name_len, "%s", NAMES[q]);
+		if (w->fixed & (1u << q))
+			return 0;
+		snprintf(sql, sizeof sql, "%s", FIXED_SQL[q]);
+	}
+	PGresult *r = PQprepare(w->conn, name, sql, 0, NULL);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok) {
+		first_line(err, "database error", PQerrorMessage(w->conn));
+		return -1;
+	}
+	if (q == Q_USER_RECS || q == Q_NEW_USER_RECS || q == Q_SIMILAR)
+		w->set_prepared[q][k] = 1;
+	else
+		w->fixed |= (unsigned char)(1u << q);
+	return 0;
+}
+
+PGresult *db_query(struct worker *w, enum query_id q, const struct snapshot *s, int k,
+		   int n_params, const char *const *params, lf_error *err)
+{
+	if (k < 1 || k > MAX_K)
+		k = 1;
+	double start = now_seconds();
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int fresh = !w->conn;
+		if (!db_worker_conn(w, err))
+			break;
+		char name[64];
+		PGresult *r = NULL;
+		if (prepare(w, q, s, k, name, sizeof name, err) == 0) {
+			r = PQexecPrepared(w->conn, name, n_params, params, NULL, NULL, 0);
+			if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+				metrics_db(q, now_seconds() - start);
+				return r;
+			}
+			first_line(err, "database error", PQerrorMessage(w->conn));
+			PQclear(r);
+		}
+		if (PQstatus(w->conn) == CONNECTION_OK) {
+			/* The server answered with an error (timeout, missing table): the
+			 * connection is fine, but the statements may be gone; start over. */
+			db_worker_close(w);
+			break;
+		}
+		db_worker_close(w);
+		if (fresh)
+			break;
+	}
+	metrics_db_error(q);
+	metrics_db(q, now_seconds() - start);
+	return NULL;
+}

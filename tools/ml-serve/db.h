@@ -1,0 +1,48 @@
+/*
+ * db.h — one PostgreSQL connection per civetweb worker thread, with the
+ * serving statements prepared on it lazily and named per set version and k
+ * ("user_recs_v3_k10"): k is written into the text so that the planner keeps
+ * a plan for it that can use an HNSW index. When the worker first sees a
+ * snapshot of another generation it deallocates everything and prepares
+ * again. A broken connection is closed and made again on the next request.
+ *
+ * Ownership: a worker owns its PGconn (db_worker_close frees it). Results
+ * returned by db_query are the caller's to PQclear.
+ */
+#ifndef ML_SERVE_DB_H
+#define ML_SERVE_DB_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "snapshot.h"
+
+#define MAX_K 100
+#define DB_STATEMENT_TIMEOUT_MS 2000
+
+struct worker {
+	const char *db_url;
+	PGconn *conn;
+	double retry_at;           /* monotonic time before which no reconnection is tried */
+	uint64_t gen;              /* snapshot generation of the prepared set statements */
+	unsigned char fixed;       /* bit per fixed statement prepared */
+	unsigned char set_prepared[3][MAX_K + 1];
+};
+
+/* A new connection with connect_timeout and statement_timeout set; NULL with err (EX_UNAVAILABLE). */
+PGconn *db_connect(const char *url, lf_error *err);
+
+/* The worker's connection, made when there is none. NULL with err. */
+PGconn *db_worker_conn(struct worker *w, lf_error *err);
+void db_worker_close(struct worker *w);
+
+/* Runs query q (text parameters, text results), timing it into the metrics.
+ * Set queries (user_recs, new_user_recs, similar) need the snapshot s and k;
+ * others ignore them. Returns a PGRES_TUPLES_OK result, or NULL with err
+ * (EX_UNAVAILABLE: the database is down, timed out or refused). */
+PGresult *db_query(struct worker *w, enum query_id q, const struct snapshot *s, int k,
+		   int n_params, const char *const *params, lf_error *err);
+
+#endif

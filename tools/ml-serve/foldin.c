@@ -1,0 +1,148 @@
+/*
+ * foldin.c — see foldin.h. Newton's method on the softmax objective:
+ *
+ *   g = C * E_p[q] - C * mean_rated(q)... precisely, with C = c * n:
+ *   g = C * mu - c * sum_rated q_i + 2 l2 p,         mu = sum_j s_j q_j
+ *   H = C * (sum_j s_j q_j q_j^T - mu mu^T) + 2 l2 I
+ *
+ * where s = softmax(Q p + b). The Hessian is accumulated in its upper
+ * triangle only, then solved by Cholesky (it is symmetric positive definite
+ * when l2 > 0; a tiny ridge is added when l2 is 0).
+ */
+#include "foldin.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ITER 25
+#define TOL 1e-6
+
+/* Solves A x = y in place (x overwrites y) for symmetric positive definite A
+ * (d x d, upper triangle used, destroyed). Returns -1 when A is not PD. */
+static int cholesky_solve(double *a, double *y, size_t d)
+{
+	/* A = U^T U, U upper triangular, stored over A's upper triangle. */
+	for (size_t j = 0; j < d; j++) {
+		double s = a[j * d + j];
+		for (size_t k = 0; k < j; k++)
+			s -= a[k * d + j] * a[k * d + j];
+		if (!(s > 0))
+			return -1;
+		double ujj = sqrt(s);
+		a[j * d + j] = ujj;
+		for (size_t i = j + 1; i < d; i++) {
+			double t = a[j * d + i];
+			for (size_t k = 0; k < j; k++)
+				t -= a[k * d + j] * a[k * d + i];
+			a[j * d + i] = t / ujj;
+		}
+	}
+	for (size_t i = 0; i < d; i++) { /* U^T z = y */
+		double t = y[i];
+		for (size_t k = 0; k < i; k++)
+			t -= a[k * d + i] * y[k];
+		y[i] = t / a[i * d + i];
+	}
+	for (size_t i = d; i-- > 0;) { /* U x = z */
+		double t = y[i];
+		for (size_t k = i + 1; k < d; k++)
+			t -= a[i * d + k] * y[k];
+		y[i] = t / a[i * d + i];
+	}
+	return 0;
+}
+
+int foldin_solve(const double *items, size_t n_items, size_t dim, const size_t *rows,
+		 size_t n_rows, const struct foldin_params *fp, double *out, lf_error *err)
+{
+	size_t d = fp->bias_last ? dim - 1 : dim;
+	if (n_rows == 0 || n_items == 0 || dim == 0 || d == 0 || d > 4096)
+		return lf_fail(err, EX_SOFTWARE, "fold-in: empty input or bad dimension");
+	if (!(fp->user_l2 >= 0) || !(fp->weight_norm > 0) || !isfinite(fp->weight_alpha))
+		return lf_fail(err, EX_SOFTWARE, "fold-in: bad parameters of the set");
+	double c = pow((double)n_rows, -fp->weight_alpha) / fp->weight_norm;
+	double total = c * (double)n_rows;
+	double ridge = 2.0 * fp->user_l2;
+	if (ridge <= 0)
+		ridge = 1e-9;
+
+	/* One allocation: s[n], h[d*d], g[d], mu[d], target[d], p[d]. */
+	size_t nd = n_items + d * d + 4 * d;
+	double *w = calloc(nd, sizeof *w);
+	if (!w)
+		return lf_fail(err, EX_OSERR, "fold-in: out of memory");
+	double *s = w, *h = s + n_items, *g = h + d * d, *mu = g + d, *target = mu + d,
+	       *p = target + d;
+
+	for (size_t r = 0; r < n_rows; r++) {
+		if (rows[r] >= n_items) {
+			free(w);
+			return lf_fail(err, EX_SOFTWARE, "fold-in: row out of range");
+		}
+		const double *q = items + rows[r] * dim;
+		for (size_t j = 0; j < d; j++)
+			target[j] += c * q[j];
+	}
+
+	int converged = 0;
+	for (int it = 0; it < MAX_ITER && !converged; it++) {
+		double top = -INFINITY;
+		for (size_t i = 0; i < n_items; i++) {
+			const double *q = items + i * dim;
+			double z = fp->bias_last ? q[d] : 0.0;
+			for (size_t j = 0; j < d; j++)
+				z += q[j] * p[j];
+			s[i] = z;
+			if (z > top)
+				top = z;
+		}
+		double sum = 0;
+		for (size_t i = 0; i < n_items; i++) {
+			s[i] = exp(s[i] - top);
+			sum += s[i];
+		}
+		memset(mu, 0, d * sizeof *mu);
+		memset(h, 0, d * d * sizeof *h);
+		for (size_t i = 0; i < n_items; i++) {
+			double si = s[i] / sum;
+			if (si < 1e-300)
+				continue; /* contributes nothing a double can hold */
+			const double *q = items + i * dim;
+			for (size_t j = 0; j < d; j++) {
+				double a = si * q[j];
+				mu[j] += a;
+				double *hj = h + j * d;
+				for (size_t k = j; k < d; k++)
+					hj[k] += a * q[k];
+			}
+		}
+		for (size_t j = 0; j < d; j++) {
+			g[j] = total * mu[j] - target[j] + ridge * p[j];
+			for (size_t k = j; k < d; k++)
+				h[j * d + k] = total * (h[j * d + k] - mu[j] * mu[k]);
+			h[j * d + j] += ridge;
+		}
+		if (cholesky_solve(h, g, d) < 0) {
+			free(w);
+			return lf_fail(err, EX_SOFTWARE, "fold-in: the Hessian is not positive definite");
+		}
+		double big = 0;
+		for (size_t j = 0; j < d; j++) {
+			p[j] -= g[j];
+			if (fabs(g[j]) > big)
+				big = fabs(g[j]);
+		}
+		if (!isfinite(big)) {
+			free(w);
+			return lf_fail(err, EX_SOFTWARE, "fold-in: diverged");
+		}
+		converged = big < TOL;
+	}
+	for (size_t j = 0; j < d; j++)
+		out[j] = p[j];
+	if (fp->bias_last)
+		out[d] = 1.0;
+	free(w);
+	return 0;
+}

@@ -1,0 +1,248 @@
+/*
+ * ml-serve — the lensflow HTTP API: recommendations from the embedding set
+ * that the `serving` table points at, answered by pgvector, with Prometheus
+ * metrics. main() parses options and wires the parts: civetweb with one
+ * catch-all handler (routes.c), a PostgreSQL connection per worker thread
+ * (db.c), the in-memory snapshot (snapshot.c) and its poll thread (reload.c).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ml-serve [--listen HOST:PORT] [--threads N] [--db URL] [--model-name NAME]\n"
+		"                [--poll SECONDS] [--max-body BYTES] [--timeout MS] [--access-log FILE]\n"
+		"\n"
+		"Serves recommendations over HTTP from the embedding set that the `serving` table\n"
+		"of the database points at, and reloads it when that changes.\n"
+		"\n"
+		"  -l, --listen HOST:PORT  where to listen (default $LENSFLOW_LISTEN, else 127.0.0.1:8000)\n"
+		"  -t, --threads N         worker threads, one database connection each (default 4)\n"
+		"  -d, --db URL            libpq URL (default $DATABASE_URL)\n"
+		"  -m, --model-name NAME   model whose served set to answer with (default lensflow)\n"
+		"  -p, --poll SECONDS      how often to look at the serving table (default 10)\n"
+		"      --max-body BYTES    largest request body (default 65536)\n"
+		"      --timeout MS        request timeout (default 10000)\n"
+		"      --access-log FILE   write an access log (default: none)\n"
+		"  -h, --help              this help\n"
+		"      --version           version and commit\n"
+		"\n"
+		"Environment: LENSFLOW_ADMIN_TOKEN enables POST /admin/reload (Bearer token).\n"
+		"Stops cleanly on SIGTERM or SIGINT.\n"
+		"\n"
+		"example:\n"
+		"  ml-pgload --version 3 --switch < model.lfe && ml-serve --listen 127.0.0.1:8000 &\n"
+		"  curl -s 127.0.0.1:8000/recommendations/1?k=5 | jq '.items[].title'\n");
+}
+
+/* "8000" or "HOST:PORT" → civetweb's listening_ports form; a bare port listens on 127.0.0.1. */
+static int parse_listen(const char *s, char *out, size_t out_len)
+{
+	const char *colon = strrchr(s, ':');
+	const char *port = colon ? colon + 1 : s;
+	int64_t p;
+	if (parse_i64(port, 1, 65535, &p) < 0)
+		return -1;
+	if (!colon || colon == s)
+		return snprintf(out, out_len, "127.0.0.1:%lld", (long long)p) < (int)out_len ? 0 : -1;
+	if (strspn(s, "0123456789.") != (size_t)(colon - s))
+		return -1; /* civetweb is built without IPv6 and takes addresses, not names */
+	return snprintf(out, out_len, "%s", s) < (int)out_len ? 0 : -1;
+}
+
+enum { OPT_VERSION = 256, OPT_MAX_BODY, OPT_TIMEOUT, OPT_ACCESS_LOG };
+
+static void *init_thread(const struct mg_context *ctx, int type)
+{
+	struct serve_app *app = mg_get_user_data(ctx);
+	if (type != 1) /* 1: a worker thread */
+		return NULL;
+	struct worker *w = calloc(1, sizeof *w);
+	if (w)
+		w->db_url = app->cfg.db_url;
+	return w;
+}
+
+static void exit_thread(const struct mg_context *ctx, int type, void *p)
+{
+	(void)ctx;
+	(void)type;
+	struct worker *w = p;
+	if (w) {
+		db_worker_close(w);
+		free(w);
+	}
+}
+
+static int quiet_log(const struct mg_connection *conn, const char *message)
+{
+	(void)conn;
+	log_debug("civetweb: %s", message);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	log_set_prog("ml-serve");
+	struct serve_app app = {
+		.cfg = {.threads = 4, .model_name = "lensflow", .poll_s = 10, .max_body = 65536,
+			.timeout_ms = 10000},
+		.reload_lock = PTHREAD_MUTEX_INITIALIZER,
+		.poll_lock = PTHREAD_MUTEX_INITIALIZER,
+	};
+	const char *listen = getenv("LENSFLOW_LISTEN");
+	app.cfg.db_url = getenv("DATABASE_URL");
+	app.cfg.admin_token = getenv("LENSFLOW_ADMIN_TOKEN");
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"threads", required_argument, NULL, 't'},
+		{"db", required_argument, NULL, 'd'},
+		{"model-name", required_argument, NULL, 'm'},
+		{"poll", required_argument, NULL, 'p'},
+		{"max-body", required_argument, NULL, OPT_MAX_BODY},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	int64_t v;
+	while ((c = getopt_long(argc, argv, "l:t:d:m:p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': listen = optarg; break;
+		case 'd': app.cfg.db_url = optarg; break;
+		case 'm':
+			app.cfg.model_name = optarg;
+			if (strlen(optarg) > 32 || strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789_")
+							   != strlen(optarg) ||
+			    !(optarg[0] >= 'a' && optarg[0] <= 'z')) {
+				log_error("--model-name: '%s' is not a model name ([a-z][a-z0-9_]*, "
+					  "at most 32)", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 't':
+			if (parse_i64(optarg, 1, 256, &v) < 0) {
+				log_error("--threads: '%s' is not an integer from 1 to 256", optarg);
+				return EX_USAGE;
+			}
+			app.cfg.threads = (int)v;
+			break;
+		case 'p':
+			if (parse_double(optarg, 0.05, 86400, &app.cfg.poll_s) < 0) {
+				log_error("--poll: '%s' is not a number of seconds from 0.05 to 86400",
+					  optarg);
+				return EX_USAGE;
+			}
+			break;
+		case OPT_MAX_BODY:
+			if (parse_i64(optarg, 64, 64 << 20, &v) < 0) {
+				log_error("--max-body: '%s' is not a size from 64 to 67108864 bytes",
+					  optarg);
+				return EX_USAGE;
+			}
+			app.cfg.max_body = (size_t)v;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_i64(optarg, 100, 3600000, &v) < 0) {
+				log_error("--timeout: '%s' is not a number of milliseconds from 100 "
+					  "to 3600000", optarg);
+				return EX_USAGE;
+			}
+			app.cfg.timeout_ms = (int)v;
+			break;
+		case OPT_ACCESS_LOG: app.cfg.access_log = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case OPT_VERSION:
+			printf("ml-serve lensflow %s (%s)\n", LENSFLOW_VERSION, LENSFLOW_COMMIT);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'ml-serve --help'.\n");
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s'; try 'ml-serve --help'", argv[optind]);
+		return EX_USAGE;
+	}
+	if (!app.cfg.db_url || !*app.cfg.db_url) {
+		log_error("no database: give --db URL or set DATABASE_URL");
+		return EX_USAGE;
+	}
+	char ports[128];
+	if (!listen || !*listen)
+		listen = "127.0.0.1:8000";
+	if (parse_listen(listen, ports, sizeof ports) < 0) {
+		log_error("--listen: '%s' is not PORT or ADDRESS:PORT (an IPv4 address)", listen);
+		return EX_USAGE;
+	}
+	app.cfg.listen = ports;
+
+	/* Signals are taken by sigwait in this thread; every thread started from here blocks them. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	metrics_init();
+	mg_init_library(0);
+	char threads[16], timeout[16];
+	snprintf(threads, sizeof threads, "%d", app.cfg.threads);
+	snprintf(timeout, sizeof timeout, "%d", app.cfg.timeout_ms);
+	const char *options[16] = {
+		"listening_ports", ports, "num_threads", threads, "request_timeout_ms", timeout,
+		"enable_keep_alive", "yes", "keep_alive_timeout_ms", "5000",
+	};
+	int n_opt = 10;
+	if (app.cfg.access_log) {
+		options[n_opt++] = "access_log_file";
+		options[n_opt++] = app.cfg.access_log;
+	}
+	options[n_opt] = NULL;
+	struct mg_callbacks cb = {0};
+	cb.init_thread = init_thread;
+	cb.exit_thread = exit_thread;
+	cb.log_message = quiet_log;
+	cb.http_error = serve_http_error;
+	lf_error err = {0};
+	if (poll_start(&app, &err) < 0) {
+		mg_exit_library();
+		log_error("%s", err.msg);
+		return err.code;
+	}
+	struct mg_context *ctx = mg_start(&cb, &app, options);
+	if (!ctx) {
+		poll_stop(&app);
+		snapshot_clear();
+		mg_exit_library();
+		log_error("cannot listen on %s (address in use or not local?); choose another with "
+			  "--listen", ports);
+		return EX_UNAVAILABLE;
+	}
+	mg_set_request_handler(ctx, "/", serve_handle, &app);
+	log_info("listening on http://%s (%d threads), model %s, polling every %g s", ports,
+		 app.cfg.threads, app.cfg.model_name, app.cfg.poll_s);
+
+	int sig = 0;
+	while (sigwait(&stop, &sig) != 0)
+		;
+	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	mg_stop(ctx);
+	poll_stop(&app);
+	snapshot_clear();
+	mg_exit_library();
+	pthread_mutex_destroy(&app.reload_lock);
+	pthread_mutex_destroy(&app.poll_lock);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,80 @@
+/*
+ * metrics.h — ml-serve's Prometheus registry: fixed label sets kept in arrays
+ * of atomic counters, so that recording a request is a handful of atomic adds
+ * and never allocates, and rendering walks the arrays.
+ *
+ * Names and labels are those that prometheus/ and grafana/ query:
+ * lensflow_http_requests_total{method,route,status_class},
+ * lensflow_http_request_duration_seconds{method,route,status_class},
+ * lensflow_db_query_seconds{query}, lensflow_db_errors_total{query},
+ * lensflow_model_inference_seconds{operation}, lensflow_recommendations_served_total{kind},
+ * lensflow_model_reloads_total{outcome}, gauges, build and process metrics.
+ * Labels are route templates and fixed names, never an id from a request.
+ *
+ * Ownership: the registry is one static object; metrics_render() returns a
+ * malloc'ed buffer that the caller frees.
+ */
+#ifndef ML_SERVE_METRICS_H
+#define ML_SERVE_METRICS_H
+
+#include <stddef.h>
+
+enum route_id {
+	ROUTE_ROOT,
+	ROUTE_HEALTHZ,
+	ROUTE_READYZ,
+	ROUTE_METRICS,
+	ROUTE_MODEL,
+	ROUTE_RECS_NEW,     /* POST /recommendations */
+	ROUTE_RECS_USER,    /* GET /recommendations/{user_id} */
+	ROUTE_SEARCH,
+	ROUTE_MOVIE,
+	ROUTE_SIMILAR,
+	ROUTE_USER_RATINGS,
+	ROUTE_RELOAD,
+	ROUTE_UNMATCHED,
+	ROUTE_COUNT
+};
+
+enum method_id { METHOD_GET, METHOD_POST, METHOD_HEAD, METHOD_PUT, METHOD_DELETE,
+		 METHOD_PATCH, METHOD_OPTIONS, METHOD_OTHER, METHOD_COUNT };
+
+enum query_id { Q_USER_RECS, Q_NEW_USER_RECS, Q_SIMILAR, Q_SEARCH, Q_MOVIE, Q_USER_RATINGS,
+		Q_PING, Q_LOAD, Q_COUNT };
+
+enum kind_id { KIND_USER, KIND_NEW_USER, KIND_SIMILAR, KIND_COUNT };
+
+enum reload_outcome { RELOAD_SUCCESS, RELOAD_FAILURE, RELOAD_UNCHANGED, RELOAD_COUNT };
+
+/* The route template ("/recommendations/{user_id}") and method names. */
+const char *route_template(enum route_id r);
+const char *method_name(enum method_id m);
+enum method_id method_parse(const char *method);
+
+void metrics_init(void);
+void metrics_http(enum route_id r, enum method_id m, int status, double seconds);
+void metrics_in_flight(int delta);
+void metrics_db(enum query_id q, double seconds);
+void metrics_db_error(enum query_id q);
+void metrics_inference(double seconds);
+void metrics_served(enum kind_id k, unsigned n);
+void metrics_reload(enum reload_outcome o);
+void metrics_set_ready(int ready);
+void metrics_set_champion(int version);
+int metrics_champion(void);
+
+/* What the model gauges show; the strings are copied. */
+struct metrics_model {
+	const char *name;
+	int version;             /* 0: none */
+	const char *run_id;
+	double loaded_at;        /* unix seconds */
+	size_t n_offline;
+	const char *const *offline_names;
+	const double *offline_values;
+};
+
+/* Renders the exposition text (format 0.0.4) into a new buffer. NULL when out of memory. */
+char *metrics_render(const struct metrics_model *model, size_t *len);
+
+#endif

@@ -1,0 +1,298 @@
+/*
+ * recs.c — the ranking endpoints (known user, new user by fold-in, similar
+ * movies) and the catalogue endpoints (search, one movie, a user's ratings).
+ * Ranked answers take titles from the snapshot; the database returns ids
+ * and scores only. A movie whose title is not in the catalogue is skipped,
+ * as an inner join with `movies` would skip it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "body.h"
+#include "buf.h"
+#include "serve.h"
+#include "util.h"
+
+static const char K_MSG[] = "k must be an integer from 1 to 100";
+
+static json_t *version_str(int v)
+{
+	char s[16];
+	snprintf(s, sizeof s, "%d", v);
+	return json_string(s);
+}
+
+/* {key: value, "model_version": "N", "items": [{movie_id, title, score}]} from (movie_id, score) rows. */
+static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, const char *key,
+		  json_t *value, PGresult *r)
+{
+	json_t *items = json_array();
+	int n = PQntuples(r);
+	unsigned served = 0;
+	for (int i = 0; items && i < n; i++) {
+		int64_t id;
+		double score;
+		if (parse_i64(PQgetvalue(r, i, 0), INT32_MIN, INT32_MAX, &id) < 0 ||
+		    parse_double(PQgetvalue(r, i, 1), -1e300, 1e300, &score) < 0)
+			continue;
+		long row = snapshot_item_row(s, id);
+		if (row < 0 || !s->titles[row])
+			continue;
+		json_t *t = json_string(s->titles[row]);
+		if (!t)
+			continue;
+		json_array_append_new(items, json_pack("{s:I, s:o, s:f}", "movie_id",
+						       (json_int_t)id, "title", t, "score", score));
+		served++;
+	}
+	PQclear(r);
+	metrics_served(kind, served);
+	return reply_json(rq, 200, json_pack("{s:o, s:o, s:o}", key, value, "model_version",
+					     version_str(s->version), "items",
+					     items ? items : json_array()));
+}
+
+int rec_user(struct req *rq, int64_t user_id)
+{
+	int64_t k;
+	if (query_int(rq, "k", 1, MAX_K, 10, &k) < 0)
+		return reply_error(rq, 422, K_MSG);
+	struct snapshot *s = snapshot_current();
+	if (!s)
+		return reply_unavailable(rq, "no model loaded yet");
+	if (!snapshot_has_user(s, user_id)) {
+		int rc = reply_error(rq, 404, "user %lld is unknown to model v%d",
+				     (long long)user_id, s->version);
+		snapshot_release(s);
+		return rc;
+	}
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)user_id);
+	const char *params[1] = {id};
+	lf_error err = {0};
+	PGresult *r = db_query(rq->w, Q_USER_RECS, s, (int)k, 1, params, &err);
+	int rc = r ? ranked(rq, s, KIND_USER, "user_id", json_integer(user_id), r)
+		   : reply_unavailable(rq, err.msg);
+	snapshot_release(s);
+	return rc;
+}
+
+int rec_similar(struct req *rq, int64_t movie_id)
+{
+	int64_t k;
+	if (query_int(rq, "k", 1, MAX_K, 10, &k) < 0)
+		return reply_error(rq, 422, K_MSG);
+	struct snapshot *s = snapshot_current();
+	if (!s)
+		return reply_unavailable(rq, "no model loaded yet");
+	if (snapshot_item_row(s, movie_id) < 0) {
+		int rc = reply_error(rq, 404, "movie %lld is unknown", (long long)movie_id);
+		snapshot_release(s);
+		return rc;
+	}
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)movie_id);
+	const char *params[1] = {id};
+	lf_error err = {0};
+	PGresult *r = db_query(rq->w, Q_SIMILAR, s, (int)k, 1, params, &err);
+	int rc = r ? ranked(rq, s, KIND_SIMILAR, "movie_id", json_integer(movie_id), r)
+		   : reply_unavailable(rq, err.msg);
+	snapshot_release(s);
+	return rc;
+}
+
+int rec_new_user(struct req *rq)
+{
+	struct new_user nu = {0};
+	char msg[256];
+	int status = body_new_user(rq, &nu, msg, sizeof msg);
+	if (status)
+		return reply_error(rq, status, "%s", msg);
+	struct snapshot *s = snapshot_current();
+	if (!s) {
+		new_user_free(&nu);
+		return reply_unavailable(rq, "no model loaded yet");
+	}
+	int rc;
+	size_t *rows = calloc(nu.n, sizeof *rows);
+	double *vec = calloc(s->dim, sizeof *vec);
+	struct buf unknown = {0}, v = {0}, ex = {0};
+	size_t n_unknown = 0;
+	if (!rows || !vec) {
+		rc = reply_unavailable(rq, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nu.n; i++) {
+		long row = snapshot_item_row(s, nu.movie_ids[i]);
+		if (row < 0 && n_unknown++ < 10)
+			buf_printf(&unknown, "%s%lld", n_unknown > 1 ? ", " : "",
+				   (long long)nu.movie_ids[i]);
+		rows[i] = row < 0 ? 0 : (size_t)row;
+	}
+	if (n_unknown) {
+		rc = reply_error(rq, 422, "unknown movie id(s): %s%s",
+				 unknown.p ? unknown.p : "", n_unknown > 10 ? " ..." : "");
+		goto out;
+	}
+	lf_error err = {0};
+	double start = now_seconds();
+	if (foldin_solve(s->items, s->n_items, s->dim, rows, nu.n, &s->foldin, vec, &err) < 0) {
+		rc = reply_unavailable(rq, err.msg);
+		goto out;
+	}
+	metrics_inference(now_seconds() - start);
+	buf_puts(&v, "[");
+	for (size_t j = 0; j < s->dim; j++)
+		buf_printf(&v, "%s%.9g", j ? "," : "", (double)(float)vec[j]);
+	buf_puts(&v, "]");
+	buf_puts(&ex, "{");
+	for (size_t i = 0; i < nu.n; i++)
+		buf_printf(&ex, "%s%lld", i ? "," : "", (long long)nu.movie_ids[i]);
+	buf_puts(&ex, "}");
+	if (v.failed || ex.failed) {
+		rc = reply_unavailable(rq, "out of memory");
+		goto out;
+	}
+	const char *params[2] = {v.p, ex.p};
+	PGresult *r = db_query(rq->w, Q_NEW_USER_RECS, s, nu.k, 2, params, &err);
+	rc = r ? ranked(rq, s, KIND_NEW_USER, "user_id", json_null(), r)
+	       : reply_unavailable(rq, err.msg);
+out:
+	buf_free(&unknown);
+	buf_free(&v);
+	buf_free(&ex);
+	free(rows);
+	free(vec);
+	snapshot_release(s);
+	new_user_free(&nu);
+	return rc;
+}
+
+/* {movie_id, title, year, genres} from columns 0..3 of a catalogue row. */
+static json_t *movie_json(PGresult *r, int i)
+{
+	int64_t id = 0, year = 0;
+	parse_i64(PQgetvalue(r, i, 0), INT32_MIN, INT32_MAX, &id);
+	int has_year = !PQgetisnull(r, i, 2) &&
+		       parse_i64(PQgetvalue(r, i, 2), INT32_MIN, INT32_MAX, &year) == 0;
+	json_error_t je;
+	json_t *genres = json_loads(PQgetvalue(r, i, 3), JSON_DECODE_ANY, &je);
+	if (!json_is_array(genres)) {
+		json_decref(genres);
+		genres = json_array();
+	}
+	json_t *title = json_string(PQgetvalue(r, i, 1));
+	return json_pack("{s:I, s:o, s:o, s:o}", "movie_id", (json_int_t)id, "title",
+			 title ? title : json_string(""), "year",
+			 has_year ? json_integer(year) : json_null(), "genres",
+			 genres ? genres : json_array());
+}
+
+int rec_movie(struct req *rq, int64_t movie_id)
+{
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)movie_id);
+	const char *params[1] = {id};
+	lf_error err = {0};
+	PGresult *r = db_query(rq->w, Q_MOVIE, NULL, 1, 1, params, &err);
+	if (!r)
+		return reply_unavailable(rq, err.msg);
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return reply_error(rq, 404, "movie %lld is unknown", (long long)movie_id);
+	}
+	json_t *m = movie_json(r, 0);
+	PQclear(r);
+	return reply_json(rq, 200, m);
+}
+
+int rec_user_ratings(struct req *rq, int64_t user_id)
+{
+	int64_t limit;
+	if (query_int(rq, "limit", 1, 100, 10, &limit) < 0)
+		return reply_error(rq, 422, "limit must be an integer from 1 to 100");
+	struct snapshot *s = snapshot_current();
+	if (!s)
+		return reply_unavailable(rq, "no model loaded yet");
+	int known = snapshot_has_user(s, user_id);
+	snapshot_release(s);
+	if (!known)
+		return reply_error(rq, 404, "user %lld is unknown", (long long)user_id);
+	char id[24], lim[24];
+	snprintf(id, sizeof id, "%lld", (long long)user_id);
+	snprintf(lim, sizeof lim, "%lld", (long long)limit);
+	const char *params[2] = {id, lim};
+	lf_error err = {0};
+	PGresult *r = db_query(rq->w, Q_USER_RATINGS, NULL, 1, 2, params, &err);
+	if (!r)
+		return reply_unavailable(rq, err.msg);
+	json_t *items = json_array();
+	for (int i = 0; items && i < PQntuples(r); i++) {
+		json_t *m = movie_json(r, i);
+		int64_t stars = 0;
+		parse_i64(PQgetvalue(r, i, 4), 0, 10, &stars);
+		json_object_set_new(m, "rating", json_integer(stars));
+		json_array_append_new(items, m);
+	}
+	PQclear(r);
+	return reply_json(rq, 200, json_pack("{s:I, s:o}", "user_id", (json_int_t)user_id, "items",
+					     items ? items : json_array()));
+}
+
+int rec_search(struct req *rq)
+{
+	int64_t limit;
+	if (query_int(rq, "limit", 1, 50, 10, &limit) < 0)
+		return reply_error(rq, 422, "limit must be an integer from 1 to 50");
+	char q[512];
+	const char *qs = rq->ri->query_string;
+	int n = qs ? mg_get_var(qs, strlen(qs), "q", q, sizeof q) : -1;
+	if (n == -1)
+		return reply_error(rq, 422, "q is required: part of a title");
+	size_t chars = 0;
+	if (n < 0 || (size_t)n != strlen(q) || utf8_chars(q, &chars) < 0 || chars < 1 || chars > 100)
+		return reply_error(rq, 422, "q must be 1 to 100 characters of UTF-8 text, without NUL");
+	/* Surrounding spaces are not part of the search, unless there is nothing else. */
+	const char *b = q, *e = q + strlen(q);
+	while (*b == ' ')
+		b++;
+	while (e > b && e[-1] == ' ')
+		e--;
+	if (b == e) {
+		b = q;
+		e = q + strlen(q);
+	}
+	/* LIKE's wildcards and its escape character are literal in the search text. */
+	struct buf any = {0}, prefix = {0};
+	buf_puts(&any, "%");
+	for (const char *p = b; p < e; p++) {
+		if (*p == '\\' || *p == '%' || *p == '_')
+			buf_puts(&any, "\\");
+		buf_append(&any, p, 1);
+	}
+	buf_append(&prefix, any.p ? any.p + 1 : "", any.len ? any.len - 1 : 0);
+	buf_puts(&prefix, "%");
+	buf_puts(&any, "%");
+	char lim[24];
+	snprintf(lim, sizeof lim, "%lld", (long long)limit);
+	int rc;
+	if (any.failed || prefix.failed) {
+		rc = reply_unavailable(rq, "out of memory");
+	} else {
+		const char *params[3] = {any.p, prefix.p, lim};
+		lf_error err = {0};
+		PGresult *r = db_query(rq->w, Q_SEARCH, NULL, 1, 3, params, &err);
+		if (!r) {
+			rc = reply_unavailable(rq, err.msg);
+		} else {
+			json_t *list = json_array();
+			for (int i = 0; list && i < PQntuples(r); i++)
+				json_array_append_new(list, movie_json(r, i));
+			PQclear(r);
+			rc = reply_json(rq, 200, list);
+		}
+	}
+	buf_free(&any);
+	buf_free(&prefix);
+	return rc;
+}

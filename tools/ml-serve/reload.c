@@ -1,0 +1,135 @@
+/*
+ * reload.c — switching the served snapshot: serve_reload() (called by
+ * /admin/reload and by the poll thread) and the poll thread itself, which
+ * asks the `serving` table every --poll seconds (every second while nothing
+ * is loaded) and reloads when it points at another version, so that a cron
+ * retrain is served without a restart.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "serve.h"
+#include "util.h"
+
+int serve_reload(struct serve_app *app, PGconn *conn, int *prev, int *now, lf_error *err)
+{
+	pthread_mutex_lock(&app->reload_lock);
+	struct snapshot *cur = snapshot_current();
+	*prev = cur ? cur->version : 0;
+	*now = *prev;
+	snapshot_release(cur);
+	int served = 0, rc = -1;
+	double start = now_seconds();
+	if (snapshot_served_version(conn, app->cfg.model_name, &served, err) < 0)
+		goto out;
+	if (served != 0 && served == *prev) {
+		metrics_reload(RELOAD_UNCHANGED);
+		rc = 0;
+		goto out;
+	}
+	struct snapshot *s = NULL;
+	if (snapshot_load(conn, app->cfg.model_name, &s, err) < 0)
+		goto out;
+	*now = s->version;
+	log_info("serving %s v%d (was %s%d): %zu movies, %zu users, dim %zu, loaded in %.2f s",
+		 s->model_name, s->version, *prev ? "v" : "none ", *prev, s->n_items, s->n_users,
+		 s->dim, now_seconds() - start);
+	snapshot_publish(s);
+	metrics_reload(RELOAD_SUCCESS);
+	rc = 0;
+out:
+	if (rc < 0)
+		metrics_reload(RELOAD_FAILURE);
+	metrics_db(Q_LOAD, now_seconds() - start);
+	pthread_mutex_unlock(&app->reload_lock);
+	return rc;
+}
+
+/* One poll: reload when serving changed; ready = the database answered and a set is loaded. */
+static void poll_once(struct serve_app *app, PGconn **conn, int *failing)
+{
+	lf_error err = {0};
+	if (!*conn || PQstatus(*conn) != CONNECTION_OK) {
+		if (*conn)
+			PQfinish(*conn);
+		*conn = db_connect(app->cfg.db_url, &err);
+	}
+	int prev = 0, now = 0;
+	if (*conn && serve_reload(app, *conn, &prev, &now, &err) == 0) {
+		if (*failing)
+			log_info("the database answers again");
+		*failing = 0;
+		metrics_set_ready(now != 0);
+		return;
+	}
+	metrics_set_ready(0);
+	if (err.code == EX_UNAVAILABLE && *conn) {
+		PQfinish(*conn);
+		*conn = NULL;
+	}
+	/* Log a failure once, not at every poll. */
+	if (!*failing)
+		log_error("cannot load the served set: %s", err.msg);
+	*failing = 1;
+}
+
+static void *poll_main(void *arg)
+{
+	struct serve_app *app = arg;
+	PGconn *conn = NULL;
+	int failing = 0;
+	pthread_mutex_lock(&app->poll_lock);
+	while (!app->stopping) {
+		pthread_mutex_unlock(&app->poll_lock);
+		poll_once(app, &conn, &failing);
+		struct snapshot *s = snapshot_current();
+		double wait = s ? app->cfg.poll_s : (app->cfg.poll_s < 1 ? app->cfg.poll_s : 1.0);
+		snapshot_release(s);
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)wait;
+		until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&app->poll_lock);
+		while (!app->stopping &&
+		       pthread_cond_timedwait(&app->poll_cond, &app->poll_lock, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&app->poll_lock);
+	if (conn)
+		PQfinish(conn);
+	return NULL;
+}
+
+int poll_start(struct serve_app *app, lf_error *err)
+{
+	pthread_condattr_t ca;
+	if (pthread_condattr_init(&ca) != 0 ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&app->poll_cond, &ca) != 0)
+		return lf_fail(err, EX_OSERR, "cannot create the poll thread's condition");
+	pthread_condattr_destroy(&ca);
+	int e = pthread_create(&app->poller, NULL, poll_main, app);
+	if (e != 0) {
+		pthread_cond_destroy(&app->poll_cond);
+		return lf_fail_errno(err, EX_OSERR, e, "cannot start the poll thread");
+	}
+	app->poller_started = 1;
+	return 0;
+}
+
+void poll_stop(struct serve_app *app)
+{
+	if (!app->poller_started)
+		return;
+	pthread_mutex_lock(&app->poll_lock);
+	app->stopping = 1;
+	pthread_cond_signal(&app->poll_cond);
+	pthread_mutex_unlock(&app->poll_lock);
+	pthread_join(app->poller, NULL);
+	pthread_cond_destroy(&app->poll_cond);
+	app->poller_started = 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * routes.c — the one request handler civetweb calls (registered on "/", so
+ * that civetweb never answers a request itself): it matches the path to a
+ * route template, checks the method (405 with Allow), dispatches, and
+ * records the request's count and duration under the template, never the
+ * raw path.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "serve.h"
+#include "util.h"
+
+struct match {
+	enum route_id route;
+	const char *allow;   /* methods of the route */
+	const char *id;      /* the {id} segment, when the template has one */
+	size_t id_len;
+};
+
+static int seg_is(const char *p, size_t n, const char *lit)
+{
+	return strlen(lit) == n && memcmp(p, lit, n) == 0;
+}
+
+/* Splits the path into at most 4 segments; returns their count, or -1 for more. */
+static int split(const char *path, const char *seg[4], size_t len[4])
+{
+	int n = 0;
+	if (*path != '/')
+		return -1;
+	if (path[1] == '\0')
+		return 0;
+	const char *p = path + 1;
+	for (;;) {
+		if (n == 4)
+			return -1;
+		const char *e = strchr(p, '/');
+		seg[n] = p;
+		len[n] = e ? (size_t)(e - p) : strlen(p);
+		n++;
+		if (!e)
+			return n;
+		p = e + 1;
+	}
+}
+
+static int match_path(const char *path, struct match *m)
+{
+	const char *s[4];
+	size_t l[4];
+	int n = split(path, s, l);
+	m->allow = "GET, HEAD";
+	m->id = NULL;
+	if (n == 0) {
+		m->route = ROUTE_ROOT;
+		return 0;
+	}
+	if (n == 1) {
+		static const struct { const char *name; enum route_id r; } one[] = {
+			{"healthz", ROUTE_HEALTHZ}, {"readyz", ROUTE_READYZ},
+			{"metrics", ROUTE_METRICS}, {"model", ROUTE_MODEL},
+		};
+		for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
+			if (seg_is(s[0], l[0], one[i].name)) {
+				m->route = one[i].r;
+				return 0;
+			}
+		if (seg_is(s[0], l[0], "recommendations")) {
+			m->route = ROUTE_RECS_NEW;
+			m->allow = "POST";
+			return 0;
+		}
+		return -1;
+	}
+	if (n == 2 && seg_is(s[0], l[0], "recommendations")) {
+		m->route = ROUTE_RECS_USER;
+	} else if (n == 2 && seg_is(s[0], l[0], "admin") && seg_is(s[1], l[1], "reload")) {
+		m->route = ROUTE_RELOAD;
+		m->allow = "POST";
+		return 0;
+	} else if (n == 2 && seg_is(s[0], l[0], "movies")) {
+		m->route = seg_is(s[1], l[1], "search") ? ROUTE_SEARCH : ROUTE_MOVIE;
+		if (m->route == ROUTE_SEARCH)
+			return 0;
+	} else if (n == 3 && seg_is(s[0], l[0], "movies") && seg_is(s[2], l[2], "similar")) {
+		m->route = ROUTE_SIMILAR;
+	} else if (n == 3 && seg_is(s[0], l[0], "users") && seg_is(s[2], l[2], "ratings")) {
+		m->route = ROUTE_USER_RATINGS;
+	} else {
+		return -1;
+	}
+	m->id = s[1];
+	m->id_len = l[1];
+	return 0;
+}
+
+static int method_allowed(const struct match *m, enum method_id method)
+{
+	if (strcmp(m->allow, "POST") == 0)
+		return method == METHOD_POST;
+	return method == METHOD_GET || method == METHOD_HEAD;
+}
+
+static int dispatch(struct req *rq)
+{
+	const char *path = rq->ri->local_uri ? rq->ri->local_uri : "";
+	struct match m;
+	if (match_path(path, &m) < 0) {
+		rq->route = ROUTE_UNMATCHED;
+		return reply_error(rq, 404, "no such endpoint; GET / lists them");
+	}
+	rq->route = m.route;
+	if (!method_allowed(&m, rq->method)) {
+		rq->hdr_name = "Allow";
+		rq->hdr_value = m.allow;
+		return reply_error(rq, 405, "%s accepts only %s", route_template(m.route), m.allow);
+	}
+	int64_t id = 0;
+	if (m.id) {
+		int kind = path_id(m.id, m.id_len, &id);
+		const char *what = m.route == ROUTE_RECS_USER || m.route == ROUTE_USER_RATINGS
+					   ? "user" : "movie";
+		if (kind < 0)
+			return reply_error(rq, 422, "the %s id must be a decimal integer", what);
+		if (kind == 0)
+			return reply_error(rq, 404, "%s %.*s is unknown", what,
+					   m.id_len > 40 ? 40 : (int)m.id_len, m.id);
+	}
+	switch (m.route) {
+	case ROUTE_ROOT: return op_root(rq);
+	case ROUTE_HEALTHZ: return op_healthz(rq);
+	case ROUTE_READYZ: return op_readyz(rq);
+	case ROUTE_METRICS: return op_metrics(rq);
+	case ROUTE_MODEL: return op_model(rq);
+	case ROUTE_RELOAD: return op_reload(rq);
+	case ROUTE_RECS_NEW: return rec_new_user(rq);
+	case ROUTE_RECS_USER: return rec_user(rq, id);
+	case ROUTE_SEARCH: return rec_search(rq);
+	case ROUTE_MOVIE: return rec_movie(rq, id);
+	case ROUTE_SIMILAR: return rec_similar(rq, id);
+	case ROUTE_USER_RATINGS: return rec_user_ratings(rq, id);
+	default: return reply_error(rq, 404, "no such endpoint");
+	}
+}
+
+int serve_handle(struct mg_connection *conn, void *app)
+{
+	double start = now_seconds();
+	metrics_in_flight(1);
+	struct req rq = {
+		.conn = conn,
+		.ri = mg_get_request_info(conn),
+		.w = mg_get_thread_pointer(conn),
+		.app = app,
+		.route = ROUTE_UNMATCHED,
+	};
+	rq.method = method_parse(rq.ri->request_method ? rq.ri->request_method : "");
+	int status;
+	if (!rq.w)
+		status = reply_unavailable(&rq, "no worker state for this thread");
+	else
+		status = dispatch(&rq);
+	metrics_in_flight(-1);
+	metrics_http(rq.route, rq.method, rq.status ? rq.status : status, now_seconds() - start);
+	return status;
+}
+
+/* civetweb's own errors (a malformed request line, headers too large, ...):
+ * answered in JSON like every other error, never with civetweb's page. */
+int serve_http_error(struct mg_connection *conn, int status, const char *msg)
+{
+	struct req rq = {.conn = conn, .ri = mg_get_request_info(conn), .route = ROUTE_UNMATCHED};
+	if (!rq.ri)
+		return 1;
+	rq.method = method_parse(rq.ri->request_method ? rq.ri->request_method : "");
+	if (status < 400 || status > 599)
+		status = 400;
+	reply_error(&rq, status, "%s", msg && *msg ? msg : "the request could not be read");
+	metrics_http(ROUTE_UNMATCHED, rq.method, status, 0);
+	return 0;
+}

@@ -1,0 +1,71 @@
+/*
+ * serve.h — ml-serve's parts wired together: the configuration from the
+ * command line, the application state shared by the worker threads and the
+ * poll thread, and the entry points of routes.c, ops.c, recs.c and reload.c.
+ *
+ * Ownership: main() owns the serve_app and everything in cfg (strings point
+ * into argv or the environment); workers own their struct worker.
+ */
+#ifndef ML_SERVE_SERVE_H
+#define ML_SERVE_SERVE_H
+
+#include <civetweb.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "log.h"
+#include "reply.h"
+
+#define MAX_RATINGS 2000
+
+struct serve_config {
+	const char *listen;       /* civetweb listening_ports form: 127.0.0.1:8000 */
+	int threads;
+	const char *db_url;
+	const char *model_name;
+	double poll_s;
+	size_t max_body;
+	int timeout_ms;
+	const char *admin_token;  /* NULL or "": admin endpoints answer 401 */
+	const char *access_log;   /* NULL: none */
+};
+
+struct serve_app {
+	struct serve_config cfg;
+	pthread_mutex_t reload_lock; /* one reload at a time (poll thread or /admin/reload) */
+	pthread_mutex_t poll_lock;
+	pthread_cond_t poll_cond;
+	int stopping;                /* under poll_lock */
+	pthread_t poller;
+	int poller_started;
+};
+
+/* routes.c: the catch-all request handler and civetweb's error callback. */
+int serve_handle(struct mg_connection *conn, void *app);
+int serve_http_error(struct mg_connection *conn, int status, const char *msg);
+
+/* ops.c: operations endpoints. */
+int op_root(struct req *rq);
+int op_healthz(struct req *rq);
+int op_readyz(struct req *rq);
+int op_metrics(struct req *rq);
+int op_model(struct req *rq);
+int op_reload(struct req *rq);
+
+/* recs.c: the ranking and catalogue endpoints; id is the path's id. */
+int rec_user(struct req *rq, int64_t user_id);
+int rec_new_user(struct req *rq);
+int rec_similar(struct req *rq, int64_t movie_id);
+int rec_search(struct req *rq);
+int rec_movie(struct req *rq, int64_t movie_id);
+int rec_user_ratings(struct req *rq, int64_t user_id);
+
+/* reload.c: loads what `serving` points at and publishes it when its version
+ * differs from the one served. *prev and *now are the versions before and
+ * after (0: none). Returns 0, or -1 with err (the reload failure is counted). */
+int serve_reload(struct serve_app *app, PGconn *conn, int *prev, int *now, lf_error *err);
+int poll_start(struct serve_app *app, lf_error *err);
+void poll_stop(struct serve_app *app);
+
+#endif

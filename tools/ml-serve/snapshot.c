@@ -1,0 +1,361 @@
+/*
+ * snapshot.c — see snapshot.h. The set's rows are read in binary (ids as
+ * int4, vectors in pgvector's binary form: int16 dim, int16 unused, float4[dim],
+ * all big-endian), so the in-memory vectors are exactly the stored ones.
+ * The holder is a pointer guarded by a mutex held only for a pointer copy and
+ * a reference increment.
+ */
+#include "snapshot.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+static pthread_mutex_t holder_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct snapshot *holder;
+static _Atomic uint64_t generations;
+
+static void snapshot_free(struct snapshot *s)
+{
+	if (!s)
+		return;
+	if (s->titles)
+		for (size_t i = 0; i < s->n_items; i++)
+			free(s->titles[i]);
+	for (size_t i = 0; i < s->n_metrics; i++)
+		free(s->metric_names[i]);
+	free(s->metric_names);
+	free(s->metric_values);
+	free(s->titles);
+	free(s->items);
+	free(s->item_ids);
+	free(s->user_ids);
+	free(s->model_name);
+	free(s->run_id);
+	free(s->users_sql);
+	free(s->items_sql);
+	free(s->dirs_sql);
+	free(s);
+}
+
+void snapshot_release(struct snapshot *s)
+{
+	if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+		snapshot_free(s);
+}
+
+struct snapshot *snapshot_current(void)
+{
+	pthread_mutex_lock(&holder_lock);
+	struct snapshot *s = holder;
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&holder_lock);
+	return s;
+}
+
+void snapshot_publish(struct snapshot *s)
+{
+	pthread_mutex_lock(&holder_lock);
+	struct snapshot *old = holder;
+	holder = s;
+	pthread_mutex_unlock(&holder_lock);
+	snapshot_release(old);
+}
+
+void snapshot_clear(void)
+{
+	snapshot_publish(NULL);
+}
+
+int snapshot_has_user(const struct snapshot *s, int64_t user_id)
+{
+	size_t lo = 0, hi = s->n_users;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->user_ids[mid] < user_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n_users && s->user_ids[lo] == user_id;
+}
+
+long snapshot_item_row(const struct snapshot *s, int64_t movie_id)
+{
+	size_t lo = 0, hi = s->n_items;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->item_ids[mid] < movie_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n_items && s->item_ids[lo] == movie_id ? (long)lo : -1;
+}
+
+static int db_fail(lf_error *err, PGconn *conn, const char *what)
+{
+	const char *m = PQerrorMessage(conn);
+	size_t n = strcspn(m, "\n");
+	return lf_fail(err, EX_UNAVAILABLE, "%s: %.*s", what, (int)n, m);
+}
+
+static int32_t be32(const char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return (int32_t)ntohl(v);
+}
+
+static char *quote_ident(PGconn *conn, const char *name, lf_error *err)
+{
+	char *q = PQescapeIdentifier(conn, name, strlen(name));
+	if (!q) {
+		db_fail(err, conn, "quoting a table name");
+		return NULL;
+	}
+	char *copy = strdup(q);
+	PQfreemem(q);
+	if (!copy)
+		lf_fail(err, EX_OSERR, "out of memory");
+	return copy;
+}
+
+static double json_num(json_t *o, const char *key, double dflt)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+/* Fills foldin params and offline metrics from the set's jsonb columns. */
+static int parse_set_json(struct snapshot *s, const char *metrics, const char *foldin,
+			  lf_error *err)
+{
+	json_error_t je;
+	json_t *f = json_loads(foldin, 0, &je);
+	if (!json_is_object(f)) {
+		json_decref(f);
+		return lf_fail(err, EX_DATAERR, "embedding_sets.foldin of v%d is not a JSON object",
+			       s->version);
+	}
+	s->foldin.user_l2 = json_num(f, "user_l2", 0.0);
+	s->foldin.weight_alpha = json_num(f, "weight_alpha", 0.0);
+	s->foldin.weight_norm = json_num(f, "weight_norm", 1.0);
+	s->foldin.bias_last = json_num(f, "bias_last", 0.0) != 0.0; /* as ml-pgload reads an absent foldin table */
+	json_decref(f);
+
+	json_t *m = json_loads(metrics, 0, &je);
+	if (!json_is_object(m)) {
+		json_decref(m);
+		return lf_fail(err, EX_DATAERR, "embedding_sets.metrics of v%d is not a JSON object",
+			       s->version);
+	}
+	size_t n = json_object_size(m);
+	s->metric_names = calloc(n ? n : 1, sizeof *s->metric_names);
+	s->metric_values = calloc(n ? n : 1, sizeof *s->metric_values);
+	if (!s->metric_names || !s->metric_values) {
+		json_decref(m);
+		return lf_fail(err, EX_OSERR, "out of memory");
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(m, key, v) {
+		if (!json_is_number(v) || !isfinite(json_number_value(v)))
+			continue;
+		if (!(s->metric_names[s->n_metrics] = strdup(key))) {
+			json_decref(m);
+			return lf_fail(err, EX_OSERR, "out of memory");
+		}
+		s->metric_values[s->n_metrics++] = json_number_value(v);
+	}
+	json_decref(m);
+	return 0;
+}
+
+static int load_users(PGconn *conn, struct snapshot *s, lf_error *err)
+{
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT user_id FROM %s ORDER BY user_id", s->users_sql);
+	PGresult *r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		PQclear(r);
+		return db_fail(err, conn, "reading the set's users");
+	}
+	size_t n = (size_t)PQntuples(r);
+	s->user_ids = calloc(n ? n : 1, sizeof *s->user_ids);
+	if (!s->user_ids) {
+		PQclear(r);
+		return lf_fail(err, EX_OSERR, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (PQgetisnull(r, (int)i, 0) || PQgetlength(r, (int)i, 0) != 4) {
+			PQclear(r);
+			return lf_fail(err, EX_DATAERR, "a user id of v%d is not an int4", s->version);
+		}
+		s->user_ids[i] = be32(PQgetvalue(r, (int)i, 0));
+	}
+	s->n_users = n;
+	PQclear(r);
+	return 0;
+}
+
+static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql,
+		 "SELECT v.movie_id, v.embedding, m.title FROM %s v LEFT JOIN movies m "
+		 "USING (movie_id) ORDER BY v.movie_id", s->items_sql);
+	PGresult *r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		PQclear(r);
+		return db_fail(err, conn, "reading the set's movies");
+	}
+	size_t n = (size_t)PQntuples(r), dim = s->dim;
+	s->item_ids = calloc(n ? n : 1, sizeof *s->item_ids);
+	s->titles = calloc(n ? n : 1, sizeof *s->titles);
+	s->items = calloc(n ? n * dim : 1, sizeof *s->items);
+	if (!s->item_ids || !s->titles || !s->items) {
+		PQclear(r);
+		return lf_fail(err, EX_OSERR, "out of memory");
+	}
+	s->n_items = n;
+	for (size_t i = 0; i < n; i++) {
+		int row = (int)i;
+		const char *v = PQgetvalue(r, row, 1);
+		if (PQgetisnull(r, row, 0) || PQgetlength(r, row, 0) != 4 || PQgetisnull(r, row, 1) ||
+		    (size_t)PQgetlength(r, row, 1) != 4 + 4 * dim ||
+		    (size_t)(uint16_t)ntohs(*(const uint16_t *)(const void *)v) != dim) {
+			PQclear(r);
+			return lf_fail(err, EX_DATAERR,
+				       "movie row %zu of v%d is not a vector of dimension %zu", i,
+				       s->version, dim);
+		}
+		s->item_ids[i] = be32(PQgetvalue(r, row, 0));
+		for (size_t j = 0; j < dim; j++) {
+			uint32_t bits = (uint32_t)be32(v + 4 + 4 * j);
+			float f;
+			memcpy(&f, &bits, 4);
+			s->items[i * dim + j] = f;
+		}
+		if (!PQgetisnull(r, row, 2)) {
+			int len = PQgetlength(r, row, 2);
+			if (!(s->titles[i] = strndup(PQgetvalue(r, row, 2), (size_t)len))) {
+				PQclear(r);
+				return lf_fail(err, EX_OSERR, "out of memory");
+			}
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+int snapshot_served_version(PGconn *conn, const char *model_name, int *version, lf_error *err)
+{
+	const char *params[1] = {model_name};
+	PGresult *r = PQexecParams(conn, "SELECT version FROM serving WHERE model_name = $1", 1,
+				   NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		PQclear(r);
+		return db_fail(err, conn, "reading the serving table");
+	}
+	int64_t v = 0;
+	if (PQntuples(r) == 1 && parse_i64(PQgetvalue(r, 0, 0), 1, INT32_MAX, &v) < 0) {
+		PQclear(r);
+		return lf_fail(err, EX_DATAERR, "serving.version is not a positive integer");
+	}
+	PQclear(r);
+	*version = (int)v;
+	return 0;
+}
+
+/* The set's row: version, dim, tables, run id, metrics, foldin. */
+static int load_row(PGconn *conn, struct snapshot *s, lf_error *err)
+{
+	const char *params[1] = {s->model_name};
+	PGresult *r = PQexecParams(
+		conn,
+		"SELECT e.version, e.dim, e.users_table, e.items_table, e.directions_table,"
+		" coalesce(e.run_id, ''), e.metrics::text, e.foldin::text"
+		" FROM serving s JOIN embedding_sets e USING (model_name, version)"
+		" WHERE s.model_name = $1",
+		1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		PQclear(r);
+		return db_fail(err, conn, "reading the served set");
+	}
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return lf_fail(err, EX_DATAERR, "no set of model %s is served; switch one with "
+			       "ml-pgload --switch N", s->model_name);
+	}
+	int64_t version, dim;
+	if (parse_i64(PQgetvalue(r, 0, 0), 1, INT32_MAX, &version) < 0 ||
+	    parse_i64(PQgetvalue(r, 0, 1), 1, 16000, &dim) < 0) {
+		PQclear(r);
+		return lf_fail(err, EX_DATAERR, "the served set's version or dim is malformed");
+	}
+	s->version = (int)version;
+	s->dim = (size_t)dim;
+	int rc = -1;
+	if ((s->users_sql = quote_ident(conn, PQgetvalue(r, 0, 2), err)) &&
+	    (s->items_sql = quote_ident(conn, PQgetvalue(r, 0, 3), err)) &&
+	    (s->dirs_sql = quote_ident(conn, PQgetvalue(r, 0, 4), err))) {
+		if (!(s->run_id = strdup(PQgetvalue(r, 0, 5))))
+			lf_fail(err, EX_OSERR, "out of memory");
+		else
+			rc = parse_set_json(s, PQgetvalue(r, 0, 6), PQgetvalue(r, 0, 7), err);
+	}
+	PQclear(r);
+	if (rc == 0 && strlen(s->items_sql) > 200)
+		rc = lf_fail(err, EX_DATAERR, "the set's table names are too long");
+	return rc;
+}
+
+static int exec_ok(PGconn *conn, const char *sql, lf_error *err)
+{
+	PGresult *r = PQexec(conn, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	return ok ? 0 : db_fail(err, conn, sql);
+}
+
+int snapshot_load(PGconn *conn, const char *model_name, struct snapshot **out, lf_error *err)
+{
+	struct snapshot *s = calloc(1, sizeof *s);
+	if (!s || !(s->model_name = strdup(model_name))) {
+		free(s);
+		return lf_fail(err, EX_OSERR, "out of memory");
+	}
+	atomic_init(&s->refs, 1);
+	int rc = exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+	if (rc == 0) {
+		rc = load_row(conn, s, err);
+		if (rc == 0)
+			rc = load_users(conn, s, err);
+		if (rc == 0)
+			rc = load_items(conn, s, err);
+		PGresult *r = PQexec(conn, rc == 0 ? "COMMIT" : "ROLLBACK");
+		PQclear(r);
+	}
+	if (rc < 0) {
+		snapshot_free(s);
+		return -1;
+	}
+	if (s->n_items == 0) {
+		snapshot_free(s);
+		return lf_fail(err, EX_DATAERR, "the served set of %s has no movies", model_name);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->loaded_at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	s->generation = atomic_fetch_add(&generations, 1) + 1;
+	*out = s;
+	return 0;
+}
