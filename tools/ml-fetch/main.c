@@ -8,6 +8,7 @@
  * written, and its SHA-256 goes to stderr for the run's record.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <curl/curl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -104,15 +105,19 @@ static int emit(const char *path, const char *data, size_t len, lf_error *err)
 		if (atomic_out_open(&o, path, err))
 			return -1;
 		if (fwrite(data, 1, len, o.f) != len) {
+			int e = errno ? errno : EIO;
 			atomic_out_abort(&o);
-			return lf_fail(err, EX_IOERR, "%s: write failed", path);
+			return lf_fail_errno(err, EX_IOERR, e, "%s: write failed", path);
 		}
 		return atomic_out_commit(&o, err);
 	}
 	stdout_mark();
-	if (fwrite(data, 1, len, stdout) != len || close_stream(stdout, "stdout", err)) {
-		if (!err->code)
-			lf_fail(err, EX_IOERR, "stdout: write failed");
+	if (fwrite(data, 1, len, stdout) != len) {
+		lf_fail_errno(err, EX_IOERR, errno ? errno : EIO, "stdout: write failed");
+		stdout_rollback();
+		return -1;
+	}
+	if (close_stream(stdout, "stdout", err)) {
 		stdout_rollback();
 		return -1;
 	}
