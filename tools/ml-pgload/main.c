@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pg.h"
@@ -188,6 +190,42 @@ static int parse_args(int argc, char **argv, opts *o)
 	return 0;
 }
 
+/* The .lfe on stdin: mapped when stdin is a regular file (no copy, no fresh
+ * pages to zero: a quarter of a second per 100 MB), else read whole. */
+typedef struct input {
+	unsigned char *buf;
+	size_t len;
+	int mapped;
+} input;
+
+static int input_read(input *in, lf_error *err)
+{
+	struct stat st;
+
+	if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uintmax_t)st.st_size <= LFE_INPUT_MAX) {
+		off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
+		if (at == 0) {
+			void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, STDIN_FILENO, 0);
+			if (p != MAP_FAILED) {
+				in->buf = p;
+				in->len = (size_t)st.st_size;
+				in->mapped = 1;
+				return 0;
+			}
+		}
+	}
+	return read_all(stdin, "stdin", LFE_INPUT_MAX, &in->buf, &in->len, err);
+}
+
+static void input_free(input *in)
+{
+	if (in->mapped)
+		munmap(in->buf, in->len);
+	else
+		free(in->buf);
+}
+
 static int run(const opts *o, PGconn *c, lf_error *err)
 {
 	int loaded = 0;
@@ -201,13 +239,12 @@ static int run(const opts *o, PGconn *c, lf_error *err)
 		return 0;
 	}
 	if (o->version) {
-		unsigned char *buf = NULL;
-		size_t len = 0;
+		input in = {0};
 		set_opts so = {o->model, (int32_t)o->version, o->run_id, o->metrics, o->hnsw};
-		if (read_all(stdin, "stdin", LFE_INPUT_MAX, &buf, &len, err) < 0)
+		if (input_read(&in, err) < 0)
 			return -1;
-		int rc = set_load(c, &so, buf, len, "stdin", &loaded, err);
-		free(buf);
+		int rc = set_load(c, &so, in.buf, in.len, "stdin", &loaded, err);
+		input_free(&in);
 		if (rc < 0)
 			return -1;
 		printf("%s\n", loaded ? "loaded" : "unchanged");

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,9 +170,45 @@ static char *metrics_json(const char *path, lf_error *err)
 	return s;
 }
 
+/* The SHA-256 of the .lfe is computed by a thread of its own while the file
+ * is parsed and loaded (on 1M x 64 it costs as much as the parse); it is
+ * waited for only where the checksum is needed. */
+typedef struct hasher {
+	const unsigned char *buf;
+	size_t len;
+	char hex[65];
+	pthread_t th;
+	int running;
+} hasher;
+
+static void *hasher_main(void *arg)
+{
+	hasher *h = arg;
+	sha256_hex(h->buf, h->len, h->hex);
+	return NULL;
+}
+
+static void hasher_start(hasher *h, const unsigned char *buf, size_t len)
+{
+	h->buf = buf;
+	h->len = len;
+	h->running = pthread_create(&h->th, NULL, hasher_main, h) == 0;
+	if (!h->running) /* no thread: hash here */
+		sha256_hex(buf, len, h->hex);
+}
+
+static const char *hasher_hex(hasher *h)
+{
+	if (h->running) {
+		pthread_join(h->th, NULL);
+		h->running = 0;
+	}
+	return h->hex;
+}
+
 /* 1 = loaded, 0 = unchanged, -1 = error; the caller rolls back on error. */
 static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_names *n,
-		   const char *checksum, const char *metrics, lf_error *err)
+		   hasher *hash, const char *metrics, lf_error *err)
 {
 	char ver[16], key[96], sdim[16], nu[16], ni[16], foldin[192];
 	PGresult *res;
@@ -186,7 +223,7 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 	if (!res)
 		return -1;
 	if (PQntuples(res) == 1) {
-		int same = strcmp(PQgetvalue(res, 0, 0), checksum) == 0;
+		int same = strcmp(PQgetvalue(res, 0, 0), hasher_hex(hash)) == 0;
 		PQclear(res);
 		if (!same)
 			return lf_fail(err, EX_DATAERR,
@@ -232,7 +269,7 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 			 d->foldin_v[0], d->foldin_v[1], d->foldin_v[2], d->foldin_v[3]);
 	else
 		snprintf(foldin, sizeof foldin, "{}");
-	const char *p[] = {o->model, ver, sdim, nu, ni, checksum, o->hnsw ? "hnsw" : "none",
+	const char *p[] = {o->model, ver, sdim, nu, ni, hasher_hex(hash), o->hnsw ? "hnsw" : "none",
 			   n->users, n->items, n->dirs, o->run_id, metrics, foldin};
 	if (pg_exec(c,
 		    "INSERT INTO embedding_sets (model_name, version, dim, n_users, n_items, checksum, "
@@ -250,10 +287,11 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 	lfe m = {0};
 	set_data d;
 	set_names n;
-	char checksum[65], *metrics = NULL;
+	char *metrics = NULL;
+	hasher hash = {0};
 	int rc = -1;
 
-	sha256_hex(buf, len, checksum);
+	hasher_start(&hash, buf, len);
 	if (lfe_parse(buf, len, name, &m, err) < 0 || check_lfe(&m, name, o->hnsw, &d, err) < 0)
 		goto out;
 	if (o->metrics && !(metrics = metrics_json(o->metrics, err)))
@@ -261,7 +299,7 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 	if (make_names(c, o, &n, err) < 0)
 		goto out;
 	double t0 = now_seconds();
-	int r = load_tx(c, o, &d, &n, checksum, metrics ? metrics : "{}", err);
+	int r = load_tx(c, o, &d, &n, &hash, metrics ? metrics : "{}", err);
 	if (r < 0) {
 		pg_rollback(c);
 		goto out;
@@ -273,6 +311,7 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 			 now_seconds() - t0, o->hnsw ? "hnsw" : "none");
 	rc = 0;
 out:
+	hasher_hex(&hash);
 	free(metrics);
 	lfe_free(&m);
 	return rc;
