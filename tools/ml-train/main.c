@@ -22,8 +22,8 @@
 static const char usage[] =
 	"usage: ml-train [options] < train.tsv > model.lfe\n"
 	"Trains user and movie embeddings (full-softmax matrix factorisation) and a\n"
-	"rating head (biased MF) on ratings TSV (user, movie, rating, timestamp).\n"
-	"Epoch counts are chosen on a 90/10 per-user holdout of the input, then the\n"
+	"rating head (Bayesian biased MF) on ratings TSV (user, movie, rating, timestamp).\n"
+	"The epoch count is chosen on a 90/10 per-user holdout of the input, then the\n"
 	"model is refitted on all of it.\n"
 	"\n"
 	"  --model NAME            softmax-mf (the only model)\n"
@@ -37,12 +37,10 @@ static const char usage[] =
 	"  --user-weight-alpha X   user weight n_u^-alpha, mean 1 (default 0.40)\n"
 	"  --batch-users N         users per step (default 256)\n"
 	"  --validation-ratio X    share of each user's ratings kept for fitting (default 0.9)\n"
-	"  --rating-dim N          rating head factor size (default 32)\n"
-	"  --rating-epochs N       rating head: exactly N epochs (default: early stopping)\n"
-	"  --rating-max-epochs N   rating head upper bound (default 60)\n"
-	"  --rating-lr X           rating head Adam learning rate (default 0.01)\n"
-	"  --rating-l2 X           rating head L2 per rating (default 0.05)\n"
-	"  --rating-batch N        rating head ratings per step (default 2048)\n"
+	"  --rating-dim N          rating head factors per sample, 1..64 (default 5)\n"
+	"  --rating-sweeps N       rating head Gibbs sweeps (default 200)\n"
+	"  --rating-burn-in N      sweeps before the first kept sample (default 20)\n"
+	"  --rating-samples N      samples averaged, stored side by side (default 60)\n"
 	"  --seed N                random seed (default 42): same seed, same threads, same bytes\n"
 	"  --threads N             1: one thread; N >= 2: the rating head on its own thread and\n"
 	"                          N-1 BLAS threads (default 2)\n"
@@ -60,8 +58,8 @@ static const char usage[] =
 
 enum {
 	OPT_MODEL = 256, OPT_DIM, OPT_EPOCHS, OPT_MAX_EPOCHS, OPT_PATIENCE, OPT_LR, OPT_USER_L2,
-	OPT_ITEM_L2, OPT_ALPHA, OPT_BATCH, OPT_VRATIO, OPT_RDIM, OPT_REPOCHS, OPT_RMAX, OPT_RLR,
-	OPT_RL2, OPT_RBATCH, OPT_SEED, OPT_THREADS, OPT_LOSSES, OPT_PARAMS, OPT_VERSION
+	OPT_ITEM_L2, OPT_ALPHA, OPT_BATCH, OPT_VRATIO, OPT_RDIM, OPT_RSWEEPS, OPT_RBURN,
+	OPT_RSAMPLES, OPT_SEED, OPT_THREADS, OPT_LOSSES, OPT_PARAMS, OPT_VERSION
 };
 
 static const struct option longopts[] = {
@@ -77,11 +75,9 @@ static const struct option longopts[] = {
 	{"batch-users", required_argument, NULL, OPT_BATCH},
 	{"validation-ratio", required_argument, NULL, OPT_VRATIO},
 	{"rating-dim", required_argument, NULL, OPT_RDIM},
-	{"rating-epochs", required_argument, NULL, OPT_REPOCHS},
-	{"rating-max-epochs", required_argument, NULL, OPT_RMAX},
-	{"rating-lr", required_argument, NULL, OPT_RLR},
-	{"rating-l2", required_argument, NULL, OPT_RL2},
-	{"rating-batch", required_argument, NULL, OPT_RBATCH},
+	{"rating-sweeps", required_argument, NULL, OPT_RSWEEPS},
+	{"rating-burn-in", required_argument, NULL, OPT_RBURN},
+	{"rating-samples", required_argument, NULL, OPT_RSAMPLES},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"threads", required_argument, NULL, OPT_THREADS},
 	{"losses", required_argument, NULL, OPT_LOSSES},
@@ -100,10 +96,8 @@ static train_config defaults(void)
 			 .batch_users = 256, .patience = 8, .seed = 42},
 		.epochs = 0,
 		.max_epochs = 120,
-		.rating = {.dim = 32, .lr = 0.01, .l2 = 0.05, .batch = 2048, .patience = 8,
-			   .seed = 42},
-		.rating_epochs = 0,
-		.rating_max_epochs = 60,
+		.rating = {.dim = 5, .sweeps = 200, .burn_in = 20, .samples = 60, .init_sd = 0.1,
+			   .seed = 43},
 		.validation_ratio = 0.9,
 		.seed = 42,
 		.threads = 2,
@@ -137,48 +131,53 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out,
 			}
 			break;
 		case OPT_DIM:
+			if (parse_i64(optarg, 1, LFE_MAX_DIM - 1, &i) < 0)
+				return bad_value(name, optarg, "an integer in 1..4095");
+			c->rank.dim = (size_t)i;
+			break;
 		case OPT_RDIM:
-			if (parse_i64(optarg, 1, LFE_MAX_DIM - 2, &i) < 0)
-				return bad_value(name, optarg, "an integer in 1..4094");
-			*(opt == OPT_DIM ? &c->rank.dim : &c->rating.dim) = (size_t)i;
+			if (parse_i64(optarg, 1, 64, &i) < 0)
+				return bad_value(name, optarg, "an integer in 1..64");
+			c->rating.dim = (size_t)i;
 			break;
 		case OPT_EPOCHS:
 		case OPT_MAX_EPOCHS:
-		case OPT_REPOCHS:
-		case OPT_RMAX:
 		case OPT_PATIENCE:
+		case OPT_RSWEEPS:
+		case OPT_RSAMPLES:
 			if (parse_i64(optarg, 1, 100000, &i) < 0)
 				return bad_value(name, optarg, "an integer in 1..100000");
 			if (opt == OPT_EPOCHS)
 				c->epochs = (int)i;
 			else if (opt == OPT_MAX_EPOCHS)
 				c->max_epochs = (int)i;
-			else if (opt == OPT_REPOCHS)
-				c->rating_epochs = (int)i;
-			else if (opt == OPT_RMAX)
-				c->rating_max_epochs = (int)i;
+			else if (opt == OPT_PATIENCE)
+				c->rank.patience = (int)i;
+			else if (opt == OPT_RSWEEPS)
+				c->rating.sweeps = (int)i;
 			else
-				c->rank.patience = c->rating.patience = (int)i;
+				c->rating.samples = (int)i;
+			break;
+		case OPT_RBURN:
+			if (parse_i64(optarg, 0, 100000, &i) < 0)
+				return bad_value(name, optarg, "an integer in 0..100000");
+			c->rating.burn_in = (int)i;
 			break;
 		case OPT_BATCH:
-		case OPT_RBATCH:
 			if (parse_i64(optarg, 1, 1 << 20, &i) < 0)
 				return bad_value(name, optarg, "an integer in 1..1048576");
-			*(opt == OPT_BATCH ? &c->rank.batch_users : &c->rating.batch) = (size_t)i;
+			c->rank.batch_users = (size_t)i;
 			break;
 		case OPT_LR:
-		case OPT_RLR:
 			if (parse_double(optarg, 1e-9, 10.0, &x) < 0)
 				return bad_value(name, optarg, "a number in 1e-9..10");
-			*(opt == OPT_LR ? &c->rank.lr : &c->rating.lr) = x;
+			c->rank.lr = x;
 			break;
 		case OPT_USER_L2:
 		case OPT_ITEM_L2:
-		case OPT_RL2:
 			if (parse_double(optarg, 0.0, 1e6, &x) < 0)
 				return bad_value(name, optarg, "a number in 0..1e6");
-			*(opt == OPT_USER_L2 ? &c->rank.user_l2
-			  : opt == OPT_ITEM_L2 ? &c->rank.item_l2 : &c->rating.l2) = x;
+			*(opt == OPT_USER_L2 ? &c->rank.user_l2 : &c->rank.item_l2) = x;
 			break;
 		case OPT_ALPHA:
 			if (parse_double(optarg, 0.0, 1.0, &x) < 0)

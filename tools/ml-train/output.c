@@ -101,21 +101,16 @@ int write_params(FILE *f, const char *name, const dataset *d, const train_config
 	fprintf(f, "max_epochs\t%d\n", c->epochs > 0 ? c->epochs : c->max_epochs);
 	fprintf(f, "patience\t%d\n", c->rank.patience);
 	fprintf(f, "validation_ratio\t%.9g\n", c->validation_ratio);
-	fprintf(f, "rating_model\tmf\n");
+	fprintf(f, "rating_model\tbayesian-mf\n");
 	fprintf(f, "rating_dim\t%zu\n", c->rating.dim);
-	fprintf(f, "rating_lr\t%.9g\n", c->rating.lr);
-	fprintf(f, "rating_l2\t%.9g\n", c->rating.l2);
-	fprintf(f, "rating_batch\t%zu\n", c->rating.batch);
-	fprintf(f, "rating_max_epochs\t%d\n",
-		c->rating_epochs > 0 ? c->rating_epochs : c->rating_max_epochs);
+	fprintf(f, "rating_sweeps\t%d\n", c->rating.sweeps);
+	fprintf(f, "rating_burn_in\t%d\n", c->rating.burn_in);
+	fprintf(f, "rating_samples\t%d\n", c->rating.samples);
 	fprintf(f, "seed\t%llu\n", (unsigned long long)c->seed);
 	fprintf(f, "threads\t%d\n", c->threads);
 	fprintf(f, "epochs_chosen\t%d\n", r->rank_epochs);
-	fprintf(f, "rating_epochs_chosen\t%d\n", r->rating_epochs);
 	if (!isnan(r->val_ndcg))
 		fprintf(f, "val_ndcg_at_10\t%.9g\n", r->val_ndcg);
-	if (!isnan(r->val_rmse))
-		fprintf(f, "val_rmse\t%.9g\n", r->val_rmse);
 	fprintf(f, "n_users\t%zu\n", d->n_users);
 	fprintf(f, "n_items\t%zu\n", d->n_items);
 	fprintf(f, "n_ratings\t%zu\n", d->all.n);

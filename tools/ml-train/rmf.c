@@ -1,9 +1,9 @@
 /*
- * rmf.c — see rmf.h. Each epoch shuffles all ratings with a seeded
- * generator and walks them in batches; gradients are accumulated densely
- * (rows outside the batch get zero) and every parameter takes an Adam step,
- * which is what the tuned Python head did. Early stopping keeps the epoch
- * with the lowest validation RMSE.
+ * rmf.c — see rmf.h. One sweep: user hyperparameters, users, item
+ * hyperparameters, items, noise precision. Each entity's conditional is a
+ * Gaussian with precision A = diag(lambda) + alpha * sum f f^T over its
+ * ratings (f = the other side's [factors, 1]); it is drawn as
+ * A^-1 rhs + L^-T z with A = L L^T (Cholesky, doubles, (d+1)^2 per rating).
  */
 #include "rmf.h"
 
@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adam.h"
 #include "rng.h"
 #include "util.h"
 
-#define INIT_SCALE 0.01
+/* hyperprior: Gamma(A0, B0) on precisions, N(0, 1/(G0 lambda)) on means */
+#define A0 1.0
+#define B0 1.0
+#define G0 1.0
 
 void rmf_free(rmf_model *m)
 {
@@ -23,22 +25,18 @@ void rmf_free(rmf_model *m)
 	memset(m, 0, sizeof *m);
 }
 
-static float dotf(const float *a, const float *b, size_t d)
+static double dot_f(const float *a, const float *b, size_t d)
 {
-	float s = 0;
+	double s = 0;
 	for (size_t k = 0; k < d; k++)
-		s += a[k] * b[k];
+		s += (double)a[k] * b[k];
 	return s;
-}
-
-static double raw_predict(const rmf_model *m, size_t u, size_t i)
-{
-	return m->mean + m->bu[u] + m->bi[i] + dotf(m->X + u * m->dim, m->Y + i * m->dim, m->dim);
 }
 
 double rmf_predict(const rmf_model *m, size_t u, size_t i)
 {
-	double r = raw_predict(m, u, i);
+	double r = m->mean + m->bu[u] + m->bi[i] + dot_f(m->X + u * m->dim, m->Y + i * m->dim,
+							  m->dim);
 	return r < 1.0 ? 1.0 : r > 5.0 ? 5.0 : r;
 }
 
@@ -53,121 +51,222 @@ double rmf_rmse(const rmf_model *m, const csr *val)
 	return val->n ? sqrt(sse / (double)val->n) : NAN;
 }
 
-typedef struct rmf_state {
-	float *params; /* one block: X | Y | bu | bi (the model points into it) */
-	float *grad;
-	adam a;
-	uint32_t *user, *item; /* per rating */
-	size_t *order;
-} rmf_state;
-
-static void state_free(rmf_state *s)
+/* Gamma(shape >= 1, rate) by Marsaglia & Tsang. */
+static double gamma_draw(rng *g, double shape, double rate)
 {
-	free(s->grad);
-	adam_free(&s->a);
-	free(s->user);
-	free(s->item);
-	free(s->order);
+	double d = shape - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+	for (;;) {
+		double x = rng_normal(g), v = 1.0 + c * x;
+		if (v <= 0)
+			continue;
+		v = v * v * v;
+		double u = rng_uniform(g);
+		if (u < 1.0 - 0.0331 * x * x * x * x || log(u) < 0.5 * x * x + d * (1.0 - v + log(v)))
+			return d * v / rate;
+	}
 }
 
-int rmf_train(const csr *train, size_t n_items, const rmf_params *p, rmf_run *run,
+/* The prior's means and precisions per column of theta (n rows, w wide). */
+static void draw_hyper(rng *g, const double *theta, size_t n, size_t w, double *mu, double *lam)
+{
+	for (size_t k = 0; k < w; k++) {
+		double sum = 0, ss = 0;
+		for (size_t r = 0; r < n; r++)
+			sum += theta[r * w + k];
+		for (size_t r = 0; r < n; r++) {
+			double e = theta[r * w + k] - mu[k];
+			ss += e * e;
+		}
+		lam[k] = gamma_draw(g, A0 + ((double)n + 1.0) / 2.0,
+				    B0 + (ss + G0 * mu[k] * mu[k]) / 2.0);
+		double prec = ((double)n + G0) * lam[k];
+		mu[k] = sum / ((double)n + G0) + rng_normal(g) / sqrt(prec);
+	}
+}
+
+typedef struct side {
+	size_t n, w;          /* entities, width d + 1 */
+	const size_t *start;  /* ratings of entity e: [start[e], start[e+1]) */
+	const int32_t *other; /* the other side's entity of each rating */
+	const float *val;
+	double *theta;        /* n x w: [factors, bias] */
+	double mu[64 + 1], lam[64 + 1];
+} side;
+
+/* Draws every entity of s given the other side o. A and work: w*w, w. */
+static void draw_side(rng *g, side *s, const side *o, double mean, double alpha, double *A,
+		      double *rhs, double *z)
+{
+	size_t w = s->w, d = w - 1;
+	for (size_t e = 0; e < s->n; e++) {
+		memset(A, 0, w * w * sizeof *A);
+		for (size_t k = 0; k < w; k++) {
+			A[k * w + k] = s->lam[k];
+			rhs[k] = s->lam[k] * s->mu[k];
+		}
+		for (size_t t = s->start[e]; t < s->start[e + 1]; t++) {
+			const double *f = o->theta + (size_t)s->other[t] * w;
+			/* f = [factors, 1]; the other side's bias goes to the target */
+			double y = s->val[t] - mean - f[d];
+			for (size_t a = 0; a < w; a++) {
+				double fa = a < d ? f[a] : 1.0;
+				rhs[a] += alpha * fa * y;
+				for (size_t b = 0; b <= a; b++)
+					A[a * w + b] += alpha * fa * (b < d ? f[b] : 1.0);
+			}
+		}
+		/* Cholesky A = L L^T in the lower triangle */
+		for (size_t j = 0; j < w; j++) {
+			double s2 = A[j * w + j];
+			for (size_t k = 0; k < j; k++)
+				s2 -= A[j * w + k] * A[j * w + k];
+			double l = sqrt(s2 > 1e-12 ? s2 : 1e-12);
+			A[j * w + j] = l;
+			for (size_t i = j + 1; i < w; i++) {
+				double v = A[i * w + j];
+				for (size_t k = 0; k < j; k++)
+					v -= A[i * w + k] * A[j * w + k];
+				A[i * w + j] = v / l;
+			}
+		}
+		/* mean: L L^T m = rhs; sample: m + L^-T z */
+		for (size_t i = 0; i < w; i++) {
+			double v = rhs[i];
+			for (size_t k = 0; k < i; k++)
+				v -= A[i * w + k] * rhs[k];
+			rhs[i] = v / A[i * w + i];
+		}
+		for (size_t i = 0; i < w; i++)
+			z[i] = rng_normal(g) + rhs[i];
+		double *th = s->theta + e * w;
+		for (size_t i = w; i-- > 0;) {
+			double v = z[i];
+			for (size_t k = i + 1; k < w; k++)
+				v -= A[k * w + i] * th[k];
+			th[i] = v / A[i * w + i];
+		}
+	}
+}
+
+/* Training SSE of the current sample (for alpha and the progress line). */
+static double sweep_sse(const side *us, const side *it, double mean)
+{
+	size_t w = us->w, d = w - 1;
+	double sse = 0;
+	for (size_t u = 0; u < us->n; u++) {
+		const double *x = us->theta + u * w;
+		for (size_t t = us->start[u]; t < us->start[u + 1]; t++) {
+			const double *y = it->theta + (size_t)us->other[t] * w;
+			double p = mean + x[d] + y[d];
+			for (size_t k = 0; k < d; k++)
+				p += x[k] * y[k];
+			double e = us->val[t] - p;
+			sse += e * e;
+		}
+	}
+	return sse;
+}
+
+int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb, void *ctx,
 	      rmf_model *out, lf_error *err)
 {
-	size_t nu = train->n_rows, d = p->dim, n = train->n;
-	size_t total = (nu + n_items) * (d + 1);
-	rmf_state s;
-	memset(&s, 0, sizeof s);
+	size_t nu = train->n_rows, n = train->n, d = p->dim, w = d + 1;
+	int burn = p->burn_in < p->sweeps ? p->burn_in : p->sweeps - 1;
+	int avail = p->sweeps - burn;
+	int thin = avail / p->samples > 1 ? avail / p->samples : 1;
+	int kept_max = avail / thin < p->samples ? avail / thin : p->samples;
+	size_t width = (size_t)kept_max * d;
 	memset(out, 0, sizeof *out);
-	s.params = lf_calloc(total, sizeof(float));
-	s.grad = lf_calloc(total, sizeof(float));
-	s.user = lf_calloc(n, sizeof *s.user);
-	s.item = lf_calloc(n, sizeof *s.item);
-	s.order = lf_calloc(n, sizeof *s.order);
-	if (!s.params || !s.grad || !s.user || !s.item || !s.order ||
-	    adam_init(&s.a, total, p->lr) < 0) {
-		free(s.params);
-		state_free(&s);
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the rating head");
+	side us = {.n = nu, .w = w}, it = {.n = n_items, .w = w};
+	size_t *istart = lf_calloc(n_items + 1, sizeof *istart);
+	int32_t *iuser = lf_calloc(n ? n : 1, sizeof *iuser);
+	float *ival = lf_calloc(n ? n : 1, sizeof *ival);
+	double *work = lf_calloc(w * w + 2 * w, sizeof *work);
+	us.theta = lf_calloc(nu * w, sizeof(double));
+	it.theta = lf_calloc(n_items * w, sizeof(double));
+	float *block = lf_calloc((nu + n_items) * (width + 1), sizeof(float));
+	int rc = -1;
+	if (w > 65 || !istart || !iuser || !ival || !work || !us.theta || !it.theta || !block) {
+		free(block);
+		lf_fail(err, EX_SOFTWARE, "out of memory for the rating head");
+		goto done;
 	}
 	out->n_users = nu;
 	out->n_items = n_items;
-	out->dim = d;
-	out->X = s.params;
-	out->Y = out->X + nu * d;
-	out->bu = out->Y + n_items * d;
+	out->dim = width;
+	out->X = block;
+	out->Y = out->X + nu * width;
+	out->bu = out->Y + n_items * width;
 	out->bi = out->bu + nu;
-	float *gX = s.grad, *gY = gX + nu * d, *gbu = gY + n_items * d, *gbi = gbu + nu;
+	/* item-major copy of the ratings */
+	for (size_t t = 0; t < n; t++)
+		istart[train->col[t] + 1]++;
+	for (size_t i = 0; i < n_items; i++)
+		istart[i + 1] += istart[i];
 	double sum = 0;
 	for (size_t u = 0; u < nu; u++)
 		for (size_t t = train->start[u]; t < train->start[u + 1]; t++) {
-			s.user[t] = (uint32_t)u;
-			s.item[t] = (uint32_t)train->col[t];
+			size_t at = istart[train->col[t]]++;
+			iuser[at] = (int32_t)u;
+			ival[at] = train->val[t];
 			sum += train->val[t];
 		}
+	for (size_t i = n_items; i > 0; i--)
+		istart[i] = istart[i - 1];
+	istart[0] = 0;
 	out->mean = n ? sum / (double)n : 3.0;
+	us.start = train->start, us.other = train->col, us.val = train->val;
+	it.start = istart, it.other = iuser, it.val = ival;
 	rng g;
 	rng_seed(&g, p->seed);
-	for (size_t j = 0; j < nu * d; j++)
-		out->X[j] = (float)(rng_normal(&g) * INIT_SCALE);
-	for (size_t j = 0; j < n_items * d; j++)
-		out->Y[j] = (float)(rng_normal(&g) * INIT_SCALE);
-	/* the best epoch's parameters are kept here when validating */
-	float *best = NULL;
-	if (run->val && !(best = lf_calloc(total, sizeof(float)))) {
-		rmf_free(out);
-		state_free(&s);
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the rating head");
-	}
-	run->chosen = run->max_epochs;
-	run->best_val = NAN;
-	int since_best = 0;
-	for (int epoch = 1; epoch <= run->max_epochs; epoch++) {
-		double t0 = now_seconds(), sse = 0;
-		for (size_t j = 0; j < n; j++)
-			s.order[j] = j;
-		rng_shuffle(&g, s.order, n, sizeof *s.order);
-		for (size_t at = 0; at < n; at += p->batch) {
-			size_t m = n - at < p->batch ? n - at : p->batch;
-			float inv = 2.0f / (float)m, l2 = (float)p->l2;
-			memset(s.grad, 0, total * sizeof(float));
-			for (size_t j = at; j < at + m; j++) {
-				size_t t = s.order[j], u = s.user[t], i = s.item[t];
-				float *x = out->X + u * d, *y = out->Y + i * d;
-				float e = (float)(raw_predict(out, u, i) - train->val[t]);
-				sse += (double)e * e;
-				float *gx = gX + u * d, *gy = gY + i * d;
-				for (size_t k = 0; k < d; k++) {
-					gx[k] += inv * (e * y[k] + l2 * x[k]);
-					gy[k] += inv * (e * x[k] + l2 * y[k]);
-				}
-				gbu[u] += inv * (e + l2 * out->bu[u]);
-				gbi[i] += inv * (e + l2 * out->bi[i]);
-			}
-			adam_step(&s.a, s.params, s.grad);
+	for (size_t j = 0; j < nu * w; j++)
+		us.theta[j] = (j % w == d) ? 0.0 : rng_normal(&g) * p->init_sd;
+	for (size_t j = 0; j < n_items * w; j++)
+		it.theta[j] = (j % w == d) ? 0.0 : rng_normal(&g) * p->init_sd;
+	for (size_t k = 0; k < w; k++)
+		us.lam[k] = it.lam[k] = 1.0;
+	double alpha = 1.0;
+	int kept = 0;
+	for (int sweep = 1; sweep <= p->sweeps; sweep++) {
+		double t0 = now_seconds();
+		draw_hyper(&g, us.theta, nu, w, us.mu, us.lam);
+		draw_side(&g, &us, &it, out->mean, alpha, work, work + w * w, work + w * w + w);
+		draw_hyper(&g, it.theta, n_items, w, it.mu, it.lam);
+		draw_side(&g, &it, &us, out->mean, alpha, work, work + w * w, work + w * w + w);
+		double sse = sweep_sse(&us, &it, out->mean);
+		if (!isfinite(sse)) {
+			rmf_free(out);
+			lf_fail(err, EX_SOFTWARE, "the rating head diverged at sweep %d", sweep);
+			goto done;
 		}
-		double val = NAN;
-		int stop = 0;
-		if (run->val) {
-			val = rmf_rmse(out, run->val);
-			if (epoch == 1 || val < run->best_val) {
-				run->best_val = val;
-				run->chosen = epoch;
-				since_best = 0;
-				memcpy(best, s.params, total * sizeof(float));
-			} else if (++since_best >= p->patience) {
-				stop = 1;
+		alpha = gamma_draw(&g, A0 + (double)n / 2.0, B0 + sse / 2.0);
+		if (sweep > burn && (sweep - burn) % thin == 0 && kept < kept_max) {
+			float inv = 1.0f / (float)kept_max;
+			for (size_t u = 0; u < nu; u++) {
+				for (size_t k = 0; k < d; k++)
+					out->X[u * width + (size_t)kept * d + k] =
+						(float)us.theta[u * w + k] * inv;
+				out->bu[u] += (float)us.theta[u * w + d] * inv;
 			}
+			for (size_t i = 0; i < n_items; i++) {
+				for (size_t k = 0; k < d; k++)
+					out->Y[i * width + (size_t)kept * d + k] =
+						(float)it.theta[i * w + k];
+				out->bi[i] += (float)it.theta[i * w + d] * inv;
+			}
+			kept++;
 		}
-		if (run->cb)
-			run->cb(run->ctx, run->stage, epoch, run->max_epochs, n ? sse / (double)n : 0,
-				val, now_seconds() - t0);
-		if (stop)
-			break;
+		if (cb)
+			cb(ctx, "sample", sweep, p->sweeps, n ? sqrt(sse / (double)n) : 0, NAN,
+			   now_seconds() - t0);
 	}
-	if (best) {
-		memcpy(s.params, best, total * sizeof(float));
-		free(best);
-	}
-	state_free(&s);
-	return 0;
+	rc = 0;
+done:
+	free(istart);
+	free(iuser);
+	free(ival);
+	free(work);
+	free(us.theta);
+	free(it.theta);
+	return rc;
 }

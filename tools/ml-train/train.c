@@ -90,30 +90,12 @@ static int rank_job(job *j)
 
 static int rating_job(job *j)
 {
-	const train_config *c = j->c;
 	train_result *r = j->out;
-	rmf_run run = {.stage = "select", .cb = on_epoch};
-	stage_ctx sel = {&r->rating_losses, "rating", "select_rating_loss", "val_rmse", "val_rmse"};
-	stage_ctx fit = {&r->rating_losses, "rating", "rating_loss", NULL, NULL};
+	stage_ctx fit = {&r->rating_losses, "rating", "rating_train_rmse", NULL, NULL};
 	r->val_rmse = NAN;
-	if (c->rating_epochs > 0) {
-		r->rating_epochs = c->rating_epochs;
-	} else {
-		run.max_epochs = c->rating_max_epochs;
-		run.val = j->val;
-		run.ctx = &sel;
-		rmf_model tmp;
-		if (rmf_train(j->fit, j->d->n_items, &c->rating, &run, &tmp, &j->err) < 0)
-			return -1;
-		rmf_free(&tmp);
-		r->rating_epochs = run.chosen;
-		r->val_rmse = run.best_val;
-	}
-	run = (rmf_run){.max_epochs = r->rating_epochs,
-			.stage = c->rating_epochs > 0 ? "fit" : "refit",
-			.cb = on_epoch,
-			.ctx = &fit};
-	return rmf_train(&j->d->all, j->d->n_items, &c->rating, &run, &r->rating, &j->err);
+	r->rating_epochs = j->c->rating.sweeps;
+	return rmf_train(&j->d->all, j->d->n_items, &j->c->rating, on_epoch, &fit, &r->rating,
+			 &j->err);
 }
 
 static void *rating_thread(void *arg)
@@ -128,7 +110,7 @@ int train_all(const dataset *d, const train_config *c, train_result *out, lf_err
 	memset(out, 0, sizeof *out);
 	double t0 = now_seconds();
 	csr fit = {0}, val = {0};
-	if ((c->epochs == 0 || c->rating_epochs == 0) &&
+	if (c->epochs == 0 &&
 	    holdout_split(&d->all, c->validation_ratio, c->seed, &fit, &val, err) < 0)
 		return -1;
 	job rank = {d, c, &fit, &val, out, {0}, 0};

@@ -1,9 +1,9 @@
 /*
  * train.h — what ml-train does between reading ratings and writing the
  * model: the ranking model (softmax MF) and the rating head (biased MF),
- * each with its epoch count chosen on a per-user validation holdout carved
- * from train and then refitted on all of train, unless fixed epochs are
- * given. The two are independent; with threads >= 2 the rating head runs on
+ * the first with its epoch count chosen on a per-user validation holdout
+ * carved from train and then refitted on all of train (unless fixed epochs
+ * are given), the second sampled on all of train. The two are independent; with threads >= 2 the rating head runs on
  * a thread of its own while the ranking model uses the BLAS.
  *
  * Also the records that go out with the model: per-epoch losses (TSV
@@ -28,8 +28,6 @@ typedef struct train_config {
 	int epochs;          /* > 0: fixed, no validation; 0: early stopping */
 	int max_epochs;
 	rmf_params rating;
-	int rating_epochs;   /* same convention */
-	int rating_max_epochs;
 	double validation_ratio;
 	uint64_t seed;
 	int threads;
@@ -50,7 +48,7 @@ typedef struct loss_log {
 typedef struct train_result {
 	smf_model rank;
 	rmf_model rating;
-	int rank_epochs, rating_epochs;
+	int rank_epochs, rating_epochs; /* rating: Gibbs sweeps */
 	double val_ndcg, val_rmse; /* NaN when epochs were fixed */
 	double seconds;
 	loss_log rank_losses, rating_losses;
