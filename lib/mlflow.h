@@ -125,7 +125,8 @@ int mlflow_version_get(mlflow *m, const char *name, const char *version, mlflow_
 void mlflow_version_free(mlflow_version *v);
 int mlflow_version_set_tag(mlflow *m, const char *name, const char *version, const char *key,
 			   const char *value, lf_error *err);
-/* registered-models/alias: get (1 when unset or no model), set, delete. */
+/* registered-models/alias: get (1 when unset or no model; see the .c for how
+ * 3.17 says "unset"), set, delete. */
 int mlflow_alias_get(mlflow *m, const char *name, const char *alias, mlflow_version *out,
 		     lf_error *err);
 int mlflow_alias_set(mlflow *m, const char *name, const char *alias, const char *version,
@@ -146,6 +147,10 @@ int mlflow_parse_experiment_id(const json_t *answer, const char *what, char **id
 int mlflow_parse_run(const json_t *answer, mlflow_run *out, lf_error *err);
 int mlflow_parse_version(const json_t *answer, mlflow_version *out, lf_error *err);
 int mlflow_parse_metrics(const json_t *answer, mlflow_metrics *out, lf_error *err);
+/* registered_model.aliases[alias] of a registered-models/get answer: 0 and
+ * *version set, or 1 absent. */
+int mlflow_parse_model_alias(const json_t *answer, const char *alias, char **version,
+			     lf_error *err);
 /* registered_model.tags[key] of a registered-models/get answer: 0 found, 1 absent. */
 int mlflow_parse_model_tag(const json_t *answer, const char *key, char **value, lf_error *err);
 /* "mlflow-artifacts:/1/abc/artifacts" (or mlflow-artifacts://host:port/1/…)

@@ -155,11 +155,59 @@ int mlflow_version_get(mlflow *m, const char *name, const char *version, mlflow_
 			   err);
 }
 
+int mlflow_parse_model_alias(const json_t *answer, const char *alias, char **version,
+			     lf_error *err)
+{
+	*version = NULL;
+	const json_t *rm = json_object_get(answer, "registered_model");
+	if (!json_is_object(rm))
+		return lf_fail(err, EX_PROTOCOL, "registered-models/get: no registered_model");
+	const json_t *list = json_object_get(rm, "aliases");
+	if (!list)
+		return 1;
+	if (!json_is_array(list))
+		return lf_fail(err, EX_PROTOCOL, "registered-models/get: aliases is not a list");
+	size_t i;
+	const json_t *a;
+	json_array_foreach(list, i, a) {
+		const json_t *k = json_object_get(a, "alias"), *v = json_object_get(a, "version");
+		if (!json_is_string(k) || !json_is_string(v))
+			return lf_fail(err, EX_PROTOCOL,
+				       "registered-models/get: an alias without alias and version");
+		if (strcmp(json_string_value(k), alias) == 0) {
+			*version = strdup(json_string_value(v));
+			return *version ? 0 : mlflow_oom(err);
+		}
+	}
+	return 1;
+}
+
 int mlflow_alias_get(mlflow *m, const char *name, const char *alias, mlflow_version *out,
 		     lf_error *err)
 {
-	return get_version(m, query("registered-models/alias", "name", name, "alias", alias), out,
-			   err);
+	int rc = get_version(m, query("registered-models/alias", "name", name, "alias", alias), out,
+			     err);
+	if (rc != -1 || http_last_status(m->http) != 400 ||
+	    strcmp(http_last_error_code(m->http), "INVALID_PARAMETER_VALUE") != 0)
+		return rc;
+	/* MLflow 3.17 answers an unset alias of an existing model with 400
+	 * INVALID_PARAMETER_VALUE, not RESOURCE_DOES_NOT_EXIST: ask the model
+	 * itself whether the alias is set before calling it absent. */
+	lf_error first = *err;
+	char *ep = query("registered-models/get", "name", name, NULL, NULL), *version = NULL;
+	if (!ep)
+		return mlflow_oom(err);
+	json_t *reply = NULL;
+	rc = mlflow_call(m, "GET", ep, NULL, &reply, err);
+	free(ep);
+	if (rc != 0)
+		return mlflow_not_found(m) ? 1 : -1;
+	rc = mlflow_parse_model_alias(reply, alias, &version, err);
+	json_decref(reply);
+	free(version);
+	if (rc == 0) /* set after all: the first refusal stands */
+		*err = first, rc = -1;
+	return rc;
 }
 
 int mlflow_version_set_tag(mlflow *m, const char *name, const char *version, const char *key,

@@ -277,3 +277,24 @@ int file_read(const char *path, size_t max, unsigned char **buf, size_t *len, lf
 	fclose(f);
 	return rc;
 }
+
+int metric_key(const char *name, char *out, size_t size)
+{
+	size_t o = 0;
+	for (const char *p = name; *p; p++) {
+		const char *piece = *p == '@' ? "_at_" : NULL;
+		size_t n = piece ? 4 : 1;
+		if (o + n >= size)
+			return -1;
+		memcpy(out + o, piece ? piece : p, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int metric_lower_is_better(const char *metric)
+{
+	return strncmp(metric, "rmse", 4) == 0 || strncmp(metric, "mae", 3) == 0 ||
+	       strstr(metric, "loss") != NULL;
+}

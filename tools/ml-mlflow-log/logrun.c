@@ -32,21 +32,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int metric_key(const char *name, char *out, size_t size)
-{
-	size_t o = 0;
-	for (const char *p = name; *p; p++) {
-		const char *piece = *p == '@' ? "_at_" : NULL;
-		size_t n = piece ? 4 : 1;
-		if (o + n >= size)
-			return -1;
-		memcpy(out + o, piece ? piece : p, n);
-		o += n;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* Everything read from disk and stdin, checked. */
 typedef struct run_inputs {
 	unsigned char *metrics_buf;

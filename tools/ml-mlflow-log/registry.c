@@ -12,12 +12,6 @@
 #include "history.h"
 #include "mlog.h"
 
-int metric_lower_is_better(const char *metric)
-{
-	return strncmp(metric, "rmse", 4) == 0 || strncmp(metric, "mae", 3) == 0 ||
-	       strstr(metric, "loss") != NULL;
-}
-
 static int open_client(const mlog_opts *o, mlflow *m, lf_error *err)
 {
 	return mlflow_open(m, o->tracking_uri, err);
