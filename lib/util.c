@@ -137,11 +137,35 @@ int read_all(FILE *f, const char *name, size_t max, unsigned char **buf, size_t 
 	return 0;
 }
 
+/* A device, FIFO or socket (/dev/null, /dev/stdout, a named pipe) cannot be
+ * replaced by rename without destroying it: such a path is written in place
+ * (tmp stays NULL) and commit only flushes and closes it. */
+static int open_in_place(atomic_out *o, const char *path, lf_error *err)
+{
+	o->path = strdup(path);
+	if (!o->path)
+		return lf_fail(err, EX_OSERR, "%s: out of memory", path);
+	o->f = fopen(path, "w");
+	if (!o->f) {
+		int e = errno;
+		free(o->path);
+		o->path = NULL;
+		return lf_fail_errno(err, EX_CANTCREAT, e, "%s: cannot open", path);
+	}
+	return 0;
+}
+
 int atomic_out_open(atomic_out *o, const char *path, lf_error *err)
 {
 	memset(o, 0, sizeof *o);
 	if (path[0] == '\0')
 		return lf_fail(err, EX_USAGE, "empty output file name");
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			return lf_fail(err, EX_CANTCREAT, "%s: is a directory", path);
+		return open_in_place(o, path, err);
+	}
 	char *d = strdup(path), *b = strdup(path);
 	o->path = strdup(path);
 	if (!d || !b || !o->path) {
@@ -193,12 +217,13 @@ int atomic_out_open(atomic_out *o, const char *path, lf_error *err)
 
 int atomic_out_commit(atomic_out *o, lf_error *err)
 {
-	if (!o->f || !o->tmp)
+	if (!o->f)
 		return lf_fail(err, EX_SOFTWARE, "atomic output committed twice");
 	int e = 0;
+	errno = 0;
 	if (fflush(o->f) != 0 || ferror(o->f))
 		e = errno ? errno : EIO;
-	else if (fsync(fileno(o->f)) != 0 && errno != EINVAL)
+	else if (o->tmp && fsync(fileno(o->f)) != 0 && errno != EINVAL)
 		e = errno;
 	if (fclose(o->f) != 0 && !e)
 		e = errno ? errno : EIO;
@@ -207,6 +232,11 @@ int atomic_out_commit(atomic_out *o, lf_error *err)
 		lf_fail_errno(err, EX_IOERR, e, "%s: write failed", o->path);
 		atomic_out_abort(o);
 		return -1;
+	}
+	if (!o->tmp) { /* written in place */
+		free(o->path);
+		o->path = NULL;
+		return 0;
 	}
 	if (rename(o->tmp, o->path) != 0) {
 		e = errno;

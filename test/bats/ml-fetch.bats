@@ -271,3 +271,14 @@ fetch() {
 	assert_success
 	assert_output --regexp '^ml-fetch lensflow [0-9]+\.[0-9]+\.[0-9]+ \(.+\)$'
 }
+
+@test "-o to a FIFO writes through it and leaves it a FIFO" {
+	mkfifo "$TMP/fifo"
+	cat "$TMP/fifo" >"$TMP/from-fifo" &
+	reader=$!
+	fetch --source "$DATA" -o "$TMP/fifo" users
+	wait "$reader"
+	[ "$status" -eq 0 ]
+	[ -p "$TMP/fifo" ]
+	[ "$(wc -l <"$TMP/from-fifo")" -eq 943 ]
+}

@@ -191,3 +191,14 @@ test_counts() {
 	assert_success
 	assert_output --regexp '^ml-split lensflow [0-9]+\.[0-9]+\.[0-9]+ \(.+\)$'
 }
+
+@test "a FIFO as --test is written in place, never replaced by a regular file" {
+	mkfifo "$TMP/fifo"
+	cat "$TMP/fifo" >"$TMP/from-fifo" &
+	reader=$!
+	split "$DATA/u.data" --test "$TMP/fifo"
+	wait "$reader"
+	[ "$status" -eq 0 ]
+	[ -p "$TMP/fifo" ]
+	[ "$(wc -l <"$TMP/from-fifo")" -eq $((100000 - $(wc -l <"$TMP/train.tsv"))) ]
+}

@@ -1,6 +1,7 @@
 /* test_util.c — strict number parsing, checked allocation, read_all, the
  * atomic output file and stdout rollback. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,36 @@ TEST(atomic_out_commit_and_abort)
 	CHECK(system(cmd) == 0);
 }
 
+TEST(atomic_out_writes_a_fifo_in_place)
+{
+	/* a device or FIFO must never be replaced by a renamed regular file */
+	make_dir();
+	char path[128];
+	snprintf(path, sizeof path, "%s/pipe", dir);
+	CHECK(mkfifo(path, 0600) == 0);
+	int rd = open(path, O_RDONLY | O_NONBLOCK); /* a reader, so the writer's open succeeds */
+	CHECK(rd >= 0);
+	atomic_out o;
+	lf_error err = {0};
+	CHECK(atomic_out_open(&o, path, &err) == 0);
+	CHECK(o.tmp == NULL);
+	fputs("through the pipe\n", o.f);
+	CHECK(atomic_out_commit(&o, &err) == 0);
+	char buf[64] = {0};
+	CHECK(read(rd, buf, sizeof buf - 1) == 17);
+	close(rd);
+	CHECK(strcmp(buf, "through the pipe\n") == 0);
+	struct stat st;
+	CHECK(lstat(path, &st) == 0 && S_ISFIFO(st.st_mode));
+	CHECK_EQ_INT(count_entries(dir), 1);
+	snprintf(path, sizeof path, "%s", dir);
+	CHECK(atomic_out_open(&o, path, &err) == -1); /* a directory */
+	CHECK_EQ_INT(err.code, EX_CANTCREAT);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
 TEST(stdout_rollback_truncates_to_mark)
 {
 	make_dir();
@@ -212,6 +243,7 @@ int main(void)
 	RUN(checked_allocation);
 	RUN(read_all_whole_stream_and_limit);
 	RUN(atomic_out_commit_and_abort);
+	RUN(atomic_out_writes_a_fifo_in_place);
 	RUN(stdout_rollback_truncates_to_mark);
 	RUN(close_stream_reports_write_error);
 	RUN(now_seconds_is_monotonic);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -77,7 +78,11 @@ static int write_outputs(const ratings *r, const unsigned char *is_test, const c
 		if (atomic_out_commit(&train, err))
 			goto abort_test;
 		if (atomic_out_commit(&test, err)) {
-			unlink(train_path); /* keep the pair whole: no train without its test */
+			/* keep the pair whole: no train without its test (a regular file
+			 * only: a device such as /dev/stdout is never removed) */
+			struct stat st;
+			if (lstat(train_path, &st) == 0 && S_ISREG(st.st_mode))
+				unlink(train_path);
 			goto out;
 		}
 	} else {
