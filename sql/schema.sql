@@ -1,7 +1,8 @@
 -- lensflow schema: the catalogue, the registry of loaded embedding sets and
 -- the pointer to the served one. Applied by ml-pgload on every run: every
 -- statement is idempotent. Each model version's vectors live in tables of
--- their own (see sql/set.sql), created by ml-pgload.
+-- their own (lf_<model>_v<N>_users/_items/_dirs), created by ml-pgload
+-- (tools/ml-pgload/sets.c) in the transaction that inserts the set's row.
 CREATE EXTENSION IF NOT EXISTS vector;
 
 CREATE TABLE IF NOT EXISTS movies (

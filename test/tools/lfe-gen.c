@@ -5,7 +5,12 @@
  *
  *   lfe-gen --users 943 --items 1682 --dim 81 [--seed 1] [--foldin] > x.lfe
  *
- * A test helper (built by `make build/release/test/lfe-gen`), not a tool.
+ *   lfe-gen --dump TABLE < x.lfe      one line per row: id TAB [v1,v2,...] with
+ *                                     9 significant digits (exact for float32),
+ *                                     the text form pgvector reads
+ *   --no-items                        leave the items table out (a bad input)
+ *
+ * A test helper (built with the unit tests: build/release/test/lfe-gen), not a tool.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -28,6 +33,31 @@ static int fill(lfe *m, const char *name, uint32_t rows, uint32_t dim, rng *r, l
 	return 0;
 }
 
+static int dump(const char *table)
+{
+	lf_error err = {0};
+	lfe m = {0};
+
+	if (lfe_read(stdin, "stdin", &m, &err) < 0) {
+		log_error("%s", err.msg);
+		return err.code;
+	}
+	const lfe_table *t = lfe_find(&m, table);
+	if (!t) {
+		log_error("no table %s", table);
+		lfe_free(&m);
+		return EX_DATAERR;
+	}
+	for (uint32_t r = 0; r < t->rows; r++) {
+		printf("%d\t[", t->ids[r]);
+		for (uint32_t k = 0; k < t->dim; k++)
+			printf("%s%.9g", k ? "," : "", (double)t->values[(size_t)r * t->dim + k]);
+		printf("]\n");
+	}
+	lfe_free(&m);
+	return close_stream(stdout, "stdout", &err) < 0 ? EX_IOERR : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"users", required_argument, NULL, 'u'},
@@ -35,9 +65,11 @@ int main(int argc, char **argv)
 						 {"dim", required_argument, NULL, 'd'},
 						 {"seed", required_argument, NULL, 's'},
 						 {"foldin", no_argument, NULL, 'f'},
+						 {"no-items", no_argument, NULL, 'n'},
+						 {"dump", required_argument, NULL, 'D'},
 						 {NULL, 0, NULL, 0}};
 	int64_t users = 10, items = 20, dim = 8, seed = 1;
-	int foldin = 0, c;
+	int foldin = 0, no_items = 0, c;
 	lf_error err = {0};
 	lfe m = {0};
 	rng r;
@@ -45,10 +77,12 @@ int main(int argc, char **argv)
 	log_set_prog("lfe-gen");
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		int64_t *dst = c == 'u' ? &users : c == 'i' ? &items : c == 'd' ? &dim : &seed;
-		if (c == 'f') {
-			foldin = 1;
+		if (c == 'f' || c == 'n') {
+			*(c == 'f' ? &foldin : &no_items) = 1;
 			continue;
 		}
+		if (c == 'D')
+			return dump(optarg);
 		if (c == '?' || parse_i64(optarg, 0, INT32_MAX, dst) < 0) {
 			fprintf(stderr, "usage: lfe-gen --users N --items N --dim N [--seed N] [--foldin]\n");
 			return EX_USAGE;
@@ -56,7 +90,7 @@ int main(int argc, char **argv)
 	}
 	rng_seed(&r, (uint64_t)seed);
 	if (fill(&m, "users", (uint32_t)users, (uint32_t)dim, &r, &err) < 0 ||
-	    fill(&m, "items", (uint32_t)items, (uint32_t)dim, &r, &err) < 0)
+	    (!no_items && fill(&m, "items", (uint32_t)items, (uint32_t)dim, &r, &err) < 0))
 		goto fail;
 	if (foldin) {
 		lfe_table *t;

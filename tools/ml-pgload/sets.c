@@ -140,6 +140,16 @@ static int copy_vectors(PGconn *c, const char *qtable, const char *cols, const l
 	return pg_copy_end(&cp, err);
 }
 
+/* The shortest "%.Ng" that reads back as v (0.4925, not 0.49249999999999999). */
+static void shortest(char *out, size_t cap, double v)
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(out, cap, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			return;
+	}
+}
+
 /* {"ndcg@10": 0.49, ...}: names are [A-Za-z0-9_@.:/-]+ (tsv.h), no escaping. */
 static char *metrics_json(const char *path, lf_error *err)
 {
@@ -162,9 +172,12 @@ static char *metrics_json(const char *path, lf_error *err)
 	}
 	size_t n = 0;
 	s[n++] = '{';
-	for (size_t i = 0; i < ms.n; i++)
-		n += (size_t)snprintf(s + n, cap - n, "%s\"%s\": %.17g", i ? ", " : "",
-				      ms.items[i].name, ms.items[i].value);
+	for (size_t i = 0; i < ms.n; i++) {
+		char num[32];
+		shortest(num, sizeof num, ms.items[i].value);
+		n += (size_t)snprintf(s + n, cap - n, "%s\"%s\": %s", i ? ", " : "",
+				      ms.items[i].name, num);
+	}
 	snprintf(s + n, cap - n, "}");
 	metrics_free(&ms);
 	return s;

@@ -1,0 +1,321 @@
+#!/usr/bin/env bats
+# ml-pgload against the real embedded Postgres + pgvector: catalogue, sets
+# (bit-exact vectors, idempotence, conflicts, corrupt input, kill -9 in the
+# middle), serving moves, connection failures, and pgvector's inner product
+# against the model's own dot products.
+load helpers
+bats_require_minimum_version 1.5.0
+
+# helpers.bash re-reads services.env (DATABASE_URL = .../lensflow) in every
+# test: point it at this file's own database again.
+[ -n "${LENSFLOW_PG_URL_BASE:-}" ] && export DATABASE_URL=$LENSFLOW_PG_URL_BASE/lf_test_pgload
+
+LFEGEN=$REPO/${BUILD:-build/release}/test/lfe-gen
+
+setup_file() {
+	# Standalone runs (no scripts/services yet): start the embedded Postgres of
+	# the test home ourselves and stop it afterwards.
+	if [ ! -f "$LENSFLOW_TEST_HOME/services.env" ]; then
+		LENSFLOW_HOME=$LENSFLOW_TEST_HOME "$REPO/scripts/pg-embedded" up >&2
+		cp "$LENSFLOW_TEST_HOME/pg/pg.env" "$LENSFLOW_TEST_HOME/services.env"
+		touch "$LENSFLOW_TEST_HOME/.pgload-started-pg"
+		set -a
+		. "$LENSFLOW_TEST_HOME/services.env"
+		set +a
+	fi
+	[ -x "$LFEGEN" ] || make -C "$REPO" -s "${BUILD:-build/release}/test/lfe-gen" >&2
+	fresh_db lf_test_pgload
+	export DATABASE_URL
+	local d=$BATS_FILE_TMPDIR
+	"$BIN/ml-fetch" --source "$DATA" movies >"$d/movies.tsv" 2>/dev/null
+	cp "$DATA/u.data" "$d/ratings.tsv"
+	"$LFEGEN" --users 943 --items 1682 --dim 81 --seed 7 --foldin >"$d/a.lfe"
+	"$LFEGEN" --users 943 --items 1682 --dim 81 --seed 8 --foldin >"$d/b.lfe"
+	"$BIN/ml-pgload" --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
+}
+
+teardown_file() {
+	if [ -f "$LENSFLOW_TEST_HOME/.pgload-started-pg" ]; then
+		LENSFLOW_HOME=$LENSFLOW_TEST_HOME "$REPO/scripts/pg-embedded" down >&2
+		rm -f "$LENSFLOW_TEST_HOME/.pgload-started-pg" "$LENSFLOW_TEST_HOME/services.env"
+	fi
+}
+
+F=$BATS_FILE_TMPDIR
+
+set_tables() { # lists the tables of version $1 (model lensflow)
+	sql "SELECT tablename FROM pg_tables WHERE tablename LIKE 'lf\_lensflow\_v$1\_%' ORDER BY 1"
+}
+
+@test "--help shows an example pipe; --version the program's version" {
+	run "$BIN/ml-pgload" --help
+	assert_success
+	assert_output --partial "example: ml-train"
+	run "$BIN/ml-pgload" --version
+	assert_success
+	assert_output --regexp '^ml-pgload lensflow [0-9.]+ \('
+}
+
+@test "usage errors exit 64 and say what was wrong" {
+	run "$BIN/ml-pgload"
+	assert_failure 64
+	assert_output --partial "give exactly one of"
+	run "$BIN/ml-pgload" --serving --list
+	assert_failure 64
+	run "$BIN/ml-pgload" --version 1 --index ivf </dev/null
+	assert_failure 64
+	assert_output --partial "--index is hnsw or none, not 'ivf'"
+	run "$BIN/ml-pgload" --version 0 </dev/null
+	assert_failure 64
+	assert_output --partial "--version wants a version"
+	run "$BIN/ml-pgload" --catalogue --movies x
+	assert_failure 64
+	assert_output --partial "--catalogue needs --movies FILE and --ratings FILE"
+	run "$BIN/ml-pgload" --serving --model-name Bad-Name
+	assert_failure 64
+	assert_output --partial "model name 'Bad-Name'"
+	DATABASE_URL= run "$BIN/ml-pgload" --serving
+	assert_failure 64
+	assert_output --partial "no database: give --db URL or set DATABASE_URL"
+}
+
+@test "catalogue: 1682 movies and 100000 ratings with years, genres and times" {
+	assert_equal "$(sql 'SELECT count(*) FROM movies')" 1682
+	assert_equal "$(sql 'SELECT count(*) FROM ratings')" 100000
+	assert_equal "$(sql "SELECT title, year, genres FROM movies WHERE movie_id = 1")" \
+		"Toy Story (1995)|1995|{Animation,Children's,Comedy}"
+	# u.data: 196 242 3 881250949
+	assert_equal "$(sql "SELECT rating, rated_at AT TIME ZONE 'UTC' FROM ratings WHERE user_id = 196 AND movie_id = 242")" \
+		"3|1997-12-04 15:55:49"
+	assert_equal "$(sql 'SELECT n_movies, n_ratings FROM catalogue_meta')" "1682|100000"
+	assert_equal "$(sql 'SELECT checksum FROM catalogue_meta')" \
+		"$(sha256sum <"$F/movies.tsv" | cut -c1-64):$(sha256sum <"$F/ratings.tsv" | cut -c1-64)"
+}
+
+@test "catalogue: the same files again are skipped" {
+	before=$(sql 'SELECT loaded_at FROM catalogue_meta')
+	run --separate-stderr "$BIN/ml-pgload" --catalogue --movies "$F/movies.tsv" --ratings "$F/ratings.tsv"
+	assert_success
+	assert_output unchanged
+	assert_equal "$(sql 'SELECT loaded_at FROM catalogue_meta')" "$before"
+}
+
+@test "catalogue: a bad ratings line is 65 naming file and line; the catalogue is kept" {
+	head -n 9 "$F/ratings.tsv" >"$TMP/r.tsv"
+	printf '1\t2\t7\t881250949\n' >>"$TMP/r.tsv"
+	run "$BIN/ml-pgload" --catalogue --movies "$F/movies.tsv" --ratings "$TMP/r.tsv"
+	assert_failure 65
+	assert_output --partial "r.tsv:10"
+	assert_equal "$(sql 'SELECT count(*) FROM ratings')" 100000
+	run "$BIN/ml-pgload" --catalogue --movies "$TMP/none.tsv" --ratings "$TMP/r.tsv"
+	assert_failure 66
+	assert_output --partial "none.tsv"
+	printf '1\t99999\t3\t881250949\n' >"$TMP/r2.tsv"
+	run "$BIN/ml-pgload" --catalogue --movies "$F/movies.tsv" --ratings "$TMP/r2.tsv"
+	assert_failure 65
+	assert_output --partial "movie 99999"
+	assert_equal "$(sql 'SELECT count(*) FROM ratings')" 100000
+}
+
+@test "set: loaded once, registered, tables keyed and indexed" {
+	run --separate-stderr "$BIN/ml-pgload" --version 1 --run-id run-a <"$F/a.lfe"
+	assert_success
+	assert_output loaded
+	assert_equal "$(set_tables 1 | tr '\n' ' ')" \
+		"lf_lensflow_v1_dirs lf_lensflow_v1_items lf_lensflow_v1_users "
+	assert_equal "$(sql 'SELECT count(*) FROM lf_lensflow_v1_users')" 943
+	assert_equal "$(sql 'SELECT count(*) FROM lf_lensflow_v1_items')" 1682
+	assert_equal "$(sql 'SELECT count(*) FROM lf_lensflow_v1_dirs')" 1682
+	assert_equal "$(sql "SELECT dim, n_users, n_items, index_kind, run_id, checksum FROM embedding_sets WHERE version = 1")" \
+		"81|943|1682|hnsw|run-a|$(sha256sum <"$F/a.lfe" | cut -c1-64)"
+	assert_equal "$(sql "SELECT foldin->>'bias_last', foldin->>'user_l2' FROM embedding_sets WHERE version = 1")" "1|2"
+	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v1_%' AND indexdef LIKE '%hnsw%vector_ip_ops%'")" 2
+	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v1_%' AND indexname LIKE '%pkey'")" 3
+}
+
+@test "set: every vector read back equals the .lfe bit for bit" {
+	for t in users items; do
+		"$LFEGEN" --dump "$t" <"$F/a.lfe" >"$TMP/$t.tsv"
+		col=user_id
+		[ "$t" = items ] && col=movie_id
+		# the dump's 9 significant digits parse back to the same float32
+		run "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DATABASE_URL" \
+			-c "CREATE TEMP TABLE d (id int, v vector(81))" \
+			-c "\\copy d FROM '$TMP/$t.tsv'" \
+			-c "SELECT count(*) FILTER (WHERE s.embedding = d.v), count(*) FROM d LEFT JOIN lf_lensflow_v1_$t s ON s.$col = d.id"
+		assert_success
+		n=$(wc -l <"$TMP/$t.tsv")
+		assert_output "$n|$n"
+	done
+}
+
+@test "set: directions are the unit-length movie factors without the bias" {
+	assert_equal "$(sql "SELECT count(*) FROM lf_lensflow_v1_dirs WHERE vector_dims(direction) = 80 AND abs(vector_norm(direction) - 1) < 1e-6")" 1682
+	# parallel to items[:80]: cosine 1
+	assert_equal "$(sql "SELECT count(*) FROM lf_lensflow_v1_dirs d JOIN lf_lensflow_v1_items i USING (movie_id) WHERE abs(1 - (d.direction <#> subvector(i.embedding, 1, 80)) * -1 / vector_norm(subvector(i.embedding, 1, 80))) < 1e-5")" 1682
+}
+
+@test "set: the same .lfe again is unchanged; another under the same version is refused" {
+	run --separate-stderr "$BIN/ml-pgload" --version 1 <"$F/a.lfe"
+	assert_success
+	assert_output unchanged
+	before=$(sql "SELECT checksum, loaded_at FROM embedding_sets WHERE version = 1")
+	probe=$(sql "SELECT embedding::text FROM lf_lensflow_v1_items WHERE movie_id = 50")
+	run "$BIN/ml-pgload" --version 1 <"$F/b.lfe"
+	assert_failure 65
+	assert_output --partial "version 1 is already loaded with other embeddings"
+	assert_equal "$(sql "SELECT checksum, loaded_at FROM embedding_sets WHERE version = 1")" "$before"
+	assert_equal "$(sql "SELECT embedding::text FROM lf_lensflow_v1_items WHERE movie_id = 50")" "$probe"
+}
+
+@test "set: a corrupt, empty or incomplete .lfe is 65 and creates nothing" {
+	cp "$F/a.lfe" "$TMP/bad.lfe"
+	printf '\x55' | dd of="$TMP/bad.lfe" bs=1 seek=5000 conv=notrunc status=none
+	run "$BIN/ml-pgload" --version 9 <"$TMP/bad.lfe"
+	assert_failure 65
+	assert_output --partial "stdin"
+	run "$BIN/ml-pgload" --version 9 </dev/null
+	assert_failure 65
+	"$LFEGEN" --users 3 --items 1 --dim 4 --no-items >"$TMP/noitems.lfe"
+	run "$BIN/ml-pgload" --version 9 <"$TMP/noitems.lfe"
+	assert_failure 65
+	assert_output --partial "no 'items' table"
+	assert_equal "$(set_tables 9)" ""
+	assert_equal "$(sql 'SELECT count(*) FROM embedding_sets WHERE version = 9')" 0
+}
+
+@test "set: dim over HNSW's 2000 is 65 unless --index none" {
+	"$LFEGEN" --users 3 --items 4 --dim 2001 >"$TMP/wide.lfe"
+	run "$BIN/ml-pgload" --version 8 <"$TMP/wide.lfe"
+	assert_failure 65
+	assert_output --partial "over HNSW's limit of 2000; load with --index none"
+	assert_equal "$(set_tables 8)" ""
+	run "$BIN/ml-pgload" --version 8 --index none <"$TMP/wide.lfe"
+	assert_success
+	assert_equal "$(sql "SELECT index_kind, dim FROM embedding_sets WHERE version = 8")" "none|2001"
+	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v8_%' AND indexdef LIKE '%hnsw%'")" 0
+}
+
+@test "set: metrics TSV is recorded as jsonb" {
+	printf 'ndcg@10\t0.4925\nrmse\t0.91\n' >"$TMP/m.tsv"
+	run --separate-stderr "$BIN/ml-pgload" --version 2 --metrics "$TMP/m.tsv" <"$F/b.lfe"
+	assert_success
+	assert_output loaded
+	assert_equal "$(sql "SELECT metrics->>'ndcg@10', metrics->>'rmse' FROM embedding_sets WHERE version = 2")" "0.4925|0.91"
+}
+
+@test "switch: serving and its history; an unknown version is 65" {
+	fresh_db lf_test_pgload_sw
+	run "$BIN/ml-pgload" --serving
+	assert_failure 66
+	assert_output --partial "no version of lensflow is serving"
+	run --separate-stderr "$BIN/ml-pgload" --version 1 --switch <"$F/a.lfe"
+	assert_success
+	assert_output $'loaded\nserving 1'
+	"$BIN/ml-pgload" --version 2 <"$F/b.lfe"
+	run "$BIN/ml-pgload" --switch 2
+	assert_success
+	assert_output "serving 2"
+	run "$BIN/ml-pgload" --serving
+	assert_output 2
+	run "$BIN/ml-pgload" --switch 7
+	assert_failure 65
+	assert_output --partial "lensflow version 7 is not loaded"
+	assert_equal "$(sql 'SELECT version FROM serving')" 2
+	assert_equal "$(sql "SELECT coalesce(from_version::text, '-'), to_version FROM serving_history ORDER BY id" | tr '\n' ' ')" \
+		"-|1 1|2 "
+	run "$BIN/ml-pgload" --list
+	assert_success
+	assert_line --index 0 --regexp $'^lensflow\t1\t81\t943\t1682\thnsw\tno\t[0-9T:Z-]+\t\t[0-9a-f]{64}$'
+	assert_line --index 1 --regexp $'^lensflow\t2\t81\t943\t1682\thnsw\tyes\t'
+}
+
+@test "prune keeps the newest, the serving one and the one it replaced" {
+	fresh_db lf_test_pgload_prune
+	for v in 1 2 3 4 5; do
+		"$LFEGEN" --users 5 --items 6 --dim 4 --seed "$v" | "$BIN/ml-pgload" --version "$v" >/dev/null
+	done
+	"$BIN/ml-pgload" --switch 1 >/dev/null
+	"$BIN/ml-pgload" --switch 2 >/dev/null
+	run "$BIN/ml-pgload" --prune --keep 1
+	assert_success
+	assert_output $'lensflow\t4\nlensflow\t3'
+	assert_equal "$(sql 'SELECT version FROM embedding_sets ORDER BY 1' | tr '\n' ' ')" "1 2 5 "
+	assert_equal "$(set_tables 3)$(set_tables 4)" ""
+	assert_equal "$(set_tables 5 | wc -l)" 3
+}
+
+@test "kill -9 in the middle of a big load leaves nothing; the next load completes" {
+	fresh_db lf_test_pgload_kill
+	"$LFEGEN" --users 400000 --items 1682 --dim 64 >"$TMP/big.lfe"
+	"$BIN/ml-pgload" --version 1 <"$TMP/big.lfe" 2>/dev/null &
+	pid=$!
+	# wait until its COPY runs, then kill it there
+	for _ in $(seq 100); do
+		[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ml-pgload' AND query LIKE 'COPY%'")" = 1 ] && break
+		sleep 0.05
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	for _ in $(seq 100); do
+		[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ml-pgload'")" = 0 ] && break
+		sleep 0.1
+	done
+	assert_equal "$(sql 'SELECT count(*) FROM embedding_sets')" 0
+	assert_equal "$(set_tables 1)" ""
+	run "$BIN/ml-pgload" --version 1 <"$TMP/big.lfe"
+	assert_success
+	assert_output --partial loaded
+	assert_equal "$(sql 'SELECT count(*) FROM lf_lensflow_v1_users')" 400000
+}
+
+@test "Postgres down is 69 naming host:port and never the password" {
+	run "$BIN/ml-pgload" --list --db "postgresql://lensflow:hunter2@127.0.0.1:1/lensflow"
+	assert_failure 69
+	assert_output --partial "cannot connect to Postgres at 127.0.0.1:1"
+	refute_output --partial hunter2
+}
+
+@test "a bad database URL is 64 with the reason" {
+	run "$BIN/ml-pgload" --list --db "postgresql://u:hunter2@127.0.0.1:5432/x?nosuchparam=1"
+	assert_failure 64
+	assert_output --partial "bad database URL"
+	refute_output --partial hunter2
+	run "$BIN/ml-pgload" --list --db "host=127.0.0.1 port"
+	assert_failure 64
+	assert_output --partial "bad database URL"
+}
+
+@test "the schema applies twice; ml-pgload re-applies it on every run" {
+	run "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f "$REPO/sql/schema.sql"
+	assert_success
+	run "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f "$REPO/sql/schema.sql"
+	assert_success
+	run "$BIN/ml-pgload" --list
+	assert_success
+}
+
+@test "pgvector's inner products equal the model's dot products (top-10, rated movies excluded)" {
+	"$LFEGEN" --dump users <"$F/a.lfe" >"$TMP/u.tsv"
+	"$LFEGEN" --dump items <"$F/a.lfe" >"$TMP/i.tsv"
+	for u in 1 13 405 655 943; do
+		# the exact query of docs/architecture.md ("known user")
+		sql "SELECT t.movie_id, -t.d FROM (SELECT embedding FROM lf_lensflow_v1_users WHERE user_id = $u) q,
+		  LATERAL (SELECT v.movie_id, v.embedding <#> q.embedding AS d FROM lf_lensflow_v1_items v
+		           WHERE v.movie_id NOT IN (SELECT r.movie_id FROM ratings r WHERE r.user_id = $u)
+		           ORDER BY d LIMIT 10) t ORDER BY t.d" | tr '|' '\t' >"$TMP/sql.$u"
+		awk -F'\t' -v u="$u" '
+			FILENAME == ARGV[1] { if ($1 == u) rated[$2] = 1; next }
+			FILENAME == ARGV[2] { if ($1 == u) { gsub(/[][]/, "", $2); n = split($2, uv, ",") } next }
+			!($1 in rated) { gsub(/[][]/, "", $2); split($2, iv, ","); s = 0
+			                 for (k = 1; k <= n; k++) s += uv[k] * iv[k]
+			                 printf "%d\t%.9f\n", $1, s }' \
+			"$F/ratings.tsv" "$TMP/u.tsv" "$TMP/i.tsv" | sort -t$'\t' -k2,2gr | head -n 10 >"$TMP/awk.$u"
+		assert_equal "$(wc -l <"$TMP/sql.$u")" 10
+		run paste "$TMP/sql.$u" "$TMP/awk.$u"
+		assert_success
+		run awk -F'\t' '$1 != $3 || ($2 - $4) > 1e-4 || ($4 - $2) > 1e-4 { print "user '"$u"' row " NR ": " $0; bad = 1 } END { exit bad }' \
+			<(paste "$TMP/sql.$u" "$TMP/awk.$u")
+		assert_success
+	done
+}
