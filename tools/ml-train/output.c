@@ -31,16 +31,10 @@ int train_to_lfe(const dataset *d, const train_config *c, const train_result *r,
 	lfe_table *t;
 	if (add(out, "users", nu, (uint32_t)k + 1, d->user_ids, &t, err) < 0)
 		goto fail;
-	for (size_t u = 0; u < nu; u++) {
-		memcpy(t->values + u * (k + 1), s->P + u * k, k * sizeof(float));
-		t->values[u * (k + 1) + k] = 1.0f;
-	}
+	memcpy(t->values, s->P, (size_t)nu * (k + 1) * sizeof(float));
 	if (add(out, "items", ni, (uint32_t)k + 1, d->item_ids, &t, err) < 0)
 		goto fail;
-	for (size_t i = 0; i < ni; i++) {
-		memcpy(t->values + i * (k + 1), s->Q + i * k, k * sizeof(float));
-		t->values[i * (k + 1) + k] = s->b[i];
-	}
+	memcpy(t->values, s->Q, (size_t)ni * (k + 1) * sizeof(float));
 	if (add(out, "rating_users", nu, (uint32_t)q + 2, d->user_ids, &t, err) < 0)
 		goto fail;
 	for (size_t u = 0; u < nu; u++) {

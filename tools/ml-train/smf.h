@@ -8,9 +8,11 @@
  * their users, with c_u = n_u^-alpha normalised to mean 1 over users.
  * Minibatches of users, Adam; a batch's gradients are three sgemm calls:
  * S = P_B Q^T (then the softmax), dP_B = G Q, dQ = G^T P_B with
- * G = c (n softmax - targets) / |B|.
+ * G = c (n softmax - targets) / |B|. The bias rides along as a last
+ * column, users [p_u, 1] and items [q_i, b_i] (the stored layout), so the
+ * same three calls also give the logits' bias and its gradient.
  *
- * Ownership: smf_model owns P, Q and b; smf_free releases them.
+ * Ownership: smf_model owns P and Q; smf_free releases them.
  */
 #ifndef LENSFLOW_TRAIN_SMF_H
 #define LENSFLOW_TRAIN_SMF_H
@@ -30,10 +32,9 @@ typedef struct smf_params {
 } smf_params;
 
 typedef struct smf_model {
-	size_t n_users, n_items, dim;
-	float *P;           /* n_users x dim */
-	float *Q;           /* n_items x dim */
-	float *b;           /* n_items */
+	size_t n_users, n_items, dim; /* dim factors; rows are dim + 1 wide */
+	float *P;           /* n_users x (dim + 1): [p_u, 1] */
+	float *Q;           /* n_items x (dim + 1): [q_i, b_i] */
 	double weight_norm; /* mean of n_u^-alpha over the users trained on */
 } smf_model;
 
@@ -55,14 +56,13 @@ typedef struct smf_run {
 int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *run,
 	      smf_model *out, lf_error *err);
 
-/* The objective of one batch and its gradients (gP rows of the batch only,
- * gQ, gb), exposed for the finite-difference test. P_B is gathered from
- * users[0..m). Returns the batch loss (the sum over its users plus the
+/* The objective of one batch and its gradients (gP: the batch's rows only,
+ * their last column 0; gQ: all of it, last column the bias gradient), for
+ * the finite-difference test. P_B is gathered from users[0..m). Returns the batch loss (the sum over its users plus the
  * batch's share of the item penalty, divided by m), or NaN on allocation
  * failure. */
 double smf_batch_grad(const smf_model *mdl, const csr *train, const float *weight,
-		      const smf_params *p, const size_t *users, size_t m, float *gP, float *gQ,
-		      float *gb);
+		      const smf_params *p, const size_t *users, size_t m, float *gP, float *gQ);
 
 /* n_u^-alpha / norm for every row of train; *norm gets the mean of n_u^-alpha. */
 int smf_user_weights(const csr *train, double alpha, float *w, double *norm);
