@@ -13,7 +13,7 @@
 #include "util.h"
 
 /* Copies src into dst (cap bytes) on one line: runs of whitespace become one
- * space, trailing whitespace goes, every occurrence of secret becomes "***". */
+ * space ("; " where they held a line break), trailing whitespace goes, every occurrence of secret becomes "***". */
 static void one_line(char *dst, size_t cap, const char *src, const char *secret)
 {
 	size_t n = 0, slen = secret ? strlen(secret) : 0;
@@ -30,10 +30,12 @@ static void one_line(char *dst, size_t cap, const char *src, const char *secret)
 			continue;
 		}
 		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
-			space = 1;
+			space = *p == '\n' ? 2 : space ? space : 1;
 			p++;
 			continue;
 		}
+		if (space == 2 && n > 0 && n + 2 < cap)
+			dst[n++] = ';';
 		if (space && n > 0 && n + 1 < cap)
 			dst[n++] = ' ';
 		space = 0;
