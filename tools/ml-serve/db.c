@@ -95,6 +95,7 @@ static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, 
 	char sql[1024];
 	if (q == Q_USER_RECS || q == Q_NEW_USER_RECS || q == Q_SIMILAR) {
 		if (w->gen != s->generation) {
+			/* Another set: its statements replace the old set's (and, simply, all). */
 			if (w->gen != 0) {
 				PGresult *r = PQexec(w->conn, "DEALLOCATE ALL");
 				int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -103,9 +104,9 @@ static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, 
 					first_line(err, "database error", PQerrorMessage(w->conn));
 					return -1;
 				}
+				memset(w->set_prepared, 0, sizeof w->set_prepared);
+				w->fixed = 0;
 			}
-			memset(w->set_prepared, 0, sizeof w->set_prepared);
-			w->fixed = 0;
 			w->gen = s->generation;
 		}
 		snprintf(name, name_len, "%s_v%d_k%d", NAMES[q], s->version, k);

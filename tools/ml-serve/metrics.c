@@ -138,6 +138,16 @@ int metrics_champion(void)
 	return atomic_load(&M.champion);
 }
 
+/* The shortest of %.15g and %.17g that reads back as the same double. */
+static void put_double(struct buf *b, double v)
+{
+	char s[32];
+	snprintf(s, sizeof s, "%.15g", v);
+	if (strtod(s, NULL) != v)
+		snprintf(s, sizeof s, "%.17g", v);
+	buf_puts(b, s);
+}
+
 /* One histogram's _bucket, _sum and _count lines; labels is "" or `a="b",`-style text. */
 static void render_hist(struct buf *b, const char *name, const char *labels, struct hist *h)
 {
@@ -307,7 +317,9 @@ char *metrics_render(const struct metrics_model *model, size_t *len)
 			for (size_t i = 0; i < model->n_offline; i++) {
 				buf_puts(&b, "lensflow_model_offline_metric{metric=\"");
 				buf_label(&b, model->offline_names[i]);
-				buf_printf(&b, "\"} %.17g\n", model->offline_values[i]);
+				buf_puts(&b, "\"} ");
+				put_double(&b, model->offline_values[i]);
+				buf_puts(&b, "\n");
 			}
 		}
 	}

@@ -39,14 +39,13 @@ int op_readyz(struct req *rq)
 	struct snapshot *s = snapshot_current();
 	lf_error err = {0};
 	const char *problem = NULL;
-	if (!s) {
+	/* The database first: when it is down, that is the reason nothing is loaded. */
+	PGresult *r = db_query(rq->w, Q_PING, NULL, 1, 0, NULL, &err);
+	if (!r)
+		problem = err.msg;
+	else if (!s)
 		problem = "no model loaded";
-	} else {
-		PGresult *r = db_query(rq->w, Q_PING, NULL, 1, 0, NULL, &err);
-		if (!r)
-			problem = err.msg;
-		PQclear(r);
-	}
+	PQclear(r);
 	int version = s ? s->version : 0;
 	snapshot_release(s);
 	metrics_set_ready(problem == NULL);
@@ -134,7 +133,7 @@ int op_reload(struct req *rq)
 	int prev = 0, now = 0;
 	if (!conn)
 		return reply_unavailable(rq, err.msg);
-	if (serve_reload(rq->app, conn, &prev, &now, &err) < 0) {
+	if (serve_reload(rq->app, conn, 0, &prev, &now, &err) < 0) {
 		if (err.code == EX_UNAVAILABLE) {
 			db_worker_close(rq->w);
 			return reply_unavailable(rq, err.msg);

@@ -47,6 +47,8 @@ static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, c
 	}
 	PQclear(r);
 	metrics_served(kind, served);
+	/* Scores are float4 arithmetic in pgvector: 9 digits give the float exactly. */
+	rq->real_digits = 9;
 	return reply_json(rq, 200, json_pack("{s:o, s:o, s:o}", key, value, "model_version",
 					     version_str(s->version), "items",
 					     items ? items : json_array()));

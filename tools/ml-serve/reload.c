@@ -11,7 +11,8 @@
 #include "serve.h"
 #include "util.h"
 
-int serve_reload(struct serve_app *app, PGconn *conn, int *prev, int *now, lf_error *err)
+int serve_reload(struct serve_app *app, PGconn *conn, int from_poll, int *prev, int *now,
+		 lf_error *err)
 {
 	pthread_mutex_lock(&app->reload_lock);
 	struct snapshot *cur = snapshot_current();
@@ -23,17 +24,22 @@ int serve_reload(struct serve_app *app, PGconn *conn, int *prev, int *now, lf_er
 	if (snapshot_served_version(conn, app->cfg.model_name, &served, err) < 0)
 		goto out;
 	if (served != 0 && served == *prev) {
-		metrics_reload(RELOAD_UNCHANGED);
-		rc = 0;
-		goto out;
+		/* A poll that finds nothing new is not a reload. */
+		if (!from_poll)
+			metrics_reload(RELOAD_UNCHANGED);
+		pthread_mutex_unlock(&app->reload_lock);
+		return 0;
 	}
 	struct snapshot *s = NULL;
 	if (snapshot_load(conn, app->cfg.model_name, &s, err) < 0)
 		goto out;
 	*now = s->version;
-	log_info("serving %s v%d (was %s%d): %zu movies, %zu users, dim %zu, loaded in %.2f s",
-		 s->model_name, s->version, *prev ? "v" : "none ", *prev, s->n_items, s->n_users,
-		 s->dim, now_seconds() - start);
+	char was[24] = "none";
+	if (*prev)
+		snprintf(was, sizeof was, "v%d", *prev);
+	log_info("serving %s v%d (was %s): %zu movies, %zu users, dim %zu, loaded in %.2f s",
+		 s->model_name, s->version, was, s->n_items, s->n_users, s->dim,
+		 now_seconds() - start);
 	snapshot_publish(s);
 	metrics_reload(RELOAD_SUCCESS);
 	rc = 0;
@@ -55,7 +61,7 @@ static void poll_once(struct serve_app *app, PGconn **conn, int *failing)
 		*conn = db_connect(app->cfg.db_url, &err);
 	}
 	int prev = 0, now = 0;
-	if (*conn && serve_reload(app, *conn, &prev, &now, &err) == 0) {
+	if (*conn && serve_reload(app, *conn, 1, &prev, &now, &err) == 0) {
 		if (*failing)
 			log_info("the database answers again");
 		*failing = 0;

@@ -52,7 +52,8 @@ int reply_raw(struct req *rq, int status, const char *ctype, const char *body, s
 
 int reply_json(struct req *rq, int status, json_t *body)
 {
-	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+	int digits = rq->real_digits > 0 && rq->real_digits <= 17 ? rq->real_digits : 17;
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(digits)) : NULL;
 	json_decref(body);
 	if (!text) {
 		static const char oom[] =

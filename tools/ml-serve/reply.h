@@ -30,6 +30,7 @@ struct req {
 	enum method_id method;
 	int status;                          /* what was answered; 0 before */
 	const char *hdr_name, *hdr_value;    /* one extra header for the next reply */
+	int real_digits;                     /* significant digits of JSON reals; 0: 17 */
 };
 
 int reply_raw(struct req *rq, int status, const char *ctype, const char *body, size_t len);

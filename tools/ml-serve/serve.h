@@ -63,8 +63,10 @@ int rec_user_ratings(struct req *rq, int64_t user_id);
 
 /* reload.c: loads what `serving` points at and publishes it when its version
  * differs from the one served. *prev and *now are the versions before and
- * after (0: none). Returns 0, or -1 with err (the reload failure is counted). */
-int serve_reload(struct serve_app *app, PGconn *conn, int *prev, int *now, lf_error *err);
+ * after (0: none). from_poll: a poll finding nothing new is not counted as an
+ * "unchanged" reload. Returns 0, or -1 with err (a failure is counted). */
+int serve_reload(struct serve_app *app, PGconn *conn, int from_poll, int *prev, int *now,
+		 lf_error *err);
 int poll_start(struct serve_app *app, lf_error *err);
 void poll_stop(struct serve_app *app);
 
