@@ -18,6 +18,36 @@ setup_file() {
 		(cd "$ZIPDIR/tree/ml-100k" && python3 -m zipfile -c "$ZIPDIR/flat.zip" u.data u.item u.genre)
 		(cd "$ZIPDIR/tree/ml-100k" && python3 -m zipfile -c "$ZIPDIR/noitem.zip" u.data u.genre)
 	fi
+	start_httpd
+}
+
+# An HTTP server on 127.0.0.1 for the http:// tests: socat runs
+# test/fixtures/data-httpd.sh per connection over $ZIPDIR. Sets HTTP_PORT.
+start_httpd() {
+	command -v socat >/dev/null || return 0
+	local try port
+	for try in 1 2 3 4 5; do
+		port=$((20000 + (RANDOM * 7 + try) % 40000))
+		DOCROOT=$ZIPDIR socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" \
+			"EXEC:$FIXTURES/data-httpd.sh" 2>/dev/null &
+		echo $! >"$ZIPDIR/socat.pid"
+		sleep 0.3
+		if kill -0 "$(cat "$ZIPDIR/socat.pid")" 2>/dev/null; then
+			echo "$port" >"$ZIPDIR/http.port"
+			return 0
+		fi
+	done
+}
+
+teardown_file() {
+	if [ -f "$ZIPDIR/socat.pid" ]; then
+		kill "$(cat "$ZIPDIR/socat.pid")" 2>/dev/null || true
+	fi
+}
+
+need_httpd() {
+	[ -f "$ZIPDIR/http.port" ] || skip "socat is not installed (apt-get install socat)"
+	HTTP_PORT=$(cat "$ZIPDIR/http.port")
 }
 
 # runs ml-fetch with stdout to $TMP/out and stderr to $TMP/err; status in $status
@@ -281,4 +311,51 @@ fetch() {
 	[ "$status" -eq 0 ]
 	[ -p "$TMP/fifo" ]
 	[ "$(wc -l <"$TMP/from-fifo")" -eq 943 ]
+}
+
+@test "http://: the archive over HTTP, through a redirect, checked by --md5" {
+	need_httpd
+	LENSFLOW_HOME=$TMP/home fetch --source "http://127.0.0.1:$HTTP_PORT/ml-100k.zip" ratings
+	[ "$status" -eq 0 ]
+	cmp "$TMP/out" "$DATA/u.data"
+	fetch --source "http://127.0.0.1:$HTTP_PORT/redirect/ml-100k.zip" movies
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <"$TMP/out")" -eq 1682 ]
+	sum=$(md5sum <"$ZIPDIR/ml-100k.zip" | cut -d' ' -f1)
+	fetch --source "http://127.0.0.1:$HTTP_PORT/ml-100k.zip" --md5 "$sum" users
+	[ "$status" -eq 0 ]
+	fetch --source "http://127.0.0.1:$HTTP_PORT/ml-100k.zip" --md5 00000000000000000000000000000000 users
+	[ "$status" -eq 65 ]
+	grep -q "MD5 is $sum" "$TMP/err"
+	[ ! -s "$TMP/out" ]
+	# only the GroupLens archive is cached
+	[ ! -e "$TMP/home/cache" ]
+}
+
+@test "http://: HTTP 404 is exit 69 naming the status" {
+	need_httpd
+	LENSFLOW_HOME=$TMP/home fetch --source "http://127.0.0.1:$HTTP_PORT/no-such.zip"
+	[ "$status" -eq 69 ]
+	run cat "$TMP/err"
+	assert_output --partial "http://127.0.0.1:$HTTP_PORT/no-such.zip: HTTP 404"
+	[ ! -s "$TMP/out" ]
+}
+
+@test "a cached GroupLens archive that fails its MD5 is not used" {
+	mkdir -p "$TMP/home/cache"
+	cp "$ZIPDIR/ml-100k.zip" "$TMP/home/cache/ml-100k.zip" # not the published archive
+	rc=0
+	LENSFLOW_HOME=$TMP/home LENSFLOW_DATA_URL= timeout 60 "$BIN/ml-fetch" ratings \
+		>"$TMP/out" 2>"$TMP/err" || rc=$?
+	run cat "$TMP/err"
+	assert_output --partial "cache/ml-100k.zip: MD5 is"
+	assert_output --partial "downloading it again"
+	# offline: the download fails (69); online: the real archive replaces the bad copy
+	if [ "$rc" -eq 0 ]; then
+		[ "$(md5sum <"$TMP/home/cache/ml-100k.zip" | cut -d' ' -f1)" = 0e33842e24a9c977be4e0107933c0723 ]
+	else
+		[ "$rc" -eq 69 ]
+		[ ! -s "$TMP/out" ]
+		assert_output --partial "files.grouplens.org"
+	fi
 }

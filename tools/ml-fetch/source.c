@@ -66,11 +66,13 @@ static int cached_get(const char *url, const char *md5, const char *home, unsign
 		}
 		log_info("%s; downloading it again", cerr.msg);
 		free(*buf);
+		*buf = NULL;
 	}
 	if (url_get(url, FETCH_MAX_BYTES, buf, len, err))
 		return -1;
 	if (check_md5(*buf, *len, md5, url, err)) {
 		free(*buf);
+		*buf = NULL;
 		return -1;
 	}
 	/* The cache only saves a download: failing to write it is a warning. */
