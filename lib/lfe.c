@@ -317,8 +317,8 @@ int lfe_serialize(const lfe *m, unsigned char **buf, size_t *len, lf_error *err)
 
 int lfe_write(FILE *f, const char *name, const lfe *m, lf_error *err)
 {
-	unsigned char *buf;
-	size_t len;
+	unsigned char *buf = NULL;
+	size_t len = 0;
 	if (lfe_serialize(m, &buf, &len, err)) {
 		lf_error_prefix(err, "%s", name);
 		return -1;

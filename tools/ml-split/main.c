@@ -51,7 +51,7 @@ static int write_outputs(const ratings *r, const unsigned char *is_test, const c
 	rating_row *rows = lf_calloc(r->n, sizeof *rows);
 	if (!rows)
 		return lf_fail(err, EX_OSERR, "out of memory");
-	/* train rows fill the array from the front, test rows from the back */
+	/* one array: the train rows, then the test rows, each in input order */
 	size_t nt = 0, ns = 0;
 	for (size_t i = 0; i < r->n; i++)
 		if (!is_test[i])
