@@ -245,6 +245,19 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	assert_equal "$(set_tables 5 | wc -l)" 3
 }
 
+@test "two loaders of one version at once: one loads it, the other finds it unchanged" {
+	fresh_db lf_test_pgload_conc
+	"$BIN/ml-pgload" --version 1 <"$F/a.lfe" >"$TMP/o1" 2>/dev/null &
+	p1=$!
+	"$BIN/ml-pgload" --version 1 <"$F/a.lfe" >"$TMP/o2" 2>/dev/null &
+	p2=$!
+	wait "$p1"
+	wait "$p2"
+	assert_equal "$(sort "$TMP/o1" "$TMP/o2" | tr '\n' ' ')" "loaded unchanged "
+	assert_equal "$(sql 'SELECT count(*) FROM embedding_sets')" 1
+	assert_equal "$(sql 'SELECT count(*) FROM lf_lensflow_v1_items')" 1682
+}
+
 @test "kill -9 in the middle of a big load leaves nothing; the next load completes" {
 	fresh_db lf_test_pgload_kill
 	"$LFEGEN" --users 400000 --items 1682 --dim 64 >"$TMP/big.lfe"
