@@ -359,3 +359,31 @@ fetch() {
 		assert_output --partial "files.grouplens.org"
 	fi
 }
+
+@test "a u.item already in UTF-8 is passed through, not encoded twice" {
+	mkdir "$TMP/utf8"
+	cp "$DATA/u.genre" "$TMP/utf8/"
+	iconv -f LATIN1 -t UTF-8 "$DATA/u.item" >"$TMP/utf8/u.item"
+	"$BIN/ml-fetch" --source "$DATA" movies >"$TMP/want" 2>/dev/null
+	fetch --source "$TMP/utf8" movies
+	[ "$status" -eq 0 ]
+	cmp "$TMP/out" "$TMP/want"
+}
+
+@test "a genre flag other than 0 or 1 is exit 65 naming the line" {
+	mkdir "$TMP/g"
+	cp "$DATA/u.genre" "$TMP/g/"
+	head -2 "$DATA/u.item" >"$TMP/g/u.item"
+	head -3 "$DATA/u.item" | tail -1 | sed 's/|0$/|2/' >>"$TMP/g/u.item"
+	fetch --source "$TMP/g" movies
+	[ "$status" -eq 65 ]
+	grep -q "g/u.item:3: genre flag 18 is '2'" "$TMP/err"
+}
+
+@test "a file:// URL with a percent-encoded space in its path" {
+	mkdir "$TMP/my data"
+	cp "$ZIPDIR/ml-100k.zip" "$TMP/my data/"
+	fetch --source "file://$TMP/my%20data/ml-100k.zip" users
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <"$TMP/out")" -eq 943 ]
+}

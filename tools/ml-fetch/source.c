@@ -124,10 +124,20 @@ int source_open(const char *spec, const char *md5, const char *home, fetch_sourc
 	memset(s, 0, sizeof *s);
 	int rc;
 	if (has_scheme(spec, "file:")) {
+		/* a directory is read in place; a file goes through libcurl like any URL */
 		char *path = file_url_path(spec, err);
+		struct stat st;
 		if (!path)
 			return -1;
-		rc = open_path(path, md5, s, err);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			rc = open_path(path, md5, s, err);
+		} else {
+			rc = set_label(s, path, err);
+			if (rc == 0)
+				rc = url_get(spec, FETCH_MAX_BYTES, &s->data, &s->len, err);
+			if (rc == 0 && md5)
+				rc = check_md5(s->data, s->len, md5, path, err);
+		}
 		free(path);
 	} else if (has_scheme(spec, "http://") || has_scheme(spec, "https://")) {
 		const char *q = strpbrk(spec, "?#");
