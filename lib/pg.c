@@ -128,6 +128,14 @@ int pg_connect(const char *url, const char *app, int timeout_s, PGconn **out, lf
 		return -1;
 	}
 	PQsetNoticeProcessor(c, drop_notice, NULL);
+	/* A client killed during a long statement (an index build) would leave
+	 * its backend working, and holding its locks, until the statement ends:
+	 * let the server look for the client every second (Postgres >= 14). */
+	if (PQserverVersion(c) >= 140000 &&
+	    pg_exec(c, "SET client_connection_check_interval = 1000", 0, NULL, err) < 0) {
+		PQfinish(c);
+		return -1;
+	}
 	*out = c;
 	return 0;
 }
