@@ -134,10 +134,12 @@ static const uint32_t KMD5[64] = {
 	0xeb86d391,
 };
 
+/* clang-format off */
 static const int SMD5[64] = {7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22,
 			     5,  9,  14, 20, 5,  9,  14, 20, 5,  9,  14, 20, 5,  9,  14, 20,
 			     4,  11, 16, 23, 4,  11, 16, 23, 4,  11, 16, 23, 4,  11, 16, 23,
 			     6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21};
+/* clang-format on */
 
 static void md5_block(uint32_t h[4], const unsigned char *p)
 {

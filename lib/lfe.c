@@ -75,9 +75,10 @@ static int check_table(const lfe_table *t, const char *name, lf_error *err)
 	size_t cells = (size_t)t->rows * t->dim;
 	for (size_t i = 0; i < cells; i++)
 		if (!isfinite(t->values[i]))
-			return lf_fail(err, EX_DATAERR,
-				       "%s: table '%s': value of id %d, component %zu is not finite",
-				       name, t->name, t->ids[i / t->dim], i % t->dim);
+			return lf_fail(
+				err, EX_DATAERR,
+				"%s: table '%s': value of id %d, component %zu is not finite", name,
+				t->name, t->ids[i / t->dim], i % t->dim);
 	if (t->rows < 2)
 		return 0;
 	int32_t *s = lf_calloc(t->rows, sizeof *s);
@@ -134,7 +135,8 @@ int lfe_add_table(lfe *m, const char *name, uint32_t rows, uint32_t dim, lfe_tab
 		return lf_fail(err, EX_SOFTWARE, "lfe: table '%s': dim %u outside 1..%d", name, dim,
 			       LFE_MAX_DIM);
 	if (rows > INT32_MAX)
-		return lf_fail(err, EX_SOFTWARE, "lfe: table '%s': %u rows is too many", name, rows);
+		return lf_fail(err, EX_SOFTWARE, "lfe: table '%s': %u rows is too many", name,
+			       rows);
 	if (m->n_tables >= LFE_MAX_TABLES)
 		return lf_fail(err, EX_SOFTWARE, "lfe: more than %d tables", LFE_MAX_TABLES);
 	if (lfe_find(m, name))
@@ -191,8 +193,8 @@ int lfe_parse(const unsigned char *buf, size_t len, const char *name, lfe *out, 
 		const char *raw = (const char *)buf + pos;
 		if (!name_ok(raw, LFE_NAME_LEN)) {
 			lf_fail(err, EX_DATAERR,
-				"%s: table %u: name is not printable ASCII padded with NUL bytes", name,
-				k + 1);
+				"%s: table %u: name is not printable ASCII padded with NUL bytes",
+				name, k + 1);
 			goto fail;
 		}
 		lfe_table *t = &out->tables[k];
@@ -206,15 +208,17 @@ int lfe_parse(const unsigned char *buf, size_t len, const char *name, lfe *out, 
 		uint32_t dim = get_u32(buf + pos + LFE_NAME_LEN + 4);
 		pos += LFE_NAME_LEN + 8;
 		if (dim == 0 || dim > LFE_MAX_DIM || rows > INT32_MAX) {
-			lf_fail(err, EX_DATAERR, "%s: table '%s': %u rows of dim %u (dim must be 1..%d)",
-				name, t->name, rows, dim, LFE_MAX_DIM);
+			lf_fail(err, EX_DATAERR,
+				"%s: table '%s': %u rows of dim %u (dim must be 1..%d)", name,
+				t->name, rows, dim, LFE_MAX_DIM);
 			goto fail;
 		}
 		/* 64-bit arithmetic: rows < 2^31, dim <= 4096, so no overflow here */
 		uint64_t need = (uint64_t)rows * 4 + (uint64_t)rows * dim * 4;
 		if (need > body - pos) {
 			lf_fail(err, EX_DATAERR,
-				"%s: table '%s' declares %u rows of dim %u (%llu bytes) but only %zu "
+				"%s: table '%s' declares %u rows of dim %u (%llu bytes) but only "
+				"%zu "
 				"bytes remain: truncated or corrupt",
 				name, t->name, rows, dim, (unsigned long long)need, body - pos);
 			goto fail;
@@ -243,8 +247,9 @@ int lfe_parse(const unsigned char *buf, size_t len, const char *name, lfe *out, 
 	}
 	uint32_t want = get_u32(buf + body), got = crc_of(buf, body);
 	if (want != got) {
-		lf_fail(err, EX_DATAERR, "%s: CRC mismatch (stored %08x, computed %08x): corrupt file",
-			name, want, got);
+		lf_fail(err, EX_DATAERR,
+			"%s: CRC mismatch (stored %08x, computed %08x): corrupt file", name, want,
+			got);
 		goto fail;
 	}
 	for (uint32_t k = 0; k < out->n_tables; k++)

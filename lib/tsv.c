@@ -56,9 +56,10 @@ int tsv_split_tabs(const char *line, size_t len, const char **f, size_t *fl, int
 int tsv_check_cr(const char *line, size_t len, const char *name, size_t lineno, lf_error *err)
 {
 	if (len > 0 && line[len - 1] == '\r')
-		return lf_fail(err, EX_DATAERR,
-			       "%s:%zu: line ends with \"\\r\\n\"; lines must end with \"\\n\" only",
-			       name, lineno);
+		return lf_fail(
+			err, EX_DATAERR,
+			"%s:%zu: line ends with \"\\r\\n\"; lines must end with \"\\n\" only", name,
+			lineno);
 	return 0;
 }
 
@@ -112,9 +113,10 @@ static int check_pairs(const ratings *r, const char *name, lf_error *err)
 			if (b->user == a->user && b->item == a->item) {
 				size_t first = slot[h];
 				free(slot);
-				return lf_fail(err, EX_DATAERR,
-					       "%s:%zu: user %d rated movie %d again (first at line %zu)",
-					       name, i + 1, a->user, a->item, first);
+				return lf_fail(
+					err, EX_DATAERR,
+					"%s:%zu: user %d rated movie %d again (first at line %zu)",
+					name, i + 1, a->user, a->item, first);
 			}
 			h = (h + 1) & (size - 1);
 		}
@@ -124,8 +126,8 @@ static int check_pairs(const ratings *r, const char *name, lf_error *err)
 	return 0;
 }
 
-int tsv_int_field(const char *f, size_t fl, const char *what, int64_t min, int64_t max,
-		     int64_t *v, const char *name, size_t lineno, lf_error *err)
+int tsv_int_field(const char *f, size_t fl, const char *what, int64_t min, int64_t max, int64_t *v,
+		  const char *name, size_t lineno, lf_error *err)
 {
 	if (parse_i64_n(f, fl, min, max, v) == 0)
 		return 0;
@@ -169,13 +171,14 @@ int ratings_parse(const char *buf, size_t len, const char *name, ratings *out, l
 		}
 		if (tsv_int_field(f[0], fl[0], "user id", 0, INT32_MAX, &u, name, lineno, err) ||
 		    tsv_int_field(f[1], fl[1], "movie id", 0, INT32_MAX, &m, name, lineno, err) ||
-		    tsv_int_field(f[2], fl[2], "rating", INT64_MIN, INT64_MAX, &r, name, lineno, err) ||
+		    tsv_int_field(f[2], fl[2], "rating", INT64_MIN, INT64_MAX, &r, name, lineno,
+				  err) ||
 		    tsv_int_field(f[3], fl[3], "timestamp", INT64_MIN, INT64_MAX, &ts, name, lineno,
-			      err))
+				  err))
 			goto fail;
 		if (r < 1 || r > 5) {
-			lf_fail(err, EX_DATAERR, "%s:%zu: rating %lld is outside 1..5", name, lineno,
-				(long long)r);
+			lf_fail(err, EX_DATAERR, "%s:%zu: rating %lld is outside 1..5", name,
+				lineno, (long long)r);
 			goto fail;
 		}
 		out->rows[out->n++] = (rating_row){
@@ -224,7 +227,8 @@ int ratings_write(FILE *f, const char *name, const ratings *r, lf_error *err)
 		int64_t v[4] = {row->user, row->item, row->rating, row->ts};
 		if (n > sizeof buf - 100) {
 			if (fwrite(buf, 1, n, f) != n)
-				return lf_fail_errno(err, EX_IOERR, errno, "%s: write failed", name);
+				return lf_fail_errno(err, EX_IOERR, errno, "%s: write failed",
+						     name);
 			n = 0;
 		}
 		for (int k = 0; k < 4; k++) {

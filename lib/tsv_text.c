@@ -166,8 +166,7 @@ int movies_write(FILE *f, const char *name, const movies *m, lf_error *err)
 			return lf_fail(err, EX_DATAERR,
 				       "%s: movie %d has a field with a tab, newline or bad UTF-8",
 				       name, r->id);
-		if (fprintf(f, "%d\t%s\t%s\t%s\n", r->id, r->title, r->release_date, r->genres) <
-		    0)
+		if (fprintf(f, "%d\t%s\t%s\t%s\n", r->id, r->title, r->release_date, r->genres) < 0)
 			return lf_fail_errno(err, EX_IOERR, errno, "%s: write failed", name);
 	}
 	return 0;
@@ -182,7 +181,8 @@ static int metric_name_ok(const char *s, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr("_@.:/-", c)) || c == '\0')
+		      strchr("_@.:/-", c)) ||
+		    c == '\0')
 			return 0;
 	}
 	return 1;
@@ -243,8 +243,9 @@ int metrics_parse(const char *buf, size_t len, const char *name, metric_set *out
 		if (tsv_check_cr(line, llen, name, lineno, err))
 			goto fail;
 		if (tsv_split_tabs(line, llen, f, fl, 2) != 2) {
-			lf_fail(err, EX_DATAERR, "%s:%zu: expected 2 tab-separated fields (name, value)",
-				name, lineno);
+			lf_fail(err, EX_DATAERR,
+				"%s:%zu: expected 2 tab-separated fields (name, value)", name,
+				lineno);
 			goto fail;
 		}
 		if (!metric_name_ok(f[0], fl[0])) {
@@ -255,9 +256,8 @@ int metrics_parse(const char *buf, size_t len, const char *name, metric_set *out
 		char key[METRIC_NAME_MAX];
 		memcpy(key, f[0], fl[0]);
 		key[fl[0]] = '\0';
-		if (fl[1] >= sizeof num ||
-		    (memcpy(num, f[1], fl[1]), num[fl[1]] = '\0', parse_double(num, -HUGE_VAL,
-									      HUGE_VAL, &v))) {
+		if (fl[1] >= sizeof num || (memcpy(num, f[1], fl[1]), num[fl[1]] = '\0',
+					    parse_double(num, -HUGE_VAL, HUGE_VAL, &v))) {
 			lf_fail(err, EX_DATAERR, "%s:%zu: %s: value '%.*s' is not a finite number",
 				name, lineno, key, (int)(fl[1] < SHOW ? fl[1] : SHOW), f[1]);
 			goto fail;

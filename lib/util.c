@@ -92,8 +92,7 @@ void *lf_reallocarray(void *p, size_t n, size_t size)
 	return realloc(p, n * size);
 }
 
-int read_all(FILE *f, const char *name, size_t max, unsigned char **buf, size_t *len,
-	     lf_error *err)
+int read_all(FILE *f, const char *name, size_t max, unsigned char **buf, size_t *len, lf_error *err)
 {
 	size_t cap = 1 << 16, n = 0;
 	unsigned char *b = malloc(cap + 1);

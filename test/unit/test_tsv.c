@@ -64,13 +64,16 @@ TEST(ratings_rejections)
 	CHECK(rejects("1\t2\t3\t4\nx\t2\t3\t4\n", "train.tsv:2: user id 'x' is not an integer"));
 	CHECK(rejects("1\t2.5\t3\t4\n", "train.tsv:1: movie id '2.5'"));
 	CHECK(rejects("1\t2\t3\t\n", "train.tsv:1: timestamp ''"));
-	CHECK(rejects("2147483648\t2\t3\t4\n", "train.tsv:1: user id '2147483648' is not an integer in 0..2147483647"));
+	CHECK(rejects("2147483648\t2\t3\t4\n",
+		      "train.tsv:1: user id '2147483648' is not an integer in 0..2147483647"));
 	CHECK(rejects("-1\t2\t3\t4\n", "user id '-1'"));
 	CHECK(rejects("1\t2\t3\t99999999999999999999\n", "timestamp '99999999999999999999'"));
 	CHECK(rejects("1\t2\t0\t4\n", "train.tsv:1: rating 0 is outside 1..5"));
 	CHECK(rejects("1\t2\t3\t4\n1\t3\t6\t4\n", "train.tsv:2: rating 6 is outside 1..5"));
-	CHECK(rejects("1\t2\t3\t4\n1\t2\t3\t4\n", "train.tsv:2: user 1 rated movie 2 again (first at line 1)"));
-	CHECK(rejects("1\t2\t3\t4\n1\t3\t3\t4\n2\t2\t3\t4\n1\t2\t5\t9\n", "train.tsv:4: user 1 rated movie 2 again (first at line 1)"));
+	CHECK(rejects("1\t2\t3\t4\n1\t2\t3\t4\n",
+		      "train.tsv:2: user 1 rated movie 2 again (first at line 1)"));
+	CHECK(rejects("1\t2\t3\t4\n1\t3\t3\t4\n2\t2\t3\t4\n1\t2\t5\t9\n",
+		      "train.tsv:4: user 1 rated movie 2 again (first at line 1)"));
 	CHECK(rejects("1\t2\t3\t4\r\n", "train.tsv:1: line ends with \"\\r\\n\""));
 	CHECK(rejects("1\t2\t+3\t4\n", "rating '+3'"));
 	CHECK(rejects("1\t2\t 3\t4\n", "rating ' 3'"));
@@ -89,8 +92,10 @@ TEST(ratings_write_read_round_trip)
 {
 	ratings a = {0}, b;
 	lf_error err = {0};
-	rating_row rows[] = {{1, 2, 3, 0, 881250949}, {0, INT32_MAX, 5, 0, INT64_MIN},
-			     {943, 1682, 1, 0, INT64_MAX}, {7, 7, 4, 0, 0}};
+	rating_row rows[] = {{1, 2, 3, 0, 881250949},
+			     {0, INT32_MAX, 5, 0, INT64_MIN},
+			     {943, 1682, 1, 0, INT64_MAX},
+			     {7, 7, 4, 0, 0}};
 	for (size_t i = 0; i < 4; i++)
 		CHECK(ratings_push(&a, rows[i]) == 0);
 	FILE *f = tmpfile();
@@ -192,7 +197,8 @@ TEST(movies_rejections)
 	CHECK(movies_rejects("1\tA\t\t\n2\tB\t\n", "movies.tsv:2: expected 4"));
 	CHECK(movies_rejects("1\t\t\t\n", "movies.tsv:1: empty title"));
 	CHECK(movies_rejects("x\tA\t\t\n", "movies.tsv:1: movie id 'x'"));
-	CHECK(movies_rejects("1\tA\t\t\n2\tB\t\t\n1\tC\t\t\n", "movies.tsv:3: movie id 1 repeated (first at line 1)"));
+	CHECK(movies_rejects("1\tA\t\t\n2\tB\t\t\n1\tC\t\t\n",
+			     "movies.tsv:3: movie id 1 repeated (first at line 1)"));
 	CHECK(movies_rejects("1\tCaf\xe9\t\t\n", "movies.tsv:1: not valid UTF-8"));
 	CHECK(movies_rejects("1\tA\t\t\r\n", "movies.tsv:1: line ends with"));
 }
@@ -201,15 +207,15 @@ TEST(utf8_validation)
 {
 	CHECK(utf8_valid("plain", 5));
 	CHECK(utf8_valid("caf\xc3\xa9", 5));
-	CHECK(utf8_valid("\xe2\x82\xac", 3));         /* euro sign */
-	CHECK(utf8_valid("\xf0\x9f\x8e\xac", 4));     /* clapper board */
-	CHECK(!utf8_valid("\xe9", 1));                /* Latin-1 é */
-	CHECK(!utf8_valid("\xc0\xaf", 2));            /* overlong '/' */
-	CHECK(!utf8_valid("\xe0\x80\xaf", 3));        /* overlong, 3 bytes */
-	CHECK(!utf8_valid("\xed\xa0\x80", 3));        /* surrogate U+D800 */
-	CHECK(!utf8_valid("\xf4\x90\x80\x80", 4));    /* above U+10FFFF */
-	CHECK(!utf8_valid("\xc3", 1));                /* truncated */
-	CHECK(!utf8_valid("\x80", 1));                /* lone continuation */
+	CHECK(utf8_valid("\xe2\x82\xac", 3));	   /* euro sign */
+	CHECK(utf8_valid("\xf0\x9f\x8e\xac", 4));  /* clapper board */
+	CHECK(!utf8_valid("\xe9", 1));		   /* Latin-1 é */
+	CHECK(!utf8_valid("\xc0\xaf", 2));	   /* overlong '/' */
+	CHECK(!utf8_valid("\xe0\x80\xaf", 3));	   /* overlong, 3 bytes */
+	CHECK(!utf8_valid("\xed\xa0\x80", 3));	   /* surrogate U+D800 */
+	CHECK(!utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+	CHECK(!utf8_valid("\xc3", 1));		   /* truncated */
+	CHECK(!utf8_valid("\x80", 1));		   /* lone continuation */
 }
 
 TEST(metrics_round_trip_and_get_set)

@@ -25,8 +25,18 @@ TEST(parse_i64_accepts)
 TEST(parse_i64_rejects_and_leaves_out_untouched)
 {
 	int64_t v = 42;
-	const char *bad[] = {"", "-", "+1", " 1", "1 ", "1x", "0x10", "1.0", "--1", "1e3",
-			     "9223372036854775808", "-9223372036854775809",
+	const char *bad[] = {"",
+			     "-",
+			     "+1",
+			     " 1",
+			     "1 ",
+			     "1x",
+			     "0x10",
+			     "1.0",
+			     "--1",
+			     "1e3",
+			     "9223372036854775808",
+			     "-9223372036854775809",
 			     "99999999999999999999999"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		CHECK(parse_i64(bad[i], INT64_MIN, INT64_MAX, &v) == -1);

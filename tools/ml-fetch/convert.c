@@ -101,8 +101,10 @@ static int read_genres(const char *g, size_t glen, const char *name, char *names
 		int64_t idx;
 		if (split_bars(line, ll, f, fl, 2) != 2 || fl[0] == 0 || has_ctl(f[0], fl[0]) ||
 		    parse_i64_n(f[1], fl[1], 0, MAX_GENRES - 1, &idx))
-			return lf_fail(err, EX_DATAERR, "%s:%zu: expected 'name|index' with index "
-				       "0..%d", name, lineno, MAX_GENRES - 1);
+			return lf_fail(err, EX_DATAERR,
+				       "%s:%zu: expected 'name|index' with index "
+				       "0..%d",
+				       name, lineno, MAX_GENRES - 1);
 		if (names[idx])
 			return lf_fail(err, EX_DATAERR, "%s:%zu: genre index %lld repeated", name,
 				       lineno, (long long)idx);
@@ -128,15 +130,20 @@ static int item_line(FILE *o, const char *line, size_t ll, int utf8, char *const
 	int64_t id;
 	int nf = split_bars(line, ll, f, fl, MAX_FIELDS);
 	if (nf != 5 + ng)
-		return lf_fail(err, EX_DATAERR, "%s:%zu: expected %d '|'-separated fields "
-			       "(id, title, dates, URL, %d genre flags), found %d", name, lineno,
-			       5 + ng, ng, nf);
+		return lf_fail(err, EX_DATAERR,
+			       "%s:%zu: expected %d '|'-separated fields "
+			       "(id, title, dates, URL, %d genre flags), found %d",
+			       name, lineno, 5 + ng, ng, nf);
 	if (parse_i64_n(f[0], fl[0], 0, INT32_MAX, &id))
-		return lf_fail(err, EX_DATAERR, "%s:%zu: movie id '%.*s' is not an integer in "
-			       "0..2147483647", name, lineno, (int)(fl[0] > 40 ? 40 : fl[0]), f[0]);
+		return lf_fail(err, EX_DATAERR,
+			       "%s:%zu: movie id '%.*s' is not an integer in "
+			       "0..2147483647",
+			       name, lineno, (int)(fl[0] > 40 ? 40 : fl[0]), f[0]);
 	if (fl[1] == 0 || has_ctl(f[1], fl[1]) || has_ctl(f[2], fl[2]))
-		return lf_fail(err, EX_DATAERR, "%s:%zu: empty title, or a control character "
-			       "(tab, CR) in title or date", name, lineno);
+		return lf_fail(err, EX_DATAERR,
+			       "%s:%zu: empty title, or a control character "
+			       "(tab, CR) in title or date",
+			       name, lineno);
 	fprintf(o, "%lld\t", (long long)id);
 	put_text(o, f[1], fl[1], utf8);
 	putc('\t', o);
@@ -146,9 +153,10 @@ static int item_line(FILE *o, const char *line, size_t ll, int utf8, char *const
 	for (int g = 0; g < ng; g++) {
 		const char *flag = f[5 + g];
 		if (fl[5 + g] != 1 || (flag[0] != '0' && flag[0] != '1'))
-			return lf_fail(err, EX_DATAERR, "%s:%zu: genre flag %d is '%.*s', not 0 "
-				       "or 1", name, lineno, g, (int)(fl[5 + g] > 8 ? 8 :
-				       fl[5 + g]), flag);
+			return lf_fail(err, EX_DATAERR,
+				       "%s:%zu: genre flag %d is '%.*s', not 0 "
+				       "or 1",
+				       name, lineno, g, (int)(fl[5 + g] > 8 ? 8 : fl[5 + g]), flag);
 		if (flag[0] == '1') {
 			fprintf(o, "%s%s", first ? "" : "|", genres[g]);
 			first = 0;
@@ -225,8 +233,9 @@ static int unique_ids(int64_t (*ids)[2], size_t n, const char *name, lf_error *e
 			worst_id = ids[i][0];
 		}
 	if (worst >= 0)
-		return lf_fail(err, EX_DATAERR, "%s:%lld: user id %lld repeated (first at line %lld)",
-			       name, (long long)worst, (long long)worst_id, (long long)worst_first);
+		return lf_fail(err, EX_DATAERR,
+			       "%s:%lld: user id %lld repeated (first at line %lld)", name,
+			       (long long)worst, (long long)worst_id, (long long)worst_first);
 	return 0;
 }
 
@@ -257,20 +266,25 @@ int convert_users(const char *user, size_t ulen, const char *name, char **out, s
 		size_t fl[5];
 		int64_t id, age;
 		if (split_bars(line, ll, f, fl, 5) != 5 || has_ctl(line, ll)) {
-			lf_fail(err, EX_DATAERR, "%s:%zu: expected 5 '|'-separated fields (id, age, "
-				"gender, occupation, zip code) and no control characters", name,
-				lineno);
+			lf_fail(err, EX_DATAERR,
+				"%s:%zu: expected 5 '|'-separated fields (id, age, "
+				"gender, occupation, zip code) and no control characters",
+				name, lineno);
 			goto fail;
 		}
 		if (parse_i64_n(f[0], fl[0], 0, INT32_MAX, &id) ||
 		    parse_i64_n(f[1], fl[1], 0, 200, &age)) {
-			lf_fail(err, EX_DATAERR, "%s:%zu: user id or age is not an integer (id "
-				"0..2147483647, age 0..200)", name, lineno);
+			lf_fail(err, EX_DATAERR,
+				"%s:%zu: user id or age is not an integer (id "
+				"0..2147483647, age 0..200)",
+				name, lineno);
 			goto fail;
 		}
 		if (fl[2] != 1 || (f[2][0] != 'M' && f[2][0] != 'F') || fl[3] == 0 || fl[4] == 0) {
-			lf_fail(err, EX_DATAERR, "%s:%zu: gender must be M or F, occupation and zip "
-				"code non-empty", name, lineno);
+			lf_fail(err, EX_DATAERR,
+				"%s:%zu: gender must be M or F, occupation and zip "
+				"code non-empty",
+				name, lineno);
 			goto fail;
 		}
 		if (n == cap) {

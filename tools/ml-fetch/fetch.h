@@ -32,11 +32,11 @@ char *file_url_path(const char *url, lf_error *err);
 /* ---- source.c ---- */
 
 typedef struct fetch_source {
-	char *dir;           /* a directory of unpacked files, or NULL */
+	char *dir;	     /* a directory of unpacked files, or NULL */
 	unsigned char *data; /* else the whole content: a zip, or one ratings file */
 	size_t len;
 	int is_zip;
-	char *label;         /* names the source in messages ("ml-100k.zip", "DIR") */
+	char *label; /* names the source in messages ("ml-100k.zip", "DIR") */
 } fetch_source;
 
 /* Resolves spec (URL, file:// URL, directory or file). md5 (or NULL) is

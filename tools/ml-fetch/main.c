@@ -84,8 +84,8 @@ static int produce(const fetch_source *src, const char *name, const char *member
 		return -1;
 	if (strcmp(name, "movies") == 0) {
 		if (source_member(src, "u.genre", &gbuf, &glen, &glabel, err) == 0)
-			rc = convert_movies((char *)buf, len, label, (char *)gbuf, glen, glabel, out,
-					    olen, err);
+			rc = convert_movies((char *)buf, len, label, (char *)gbuf, glen, glabel,
+					    out, olen, err);
 	} else if (strcmp(name, "users") == 0) {
 		rc = convert_users((char *)buf, len, label, out, olen, err);
 	} else {
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"source", required_argument, NULL, 's'}, {"md5", required_argument, NULL, 'm'},
 		{"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0}};
 	const char *source = NULL, *md5 = NULL, *output = NULL;
 	int c;
 	log_set_prog("ml-fetch");
@@ -163,7 +163,8 @@ int main(int argc, char **argv)
 	const char *member = member_of(name);
 	if (!member) {
 		log_error("unknown NAME '%s': ratings, movies, users, u1.base … u5.test, ua.base, "
-			  "ua.test, ub.base, ub.test", name);
+			  "ua.test, ub.base, ub.test",
+			  name);
 		return EX_USAGE;
 	}
 	if (md5 && !md5_arg_ok(md5)) {

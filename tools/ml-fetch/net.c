@@ -86,8 +86,8 @@ int url_get(const char *url, size_t max, unsigned char **buf, size_t *len, lf_er
 		if (s.oom)
 			return lf_fail(err, EX_OSERR, "%s: out of memory", url);
 		if (rc == CURLE_FILE_COULDNT_READ_FILE)
-			return lf_fail(err, EX_NOINPUT, "%s: %s", url, ebuf[0] ? ebuf :
-					curl_easy_strerror(rc));
+			return lf_fail(err, EX_NOINPUT, "%s: %s", url,
+				       ebuf[0] ? ebuf : curl_easy_strerror(rc));
 		if (rc == CURLE_HTTP_RETURNED_ERROR)
 			return lf_fail(err, EX_UNAVAILABLE, "%s: HTTP %ld (%s)", url, status,
 				       curl_easy_strerror(rc));

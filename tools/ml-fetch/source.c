@@ -26,8 +26,10 @@ static int check_md5(const unsigned char *buf, size_t len, const char *want, con
 	char got[33];
 	md5_hex(buf, len, got);
 	if (strcasecmp(got, want) != 0)
-		return lf_fail(err, EX_DATAERR, "%s: MD5 is %s, expected %s: corrupt or not the "
-			       "expected file", label, got, want);
+		return lf_fail(err, EX_DATAERR,
+			       "%s: MD5 is %s, expected %s: corrupt or not the "
+			       "expected file",
+			       label, got, want);
 	return 0;
 }
 
@@ -101,15 +103,17 @@ static int open_path(const char *path, const char *md5, fetch_source *s, lf_erro
 {
 	struct stat st;
 	if (stat(path, &st) != 0)
-		return lf_fail_errno(err, errno == ENOENT || errno == ENOTDIR ? EX_NOINPUT
-									      : EX_IOERR,
+		return lf_fail_errno(err,
+				     errno == ENOENT || errno == ENOTDIR ? EX_NOINPUT : EX_IOERR,
 				     errno, "%s", path);
 	if (set_label(s, path, err))
 		return -1;
 	if (S_ISDIR(st.st_mode)) {
 		if (md5)
-			return lf_fail(err, EX_USAGE, "--md5 checks a file or URL source, and %s is "
-				       "a directory", path);
+			return lf_fail(err, EX_USAGE,
+				       "--md5 checks a file or URL source, and %s is "
+				       "a directory",
+				       path);
 		s->dir = strdup(path);
 		return s->dir ? 0 : lf_fail(err, EX_OSERR, "out of memory");
 	}
@@ -118,8 +122,7 @@ static int open_path(const char *path, const char *md5, fetch_source *s, lf_erro
 	return md5 ? check_md5(s->data, s->len, md5, path, err) : 0;
 }
 
-int source_open(const char *spec, const char *md5, const char *home, fetch_source *s,
-		lf_error *err)
+int source_open(const char *spec, const char *md5, const char *home, fetch_source *s, lf_error *err)
 {
 	memset(s, 0, sizeof *s);
 	int rc;
@@ -203,8 +206,8 @@ int source_member(const fetch_source *s, const char *member, unsigned char **buf
 	/* A single file is a user's own ratings: it stands for u.data only. */
 	if (strcmp(member, "u.data") != 0)
 		return lf_fail(err, EX_NOINPUT,
-			       "%s is a single ratings file, not the dataset: it has no %s", s->label,
-			       member);
+			       "%s is a single ratings file, not the dataset: it has no %s",
+			       s->label, member);
 	*buf = malloc(s->len + 1);
 	*label = strdup(s->label);
 	if (!*buf || !*label) {

@@ -43,7 +43,8 @@ static int read_member(zip_t *za, zip_int64_t idx, const char *zipname, const ch
 		 * declared size shows up as got > size */
 		zip_int64_t n = zip_fread(zf, b + got, size + 1 - got);
 		if (n < 0) {
-			lf_fail(err, EX_DATAERR, "%s: %s: %s", zipname, name, zip_file_strerror(zf));
+			lf_fail(err, EX_DATAERR, "%s: %s: %s", zipname, name,
+				zip_file_strerror(zf));
 			goto fail;
 		}
 		if (n == 0)

@@ -110,12 +110,15 @@ out:
 int main(int argc, char **argv)
 {
 	enum { OPT_VERSION = 256 };
-	static const struct option longopts[] = {
-		{"test", required_argument, NULL, 't'},   {"protocol", required_argument, NULL, 'p'},
-		{"ratio", required_argument, NULL, 'r'},  {"seed", required_argument, NULL, 's'},
-		{"output", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, OPT_VERSION},
-		{NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"test", required_argument, NULL, 't'},
+						 {"protocol", required_argument, NULL, 'p'},
+						 {"ratio", required_argument, NULL, 'r'},
+						 {"seed", required_argument, NULL, 's'},
+						 {"output", required_argument, NULL, 'o'},
+						 {"quiet", no_argument, NULL, 'q'},
+						 {"help", no_argument, NULL, 'h'},
+						 {"version", no_argument, NULL, OPT_VERSION},
+						 {NULL, 0, NULL, 0}};
 	const char *test_path = NULL, *train_path = NULL;
 	split_protocol proto = SPLIT_STRATIFIED;
 	double ratio = 0.75;
@@ -135,7 +138,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'r':
-			if (parse_double(optarg, 0.0, 1.0, &ratio) || ratio <= 0.0 || ratio >= 1.0) {
+			if (parse_double(optarg, 0.0, 1.0, &ratio) || ratio <= 0.0 ||
+			    ratio >= 1.0) {
 				log_error("--ratio '%s' is not a number strictly between 0 and 1",
 					  optarg);
 				return EX_USAGE;
@@ -166,7 +170,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!test_path || !test_path[0]) {
-		log_error("--test FILE is required (where the test ratings go); try 'ml-split --help'");
+		log_error("--test FILE is required (where the test ratings go); try 'ml-split "
+			  "--help'");
 		return EX_USAGE;
 	}
 	if (train_path && !train_path[0]) {

@@ -26,10 +26,7 @@ int split_protocol_parse(const char *s, split_protocol *p)
 }
 
 /* round(ratio * n), half to even (the default rounding mode). */
-static size_t train_count(double ratio, size_t n)
-{
-	return (size_t)rint(ratio * (double)n);
-}
+static size_t train_count(double ratio, size_t n) { return (size_t)rint(ratio * (double)n); }
 
 /* By user, then input position: each user's rows in input order. */
 static int by_user(const void *a, const void *b, void *rows)
