@@ -59,7 +59,7 @@ static const char usage[] =
 enum {
 	OPT_MODEL = 256, OPT_DIM, OPT_EPOCHS, OPT_MAX_EPOCHS, OPT_PATIENCE, OPT_LR, OPT_USER_L2,
 	OPT_ITEM_L2, OPT_ALPHA, OPT_BATCH, OPT_VRATIO, OPT_RDIM, OPT_RSWEEPS, OPT_RBURN,
-	OPT_RSAMPLES, OPT_SEED, OPT_THREADS, OPT_LOSSES, OPT_PARAMS, OPT_VERSION
+	OPT_RSAMPLES, OPT_EMA, OPT_SEED, OPT_THREADS, OPT_LOSSES, OPT_PARAMS, OPT_VERSION
 };
 
 static const struct option longopts[] = {
@@ -78,6 +78,7 @@ static const struct option longopts[] = {
 	{"rating-sweeps", required_argument, NULL, OPT_RSWEEPS},
 	{"rating-burn-in", required_argument, NULL, OPT_RBURN},
 	{"rating-samples", required_argument, NULL, OPT_RSAMPLES},
+	{"ema", required_argument, NULL, OPT_EMA},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"threads", required_argument, NULL, OPT_THREADS},
 	{"losses", required_argument, NULL, OPT_LOSSES},
@@ -119,9 +120,10 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out,
 	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
 		int64_t i = 0;
 		double x = 0;
-		const char *name = opt >= OPT_MODEL && opt < OPT_VERSION
-					   ? longopts[opt - OPT_MODEL].name
-					   : "";
+		const char *name = "";
+		for (const struct option *o = longopts; o->name; o++)
+			if (o->val == opt)
+				name = o->name;
 		switch (opt) {
 		case OPT_MODEL:
 			if (strcmp(optarg, "softmax-mf") != 0) {
@@ -183,6 +185,11 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out,
 			if (parse_double(optarg, 0.0, 1.0, &x) < 0)
 				return bad_value(name, optarg, "a number in 0..1");
 			c->rank.alpha = x;
+			break;
+		case OPT_EMA:
+			if (parse_double(optarg, 0.0, 0.9999, &x) < 0)
+				return bad_value(name, optarg, "a number in 0..0.9999");
+			c->rank.ema = x;
 			break;
 		case OPT_VRATIO:
 			if (parse_double(optarg, 0.01, 0.99, &x) < 0)

@@ -262,6 +262,7 @@ void smf_free(smf_model *m)
 typedef struct opt {
 	adam aP, aQ;
 	float *gP, *gQ, *weight;
+	float *eP, *eQ; /* moving averages of P and Q (NULL when ema is 0) */
 	size_t *order;
 	work w;
 } opt;
@@ -273,8 +274,18 @@ static void opt_free(opt *o)
 	free(o->gP);
 	free(o->gQ);
 	free(o->weight);
+	free(o->eP);
+	free(o->eQ);
 	free(o->order);
 	work_free(&o->w);
+}
+
+/* avg = decay * avg + (1 - decay) * x */
+static void ema_update(float *restrict avg, const float *restrict x, size_t n, float decay)
+{
+	float keep = 1.0f - decay;
+	for (size_t j = 0; j < n; j++)
+		avg[j] = decay * avg[j] + keep * x[j];
 }
 
 int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *run,
@@ -295,6 +306,17 @@ int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *ru
 		smf_free(out);
 		return lf_fail(err, EX_SOFTWARE, "out of memory for a %zu x %zu model", nu + n_items,
 			       wd);
+	}
+	if (p->ema > 0) {
+		o.eP = lf_calloc(nu * wd, sizeof(float));
+		o.eQ = lf_calloc(n_items * wd, sizeof(float));
+		if (!o.eP || !o.eQ) {
+			opt_free(&o);
+			smf_free(out);
+			return lf_fail(err, EX_SOFTWARE, "out of memory for the weight averages");
+		}
+		memcpy(o.eP, out->P, nu * wd * sizeof(float));
+		memcpy(o.eQ, out->Q, n_items * wd * sizeof(float));
 	}
 	smf_user_weights(train, p->alpha, o.weight, &out->weight_norm);
 	rng shuffle;
@@ -323,11 +345,18 @@ int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *ru
 			total += loss * (double)m;
 			adam_step(&o.aP, out->P, o.gP);
 			adam_step(&o.aQ, out->Q, o.gQ);
+			if (o.eP) {
+				ema_update(o.eP, out->P, nu * wd, (float)p->ema);
+				ema_update(o.eQ, out->Q, n_items * wd, (float)p->ema);
+			}
 		}
 		double val = NAN;
 		int stop = 0;
 		if (run->val) {
-			if (smf_val_ndcg(out, train, run->val, &val, err) < 0) {
+			smf_model avg = *out;
+			if (o.eP)
+				avg.P = o.eP, avg.Q = o.eQ;
+			if (smf_val_ndcg(&avg, train, run->val, &val, err) < 0) {
 				opt_free(&o);
 				smf_free(out);
 				return -1;
@@ -345,6 +374,10 @@ int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *ru
 				now_seconds() - t0);
 		if (stop)
 			break;
+	}
+	if (o.eP) { /* the averaged weights are the model */
+		memcpy(out->P, o.eP, nu * wd * sizeof(float));
+		memcpy(out->Q, o.eQ, n_items * wd * sizeof(float));
 	}
 	opt_free(&o);
 	return 0;

@@ -28,6 +28,8 @@ typedef struct smf_params {
 	double lr, user_l2, item_l2, alpha;
 	size_t batch_users;
 	int patience; /* validation epochs without improvement before stopping */
+	double ema;   /* > 0: the model is the moving average of the weights over
+		       * steps, avg = ema * avg + (1 - ema) * w (validated too) */
 	uint64_t seed;
 } smf_params;
 

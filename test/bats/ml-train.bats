@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# ml-train: train ratings TSV on stdin -> .lfe model on stdout (or -o).
+# Runs on a small fixture (321 ratings of u.data: users <= 40, movies <= 50)
+# with few epochs, so the whole file takes seconds.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+FIX=$FIXTURES/model-train.tsv
+FAST=(-q --epochs 3 --dim 16 --rating-sweeps 5 --rating-burn-in 1 --rating-samples 2)
+
+# lfe_dump FILE: one line per table, "name rows dim id id ...", read with od
+# straight from the bytes (magic, n_tables, then name[16] rows dim ids values).
+lfe_dump() {
+	local f=$1 off=12 n t name rows dim ids
+	n=$(od -A n -t u4 -j 8 -N 4 "$f" | tr -d ' ')
+	for ((t = 0; t < n; t++)); do
+		name=$(dd if="$f" bs=1 skip="$off" count=16 status=none | tr -d '\0')
+		read -r rows dim < <(od -A n -t u4 -j $((off + 16)) -N 8 "$f")
+		ids=$(od -A n -v -t d4 -j $((off + 24)) -N $((4 * rows)) "$f" | tr -s ' \n' ' ')
+		echo "$name $rows $dim${ids% }"
+		off=$((off + 24 + 4 * rows + 4 * rows * dim))
+	done
+}
+
+ids_of() { # ids_of COLUMN FILE: sorted distinct ids, space-separated
+	cut -f"$1" "$2" | sort -n -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+@test "fixture: tables users/items/rating_*/foldin whose ids are the input's" {
+	"$BIN/ml-train" "${FAST[@]}" <"$FIX" >"$TMP/m.lfe"
+	run lfe_dump "$TMP/m.lfe"
+	assert_success
+	users=$(ids_of 1 "$FIX") items=$(ids_of 2 "$FIX")
+	nu=$(wc -w <<<"$users") ni=$(wc -w <<<"$items")
+	assert_line --index 0 "users $nu 17 $users"
+	assert_line --index 1 "items $ni 17 $items"
+	# rating head: 2 samples x 5 factors side by side, then [mean + b_u, 1] / [1, b_i]
+	assert_line --index 2 "rating_users $nu 12 $users"
+	assert_line --index 3 "rating_items $ni 12 $items"
+	assert_line --index 4 "foldin 1 4 0"
+	# and ml-eval reads it
+	run --separate-stderr "$BIN/ml-eval" --train "$FIX" --test "$FIX" <"$TMP/m.lfe"
+	assert_success
+	assert_line --partial "rmse"
+}
+
+@test "the user rows end in 1 and foldin holds user_l2, alpha, norm, 1" {
+	"$BIN/ml-train" "${FAST[@]}" --user-l2 1.5 --user-weight-alpha 0.25 <"$FIX" >"$TMP/m.lfe"
+	nu=$(ids_of 1 "$FIX" | wc -w)
+	# last float of the first user row: offset 12 + 24 + 4 nu + 4 * 16
+	run od -A n -t f4 -j $((12 + 24 + 4 * nu + 64)) -N 4 "$TMP/m.lfe"
+	assert_output --regexp '^ +1$'
+	# foldin values: the 16 bytes before the CRC
+	size=$(stat -c %s "$TMP/m.lfe")
+	run od -A n -t f4 -j $((size - 20)) -N 16 "$TMP/m.lfe"
+	assert_output --regexp '^ +1\.5 +0\.25 +[0-9.e+-]+ +1$'
+}
+
+@test "any ids: 0 and 2147483647 are kept as they are" {
+	printf '0\t2147483647\t5\t1\n0\t7\t3\t2\n2147483647\t7\t4\t3\n5\t0\t1\t4\n' >"$TMP/ids.tsv"
+	"$BIN/ml-train" "${FAST[@]}" <"$TMP/ids.tsv" >"$TMP/m.lfe"
+	run lfe_dump "$TMP/m.lfe"
+	assert_line --index 0 "users 3 17 0 5 2147483647"
+	assert_line --index 1 "items 3 17 0 7 2147483647"
+}
+
+@test "same seed and threads: identical bytes; another seed: different" {
+	for t in 1 2; do
+		"$BIN/ml-train" "${FAST[@]}" --threads $t --seed 7 <"$FIX" >"$TMP/a$t.lfe"
+		"$BIN/ml-train" "${FAST[@]}" --threads $t --seed 7 <"$FIX" >"$TMP/b$t.lfe"
+		cmp "$TMP/a$t.lfe" "$TMP/b$t.lfe"
+	done
+	"$BIN/ml-train" "${FAST[@]}" --seed 8 <"$FIX" >"$TMP/c.lfe"
+	run cmp -s "$TMP/a1.lfe" "$TMP/c.lfe"
+	assert_failure
+}
+
+@test "-o writes the same model atomically, nothing else in the directory" {
+	mkdir "$TMP/out"
+	"$BIN/ml-train" "${FAST[@]}" -o "$TMP/out/m.lfe" <"$FIX"
+	"$BIN/ml-train" "${FAST[@]}" <"$FIX" >"$TMP/stdout.lfe"
+	cmp "$TMP/out/m.lfe" "$TMP/stdout.lfe"
+	assert_equal "$(ls -A "$TMP/out")" "m.lfe"
+}
+
+@test "early stopping: --losses per epoch, --params with what was used" {
+	run --separate-stderr "$BIN/ml-train" --dim 8 --max-epochs 6 --patience 2 --rating-sweeps 4 \
+		--rating-burn-in 1 --rating-samples 2 --losses "$TMP/l.tsv" --params "$TMP/p.tsv" \
+		<"$FIX" -o "$TMP/m.lfe"
+	assert_success
+	# progress on stderr, one line per epoch
+	[[ $stderr == *"ranking select epoch 1/6 loss "*" val_ndcg@10 "* ]]
+	# losses: step, name, value with known names and numbers
+	run awk -F'\t' 'NF != 3 || $1 !~ /^[0-9]+$/ || $3 !~ /^-?[0-9.e+-]+$/ { bad++ } END { print NR, bad + 0 }' "$TMP/l.tsv"
+	assert_output --regexp '^[0-9]+ 0$'
+	assert [ "$(grep -c $'^1\tselect_ranking_loss\t' "$TMP/l.tsv")" = 1 ]
+	assert [ "$(grep -c $'\tval_ndcg_at_10\t' "$TMP/l.tsv")" -ge 3 ]
+	assert [ "$(grep -c $'\trating_train_rmse\t' "$TMP/l.tsv")" = 4 ]
+	chosen=$(awk -F'\t' '$1 == "epochs_chosen" { print $2 }' "$TMP/p.tsv")
+	assert [ "$chosen" -ge 1 ] && assert [ "$chosen" -le 6 ]
+	assert [ "$(grep -c $'\tranking_loss\t' "$TMP/l.tsv")" = "$chosen" ]
+	# params: every hyperparameter used, and the run's figures
+	for kv in "model	softmax-mf" "dim	8" "patience	2" "seed	42" "n_ratings	321" \
+		"n_users	$(ids_of 1 "$FIX" | wc -w)" "n_items	$(ids_of 2 "$FIX" | wc -w)" \
+		"lr	0.0183" "user_l2	2.17" "item_l2	14.86" "user_weight_alpha	0.4" \
+		"batch_users	256" "rating_sweeps	4"; do
+		grep -qxF "$kv" "$TMP/p.tsv" || { echo "missing: $kv"; false; }
+	done
+	grep -qE $'^train_seconds\t[0-9.]+$' "$TMP/p.tsv"
+	grep -qE $'^val_ndcg_at_10\t0\\.[0-9]+$' "$TMP/p.tsv"
+}
+
+@test "malformed line: 65 naming stdin:line; no -o file, no stdout bytes" {
+	{ head -2 "$FIX"; printf '3\t4\tfive\t0\n'; tail -3 "$FIX"; } >"$TMP/bad.tsv"
+	run "$BIN/ml-train" "${FAST[@]}" -o "$TMP/m.lfe" <"$TMP/bad.tsv"
+	assert_failure 65
+	assert_output --partial "stdin:3"
+	assert_file_not_exists "$TMP/m.lfe"
+	assert_equal "$(ls -A "$TMP" | grep -c '^\.m\.lfe')" 0
+	run bash -c "'$BIN/ml-train' ${FAST[*]} <'$TMP/bad.tsv' >'$TMP/out.lfe'"
+	assert_failure 65
+	assert_file_empty "$TMP/out.lfe"
+}
+
+@test "empty input: 65, nothing written" {
+	run bash -c "'$BIN/ml-train' ${FAST[*]} </dev/null >'$TMP/out.lfe'"
+	assert_failure 65
+	assert_output --partial "ml-train:"
+	assert_file_empty "$TMP/out.lfe"
+	run "$BIN/ml-train" "${FAST[@]}" -o "$TMP/m.lfe" </dev/null
+	assert_failure 65
+	assert_file_not_exists "$TMP/m.lfe"
+}
+
+@test "a records file that cannot be created: failure and no model either" {
+	run bash -c "'$BIN/ml-train' ${FAST[*]} --params '$TMP/no/such/dir/p.tsv' <'$FIX' >'$TMP/out.lfe'"
+	assert_failure
+	assert_output --partial "p.tsv"
+	assert_file_empty "$TMP/out.lfe"
+}
+
+@test "usage errors: 64 with the reason" {
+	run "$BIN/ml-train" --dim 0 <"$FIX"
+	assert_failure 64
+	assert_output --partial "--dim"
+	run "$BIN/ml-train" --model nope <"$FIX"
+	assert_failure 64
+	assert_output --partial "unknown model 'nope'"
+	run "$BIN/ml-train" --lr abc <"$FIX"
+	assert_failure 64
+	run "$BIN/ml-train" --bogus <"$FIX"
+	assert_failure 64
+	run "$BIN/ml-train" extra.tsv <"$FIX"
+	assert_failure 64
+	assert_output --partial "stdin"
+}
+
+@test "--help shows an example pipe; --version" {
+	run "$BIN/ml-train" --help
+	assert_success
+	assert_output --partial "ml-train --losses losses.tsv --params params.tsv < train.tsv > model.lfe"
+	run "$BIN/ml-train" --version
+	assert_success
+	assert_output --regexp '^ml-train lensflow [0-9]'
+}
