@@ -50,7 +50,7 @@ $(BUILD)/test/lfe-gen: $(BUILD)/test/tools/lfe-gen.o $(BUILD)/liblensflow.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(COMMON_LIBS)
 # No OpenBLAS in ml-serve: its static TLS would eat civetweb's 100 KiB
 # worker stacks (see README, "ml-serve and OpenBLAS").
-LIBS_ml-serve := -lcivetweb -lpq -ljansson -lpthread
+LIBS_ml-serve := -lcivetweb -lpq -ljansson -lcurl -lpthread
 ALL_LIBS := -lcivetweb -lcurl -lzip -lpq -ljansson $(BLAS_LIBS) -lpthread
 
 # ---- sources --------------------------------------------------------------

@@ -111,7 +111,9 @@ setup_file() {
 		<"$d/v1.lfe" >/dev/null
 	PORT=$(free_port)
 	export PORT URL=http://127.0.0.1:$PORT
-	LENSFLOW_ADMIN_TOKEN=$TOKEN start_serve main --listen "127.0.0.1:$PORT" --threads 3 --poll 0.5
+	# this server does not read the registry: another suite's "lensflow" champion must not matter
+	MLFLOW_TRACKING_URI='' LENSFLOW_ADMIN_TOKEN=$TOKEN \
+		start_serve main --listen "127.0.0.1:$PORT" --threads 3 --poll 0.5
 	wait_for "$URL" /readyz 200
 }
 
@@ -120,7 +122,7 @@ setup() {
 }
 
 teardown_file() {
-	for name in main outage outage2 closed; do
+	for name in main outage outage2 closed registry; do
 		if [ -f "$BATS_FILE_TMPDIR/$name.pid" ] && [ ! -f "$BATS_FILE_TMPDIR/$name.exit" ]; then
 			stop_serve "$name"
 		fi
@@ -594,6 +596,51 @@ EOF
 		case $name in lensflow_http_errors | lensflow_http_requests | lensflow_retrain_*) continue ;; esac
 		grep -q "^# TYPE $name " "$m" || fail "$name is not exposed"
 	done
+}
+
+# ---- the registry ---------------------------------------------------------------------------
+
+mlflow_api() { # mlflow_api ENDPOINT JSON: POST to MLflow's REST API, the answer on stdout
+	curl -sS --fail-with-body -H 'Content-Type: application/json' --data-binary "$2" \
+		"$MLFLOW_TRACKING_URI/api/2.0/mlflow/$1"
+}
+
+@test "the champion's version is read from MLflow: gauge and /model's alias follow it" {
+	[ -n "${MLFLOW_TRACKING_URI:-}" ] || fail "no MLflow: run scripts/services up (make test does)"
+	model=serve_t$RANDOM$RANDOM
+	exp=$(mlflow_api experiments/create "{\"name\": \"$model\"}" | jq -r .experiment_id)
+	run_id=$(mlflow_api runs/create "{\"experiment_id\": \"$exp\"}" | jq -r .run.info.run_id)
+	mlflow_api registered-models/create "{\"name\": \"$model\"}" >/dev/null
+	for v in 1 2; do
+		mlflow_api model-versions/create "{\"name\": \"$model\", \"run_id\": \"$run_id\",
+			\"source\": \"runs:/$run_id/model\"}" | jq -e ".model_version.version == \"$v\""
+	done
+	mlflow_api registered-models/alias "{\"name\": \"$model\", \"alias\": \"champion\",
+		\"version\": \"2\"}" >/dev/null
+	"$BIN/ml-pgload" -q --model-name "$model" --version 1 --switch <"$BATS_FILE_TMPDIR/v1.lfe" >/dev/null
+	port=$(free_port)
+	start_serve registry --listen "127.0.0.1:$port" --model-name "$model" --poll 0.3 \
+		--tracking-uri "$MLFLOW_TRACKING_URI"
+	URL=http://127.0.0.1:$port
+	wait_for "$URL" /readyz 200
+	for i in $(seq 50); do
+		curl -s "$URL/metrics" | grep -q '^lensflow_registry_champion_version 2$' && break
+		sleep 0.2
+	done
+	curl -s "$URL/metrics" | grep -q '^lensflow_registry_champion_version 2$'
+	http GET /model
+	jq -e '.version == "1" and .alias == null' <<<"$BODY"
+	mlflow_api registered-models/alias "{\"name\": \"$model\", \"alias\": \"champion\",
+		\"version\": \"1\"}" >/dev/null
+	for i in $(seq 50); do
+		http GET /model
+		[ "$(jq -r .alias <<<"$BODY")" = champion ] && break
+		sleep 0.2
+	done
+	jq -e '.version == "1" and .alias == "champion"' <<<"$BODY"
+	curl -s "$URL/metrics" | grep -q '^lensflow_registry_champion_version 1$'
+	stop_serve registry
+	assert_equal "$STOPPED" 0
 }
 
 # ---- outages -----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ml-serve [--listen HOST:PORT] [--threads N] [--db URL] [--model-name NAME]\n"
 		"                [--poll SECONDS] [--max-body BYTES] [--timeout MS] [--access-log FILE]\n"
+		"                [--tracking-uri URI]\n"
 		"\n"
 		"Serves recommendations over HTTP from the embedding set that the `serving` table\n"
 		"of the database points at, and reloads it when that changes.\n"
@@ -31,6 +32,8 @@ static void usage(FILE *f)
 		"      --max-body BYTES    largest request body (default 65536)\n"
 		"      --timeout MS        request timeout (default 10000)\n"
 		"      --access-log FILE   write an access log (default: none)\n"
+		"      --tracking-uri URI  MLflow, read every poll for the champion's version\n"
+		"                          (default $MLFLOW_TRACKING_URI; unset: not read)\n"
 		"  -h, --help              this help\n"
 		"      --version           version and commit\n"
 		"\n"
@@ -57,7 +60,7 @@ static int parse_listen(const char *s, char *out, size_t out_len)
 	return snprintf(out, out_len, "%s", s) < (int)out_len ? 0 : -1;
 }
 
-enum { OPT_VERSION = 256, OPT_MAX_BODY, OPT_TIMEOUT, OPT_ACCESS_LOG };
+enum { OPT_VERSION = 256, OPT_MAX_BODY, OPT_TIMEOUT, OPT_ACCESS_LOG, OPT_TRACKING };
 
 static void *init_thread(const struct mg_context *ctx, int type)
 {
@@ -100,6 +103,7 @@ int main(int argc, char **argv)
 	const char *listen = getenv("LENSFLOW_LISTEN");
 	app.cfg.db_url = getenv("DATABASE_URL");
 	app.cfg.admin_token = getenv("LENSFLOW_ADMIN_TOKEN");
+	app.cfg.tracking_uri = getenv("MLFLOW_TRACKING_URI");
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},
 		{"threads", required_argument, NULL, 't'},
@@ -109,6 +113,7 @@ int main(int argc, char **argv)
 		{"max-body", required_argument, NULL, OPT_MAX_BODY},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+		{"tracking-uri", required_argument, NULL, OPT_TRACKING},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -160,6 +165,7 @@ int main(int argc, char **argv)
 			app.cfg.timeout_ms = (int)v;
 			break;
 		case OPT_ACCESS_LOG: app.cfg.access_log = optarg; break;
+		case OPT_TRACKING: app.cfg.tracking_uri = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_VERSION:
 			printf("ml-serve lensflow %s (%s)\n", LENSFLOW_VERSION, LENSFLOW_COMMIT);

@@ -29,6 +29,7 @@ struct serve_config {
 	int timeout_ms;
 	const char *admin_token;  /* NULL or "": admin endpoints answer 401 */
 	const char *access_log;   /* NULL: none */
+	const char *tracking_uri; /* MLflow, for the champion gauge; NULL: not read */
 };
 
 struct serve_app {
