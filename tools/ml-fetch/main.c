@@ -183,7 +183,9 @@ int main(int argc, char **argv)
 	if (!home || !home[0])
 		home = "./.lensflow";
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	/* libcurl (and its TLS library) only for URLs: a local directory starts faster */
+	int use_curl = strstr(source, "://") != NULL;
+	if (use_curl && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("cannot initialise libcurl");
 		return EX_SOFTWARE;
 	}
@@ -203,7 +205,8 @@ int main(int argc, char **argv)
 			log_info("sha256 %s %s", hex, name);
 	}
 	free(out);
-	curl_global_cleanup();
+	if (use_curl)
+		curl_global_cleanup();
 	if (rc) {
 		log_error("%s", err.msg);
 		return err.code ? err.code : EX_SOFTWARE;
