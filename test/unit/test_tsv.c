@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rng.h"
 #include "tap.h"
 #include "tsv.h"
 #include "util.h"
@@ -268,6 +269,67 @@ TEST(metrics_rejections)
 	}
 }
 
+TEST(random_inputs_never_crash_the_readers)
+{
+	/* inputs built from field tokens (valid and not), tabs, "\n" and "\r\n",
+	 * so that some parse and most fail in every way the readers check */
+	static const char *tok[] = {"1",       "2",   "3",   "5",	   "0",	       "6",
+				    "-1",      "x",   "",    "2147483648", "\xc3\xa9", "\xe9",
+				    "ndcg@10", "0.5", "nan", "a|b",	   " 4"};
+	const size_t ntok = sizeof tok / sizeof tok[0];
+	rng g;
+	rng_seed(&g, 99);
+	int ok_r = 0, ok_m = 0;
+	for (int k = 0; k < 5000; k++) {
+		char buf[512];
+		size_t n = 0;
+		int lines = 1 + (int)rng_below(&g, 5);
+		for (int l = 0; l < lines; l++) {
+			int fields = 2 + (int)rng_below(&g, 4);
+			for (int f = 0; f < fields; f++) {
+				/* mostly small valid ids so that some rows are good */
+				const char *t = rng_below(&g, 3) ? tok[rng_below(&g, 4)]
+								 : tok[rng_below(&g, ntok)];
+				n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s",
+						      f ? "\t" : "", t);
+			}
+			uint64_t end = rng_below(&g, 20);
+			if (l < lines - 1 || end < 15)
+				n += (size_t)snprintf(buf + n, sizeof buf - n, "%s",
+						      end == 0 ? "\r\n" : "\n");
+		}
+		char *c = malloc(n ? n : 1); /* exact size: ASan sees any read past the end */
+		CHECK(c);
+		memcpy(c, buf, n);
+		ratings r;
+		movies m;
+		metric_set ms;
+		lf_error err = {0};
+		if (ratings_parse(c, n, "f", &r, &err) == 0) {
+			ok_r++;
+			for (size_t i = 0; i < r.n; i++)
+				CHECK(r.rows[i].rating >= 1 && r.rows[i].rating <= 5);
+		} else {
+			CHECK_EQ_INT(err.code, EX_DATAERR);
+			CHECK(strncmp(err.msg, "f:", 2) == 0);
+		}
+		ratings_free(&r);
+		if (movies_parse(c, n, "f", &m, &err) == 0) {
+			ok_m++;
+			movies_free(&m);
+		} else {
+			CHECK_EQ_INT(err.code, EX_DATAERR);
+		}
+		if (metrics_parse(c, n, "f", &ms, &err) == 0)
+			metrics_free(&ms);
+		else
+			CHECK_EQ_INT(err.code, EX_DATAERR);
+		free(c);
+	}
+	printf("# of 5000 inputs: %d valid ratings, %d valid movies\n", ok_r, ok_m);
+	CHECK(ok_r > 0); /* the generator does reach the accepting path */
+}
+
 int main(void)
 {
 	RUN(ratings_parse_good);
@@ -282,5 +344,6 @@ int main(void)
 	RUN(utf8_validation);
 	RUN(metrics_round_trip_and_get_set);
 	RUN(metrics_rejections);
+	RUN(random_inputs_never_crash_the_readers);
 	return tap_done();
 }
