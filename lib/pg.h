@@ -70,9 +70,9 @@ typedef struct pg_copy {
 	PGconn *conn;
 	unsigned char *buf;
 	size_t len, cap;
-	int failed;       /* sticky: err holds why */
+	int failed; /* sticky: err holds why */
 	lf_error err;
-	uint64_t rows;    /* rows written so far */
+	uint64_t rows; /* rows written so far */
 } pg_copy;
 
 /* Sends sql (a "COPY ... FROM STDIN (FORMAT binary)") and the file header. */

@@ -60,14 +60,11 @@ static int dump(const char *table)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"users", required_argument, NULL, 'u'},
-						 {"items", required_argument, NULL, 'i'},
-						 {"dim", required_argument, NULL, 'd'},
-						 {"seed", required_argument, NULL, 's'},
-						 {"foldin", no_argument, NULL, 'f'},
-						 {"no-items", no_argument, NULL, 'n'},
-						 {"dump", required_argument, NULL, 'D'},
-						 {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+		{"users", required_argument, NULL, 'u'}, {"items", required_argument, NULL, 'i'},
+		{"dim", required_argument, NULL, 'd'},	 {"seed", required_argument, NULL, 's'},
+		{"foldin", no_argument, NULL, 'f'},	 {"no-items", no_argument, NULL, 'n'},
+		{"dump", required_argument, NULL, 'D'},	 {NULL, 0, NULL, 0}};
 	int64_t users = 10, items = 20, dim = 8, seed = 1;
 	int foldin = 0, no_items = 0, c;
 	lf_error err = {0};
@@ -84,7 +81,8 @@ int main(int argc, char **argv)
 		if (c == 'D')
 			return dump(optarg);
 		if (c == '?' || parse_i64(optarg, 0, INT32_MAX, dst) < 0) {
-			fprintf(stderr, "usage: lfe-gen --users N --items N --dim N [--seed N] [--foldin]\n");
+			fprintf(stderr, "usage: lfe-gen --users N --items N --dim N [--seed N] "
+					"[--foldin]\n");
 			return EX_USAGE;
 		}
 	}

@@ -30,9 +30,10 @@ static int bytes_are(const pg_copy *cp, const unsigned char *want, size_t n)
 TEST(int_and_null_fields_are_big_endian_with_lengths)
 {
 	pg_copy cp = enc();
-	static const unsigned char want[] = {0, 0, 0, 4, 0x12, 0x34, 0x56, 0x78, /* int4 */
-					     0, 0, 0, 2, 0xff, 0xfe,                 /* int2 -2 */
-					     0xff, 0xff, 0xff, 0xff};                /* NULL */
+	static const unsigned char want[] = {0,	   0,	 0,    4,   0x12, 0x34,
+					     0x56, 0x78,			/* int4 */
+					     0,	   0,	 0,    2,   0xff, 0xfe, /* int2 -2 */
+					     0xff, 0xff, 0xff, 0xff};		/* NULL */
 	pg_copy_int4(&cp, 0x12345678);
 	pg_copy_int2(&cp, -2);
 	pg_copy_null(&cp);
@@ -46,8 +47,8 @@ TEST(vector_is_pgvectors_binary_format)
 	pg_copy cp = enc();
 	const float v[3] = {1.0f, -2.0f, 0.5f};
 	/* length 16; int16 dim 3; int16 unused 0; float4 big-endian */
-	static const unsigned char want[] = {0, 0, 0, 16, 0, 3, 0, 0, 0x3f, 0x80, 0, 0,
-					     0xc0, 0, 0, 0, 0x3f, 0, 0, 0};
+	static const unsigned char want[] = {0, 0, 0,	 16, 0, 3, 0,	 0, 0x3f, 0x80,
+					     0, 0, 0xc0, 0,  0, 0, 0x3f, 0, 0,	  0};
 	pg_copy_vector(&cp, v, 3);
 	CHECK(!cp.failed);
 	CHECK(bytes_are(&cp, want, sizeof want));
@@ -66,12 +67,13 @@ TEST(vector_dimension_outside_pgvector_fails)
 TEST(timestamptz_counts_microseconds_from_2000)
 {
 	pg_copy cp = enc();
-	static const unsigned char want[] = {0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0,
-					     0, 0, 0, 8, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x40,
-					     0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0, 0xbd, 0xc0};
-	pg_copy_timestamptz(&cp, 946684800);     /* 2000-01-01: 0 */
-	pg_copy_timestamptz(&cp, 946684801);     /* +1 s = 1000000 us */
-	pg_copy_timestamptz(&cp, 946684799);     /* -1 s */
+	static const unsigned char want[] = {0, 0,    0,    8,	  0,	0,    0,    0,	  0,
+					     0, 0,    0,    0,	  0,	0,    8,    0,	  0,
+					     0, 0,    0,    0x0f, 0x42, 0x40, 0,    0,	  0,
+					     8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0, 0xbd, 0xc0};
+	pg_copy_timestamptz(&cp, 946684800); /* 2000-01-01: 0 */
+	pg_copy_timestamptz(&cp, 946684801); /* +1 s = 1000000 us */
+	pg_copy_timestamptz(&cp, 946684799); /* -1 s */
 	CHECK(bytes_are(&cp, want, sizeof want));
 	CHECK(pg_unix_time_ok(0) && pg_unix_time_ok(INT64_C(-210866803200)));
 	CHECK(!pg_unix_time_ok(INT64_C(-210866803201)) && !pg_unix_time_ok(INT64_MAX));
@@ -84,12 +86,12 @@ TEST(text_array_has_header_dims_and_elements)
 	const char *s[] = {"ab", "c"};
 	size_t len[] = {2, 1};
 	static const unsigned char want[] = {
-		0, 0, 0, 31,             /* field length: 20 + 6 + 5 */
-		0, 0, 0, 1, 0, 0, 0, 0,  /* ndim 1, no NULLs */
-		0, 0, 0, 25,             /* text */
-		0, 0, 0, 2, 0, 0, 0, 1,  /* 2 elements from index 1 */
-		0, 0, 0, 2, 'a', 'b', 0, 0, 0, 1, 'c',
-		0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25}; /* then the empty array */
+		0,  0, 0, 31,		      /* field length: 20 + 6 + 5 */
+		0,  0, 0, 1,  0,   0,	0, 0, /* ndim 1, no NULLs */
+		0,  0, 0, 25,		      /* text */
+		0,  0, 0, 2,  0,   0,	0, 1, /* 2 elements from index 1 */
+		0,  0, 0, 2,  'a', 'b', 0, 0, 0, 1, 'c', 0, 0, 0,
+		12, 0, 0, 0,  0,   0,	0, 0, 0, 0, 0,	 0, 25}; /* then the empty array */
 	pg_copy_text_array(&cp, s, len, 2);
 	pg_copy_text_array(&cp, NULL, NULL, 0);
 	CHECK(bytes_are(&cp, want, sizeof want));
@@ -142,10 +144,11 @@ TEST(copy_across_chunks_reads_back)
 		pg_copy_timestamptz(&cp, 881250949);
 	}
 	CHECK(pg_copy_end(&cp, &err) == 0);
-	PGresult *res = pg_query(c,
-				 "SELECT count(*), sum(id)::text, (SELECT e::text FROM t WHERE id = 3), "
-				 "(SELECT s || ' ' || (ts AT TIME ZONE 'UTC')::text FROM t LIMIT 1) FROM t",
-				 0, NULL, &err);
+	PGresult *res =
+		pg_query(c,
+			 "SELECT count(*), sum(id)::text, (SELECT e::text FROM t WHERE id = 3), "
+			 "(SELECT s || ' ' || (ts AT TIME ZONE 'UTC')::text FROM t LIMIT 1) FROM t",
+			 0, NULL, &err);
 	CHECK(res != NULL);
 	CHECK(strcmp(PQgetvalue(res, 0, 0), "20000") == 0);
 	CHECK(strcmp(PQgetvalue(res, 0, 1), "199990000") == 0);
@@ -210,13 +213,13 @@ static const char *find_db(void)
 	return NULL;
 }
 
-#define RUN_DB(name)                                                                     \
-	do {                                                                             \
-		if (db_url)                                                              \
-			RUN(name);                                                       \
-		else                                                                     \
-			printf("ok %d - %s # SKIP no Postgres (scripts/services up)\n", \
-			       ++tap_n, #name);                                          \
+#define RUN_DB(name)                                                                               \
+	do {                                                                                       \
+		if (db_url)                                                                        \
+			RUN(name);                                                                 \
+		else                                                                               \
+			printf("ok %d - %s # SKIP no Postgres (scripts/services up)\n", ++tap_n,   \
+			       #name);                                                             \
 	} while (0)
 
 int main(void)

@@ -74,8 +74,8 @@ static int by_id(const void *a, const void *b)
 }
 
 /* Every rating's timestamp fits Postgres and its movie is in the catalogue. */
-static int check_ratings(const movies *mv, const ratings *rt, const char *mpath,
-			 const char *rpath, lf_error *err)
+static int check_ratings(const movies *mv, const ratings *rt, const char *mpath, const char *rpath,
+			 lf_error *err)
 {
 	int32_t *ids = lf_calloc(mv->n ? mv->n : 1, sizeof *ids);
 
@@ -88,14 +88,16 @@ static int check_ratings(const movies *mv, const ratings *rt, const char *mpath,
 		const rating_row *r = &rt->rows[i];
 		if (!pg_unix_time_ok(r->ts)) {
 			free(ids);
-			return lf_fail(err, EX_DATAERR,
-				       "%s: user %d, movie %d: timestamp %lld is outside Postgres' range",
-				       rpath, r->user, r->item, (long long)r->ts);
+			return lf_fail(
+				err, EX_DATAERR,
+				"%s: user %d, movie %d: timestamp %lld is outside Postgres' range",
+				rpath, r->user, r->item, (long long)r->ts);
 		}
 		if (!bsearch(&r->item, ids, mv->n, sizeof *ids, by_id)) {
 			free(ids);
-			return lf_fail(err, EX_DATAERR, "%s: user %d rated movie %d, which %s lacks",
-				       rpath, r->user, r->item, mpath);
+			return lf_fail(err, EX_DATAERR,
+				       "%s: user %d rated movie %d, which %s lacks", rpath, r->user,
+				       r->item, mpath);
 		}
 	}
 	free(ids);
@@ -193,7 +195,8 @@ static int load_tx(PGconn *c, const movies *mv, const ratings *rt, const char *c
 	snprintf(nr, sizeof nr, "%zu", rt->n);
 	const char *p3[] = {checksum, nm, nr};
 	if (pg_exec(c,
-		    "INSERT INTO catalogue_meta (singleton, checksum, n_movies, n_ratings, loaded_at) "
+		    "INSERT INTO catalogue_meta (singleton, checksum, n_movies, n_ratings, "
+		    "loaded_at) "
 		    "VALUES (true, $1, $2, $3, now()) ON CONFLICT (singleton) DO UPDATE SET "
 		    "checksum = EXCLUDED.checksum, n_movies = EXCLUDED.n_movies, "
 		    "n_ratings = EXCLUDED.n_ratings, loaded_at = EXCLUDED.loaded_at",

@@ -30,18 +30,22 @@ static void usage(FILE *f)
 		"       ml-pgload --switch N | --serving | --list | --prune [--keep 5]\n"
 		"\n"
 		"Loads MovieLens' catalogue and model embeddings into PostgreSQL + pgvector.\n"
-		"A model version becomes three tables lf_<model>_v<N>_{users,items,dirs}, created,\n"
+		"A model version becomes three tables lf_<model>_v<N>_{users,items,dirs}, "
+		"created,\n"
 		"filled, indexed and registered in one transaction; loading the same .lfe again\n"
 		"prints \"unchanged\", another .lfe under a loaded version is refused (65).\n"
 		"\n"
 		"  --catalogue           load movies and ratings TSV (skipped when unchanged)\n"
-		"  --version N           load the .lfe on stdin as version N; prints loaded|unchanged\n"
+		"  --version N           load the .lfe on stdin as version N; prints "
+		"loaded|unchanged\n"
 		"  --switch [N]          serve version N (after a load: the loaded one)\n"
 		"  --serving             print the serving version (66 when none)\n"
 		"  --list                TSV: model, version, dim, users, items, index, serving,\n"
 		"                        loaded_at, run_id, checksum\n"
-		"  --prune               drop old sets, keeping the --keep newest (default 5), the\n"
-		"                        serving one and the one it replaced; prints model, version\n"
+		"  --prune               drop old sets, keeping the --keep newest (default 5), "
+		"the\n"
+		"                        serving one and the one it replaced; prints model, "
+		"version\n"
 		"  --model-name NAME     [a-z][a-z0-9_]{0,31} (default lensflow)\n"
 		"  --run-id ID           MLflow run recorded with the set\n"
 		"  --metrics FILE        metrics TSV recorded with the set (as jsonb)\n"
@@ -51,15 +55,30 @@ static void usage(FILE *f)
 		"  -h, --help            this help;  --version: the program's version\n"
 		"\n"
 		"example: ml-train < train.tsv | ml-pgload --version 3 --metrics m.tsv --switch\n"
-		"exit: 0 ok, 64 usage, 65 bad input, 66 nothing serving, 69 Postgres unavailable\n");
+		"exit: 0 ok, 64 usage, 65 bad input, 66 nothing serving, 69 Postgres "
+		"unavailable\n");
 }
 
-enum { O_CATALOGUE = 256, O_MOVIES, O_RATINGS, O_VERSION, O_MODEL, O_RUN, O_METRICS, O_INDEX,
-       O_SWITCH, O_SERVING, O_LIST, O_PRUNE, O_KEEP, O_DB };
+enum {
+	O_CATALOGUE = 256,
+	O_MOVIES,
+	O_RATINGS,
+	O_VERSION,
+	O_MODEL,
+	O_RUN,
+	O_METRICS,
+	O_INDEX,
+	O_SWITCH,
+	O_SERVING,
+	O_LIST,
+	O_PRUNE,
+	O_KEEP,
+	O_DB
+};
 
 typedef struct opts {
 	int catalogue, serving, list, prune, hnsw;
-	int version_flag, switch_flag;   /* given, with or without a number */
+	int version_flag, switch_flag;	  /* given, with or without a number */
 	int64_t version, switch_to, keep; /* 0 when no number */
 	const char *movies, *ratings, *model, *run_id, *metrics, *db;
 } opts;
@@ -92,31 +111,36 @@ static int take_number(int argc, char **argv, const char *opt, int64_t *out)
 
 static int parse_args(int argc, char **argv, opts *o)
 {
-	static const struct option longopts[] = {
-		{"catalogue", no_argument, NULL, O_CATALOGUE},
-		{"movies", required_argument, NULL, O_MOVIES},
-		{"ratings", required_argument, NULL, O_RATINGS},
-		{"version", optional_argument, NULL, O_VERSION},
-		{"model-name", required_argument, NULL, O_MODEL},
-		{"run-id", required_argument, NULL, O_RUN},
-		{"metrics", required_argument, NULL, O_METRICS},
-		{"index", required_argument, NULL, O_INDEX},
-		{"switch", optional_argument, NULL, O_SWITCH},
-		{"serving", no_argument, NULL, O_SERVING},
-		{"list", no_argument, NULL, O_LIST},
-		{"prune", no_argument, NULL, O_PRUNE},
-		{"keep", required_argument, NULL, O_KEEP},
-		{"db", required_argument, NULL, O_DB},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"catalogue", no_argument, NULL, O_CATALOGUE},
+						 {"movies", required_argument, NULL, O_MOVIES},
+						 {"ratings", required_argument, NULL, O_RATINGS},
+						 {"version", optional_argument, NULL, O_VERSION},
+						 {"model-name", required_argument, NULL, O_MODEL},
+						 {"run-id", required_argument, NULL, O_RUN},
+						 {"metrics", required_argument, NULL, O_METRICS},
+						 {"index", required_argument, NULL, O_INDEX},
+						 {"switch", optional_argument, NULL, O_SWITCH},
+						 {"serving", no_argument, NULL, O_SERVING},
+						 {"list", no_argument, NULL, O_LIST},
+						 {"prune", no_argument, NULL, O_PRUNE},
+						 {"keep", required_argument, NULL, O_KEEP},
+						 {"db", required_argument, NULL, O_DB},
+						 {"quiet", no_argument, NULL, 'q'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
 	int c, rc, keep_given = 0;
 
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
-		case O_CATALOGUE: o->catalogue = 1; break;
-		case O_MOVIES: o->movies = optarg; break;
-		case O_RATINGS: o->ratings = optarg; break;
+		case O_CATALOGUE:
+			o->catalogue = 1;
+			break;
+		case O_MOVIES:
+			o->movies = optarg;
+			break;
+		case O_RATINGS:
+			o->ratings = optarg;
+			break;
 		case O_VERSION:
 			o->version_flag = 1;
 			if ((rc = take_number(argc, argv, "--version", &o->version)))
@@ -127,9 +151,15 @@ static int parse_args(int argc, char **argv, opts *o)
 			if ((rc = take_number(argc, argv, "--switch", &o->switch_to)))
 				return rc;
 			break;
-		case O_MODEL: o->model = optarg; break;
-		case O_RUN: o->run_id = optarg; break;
-		case O_METRICS: o->metrics = optarg; break;
+		case O_MODEL:
+			o->model = optarg;
+			break;
+		case O_RUN:
+			o->run_id = optarg;
+			break;
+		case O_METRICS:
+			o->metrics = optarg;
+			break;
 		case O_INDEX:
 			if (strcmp(optarg, "hnsw") == 0)
 				o->hnsw = 1;
@@ -138,18 +168,31 @@ static int parse_args(int argc, char **argv, opts *o)
 			else
 				return bad_usage("--index is hnsw or none, not '%s'", optarg);
 			break;
-		case O_SERVING: o->serving = 1; break;
-		case O_LIST: o->list = 1; break;
-		case O_PRUNE: o->prune = 1; break;
+		case O_SERVING:
+			o->serving = 1;
+			break;
+		case O_LIST:
+			o->list = 1;
+			break;
+		case O_PRUNE:
+			o->prune = 1;
+			break;
 		case O_KEEP:
 			keep_given = 1;
 			if (parse_i64(optarg, 0, INT32_MAX, &o->keep) < 0)
 				return bad_usage("--keep wants a count >= 0, not '%s'", optarg);
 			break;
-		case O_DB: o->db = optarg; break;
-		case 'q': log_set_level(0); break;
-		case 'h': usage(stdout); exit(0);
-		default: return bad_usage("unknown option or missing value");
+		case O_DB:
+			o->db = optarg;
+			break;
+		case 'q':
+			log_set_level(0);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return bad_usage("unknown option or missing value");
 		}
 	}
 	if (optind < argc)
@@ -161,10 +204,11 @@ static int parse_args(int argc, char **argv, opts *o)
 		exit(0);
 	}
 	int load = o->version != 0;
-	int modes = o->catalogue + load + (o->switch_flag && !load) + o->serving + o->list + o->prune;
+	int modes =
+		o->catalogue + load + (o->switch_flag && !load) + o->serving + o->list + o->prune;
 	if (modes != 1)
 		return bad_usage("give exactly one of --catalogue, --version N, --switch N, "
-				       "--serving, --list, --prune");
+				 "--serving, --list, --prune");
 	if (o->catalogue && (!o->movies || !o->ratings))
 		return bad_usage("--catalogue needs --movies FILE and --ratings FILE");
 	if (!o->catalogue && (o->movies || o->ratings))
@@ -206,7 +250,8 @@ static int input_read(input *in, lf_error *err)
 	    (uintmax_t)st.st_size <= LFE_INPUT_MAX) {
 		off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
 		if (at == 0) {
-			void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, STDIN_FILENO, 0);
+			void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+				       STDIN_FILENO, 0);
 			if (p != MAP_FAILED) {
 				in->buf = p;
 				in->len = (size_t)st.st_size;
@@ -271,7 +316,8 @@ int main(int argc, char **argv)
 	log_set_prog("ml-pgload");
 	if ((rc = parse_args(argc, argv, &o)) != 0)
 		return rc;
-	if (pg_connect(o.db, "ml-pgload", CONNECT_TIMEOUT_S, &c, &err) < 0 || run(&o, c, &err) < 0) {
+	if (pg_connect(o.db, "ml-pgload", CONNECT_TIMEOUT_S, &c, &err) < 0 ||
+	    run(&o, c, &err) < 0) {
 		log_error("%s", err.msg);
 		PQfinish(c);
 		return err.code ? err.code : EX_SOFTWARE;

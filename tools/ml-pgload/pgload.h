@@ -32,13 +32,13 @@ typedef struct set_opts {
 	int32_t version;     /* > 0 */
 	const char *run_id;  /* or NULL */
 	const char *metrics; /* metrics TSV path, or NULL */
-	int hnsw;            /* 1: HNSW indexes on items and dirs; 0: none */
+	int hnsw;	     /* 1: HNSW indexes on items and dirs; 0: none */
 } set_opts;
 
 /* Loads the .lfe in [buf, buf+len) (named name in messages) as one set, or
  * finds it already loaded. *loaded = 1 when written, 0 when unchanged. */
-int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
-	     const char *name, int *loaded, lf_error *err);
+int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len, const char *name,
+	     int *loaded, lf_error *err);
 
 /* Catalogue from movies and ratings TSV files; *loaded as for set_load. */
 int catalogue_load(PGconn *c, const char *movies_path, const char *ratings_path, int *loaded,

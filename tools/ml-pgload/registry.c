@@ -57,7 +57,8 @@ static int switch_tx(PGconn *c, const char *model, int32_t version, lf_error *er
 		    "switched_at = EXCLUDED.switched_at",
 		    2, p3, err) < 0 ||
 	    pg_exec(c,
-		    "INSERT INTO serving_history (model_name, from_version, to_version, switched_at) "
+		    "INSERT INTO serving_history (model_name, from_version, to_version, "
+		    "switched_at) "
 		    "VALUES ($1, $3, $2, now())",
 		    3, p3, err) < 0)
 		return -1;
@@ -77,14 +78,15 @@ int registry_switch(PGconn *c, const char *model, int32_t version, FILE *out, lf
 int registry_serving(PGconn *c, const char *model, FILE *out, lf_error *err)
 {
 	const char *p1[] = {model};
-	PGresult *res = pg_query(c, "SELECT version FROM serving WHERE model_name = $1", 1, p1, err);
+	PGresult *res =
+		pg_query(c, "SELECT version FROM serving WHERE model_name = $1", 1, p1, err);
 
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return lf_fail(err, EX_NOINPUT, "no version of %s is serving; switch one with --switch N",
-			       model);
+		return lf_fail(err, EX_NOINPUT,
+			       "no version of %s is serving; switch one with --switch N", model);
 	}
 	fprintf(out, "%s\n", PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -107,7 +109,8 @@ int registry_list(PGconn *c, FILE *out, lf_error *err)
 		return -1;
 	for (int r = 0; r < PQntuples(res); r++)
 		for (int f = 0; f < PQnfields(res); f++)
-			fprintf(out, "%s%c", PQgetvalue(res, r, f), f + 1 < PQnfields(res) ? '\t' : '\n');
+			fprintf(out, "%s%c", PQgetvalue(res, r, f),
+				f + 1 < PQnfields(res) ? '\t' : '\n');
 	PQclear(res);
 	return 0;
 }

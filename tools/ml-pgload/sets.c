@@ -29,13 +29,13 @@
 #include "util.h"
 
 typedef struct set_names {
-	char users[PG_IDENT_MAX], items[PG_IDENT_MAX], dirs[PG_IDENT_MAX]; /* raw */
+	char users[PG_IDENT_MAX], items[PG_IDENT_MAX], dirs[PG_IDENT_MAX];    /* raw */
 	char qusers[PG_IDENT_MAX], qitems[PG_IDENT_MAX], qdirs[PG_IDENT_MAX]; /* quoted */
 } set_names;
 
 typedef struct set_data {
 	const lfe_table *users, *items, *foldin;
-	uint32_t dim, ddim;    /* ranking and direction dimensions */
+	uint32_t dim, ddim; /* ranking and direction dimensions */
 	float foldin_v[4];
 } set_data;
 
@@ -45,8 +45,9 @@ static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_e
 	d->items = lfe_find(m, "items");
 	d->foldin = lfe_find(m, "foldin");
 	if (!d->users || !d->items)
-		return lf_fail(err, EX_DATAERR, "%s: no '%s' table; an .lfe for serving needs users and items",
-			       name, d->users ? "items" : "users");
+		return lf_fail(err, EX_DATAERR,
+			       "%s: no '%s' table; an .lfe for serving needs users and items", name,
+			       d->users ? "items" : "users");
 	if (d->users->rows == 0 || d->items->rows == 0)
 		return lf_fail(err, EX_DATAERR, "%s: the %s table is empty", name,
 			       d->users->rows ? "items" : "users");
@@ -59,8 +60,8 @@ static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_e
 			       d->dim, PG_VECTOR_MAX_DIM);
 	if (hnsw && d->dim > PG_HNSW_MAX_DIM)
 		return lf_fail(err, EX_DATAERR,
-			       "%s: dim %u is over HNSW's limit of %d; load with --index none", name,
-			       d->dim, PG_HNSW_MAX_DIM);
+			       "%s: dim %u is over HNSW's limit of %d; load with --index none",
+			       name, d->dim, PG_HNSW_MAX_DIM);
 	memset(d->foldin_v, 0, sizeof d->foldin_v);
 	if (d->foldin) {
 		if (d->foldin->rows != 1 || d->foldin->dim != 4)
@@ -231,7 +232,8 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 	if (pg_begin(c, err) < 0 || pg_xact_lock(c, key, err) < 0)
 		return -1;
 	const char *p2[] = {o->model, ver};
-	res = pg_query(c, "SELECT checksum FROM embedding_sets WHERE model_name = $1 AND version = $2",
+	res = pg_query(c,
+		       "SELECT checksum FROM embedding_sets WHERE model_name = $1 AND version = $2",
 		       2, p2, err);
 	if (!res)
 		return -1;
@@ -249,11 +251,14 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 	/* tables without a row are left-overs of no complete set: ours to replace */
 	if (execf(c, err, "DROP TABLE IF EXISTS %s, %s, %s", n->qusers, n->qitems, n->qdirs) < 0 ||
 	    execf(c, err, "SET LOCAL maintenance_work_mem = '256MB'") < 0 ||
-	    execf(c, err, "CREATE TABLE %s (user_id integer NOT NULL, embedding vector(%u) NOT NULL)",
+	    execf(c, err,
+		  "CREATE TABLE %s (user_id integer NOT NULL, embedding vector(%u) NOT NULL)",
 		  n->qusers, d->dim) < 0 ||
-	    execf(c, err, "CREATE TABLE %s (movie_id integer NOT NULL, embedding vector(%u) NOT NULL)",
+	    execf(c, err,
+		  "CREATE TABLE %s (movie_id integer NOT NULL, embedding vector(%u) NOT NULL)",
 		  n->qitems, d->dim) < 0 ||
-	    execf(c, err, "CREATE TABLE %s (movie_id integer NOT NULL, direction vector(%u) NOT NULL)",
+	    execf(c, err,
+		  "CREATE TABLE %s (movie_id integer NOT NULL, direction vector(%u) NOT NULL)",
 		  n->qdirs, d->ddim) < 0)
 		return -1;
 	if (copy_vectors(c, n->qusers, "user_id, embedding", d->users, 0, d->dim, err) < 0 ||
@@ -264,11 +269,14 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qitems) < 0 ||
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qdirs) < 0)
 		return -1;
-	if (o->hnsw &&
-	    (execf(c, err, "CREATE INDEX ON %s USING hnsw (embedding vector_ip_ops) "
-			   "WITH (m = 16, ef_construction = 64)", n->qitems) < 0 ||
-	     execf(c, err, "CREATE INDEX ON %s USING hnsw (direction vector_ip_ops) "
-			   "WITH (m = 16, ef_construction = 64)", n->qdirs) < 0))
+	if (o->hnsw && (execf(c, err,
+			      "CREATE INDEX ON %s USING hnsw (embedding vector_ip_ops) "
+			      "WITH (m = 16, ef_construction = 64)",
+			      n->qitems) < 0 ||
+			execf(c, err,
+			      "CREATE INDEX ON %s USING hnsw (direction vector_ip_ops) "
+			      "WITH (m = 16, ef_construction = 64)",
+			      n->qdirs) < 0))
 		return -1;
 	if (execf(c, err, "ANALYZE %s, %s, %s", n->qusers, n->qitems, n->qdirs) < 0)
 		return -1;
@@ -282,11 +290,24 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 			 d->foldin_v[0], d->foldin_v[1], d->foldin_v[2], d->foldin_v[3]);
 	else
 		snprintf(foldin, sizeof foldin, "{}");
-	const char *p[] = {o->model, ver, sdim, nu, ni, hasher_hex(hash), o->hnsw ? "hnsw" : "none",
-			   n->users, n->items, n->dirs, o->run_id, metrics, foldin};
+	const char *p[] = {o->model,
+			   ver,
+			   sdim,
+			   nu,
+			   ni,
+			   hasher_hex(hash),
+			   o->hnsw ? "hnsw" : "none",
+			   n->users,
+			   n->items,
+			   n->dirs,
+			   o->run_id,
+			   metrics,
+			   foldin};
 	if (pg_exec(c,
-		    "INSERT INTO embedding_sets (model_name, version, dim, n_users, n_items, checksum, "
-		    "index_kind, users_table, items_table, directions_table, run_id, metrics, foldin, "
+		    "INSERT INTO embedding_sets (model_name, version, dim, n_users, n_items, "
+		    "checksum, "
+		    "index_kind, users_table, items_table, directions_table, run_id, metrics, "
+		    "foldin, "
 		    "loaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, "
 		    "$13::jsonb, now())",
 		    13, p, err) < 0)
@@ -294,8 +315,8 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 	return pg_commit(c, err) < 0 ? -1 : 1;
 }
 
-int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
-	     const char *name, int *loaded, lf_error *err)
+int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len, const char *name,
+	     int *loaded, lf_error *err)
 {
 	lfe m = {0};
 	set_data d;
