@@ -90,6 +90,7 @@ log_version() {
 	[ "$(tag owner)" = bats ]
 	[ "$(tag stage)" = test ]
 	[ "$(tag git_commit)" = 0123abcd ]
+	[ "$(tag mlflow.source.git.commit)" = 0123abcd ]
 	[ "$(tag dataset_sha256)" = "$(printf 'ab%.0s' {1..32})" ]
 	# final metrics, '@' written '_at_'
 	[ "$(jq -c '[.run.data.metrics[] | select(.key == "ndcg_at_10" or .key == "rmse")
@@ -139,10 +140,14 @@ log_version() {
 	assert_success
 	[ -n "$(field run_id "$output")" ]
 	[ -z "$(field model_version "$output")" ]
-	run --separate-stderr mlog <"$TMP/metrics.tsv"
+	run --separate-stderr mlog --git-commit unknown <"$TMP/metrics.tsv"
 	assert_success
 	[ -z "$(field model_version "$output")" ]
 	[ "$(run_count)" -eq 2 ]
+	# a commit that is not a hex id is kept as git_commit only
+	run_get "$(field run_id "$output")" >"$TMP/run.json"
+	[ "$(jq -r '.run.data.tags[] | select(.key == "git_commit") | .value' "$TMP/run.json")" = unknown ]
+	[ -z "$(jq -r '.run.data.tags[] | select(.key == "mlflow.source.git.commit") | .value' "$TMP/run.json")" ]
 	[ "$(version_count)" -eq 0 ]
 }
 
@@ -294,6 +299,10 @@ log_version() {
 	[[ $stderr == *"not a regular file"* ]]
 	run --separate-stderr mlog --dataset-sha256 xyz <"$TMP/metrics.tsv"
 	assert_failure 64
+	[[ $stderr == *"--dataset-sha256: expected 64 hex digits"* ]]
+	run --separate-stderr mlog --git-commit 'abc;rm' <"$TMP/metrics.tsv"
+	assert_failure 64
+	[[ $stderr == *"is not a commit id"* ]]
 	run --separate-stderr mlog --tag novalue <"$TMP/metrics.tsv"
 	assert_failure 64
 	[[ $stderr == *"--tag 'novalue': expected KEY=VALUE"* ]]

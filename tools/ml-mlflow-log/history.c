@@ -84,7 +84,7 @@ int history_parse(const char *text, history *out, lf_error *err)
 	size_t i;
 	json_t *o;
 	json_array_foreach(a, i, o) {
-		history_entry e;
+		history_entry e = {0};
 		const json_t *r = json_object_get(o, "reason");
 		if (!json_is_object(o) || field(o, "time", e.time, sizeof e.time, 0) ||
 		    field(o, "action", e.action, sizeof e.action, 0) ||

@@ -104,7 +104,11 @@ int steplist_push(steplist *l, const char *key, double value, int64_t step, int6
 	char *k = strdup(key);
 	if (!k)
 		return -1;
-	l->items[l->n++] = (mlflow_metric){k, value, step, ts_ms};
+	mlflow_metric *m = &l->items[l->n++];
+	m->key = k;
+	m->value = value;
+	m->step = step;
+	m->timestamp_ms = ts_ms;
 	return 0;
 }
 
@@ -198,8 +202,8 @@ int losses_parse(const char *buf, size_t len, const char *name, int64_t timestam
 	while (next_line(buf, len, &pos, &line, &llen)) {
 		lineno++;
 		char *f[3], key[MLFLOW_KEY_MAX + 1];
-		int64_t step;
-		double value;
+		int64_t step = 0;
+		double value = 0;
 		if (fields(line, llen, 3, f) != 0) {
 			steplist_free(out);
 			return lf_fail(err, EX_DATAERR,
@@ -249,7 +253,7 @@ static int open_regular(const char *path, int *fd, off_t *size, lf_error *err)
 int file_check(const char *path, lf_error *err)
 {
 	int fd;
-	off_t size;
+	off_t size = 0;
 	if (open_regular(path, &fd, &size, err) != 0)
 		return -1;
 	close(fd);
@@ -259,7 +263,7 @@ int file_check(const char *path, lf_error *err)
 int file_read(const char *path, size_t max, unsigned char **buf, size_t *len, lf_error *err)
 {
 	int fd;
-	off_t size;
+	off_t size = 0;
 	*buf = NULL;
 	*len = 0;
 	if (open_regular(path, &fd, &size, err) != 0)

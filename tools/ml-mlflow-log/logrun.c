@@ -147,12 +147,17 @@ static int read_inputs(const mlog_opts *o, FILE *in, const char *in_name, run_in
 			return -1;
 	}
 	if (o->git_commit && *o->git_commit) {
-		if (!is_hex(o->git_commit, 4, 64))
-			return lf_fail(err, EX_USAGE, "git commit '%.64s' is not a hex commit id",
+		/* "unknown" or "abc1234-dirty" are honest values too; only a real
+		 * commit id also goes into MLflow's own source tag */
+		size_t n = strlen(o->git_commit);
+		if (n > 64 || strspn(o->git_commit, "0123456789abcdefABCDEFghijklmnopqrstuvwxyz"
+						       "GHIJKLMNOPQRSTUVWXYZ._-") != n)
+			return lf_fail(err, EX_USAGE, "git commit '%.64s' is not a commit id",
 				       o->git_commit);
 		if (kvlist_put(&r->tags, "git_commit", o->git_commit, 64, 1, "tag", err) != 0 ||
-		    kvlist_put(&r->tags, "mlflow.source.git.commit", o->git_commit, 64, 1, "tag",
-			       err) != 0)
+		    (is_hex(o->git_commit, 7, 64) &&
+		     kvlist_put(&r->tags, "mlflow.source.git.commit", o->git_commit, 64, 1, "tag",
+				err) != 0))
 			return -1;
 	}
 	return 0;

@@ -52,7 +52,7 @@ int mlog_gate(const mlog_opts *o, const char *version, lf_error *err)
 {
 	mlflow m = {0};
 	mlflow_version cand = {0}, champ = {0};
-	double cv, hv;
+	double cv = 0, hv = 0;
 	int rc = -1, got;
 	const char *verdict = "pass";
 	char reason[256];
