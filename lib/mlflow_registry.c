@@ -23,81 +23,6 @@ static char *query(const char *endpoint, const char *k1, const char *v1, const c
 	return out;
 }
 
-void mlflow_version_free(mlflow_version *v)
-{
-	free(v->name);
-	free(v->version);
-	free(v->run_id);
-	free(v->source);
-	memset(v, 0, sizeof *v);
-}
-
-int mlflow_parse_version(const json_t *answer, mlflow_version *out, lf_error *err)
-{
-	memset(out, 0, sizeof *out);
-	const json_t *mv = json_object_get(answer, "model_version");
-	if (!json_is_object(mv))
-		return lf_fail(err, EX_PROTOCOL, "model registry: the answer has no model_version");
-	if (mlflow_dup_string(mv, "name", "model_version", &out->name, err) != 0 ||
-	    mlflow_dup_string(mv, "version", "model_version", &out->version, err) != 0)
-		goto fail;
-	/* run_id and source are optional in the proto: absent = "" */
-	const char *opt[2] = {"run_id", "source"};
-	char **dst[2] = {&out->run_id, &out->source};
-	for (int i = 0; i < 2; i++) {
-		const json_t *v = json_object_get(mv, opt[i]);
-		if (v && !json_is_string(v)) {
-			lf_fail(err, EX_PROTOCOL, "model_version: '%s' is not a string", opt[i]);
-			goto fail;
-		}
-		*dst[i] = strdup(v ? json_string_value(v) : "");
-		if (!*dst[i]) {
-			mlflow_oom(err);
-			goto fail;
-		}
-	}
-	/* a version is a positive decimal: callers put it into table names */
-	const char *p = out->version;
-	if (!*p || *p == '0' || strlen(p) > 9 || strspn(p, "0123456789") != strlen(p)) {
-		lf_fail(err, EX_PROTOCOL, "model_version: version '%.20s' is not a positive integer",
-			p);
-		goto fail;
-	}
-	return 0;
-fail:
-	mlflow_version_free(out);
-	return -1;
-}
-
-int mlflow_parse_model_tag(const json_t *answer, const char *key, char **value, lf_error *err)
-{
-	*value = NULL;
-	const json_t *rm = json_object_get(answer, "registered_model");
-	if (!json_is_object(rm))
-		return lf_fail(err, EX_PROTOCOL, "registered-models/get: no registered_model");
-	const json_t *tags = json_object_get(rm, "tags");
-	if (!tags)
-		return 1;
-	if (!json_is_array(tags))
-		return lf_fail(err, EX_PROTOCOL, "registered-models/get: tags is not a list");
-	size_t i;
-	const json_t *t;
-	json_array_foreach(tags, i, t) {
-		const json_t *k = json_object_get(t, "key");
-		if (!json_is_string(k))
-			return lf_fail(err, EX_PROTOCOL, "registered-models/get: a tag has no key");
-		if (strcmp(json_string_value(k), key) != 0)
-			continue;
-		const json_t *v = json_object_get(t, "value");
-		if (v && !json_is_string(v))
-			return lf_fail(err, EX_PROTOCOL, "registered-models/get: tag %s is not a string",
-				       key);
-		*value = strdup(v ? json_string_value(v) : "");
-		return *value ? 0 : mlflow_oom(err);
-	}
-	return 1;
-}
-
 int mlflow_model_ensure(mlflow *m, const char *name, lf_error *err)
 {
 	if (mlflow_call(m, "POST", "registered-models/create", json_pack("{s:s}", "name", name),
@@ -153,33 +78,6 @@ int mlflow_version_get(mlflow *m, const char *name, const char *version, mlflow_
 {
 	return get_version(m, query("model-versions/get", "name", name, "version", version), out,
 			   err);
-}
-
-int mlflow_parse_model_alias(const json_t *answer, const char *alias, char **version,
-			     lf_error *err)
-{
-	*version = NULL;
-	const json_t *rm = json_object_get(answer, "registered_model");
-	if (!json_is_object(rm))
-		return lf_fail(err, EX_PROTOCOL, "registered-models/get: no registered_model");
-	const json_t *list = json_object_get(rm, "aliases");
-	if (!list)
-		return 1;
-	if (!json_is_array(list))
-		return lf_fail(err, EX_PROTOCOL, "registered-models/get: aliases is not a list");
-	size_t i;
-	const json_t *a;
-	json_array_foreach(list, i, a) {
-		const json_t *k = json_object_get(a, "alias"), *v = json_object_get(a, "version");
-		if (!json_is_string(k) || !json_is_string(v))
-			return lf_fail(err, EX_PROTOCOL,
-				       "registered-models/get: an alias without alias and version");
-		if (strcmp(json_string_value(k), alias) == 0) {
-			*version = strdup(json_string_value(v));
-			return *version ? 0 : mlflow_oom(err);
-		}
-	}
-	return 1;
 }
 
 int mlflow_alias_get(mlflow *m, const char *name, const char *alias, mlflow_version *out,
