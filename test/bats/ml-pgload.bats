@@ -74,6 +74,11 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	run "$BIN/ml-pgload" --serving --model-name Bad-Name
 	assert_failure 64
 	assert_output --partial "model name 'Bad-Name'"
+	run "$BIN/ml-pgload" --version 3 --switch 4 </dev/null
+	assert_failure 64
+	assert_output --partial "--switch after a load switches to the loaded version"
+	run "$BIN/ml-pgload" --keep 2 --list
+	assert_failure 64
 	DATABASE_URL= run "$BIN/ml-pgload" --serving
 	assert_failure 64
 	assert_output --partial "no database: give --db URL or set DATABASE_URL"
@@ -202,6 +207,14 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	assert_success
 	assert_output loaded
 	assert_equal "$(sql "SELECT metrics->>'ndcg@10', metrics->>'rmse' FROM embedding_sets WHERE version = 2")" "0.4925|0.91"
+	run "$BIN/ml-pgload" --version 6 --metrics "$TMP/none.tsv" <"$F/b.lfe"
+	assert_failure 66
+	assert_output --partial "none.tsv"
+	printf 'ndcg@10\tabc\n' >"$TMP/bad.tsv"
+	run "$BIN/ml-pgload" --version 6 --metrics "$TMP/bad.tsv" <"$F/b.lfe"
+	assert_failure 65
+	assert_output --partial "bad.tsv:1"
+	assert_equal "$(set_tables 6)" ""
 }
 
 @test "switch: serving and its history; an unknown version is 65" {
