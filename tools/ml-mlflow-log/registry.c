@@ -48,45 +48,56 @@ static int version_metric(const mlog_opts *o, mlflow *m, const mlflow_version *v
 	return rc;
 }
 
+/* The gate: may cand replace champ (NULL: there is none)? Fills *pass and a
+ * one-line reason. Fails only when cand's run has no such metric or MLflow
+ * cannot be asked; a champion without the metric lets cand pass. */
+static int judge(const mlog_opts *o, mlflow *m, const mlflow_version *cand,
+		 const mlflow_version *champ, int *pass, char *reason, size_t size, lf_error *err)
+{
+	double cv = 0, hv = 0;
+	*pass = 1;
+	if (version_metric(o, m, cand, &cv, err) != 0)
+		return -1;
+	if (!champ) {
+		snprintf(reason, size, "v%s %s %.4f: no champion yet", cand->version, o->metric, cv);
+		return 0;
+	}
+	if (strcmp(champ->version, cand->version) == 0) {
+		snprintf(reason, size, "v%s is the champion", cand->version);
+		return 0;
+	}
+	lf_error none;
+	if (version_metric(o, m, champ, &hv, &none) != 0) {
+		if (none.code != EX_DATAERR) {
+			*err = none;
+			return -1;
+		}
+		snprintf(reason, size, "v%s %s %.4f: champion v%s has no %s", cand->version,
+			 o->metric, cv, champ->version, o->metric);
+		return 0;
+	}
+	int lower = metric_lower_is_better(o->metric);
+	int worse = lower ? cv > hv : cv < hv;
+	*pass = !worse;
+	snprintf(reason, size, "v%s %s %.4f %s champion v%s %.4f", cand->version, o->metric, cv,
+		 worse ? (lower ? ">" : "<") : (lower ? "<=" : ">="), champ->version, hv);
+	return 0;
+}
+
 int mlog_gate(const mlog_opts *o, const char *version, lf_error *err)
 {
 	mlflow m = {0};
 	mlflow_version cand = {0}, champ = {0};
-	double cv = 0, hv = 0;
-	int rc = -1, got;
-	const char *verdict = "pass";
+	int rc = -1, got, pass;
 	char reason[256];
-	if (open_client(o, &m, err) != 0 || need_version(o, &m, version, &cand, err) != 0 ||
-	    version_metric(o, &m, &cand, &cv, err) != 0)
+	if (open_client(o, &m, err) != 0 || need_version(o, &m, version, &cand, err) != 0)
 		goto out;
 	got = mlflow_alias_get(&m, o->model_name, CHAMPION_ALIAS, &champ, err);
-	if (got < 0)
+	if (got < 0 || judge(o, &m, &cand, got == 0 ? &champ : NULL, &pass, reason, sizeof reason,
+			     err) != 0)
 		goto out;
-	if (got == 1) {
-		snprintf(reason, sizeof reason, "v%s %s %.4f: no champion yet", cand.version, o->metric,
-			 cv);
-	} else if (strcmp(champ.version, cand.version) == 0) {
-		snprintf(reason, sizeof reason, "v%s is the champion", cand.version);
-	} else {
-		lf_error none;
-		if (version_metric(o, &m, &champ, &hv, &none) != 0) {
-			if (none.code != EX_DATAERR) {
-				*err = none;
-				goto out;
-			}
-			snprintf(reason, sizeof reason, "champion v%s has no %s", champ.version,
-				 o->metric);
-		} else {
-			int lower = metric_lower_is_better(o->metric);
-			int worse = lower ? cv > hv : cv < hv;
-			verdict = worse ? "fail" : "pass";
-			snprintf(reason, sizeof reason, "v%s %s %.4f %s champion v%s %.4f", cand.version,
-				 o->metric, cv, worse ? (lower ? ">" : "<") : (lower ? "<=" : ">="),
-				 champ.version, hv);
-		}
-	}
 	log_info("%s", reason);
-	if (printf("%s\n", verdict) < 0) {
+	if (printf("%s\n", pass ? "pass" : "fail") < 0) {
 		lf_fail(err, EX_IOERR, "stdout: write failed");
 		goto out;
 	}
@@ -140,7 +151,8 @@ int mlog_promote(const mlog_opts *o, const char *version, lf_error *err)
 {
 	mlflow m = {0};
 	mlflow_version v = {0}, champ = {0};
-	int rc = -1, got;
+	int rc = -1, got, pass;
+	char reason[256] = "promoted";
 	if (open_client(o, &m, err) != 0 || need_version(o, &m, version, &v, err) != 0)
 		goto out;
 	got = mlflow_alias_get(&m, o->model_name, CHAMPION_ALIAS, &champ, err);
@@ -148,9 +160,24 @@ int mlog_promote(const mlog_opts *o, const char *version, lf_error *err)
 		goto out;
 	if (got == 0 && strcmp(champ.version, v.version) == 0) {
 		log_info("v%s is already the champion", v.version);
-	} else if (move_champion(o, &m, got == 0 ? champ.version : "", v.version, "promote",
-				 o->reason ? o->reason : "promoted", err) != 0) {
-		goto out;
+	} else {
+		/* Without --reason the record says how the two compared (a
+		 * promotion is the caller's decision: a failing gate is recorded,
+		 * not refused). */
+		lf_error why;
+		if (o->reason)
+			snprintf(reason, sizeof reason, "%s", o->reason);
+		else if (judge(o, &m, &v, got == 0 ? &champ : NULL, &pass, reason, sizeof reason,
+			       &why) != 0) {
+			if (why.code != EX_DATAERR) {
+				*err = why;
+				goto out;
+			}
+			snprintf(reason, sizeof reason, "promoted (%.200s)", why.msg);
+		}
+		if (move_champion(o, &m, got == 0 ? champ.version : "", v.version, "promote", reason,
+				  err) != 0)
+			goto out;
 	}
 	if (printf("%s\n", v.version) < 0) {
 		lf_fail(err, EX_IOERR, "stdout: write failed");
