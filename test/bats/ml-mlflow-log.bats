@@ -123,6 +123,23 @@ log_version() {
 	[ "$(field model_version "$output")" = 2 ]
 }
 
+@test "more params and metrics than one log-batch takes are split over several" {
+	for i in $(seq 1 150); do printf 'p%d\t%d\n' "$i" "$i"; done >"$TMP/many-params.tsv"
+	for i in $(seq 1 2500); do printf '%d\ttrain/loss\t%d.5\n' "$i" "$i"; done >"$TMP/many-losses.tsv"
+	run --separate-stderr mlog -v --params "$TMP/many-params.tsv" --losses "$TMP/many-losses.tsv" \
+		<"$TMP/metrics.tsv"
+	assert_success
+	run_id=$(field run_id "$output")
+	# get-by-name, experiments/create, runs/create, 4 × log-batch (100 params | 50 params +
+	# 950 metrics | 1000 | 552), PUT metrics.tsv, runs/update
+	[[ $stderr == *"logged: 9 REST calls"* ]]
+	[ "$(run_get "$run_id" | jq '.run.data.params | length')" -eq 150 ]
+	[ "$(run_get "$run_id" | jq -r '.run.data.params[] | select(.key == "p150") | .value')" = 150 ]
+	api "metrics/get-history?run_id=$run_id&metric_key=train/loss&max_results=5000" >"$TMP/h.json"
+	[ "$(jq '.metrics | length' "$TMP/h.json")" -eq 2500 ]
+	[ "$(jq '[.metrics[] | select(.step == 2500) | .value][0]' "$TMP/h.json")" = 2500.5 ]
+}
+
 @test "--version-info prints the version's run and its metrics" {
 	v=$(log_version 0.375)
 	run --separate-stderr mlog --version-info "$v"
