@@ -299,7 +299,7 @@ static int run(const train_config *c, const char *out, const char *losses, const
 	    (have_m && atomic_out_commit(&om, err) < 0) || (have_m = 0))
 		goto done;
 	log_info("trained on %zu ratings (%zu users, %zu movies): %d ranking epochs, %d rating "
-		 "epochs, %.2f s",
+		 "sweeps, %.2f s",
 		 d.all.n, d.n_users, d.n_items, res.rank_epochs, res.rating_epochs, res.seconds);
 	rc = 0;
 done:

@@ -71,10 +71,15 @@ static int failed(FILE *f, const char *name, lf_error *err)
 
 int write_losses(FILE *f, const char *name, const train_result *r, lf_error *err)
 {
-	const loss_log *logs[2] = {&r->rank_losses, &r->rating_losses};
-	for (int l = 0; l < 2; l++)
+	const loss_log *logs[3] = {&r->rank_losses, &r->refit_losses, &r->rating_losses};
+	for (int l = 0; l < 3; l++)
 		for (size_t j = 0; j < logs[l]->n; j++) {
 			const loss_row *row = &logs[l]->rows[j];
+			/* a refit running beside the selection may go past the
+			 * chosen epoch before it learns it; those epochs are not
+			 * the model's */
+			if (l == 1 && row->step > r->rank_epochs)
+				continue;
 			fprintf(f, "%d\t%s\t%.9g\n", row->step, row->name, row->value);
 		}
 	return failed(f, name, err);
@@ -91,6 +96,7 @@ int write_params(FILE *f, const char *name, const dataset *d, const train_config
 	fprintf(f, "user_weight_alpha\t%.9g\n", c->rank.alpha);
 	fprintf(f, "batch_users\t%zu\n", c->rank.batch_users);
 	fprintf(f, "optimizer\tadam\n");
+	fprintf(f, "ema\t%.9g\n", c->rank.ema);
 	fprintf(f, "epochs\t%s\n", c->epochs > 0 ? "fixed" : "early-stopping");
 	fprintf(f, "max_epochs\t%d\n", c->epochs > 0 ? c->epochs : c->max_epochs);
 	fprintf(f, "patience\t%d\n", c->rank.patience);

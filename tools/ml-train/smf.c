@@ -372,6 +372,12 @@ int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *ru
 		if (run->cb)
 			run->cb(run->ctx, run->stage, epoch, run->max_epochs, total / (double)nu, val,
 				now_seconds() - t0);
+		if (run->after) {
+			smf_model avg = *out;
+			if (o.eP)
+				avg.P = o.eP, avg.Q = o.eQ;
+			stop |= run->after(run->actx, epoch, &avg, run->chosen);
+		}
 		if (stop)
 			break;
 	}

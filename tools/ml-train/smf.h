@@ -50,6 +50,10 @@ typedef struct smf_run {
 	const char *stage;  /* name given to cb */
 	epoch_fn cb;
 	void *ctx;
+	/* after each epoch (and its validation); returns 1 to stop there.
+	 * May be NULL. */
+	int (*after)(void *actx, int epoch, const smf_model *m, int best);
+	void *actx;
 	int chosen;         /* out: best epoch on val (max_epochs without val) */
 	double best_val;    /* out: its NDCG@10 (NaN without val) */
 } smf_run;

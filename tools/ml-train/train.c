@@ -35,6 +35,7 @@ typedef struct stage_ctx {
 	const char *loss_name; /* in the losses file */
 	const char *val_name;  /* in the losses file; NULL without validation */
 	const char *val_label; /* in the progress line */
+	int open_ended;        /* the epoch count is not known yet */
 } stage_ctx;
 
 static void on_epoch(void *ctx, const char *stage, int epoch, int epochs, double loss, double val,
@@ -42,6 +43,10 @@ static void on_epoch(void *ctx, const char *stage, int epoch, int epochs, double
 {
 	stage_ctx *s = ctx;
 	loss_push(s->log, epoch, s->loss_name, loss);
+	if (isnan(val) && s->open_ended) {
+		log_info("%s %s epoch %d loss %.4f (%.2f s)", s->what, stage, epoch, loss, seconds);
+		return;
+	}
 	if (isnan(val)) {
 		log_info("%s %s epoch %d/%d loss %.4f (%.2f s)", s->what, stage, epoch, epochs, loss,
 			 seconds);
@@ -61,37 +66,168 @@ typedef struct job {
 	int rc;
 } job;
 
+/*
+ * With threads >= 2 the refit on all of train runs beside the selection,
+ * one epoch behind it: after each of its epochs it waits for the
+ * selection's verdict on that epoch, keeps a copy of its weights when that
+ * epoch is the best so far, and stops once the selection has stopped and
+ * the chosen epoch is behind it. Its arithmetic never depends on the
+ * timing, so the model is the very one a refit started afterwards gives.
+ */
+typedef struct lockstep {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int validated; /* the last epoch the selection has judged */
+	int best;      /* the best epoch so far */
+	int done;      /* the selection has finished */
+	int failed;    /* ... with an error */
+	float *P, *Q;  /* the refit's weights at the best epoch */
+	size_t nP, nQ;
+} lockstep;
+
+static int select_after(void *ctx, int epoch, const smf_model *m, int best)
+{
+	lockstep *ls = ctx;
+	(void)m;
+	pthread_mutex_lock(&ls->mu);
+	ls->validated = epoch;
+	ls->best = best;
+	pthread_cond_broadcast(&ls->cv);
+	pthread_mutex_unlock(&ls->mu);
+	return 0;
+}
+
+static int refit_after(void *ctx, int epoch, const smf_model *m, int best)
+{
+	lockstep *ls = ctx;
+	int stop = 0;
+	(void)best;
+	pthread_mutex_lock(&ls->mu);
+	while (ls->validated < epoch && !ls->done)
+		pthread_cond_wait(&ls->cv, &ls->mu);
+	if (ls->failed) {
+		stop = 1;
+	} else {
+		if (ls->validated >= epoch && ls->best == epoch) {
+			memcpy(ls->P, m->P, ls->nP * sizeof(float));
+			memcpy(ls->Q, m->Q, ls->nQ * sizeof(float));
+		}
+		stop = ls->done && epoch >= ls->best;
+	}
+	pthread_mutex_unlock(&ls->mu);
+	return stop;
+}
+
+typedef struct refit_job {
+	const job *j;
+	lockstep *ls;
+	smf_run run;
+	lf_error err;
+	int rc;
+} refit_job;
+
+static void *refit_thread(void *arg)
+{
+	refit_job *f = arg;
+	f->rc = smf_train(&f->j->d->all, f->j->d->n_items, &f->j->c->rank, &f->run,
+			  &f->j->out->rank, &f->err);
+	return NULL;
+}
+
+/* Selection and refit side by side (see lockstep). */
+static int rank_parallel(job *j, smf_run *sel_run)
+{
+	const train_config *c = j->c;
+	train_result *r = j->out;
+	size_t wd = c->rank.dim + 1;
+	lockstep ls = {.nP = j->d->n_users * wd, .nQ = j->d->n_items * wd};
+	stage_ctx fit = {&r->refit_losses, "ranking", "ranking_loss", NULL, NULL, 1};
+	refit_job f = {.j = j, .ls = &ls};
+	f.run = (smf_run){.max_epochs = c->max_epochs, .stage = "refit", .cb = on_epoch,
+			  .ctx = &fit, .after = refit_after, .actx = &ls};
+	ls.P = lf_calloc(ls.nP, sizeof(float));
+	ls.Q = lf_calloc(ls.nQ, sizeof(float));
+	pthread_t th;
+	if (!ls.P || !ls.Q || pthread_mutex_init(&ls.mu, NULL) != 0) {
+		free(ls.P);
+		free(ls.Q);
+		return lf_fail(&j->err, EX_SOFTWARE, "out of memory for the refit");
+	}
+	pthread_cond_init(&ls.cv, NULL);
+	int started = pthread_create(&th, NULL, refit_thread, &f) == 0;
+	smf_model tmp;
+	sel_run->after = started ? select_after : NULL;
+	sel_run->actx = &ls;
+	int rc = smf_train(j->fit, j->d->n_items, &c->rank, sel_run, &tmp, &j->err);
+	if (rc == 0)
+		smf_free(&tmp);
+	pthread_mutex_lock(&ls.mu);
+	ls.done = 1;
+	ls.failed = rc < 0;
+	ls.best = sel_run->chosen;
+	pthread_cond_broadcast(&ls.cv);
+	pthread_mutex_unlock(&ls.mu);
+	if (started)
+		pthread_join(th, NULL);
+	if (rc == 0 && started && f.rc < 0) {
+		j->err = f.err;
+		rc = -1;
+	}
+	if (rc == 0 && !started) { /* no thread: refit afterwards */
+		fit.open_ended = 0;
+		f.run = (smf_run){.max_epochs = sel_run->chosen, .stage = "refit", .cb = on_epoch,
+				  .ctx = &fit};
+		rc = smf_train(&j->d->all, j->d->n_items, &c->rank, &f.run, &r->rank, &j->err);
+	} else if (rc == 0) {
+		memcpy(r->rank.P, ls.P, ls.nP * sizeof(float));
+		memcpy(r->rank.Q, ls.Q, ls.nQ * sizeof(float));
+	}
+	pthread_cond_destroy(&ls.cv);
+	pthread_mutex_destroy(&ls.mu);
+	free(ls.P);
+	free(ls.Q);
+	return rc;
+}
+
 static int rank_job(job *j)
 {
 	const train_config *c = j->c;
 	train_result *r = j->out;
 	smf_run run = {.stage = "select", .cb = on_epoch};
 	stage_ctx sel = {&r->rank_losses, "ranking", "select_ranking_loss", "val_ndcg_at_10",
-			 "val_ndcg@10"};
-	stage_ctx fit = {&r->rank_losses, "ranking", "ranking_loss", NULL, NULL};
+			 "val_ndcg@10", 0};
+	stage_ctx fit = {&r->refit_losses, "ranking", "ranking_loss", NULL, NULL, 0};
 	r->val_ndcg = NAN;
 	if (c->epochs > 0) {
 		r->rank_epochs = c->epochs;
+		run = (smf_run){.max_epochs = c->epochs, .stage = "fit", .cb = on_epoch, .ctx = &fit};
+		return smf_train(&j->d->all, j->d->n_items, &c->rank, &run, &r->rank, &j->err);
+	}
+	run.max_epochs = c->max_epochs;
+	run.val = j->val;
+	run.ctx = &sel;
+	if (c->threads >= 2) {
+		if (rank_parallel(j, &run) < 0)
+			return -1;
 	} else {
-		run.max_epochs = c->max_epochs;
-		run.val = j->val;
-		run.ctx = &sel;
 		smf_model tmp;
 		if (smf_train(j->fit, j->d->n_items, &c->rank, &run, &tmp, &j->err) < 0)
 			return -1;
 		smf_free(&tmp);
-		r->rank_epochs = run.chosen;
-		r->val_ndcg = run.best_val;
+		smf_run refit = {.max_epochs = run.chosen, .stage = "refit", .cb = on_epoch,
+				 .ctx = &fit};
+		if (smf_train(&j->d->all, j->d->n_items, &c->rank, &refit, &r->rank, &j->err) < 0)
+			return -1;
 	}
-	run = (smf_run){.max_epochs = r->rank_epochs, .stage = c->epochs > 0 ? "fit" : "refit",
-			.cb = on_epoch, .ctx = &fit};
-	return smf_train(&j->d->all, j->d->n_items, &c->rank, &run, &r->rank, &j->err);
+	r->rank_epochs = run.chosen;
+	r->val_ndcg = run.best_val;
+	return 0;
 }
 
 static int rating_job(job *j)
 {
 	train_result *r = j->out;
-	stage_ctx fit = {&r->rating_losses, "rating", "rating_train_rmse", NULL, NULL};
+	stage_ctx fit = {&r->rating_losses, "rating", "rating_train_rmse", NULL, NULL, 0};
 	r->val_rmse = NAN;
 	r->rating_epochs = j->c->rating.sweeps;
 	return rmf_train(&j->d->all, j->d->n_items, &j->c->rating, on_epoch, &fit, &r->rating,
@@ -130,7 +266,7 @@ int train_all(const dataset *d, const train_config *c, train_result *out, lf_err
 		train_result_free(out);
 		return -1;
 	}
-	if (out->rank_losses.failed || out->rating_losses.failed) {
+	if (out->rank_losses.failed || out->refit_losses.failed || out->rating_losses.failed) {
 		train_result_free(out);
 		return lf_fail(err, EX_SOFTWARE, "out of memory for the loss log");
 	}
@@ -142,6 +278,7 @@ void train_result_free(train_result *r)
 	smf_free(&r->rank);
 	rmf_free(&r->rating);
 	free(r->rank_losses.rows);
+	free(r->refit_losses.rows);
 	free(r->rating_losses.rows);
 	memset(r, 0, sizeof *r);
 }

@@ -51,7 +51,7 @@ typedef struct train_result {
 	int rank_epochs, rating_epochs; /* rating: Gibbs sweeps */
 	double val_ndcg, val_rmse; /* NaN when epochs were fixed */
 	double seconds;
-	loss_log rank_losses, rating_losses;
+	loss_log rank_losses, refit_losses, rating_losses; /* one per thread */
 } train_result;
 
 int train_all(const dataset *d, const train_config *c, train_result *out, lf_error *err);
