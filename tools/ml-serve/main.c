@@ -11,8 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mlflow.h"
 #include "serve.h"
 #include "util.h"
+
+/* Seconds MLflow may take to answer the poll thread: a slow registry must not
+ * delay the next look at the serving table by much. */
+#define CHAMPION_TIMEOUT_S 2
 
 static void usage(FILE *f)
 {
@@ -82,6 +87,22 @@ static void exit_thread(const struct mg_context *ctx, int type, void *p)
 		db_worker_close(w);
 		free(w);
 	}
+}
+
+/* The champion alias of model_name in MLflow (ctx: an mlflow client). */
+static int mlflow_champion(void *ctx, const char *model_name, int *version, lf_error *err)
+{
+	mlflow_version v = {0};
+	int rc = mlflow_alias_get(ctx, model_name, "champion", &v, err);
+	int64_t n = 0;
+	if (rc == 0 && parse_i64(v.version ? v.version : "", 1, INT32_MAX, &n) < 0)
+		rc = lf_fail(err, EX_PROTOCOL, "MLflow's champion version '%s' is not a number",
+			     v.version ? v.version : "");
+	mlflow_version_free(&v);
+	if (rc < 0)
+		return -1;
+	*version = rc == 1 ? 0 : (int)n;
+	return 0;
 }
 
 static int quiet_log(const struct mg_connection *conn, const char *message)
@@ -208,8 +229,11 @@ int main(int argc, char **argv)
 	const char *options[16] = {
 		"listening_ports", ports, "num_threads", threads, "request_timeout_ms", timeout,
 		"enable_keep_alive", "yes", "keep_alive_timeout_ms", "5000",
+		/* Headers and body leave in two writes: without this, Nagle's algorithm and
+		 * the client's delayed ACK hold every keep-alive answer for 40 ms. */
+		"tcp_nodelay", "1",
 	};
-	int n_opt = 10;
+	int n_opt = 12;
 	if (app.cfg.access_log) {
 		options[n_opt++] = "access_log_file";
 		options[n_opt++] = app.cfg.access_log;
@@ -221,7 +245,18 @@ int main(int argc, char **argv)
 	cb.log_message = quiet_log;
 	cb.http_error = serve_http_error;
 	lf_error err = {0};
+	mlflow ml = {0};
+	if (app.cfg.tracking_uri && *app.cfg.tracking_uri) {
+		if (http_open(&ml.http, app.cfg.tracking_uri, CHAMPION_TIMEOUT_S, &err) < 0) {
+			mg_exit_library();
+			log_error("--tracking-uri: %s", err.msg);
+			return EX_USAGE;
+		}
+		app.champion = mlflow_champion;
+		app.champion_ctx = &ml;
+	}
 	if (poll_start(&app, &err) < 0) {
+		mlflow_close(&ml);
 		mg_exit_library();
 		log_error("%s", err.msg);
 		return err.code;
@@ -229,6 +264,7 @@ int main(int argc, char **argv)
 	struct mg_context *ctx = mg_start(&cb, &app, options);
 	if (!ctx) {
 		poll_stop(&app);
+		mlflow_close(&ml);
 		snapshot_clear();
 		mg_exit_library();
 		log_error("cannot listen on %s (address in use or not local?); choose another with "
@@ -245,6 +281,7 @@ int main(int argc, char **argv)
 	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	mg_stop(ctx);
 	poll_stop(&app);
+	mlflow_close(&ml);
 	snapshot_clear();
 	mg_exit_library();
 	pthread_mutex_destroy(&app.reload_lock);

@@ -6,16 +6,10 @@
  * retrain is served without a restart.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <time.h>
 
-#include "mlflow.h"
 #include "serve.h"
 #include "util.h"
-
-/* Seconds MLflow may take to answer the poll thread: a slow registry must not
- * delay the next look at the serving table by much. */
-#define CHAMPION_TIMEOUT_S 2
 
 int serve_reload(struct serve_app *app, PGconn *conn, int from_poll, int *prev, int *now,
 		 lf_error *err)
@@ -86,47 +80,33 @@ static void poll_once(struct serve_app *app, PGconn **conn, int *failing)
 }
 
 /* The registry's champion version for lensflow_registry_champion_version and
- * /model's alias; read here only, never on a request path. Unset: 0. A failure
- * keeps the last value and is logged once until MLflow answers again. */
-static void poll_champion(struct serve_app *app, mlflow *ml, int *failing)
+ * /model's alias; read here only, never on a request path. A failure keeps
+ * the last value and is logged once until the registry answers again. */
+static void poll_champion(struct serve_app *app, int *failing)
 {
-	mlflow_version v = {0};
 	lf_error err = {0};
-	int rc = mlflow_alias_get(ml, app->cfg.model_name, "champion", &v, &err);
-	int64_t n = 0;
-	if (rc == 0 && parse_i64(v.version ? v.version : "", 1, INT32_MAX, &n) < 0) {
-		rc = -1;
-		lf_fail(&err, EX_PROTOCOL, "MLflow's champion version '%s' is not a number",
-			v.version ? v.version : "");
-	}
-	mlflow_version_free(&v);
-	if (rc < 0) {
+	int version = 0;
+	if (app->champion(app->champion_ctx, app->cfg.model_name, &version, &err) < 0) {
 		if (!*failing)
-			log_error("cannot read the champion from MLflow: %s", err.msg);
+			log_error("cannot read the champion from the registry: %s", err.msg);
 		*failing = 1;
 		return;
 	}
 	*failing = 0;
-	metrics_set_champion(rc == 1 ? 0 : (int)n);
+	metrics_set_champion(version);
 }
 
 static void *poll_main(void *arg)
 {
 	struct serve_app *app = arg;
 	PGconn *conn = NULL;
-	int failing = 0, ml_failing = 0;
-	mlflow ml = {0};
-	if (app->cfg.tracking_uri && *app->cfg.tracking_uri) {
-		lf_error err = {0};
-		if (http_open(&ml.http, app->cfg.tracking_uri, CHAMPION_TIMEOUT_S, &err) < 0)
-			log_error("MLflow: %s; the champion gauge stays 0", err.msg);
-	}
+	int failing = 0, champion_failing = 0;
 	pthread_mutex_lock(&app->poll_lock);
 	while (!app->stopping) {
 		pthread_mutex_unlock(&app->poll_lock);
 		poll_once(app, &conn, &failing);
-		if (ml.http)
-			poll_champion(app, &ml, &ml_failing);
+		if (app->champion)
+			poll_champion(app, &champion_failing);
 		struct snapshot *s = snapshot_current();
 		double wait = s ? app->cfg.poll_s : (app->cfg.poll_s < 1 ? app->cfg.poll_s : 1.0);
 		snapshot_release(s);
@@ -146,7 +126,6 @@ static void *poll_main(void *arg)
 	pthread_mutex_unlock(&app->poll_lock);
 	if (conn)
 		PQfinish(conn);
-	mlflow_close(&ml);
 	return NULL;
 }
 

@@ -40,6 +40,10 @@ struct serve_app {
 	int stopping;                /* under poll_lock */
 	pthread_t poller;
 	int poller_started;
+	/* The registry's champion version of a model (0: unset), asked by the poll
+	 * thread; NULL when no registry is configured. main() wires it. */
+	int (*champion)(void *ctx, const char *model_name, int *version, lf_error *err);
+	void *champion_ctx;
 };
 
 /* routes.c: the catch-all request handler and civetweb's error callback. */
