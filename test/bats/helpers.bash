@@ -18,11 +18,14 @@ TEST_TOOLS=${TEST_TOOLS:-$REPO/${BUILD:-build/release}/test-tools}
 export LENSFLOW_TEST_HOME=${LENSFLOW_TEST_HOME:-$REPO/.lensflow/test}
 
 # services.env is written by `scripts/services up` (make test starts them).
-if [ -f "$LENSFLOW_TEST_HOME/services.env" ]; then
+# Read once per file: setup_file's exports (fresh_db's DATABASE_URL) must
+# survive into the tests, which source this file again.
+if [ -z "${LENSFLOW_SERVICES_LOADED:-}" ] && [ -f "$LENSFLOW_TEST_HOME/services.env" ]; then
 	set -a
 	# shellcheck disable=SC1091
 	. "$LENSFLOW_TEST_HOME/services.env"
 	set +a
+	export LENSFLOW_SERVICES_LOADED=1
 fi
 
 # A database of its own for one bats file (dropped and created again), with
