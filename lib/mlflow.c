@@ -44,16 +44,16 @@ int mlflow_dup_string(const json_t *obj, const char *field, const char *what, ch
 int mlflow_call(mlflow *m, const char *method, const char *endpoint, json_t *body,
 		json_t **reply, lf_error *err)
 {
-	char path[256];
-	int n = snprintf(path, sizeof path, API "%s", endpoint);
-	if (n < 0 || (size_t)n >= sizeof path) {
-		json_decref(body);
-		return lf_fail(err, EX_SOFTWARE, "MLflow endpoint name too long");
-	}
+	char *path = NULL;
 	if (strcmp(method, "GET") != 0 && !body) /* json_pack failed */
 		return mlflow_oom(err);
+	if (asprintf(&path, API "%s", endpoint) < 0) {
+		json_decref(body);
+		return mlflow_oom(err);
+	}
 	int rc = http_json(m->http, method, path, body, reply, err);
 	json_decref(body);
+	free(path);
 	return rc;
 }
 
