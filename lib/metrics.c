@@ -29,15 +29,12 @@ long topk_select(const float *scores, size_t n, size_t k, int32_t *top)
 	}
 	for (size_t j = 0; j < k; j++)
 		top[j] = -1;
+	int nan = 0;
 	for (size_t i = 0; i < n; i++) {
 		float s = scores[i];
-		if (isnan(s)) {
-			filled = (size_t)-1;
-			break;
-		}
-		if (s == -INFINITY)
-			continue;
-		if (filled == k && !(s > best[k - 1]))
+		/* NaN compares false everywhere: it is never kept, only noted */
+		nan |= s != s;
+		if (filled == k ? !(s > best[k - 1]) : !(s > -INFINITY))
 			continue;
 		/* position: after every kept item whose score is >= s (they are
 		 * better, or tie with a lower index) */
@@ -54,7 +51,7 @@ long topk_select(const float *scores, size_t n, size_t k, int32_t *top)
 	}
 	if (best != stack_best)
 		free(best);
-	return filled == (size_t)-1 ? -1 : (long)filled;
+	return nan ? -1 : (long)filled;
 }
 
 int rank_eval_init(rank_eval *e, size_t k, size_t n_items, lf_error *err)

@@ -99,21 +99,29 @@ static void draw_side(rng *g, side *s, const side *o, double mean, double alpha,
 {
 	size_t w = s->w, d = w - 1;
 	for (size_t e = 0; e < s->n; e++) {
+		/* S = sum f f^T (lower triangle) and t = sum f y over the ratings,
+		 * f = [the other side's factors, 1], y = rating - mean - its bias */
 		memset(A, 0, w * w * sizeof *A);
-		for (size_t k = 0; k < w; k++) {
-			A[k * w + k] = s->lam[k];
-			rhs[k] = s->lam[k] * s->mu[k];
-		}
+		memset(rhs, 0, w * sizeof *rhs);
+		double f[65];
+		f[d] = 1.0;
 		for (size_t t = s->start[e]; t < s->start[e + 1]; t++) {
-			const double *f = o->theta + (size_t)s->other[t] * w;
-			/* f = [factors, 1]; the other side's bias goes to the target */
-			double y = s->val[t] - mean - f[d];
+			const double *th = o->theta + (size_t)s->other[t] * w;
+			memcpy(f, th, d * sizeof *f);
+			double y = s->val[t] - mean - th[d];
 			for (size_t a = 0; a < w; a++) {
-				double fa = a < d ? f[a] : 1.0;
-				rhs[a] += alpha * fa * y;
+				rhs[a] += f[a] * y;
+				double *row = A + a * w;
 				for (size_t b = 0; b <= a; b++)
-					A[a * w + b] += alpha * fa * (b < d ? f[b] : 1.0);
+					row[b] += f[a] * f[b];
 			}
+		}
+		/* precision = diag(lambda) + alpha S; rhs = lambda mu + alpha t */
+		for (size_t a = 0; a < w; a++) {
+			for (size_t b = 0; b <= a; b++)
+				A[a * w + b] *= alpha;
+			A[a * w + a] += s->lam[a];
+			rhs[a] = alpha * rhs[a] + s->lam[a] * s->mu[a];
 		}
 		/* Cholesky A = L L^T in the lower triangle */
 		for (size_t j = 0; j < w; j++) {
