@@ -17,10 +17,10 @@
 
 struct http_client {
 	CURL *curl;
-	char *base;            /* no trailing '/' */
+	char *base; /* no trailing '/' */
 	long timeout_s;
-	long status;           /* of the last answer; 0 when none */
-	long requests;         /* made so far */
+	long status;   /* of the last answer; 0 when none */
+	long requests; /* made so far */
 	char error_code[HTTP_ERROR_CODE_MAX];
 };
 
@@ -172,8 +172,8 @@ static int perform(http_client *c, const char *what, reply_buf *b, lf_error *err
 	    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, b) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, c->timeout_s) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, c->timeout_s < 10 ? c->timeout_s : 10L) !=
-		    CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT,
+			     c->timeout_s < 10 ? c->timeout_s : 10L) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
 		return lf_fail(err, EX_SOFTWARE, "%s: libcurl refused an option", what);
@@ -181,8 +181,8 @@ static int perform(http_client *c, const char *what, reply_buf *b, lf_error *err
 	CURLcode rc = curl_easy_perform(c->curl);
 	if (rc != CURLE_OK) {
 		if (b->too_big)
-			return lf_fail(err, EX_PROTOCOL, "%s%s: the answer is larger than %zu MiB", c->base,
-				       what, HTTP_REPLY_MAX >> 20);
+			return lf_fail(err, EX_PROTOCOL, "%s at %s: the answer is larger than %zu MiB",
+				       what, c->base, HTTP_REPLY_MAX >> 20);
 		return lf_fail(err, EX_UNAVAILABLE, "cannot reach %s (%s): %s", c->base, what,
 			       curl_msg[0] ? curl_msg : curl_easy_strerror(rc));
 	}
@@ -263,8 +263,8 @@ int http_json(http_client *c, const char *method, const char *path, const json_t
 		if (!json_is_object(*reply)) {
 			json_decref(*reply);
 			*reply = NULL;
-			lf_fail(err, EX_PROTOCOL, "%s at %s: the answer is not a JSON object (%s)", what,
-				c->base, jerr.text);
+			lf_fail(err, EX_PROTOCOL, "%s at %s: the answer is not a JSON object (%s)",
+				what, c->base, jerr.text);
 			goto out;
 		}
 	}
@@ -276,8 +276,7 @@ out:
 	return rc;
 }
 
-int http_put_bytes(http_client *c, const char *path, const void *data, size_t len,
-		   lf_error *err)
+int http_put_bytes(http_client *c, const char *path, const void *data, size_t len, lf_error *err)
 {
 	char what[256];
 	snprintf(what, sizeof what, "PUT %s", path);

@@ -46,8 +46,7 @@ int http_json(http_client *c, const char *method, const char *path, const json_t
 
 /* PUT of raw bytes / of a whole file as application/octet-stream; the answer
  * is read (and discarded) only for its status. */
-int http_put_bytes(http_client *c, const char *path, const void *data, size_t len,
-		   lf_error *err);
+int http_put_bytes(http_client *c, const char *path, const void *data, size_t len, lf_error *err);
 int http_put_file(http_client *c, const char *path, const char *file, lf_error *err);
 
 /* GET of raw bytes into a new buffer (caller frees *data). */
@@ -70,7 +69,6 @@ char *http_escape(const char *s);
  * missing; anything not such an object gives code "" and the raw text,
  * truncated and with control characters replaced, as message). Pure; for
  * the unit tests too. code holds HTTP_ERROR_CODE_MAX bytes, msg msg_size. */
-void http_parse_error_body(const char *body, size_t len, char *code, char *msg,
-			   size_t msg_size);
+void http_parse_error_body(const char *body, size_t len, char *code, char *msg, size_t msg_size);
 
 #endif

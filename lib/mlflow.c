@@ -41,8 +41,8 @@ int mlflow_dup_string(const json_t *obj, const char *field, const char *what, ch
 	return *out ? 0 : mlflow_oom(err);
 }
 
-int mlflow_call(mlflow *m, const char *method, const char *endpoint, json_t *body,
-		json_t **reply, lf_error *err)
+int mlflow_call(mlflow *m, const char *method, const char *endpoint, json_t *body, json_t **reply,
+		lf_error *err)
 {
 	char *path = NULL;
 	if (strcmp(method, "GET") != 0 && !body) /* json_pack failed */
@@ -115,14 +115,13 @@ static json_t *kv_array(const mlflow_kv *kv, size_t n)
 	return a;
 }
 
-int mlflow_run_create(mlflow *m, const char *experiment_id, const char *run_name,
-		      int64_t start_ms, const mlflow_kv *tags, size_t n_tags, mlflow_run *out,
-		      lf_error *err)
+int mlflow_run_create(mlflow *m, const char *experiment_id, const char *run_name, int64_t start_ms,
+		      const mlflow_kv *tags, size_t n_tags, mlflow_run *out, lf_error *err)
 {
 	memset(out, 0, sizeof *out);
 	json_t *ta = kv_array(tags, n_tags);
-	json_t *body = ta ? json_pack("{s:s,s:I,s:o}", "experiment_id", experiment_id,
-				      "start_time", (json_int_t)start_ms, "tags", ta)
+	json_t *body = ta ? json_pack("{s:s,s:I,s:o}", "experiment_id", experiment_id, "start_time",
+				      (json_int_t)start_ms, "tags", ta)
 			  : NULL;
 	if (body && run_name && json_object_set_new(body, "run_name", json_string(run_name)) != 0) {
 		json_decref(body);
@@ -140,8 +139,8 @@ int mlflow_run_update(mlflow *m, const char *run_id, const char *status, int64_t
 		      lf_error *err)
 {
 	return mlflow_call(m, "POST", "runs/update",
-			   json_pack("{s:s,s:s,s:I}", "run_id", run_id, "status", status, "end_time",
-				     (json_int_t)end_ms),
+			   json_pack("{s:s,s:s,s:I}", "run_id", run_id, "status", status,
+				     "end_time", (json_int_t)end_ms),
 			   NULL, err);
 }
 
@@ -279,8 +278,8 @@ static int artifact_endpoint(const char *artifact_uri, const char *rel_path, cha
 	return 0;
 }
 
-int mlflow_artifact_put(mlflow *m, const char *artifact_uri, const char *rel_path,
-			const char *file, const void *data, size_t len, lf_error *err)
+int mlflow_artifact_put(mlflow *m, const char *artifact_uri, const char *rel_path, const char *file,
+			const void *data, size_t len, lf_error *err)
 {
 	char *path;
 	if (artifact_endpoint(artifact_uri, rel_path, &path, err) != 0)

@@ -56,8 +56,8 @@ typedef struct mlflow_run {
 
 typedef struct mlflow_version {
 	char *name;
-	char *version;      /* decimal, as MLflow sends it */
-	char *run_id;       /* may be "" */
+	char *version; /* decimal, as MLflow sends it */
+	char *run_id;  /* may be "" */
 	char *source;
 } mlflow_version;
 
@@ -83,9 +83,8 @@ void mlflow_close(mlflow *m);
  * tolerated). *created says which (may be NULL). */
 int mlflow_experiment_ensure(mlflow *m, const char *name, char **id, int *created, lf_error *err);
 /* runs/create; run_name may be NULL. */
-int mlflow_run_create(mlflow *m, const char *experiment_id, const char *run_name,
-		      int64_t start_ms, const mlflow_kv *tags, size_t n_tags, mlflow_run *out,
-		      lf_error *err);
+int mlflow_run_create(mlflow *m, const char *experiment_id, const char *run_name, int64_t start_ms,
+		      const mlflow_kv *tags, size_t n_tags, mlflow_run *out, lf_error *err);
 /* runs/log-batch, split into as many calls as MLflow's batch limits need
  * (params first, so a run's parameters are all there before any metric).
  * *calls (may be NULL) gets the number of requests made. */
@@ -104,8 +103,8 @@ void mlflow_run_free(mlflow_run *r);
 
 /* Uploads to <artifact_uri>/<rel_path> through the artifact proxy. rel_path
  * is '/'-separated, no "..", no leading '/'. Exactly one of file / data. */
-int mlflow_artifact_put(mlflow *m, const char *artifact_uri, const char *rel_path,
-			const char *file, const void *data, size_t len, lf_error *err);
+int mlflow_artifact_put(mlflow *m, const char *artifact_uri, const char *rel_path, const char *file,
+			const void *data, size_t len, lf_error *err);
 /* Downloads <artifact_uri>/<rel_path> (caller frees *data). */
 int mlflow_artifact_get(mlflow *m, const char *artifact_uri, const char *rel_path,
 			unsigned char **data, size_t *len, lf_error *err);
@@ -133,8 +132,7 @@ int mlflow_alias_set(mlflow *m, const char *name, const char *alias, const char 
 		     lf_error *err);
 int mlflow_alias_delete(mlflow *m, const char *name, const char *alias, lf_error *err);
 /* registered-models/get → the tag's value; 1 when the model or tag is absent. */
-int mlflow_model_get_tag(mlflow *m, const char *name, const char *key, char **value,
-			 lf_error *err);
+int mlflow_model_get_tag(mlflow *m, const char *name, const char *key, char **value, lf_error *err);
 int mlflow_model_set_tag(mlflow *m, const char *name, const char *key, const char *value,
 			 lf_error *err);
 
@@ -142,8 +140,7 @@ int mlflow_model_set_tag(mlflow *m, const char *name, const char *key, const cha
 
 /* Each takes a parsed answer (borrowed), fills out, and fails with
  * EX_PROTOCOL naming the missing or mistyped field. what names the call. */
-int mlflow_parse_experiment_id(const json_t *answer, const char *what, char **id,
-			       lf_error *err);
+int mlflow_parse_experiment_id(const json_t *answer, const char *what, char **id, lf_error *err);
 int mlflow_parse_run(const json_t *answer, mlflow_run *out, lf_error *err);
 int mlflow_parse_version(const json_t *answer, mlflow_version *out, lf_error *err);
 int mlflow_parse_metrics(const json_t *answer, mlflow_metrics *out, lf_error *err);

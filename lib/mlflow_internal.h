@@ -9,8 +9,8 @@
 
 /* method on /api/2.0/mlflow/<endpoint>; body is stolen (NULL for a GET; a
  * NULL body for another method means json_pack failed: out of memory). */
-int mlflow_call(mlflow *m, const char *method, const char *endpoint, json_t *body,
-		json_t **reply, lf_error *err);
+int mlflow_call(mlflow *m, const char *method, const char *endpoint, json_t *body, json_t **reply,
+		lf_error *err);
 /* The last refusal was RESOURCE_DOES_NOT_EXIST. */
 int mlflow_not_found(const mlflow *m);
 /* strdup of obj[field], which must be a string; else EX_PROTOCOL naming what. */

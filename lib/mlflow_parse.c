@@ -31,7 +31,8 @@ int mlflow_parse_run(const json_t *answer, mlflow_run *out, lf_error *err)
 	if (!json_is_object(info))
 		return lf_fail(err, EX_PROTOCOL, "runs/create: the answer has no run.info");
 	if (mlflow_dup_string(info, "run_id", "runs/create", &out->run_id, err) != 0 ||
-	    mlflow_dup_string(info, "experiment_id", "runs/create", &out->experiment_id, err) != 0 ||
+	    mlflow_dup_string(info, "experiment_id", "runs/create", &out->experiment_id, err) !=
+		    0 ||
 	    mlflow_dup_string(info, "artifact_uri", "runs/create", &out->artifact_uri, err) != 0) {
 		mlflow_run_free(out);
 		return -1;
@@ -103,7 +104,8 @@ int mlflow_parse_metrics(const json_t *answer, mlflow_metrics *out, lf_error *er
 	return 0;
 bad:
 	mlflow_metrics_free(out);
-	return lf_fail(err, EX_PROTOCOL, "runs/get: a metric without a string key and a number value");
+	return lf_fail(err, EX_PROTOCOL,
+		       "runs/get: a metric without a string key and a number value");
 }
 
 int mlflow_metrics_get(const mlflow_metrics *ms, const char *key, double *value)
@@ -123,7 +125,8 @@ int mlflow_artifact_path(const char *uri, char **path, lf_error *err)
 	if (strncmp(uri, scheme, sizeof scheme - 1) != 0)
 		return lf_fail(err, EX_UNAVAILABLE,
 			       "the run's artifacts go to '%s', not through the server's artifact "
-			       "proxy (start mlflow server with artifact serving on)", uri);
+			       "proxy (start mlflow server with artifact serving on)",
+			       uri);
 	const char *p = uri + sizeof scheme - 1;
 	if (strncmp(p, "//", 2) == 0) { /* mlflow-artifacts://host:port/path */
 		p = strchr(p + 2, '/');
@@ -156,7 +159,8 @@ int mlflow_key_valid(const char *key)
 	for (const char *s = key; s;) {
 		const char *e = strchr(s, '/');
 		size_t len = e ? (size_t)(e - s) : strlen(s);
-		if (len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+		if (len == 0 || (len == 1 && s[0] == '.') ||
+		    (len == 2 && s[0] == '.' && s[1] == '.'))
 			return 0;
 		s = e ? e + 1 : NULL;
 	}
@@ -199,8 +203,8 @@ int mlflow_parse_version(const json_t *answer, mlflow_version *out, lf_error *er
 	/* a version is a positive decimal: callers put it into table names */
 	const char *p = out->version;
 	if (!*p || *p == '0' || strlen(p) > 9 || strspn(p, "0123456789") != strlen(p)) {
-		lf_fail(err, EX_PROTOCOL, "model_version: version '%.20s' is not a positive integer",
-			p);
+		lf_fail(err, EX_PROTOCOL,
+			"model_version: version '%.20s' is not a positive integer", p);
 		goto fail;
 	}
 	return 0;
@@ -222,7 +226,8 @@ int mlflow_parse_model_tag(const json_t *answer, const char *key, char **value, 
 		return lf_fail(err, EX_PROTOCOL, "registered-models/get: tags is not a list");
 	size_t i;
 	const json_t *t;
-	json_array_foreach(tags, i, t) {
+	json_array_foreach(tags, i, t)
+	{
 		const json_t *k = json_object_get(t, "key");
 		if (!json_is_string(k))
 			return lf_fail(err, EX_PROTOCOL, "registered-models/get: a tag has no key");
@@ -230,16 +235,15 @@ int mlflow_parse_model_tag(const json_t *answer, const char *key, char **value, 
 			continue;
 		const json_t *v = json_object_get(t, "value");
 		if (v && !json_is_string(v))
-			return lf_fail(err, EX_PROTOCOL, "registered-models/get: tag %s is not a string",
-				       key);
+			return lf_fail(err, EX_PROTOCOL,
+				       "registered-models/get: tag %s is not a string", key);
 		*value = strdup(v ? json_string_value(v) : "");
 		return *value ? 0 : mlflow_oom(err);
 	}
 	return 1;
 }
 
-int mlflow_parse_model_alias(const json_t *answer, const char *alias, char **version,
-			     lf_error *err)
+int mlflow_parse_model_alias(const json_t *answer, const char *alias, char **version, lf_error *err)
 {
 	*version = NULL;
 	const json_t *rm = json_object_get(answer, "registered_model");
@@ -252,7 +256,8 @@ int mlflow_parse_model_alias(const json_t *answer, const char *alias, char **ver
 		return lf_fail(err, EX_PROTOCOL, "registered-models/get: aliases is not a list");
 	size_t i;
 	const json_t *a;
-	json_array_foreach(list, i, a) {
+	json_array_foreach(list, i, a)
+	{
 		const json_t *k = json_object_get(a, "alias"), *v = json_object_get(a, "version");
 		if (!json_is_string(k) || !json_is_string(v))
 			return lf_fail(err, EX_PROTOCOL,

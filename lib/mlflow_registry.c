@@ -14,8 +14,8 @@ static char *query(const char *endpoint, const char *k1, const char *v1, const c
 {
 	char *e1 = http_escape(v1), *e2 = v2 ? http_escape(v2) : NULL, *out = NULL;
 	if (e1 && (!v2 || e2)) {
-		if (asprintf(&out, "%s?%s=%s%s%s%s%s", endpoint, k1, e1, v2 ? "&" : "", v2 ? k2 : "",
-			     v2 ? "=" : "", v2 ? e2 : "") < 0)
+		if (asprintf(&out, "%s?%s=%s%s%s%s%s", endpoint, k1, e1, v2 ? "&" : "",
+			     v2 ? k2 : "", v2 ? "=" : "", v2 ? e2 : "") < 0)
 			out = NULL;
 	}
 	free(e1);
@@ -36,9 +36,10 @@ int mlflow_version_create(mlflow *m, const char *name, const char *source, const
 {
 	*version = NULL;
 	json_t *reply = NULL;
-	if (mlflow_call(m, "POST", "model-versions/create",
-			json_pack("{s:s,s:s,s:s}", "name", name, "source", source, "run_id", run_id),
-			&reply, err) != 0)
+	if (mlflow_call(
+		    m, "POST", "model-versions/create",
+		    json_pack("{s:s,s:s,s:s}", "name", name, "source", source, "run_id", run_id),
+		    &reply, err) != 0)
 		return -1;
 	mlflow_version v;
 	int rc = mlflow_parse_version(reply, &v, err);
@@ -120,10 +121,10 @@ int mlflow_version_set_tag(mlflow *m, const char *name, const char *version, con
 int mlflow_alias_set(mlflow *m, const char *name, const char *alias, const char *version,
 		     lf_error *err)
 {
-	return mlflow_call(m, "POST", "registered-models/alias",
-			   json_pack("{s:s,s:s,s:s}", "name", name, "alias", alias, "version",
-				     version),
-			   NULL, err);
+	return mlflow_call(
+		m, "POST", "registered-models/alias",
+		json_pack("{s:s,s:s,s:s}", "name", name, "alias", alias, "version", version), NULL,
+		err);
 }
 
 int mlflow_alias_delete(mlflow *m, const char *name, const char *alias, lf_error *err)
@@ -132,8 +133,7 @@ int mlflow_alias_delete(mlflow *m, const char *name, const char *alias, lf_error
 			   json_pack("{s:s,s:s}", "name", name, "alias", alias), NULL, err);
 }
 
-int mlflow_model_get_tag(mlflow *m, const char *name, const char *key, char **value,
-			 lf_error *err)
+int mlflow_model_get_tag(mlflow *m, const char *name, const char *key, char **value, lf_error *err)
 {
 	*value = NULL;
 	char *ep = query("registered-models/get", "name", name, NULL, NULL);

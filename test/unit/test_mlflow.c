@@ -203,8 +203,9 @@ TEST(model_alias_answer)
 {
 	lf_error err = {0};
 	char *v = NULL;
-	json_t *a = J("{\"registered_model\": {\"name\": \"m\", \"aliases\": [{\"alias\": "
-		      "\"old\", \"version\": \"1\"}, {\"alias\": \"champion\", \"version\": \"4\"}]}}");
+	json_t *a =
+		J("{\"registered_model\": {\"name\": \"m\", \"aliases\": [{\"alias\": "
+		  "\"old\", \"version\": \"1\"}, {\"alias\": \"champion\", \"version\": \"4\"}]}}");
 	CHECK(mlflow_parse_model_alias(a, "champion", &v, &err) == 0);
 	CHECK(strcmp(v, "4") == 0);
 	free(v);

@@ -76,7 +76,8 @@ TEST(dump_and_parse_round_trip)
 	CHECK(f && history_write_tsv(f, &back, &err) == 0);
 	char line[256] = "";
 	rewind(f);
-	CHECK(fgets(line, sizeof line, f) && strcmp(line, "2026-12-02T12:00:00Z\t\t1\tfirst\n") == 0);
+	CHECK(fgets(line, sizeof line, f) &&
+	      strcmp(line, "2026-12-02T12:00:00Z\t\t1\tfirst\n") == 0);
 	CHECK(fgets(line, sizeof line, f) &&
 	      strcmp(line, "2026-12-02T12:05:00Z\t1\t2\ttab here \"quoted\"\n") == 0);
 	fclose(f);
@@ -173,8 +174,8 @@ TEST(losses_reader)
 	CHECK_NEAR(l.items[2].value, -1e-3, 0);
 	CHECK_EQ_INT(l.items[0].timestamp_ms, 1000);
 	steplist_free(&l);
-	const char *bad[] = {"x\tloss\t1\n", "-1\tloss\t1\n", "1\tloss\tnan\n", "1\tloss\n",
-			     "1\tlo ss/\t1\n", "99999999999999999999\tloss\t1\n"};
+	const char *bad[] = {"x\tloss\t1\n", "-1\tloss\t1\n",  "1\tloss\tnan\n",
+			     "1\tloss\n",    "1\tlo ss/\t1\n", "99999999999999999999\tloss\t1\n"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		CHECK(losses_parse(bad[i], strlen(bad[i]), "l.tsv", 0, &l, &err) == -1);
 		CHECK_EQ_INT(err.code, EX_DATAERR);

@@ -34,7 +34,8 @@ void history_free(history *h)
 int history_append(history *h, const char *time, const char *action, const char *from,
 		   const char *to, const char *reason, lf_error *err)
 {
-	if (strlen(time) >= sizeof h->items[0].time || strlen(action) >= sizeof h->items[0].action ||
+	if (strlen(time) >= sizeof h->items[0].time ||
+	    strlen(action) >= sizeof h->items[0].action ||
 	    strlen(from) >= sizeof h->items[0].from || strlen(to) >= sizeof h->items[0].to)
 		return lf_fail(err, EX_SOFTWARE, "history entry field too long");
 	history_entry *items = realloc(h->items, (h->n + 1) * sizeof *items);
@@ -83,7 +84,8 @@ int history_parse(const char *text, history *out, lf_error *err)
 	}
 	size_t i;
 	json_t *o;
-	json_array_foreach(a, i, o) {
+	json_array_foreach(a, i, o)
+	{
 		history_entry e = {0};
 		const json_t *r = json_object_get(o, "reason");
 		if (!json_is_object(o) || field(o, "time", e.time, sizeof e.time, 0) ||
@@ -94,8 +96,8 @@ int history_parse(const char *text, history *out, lf_error *err)
 		    (e.from[0] && !version_valid(e.from)) || !version_valid(e.to)) {
 			json_decref(a);
 			history_free(out);
-			return lf_fail(err, EX_DATAERR, "tag %s: entry %zu is malformed", HISTORY_TAG,
-				       i + 1);
+			return lf_fail(err, EX_DATAERR, "tag %s: entry %zu is malformed",
+				       HISTORY_TAG, i + 1);
 		}
 		if (history_append(out, e.time, e.action, e.from, e.to,
 				   r ? json_string_value(r) : "", err) != 0) {
@@ -115,10 +117,10 @@ int history_dump(const history *h, char **text, lf_error *err)
 	size_t first = h->n > HISTORY_KEEP ? h->n - HISTORY_KEEP : 0;
 	for (size_t i = first; a && i < h->n; i++) {
 		const history_entry *e = &h->items[i];
-		json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "time", e->time, "action", e->action, "to",
-				      e->to, "reason", e->reason);
-		if (o && json_object_set_new(o, "from", e->from[0] ? json_string(e->from)
-								    : json_null()) != 0) {
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "time", e->time, "action", e->action,
+				      "to", e->to, "reason", e->reason);
+		if (o && json_object_set_new(
+				 o, "from", e->from[0] ? json_string(e->from) : json_null()) != 0) {
 			json_decref(o);
 			o = NULL;
 		}

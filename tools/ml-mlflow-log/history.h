@@ -25,9 +25,9 @@
 #define HISTORY_REASON_MAX 300
 
 typedef struct history_entry {
-	char time[32];   /* ISO 8601 UTC */
+	char time[32];	 /* ISO 8601 UTC */
 	char action[16]; /* "promote" or "rollback" */
-	char from[16];   /* "" when there was no champion */
+	char from[16];	 /* "" when there was no champion */
 	char to[16];
 	char *reason;
 } history_entry;

@@ -21,12 +21,14 @@ int kvlist_put(kvlist *l, const char *key, const char *value, size_t max_value, 
 	       const char *where, lf_error *err)
 {
 	if (!mlflow_key_valid(key))
-		return lf_fail(err, EX_DATAERR,
-			       "%s: name '%.*s' is not valid for MLflow (1-250 of A-Z a-z 0-9 _ - . "
-			       "space : /)", where, SHOW, key);
+		return lf_fail(
+			err, EX_DATAERR,
+			"%s: name '%.*s' is not valid for MLflow (1-250 of A-Z a-z 0-9 _ - . "
+			"space : /)",
+			where, SHOW, key);
 	if (strlen(value) > max_value)
-		return lf_fail(err, EX_DATAERR, "%s: value of %s is longer than %zu bytes", where, key,
-			       max_value);
+		return lf_fail(err, EX_DATAERR, "%s: value of %s is longer than %zu bytes", where,
+			       key, max_value);
 	for (size_t i = 0; i < l->n; i++) {
 		if (strcmp(l->items[i].key, key) != 0)
 			continue;
@@ -179,8 +181,8 @@ int params_parse(const char *buf, size_t len, const char *name, kvlist *out, lf_
 		char *f[2];
 		if (fields(line, llen, 2, f) != 0) {
 			kvlist_free(out);
-			return lf_fail(err, EX_DATAERR, "%s: expected 2 tab-separated fields (name, value)",
-				       where);
+			return lf_fail(err, EX_DATAERR,
+				       "%s: expected 2 tab-separated fields (name, value)", where);
 		}
 		int rc = kvlist_put(out, f[0], f[1], MLFLOW_PARAM_VALUE_MAX, 0, where, err);
 		free(f[0]);
@@ -193,8 +195,8 @@ int params_parse(const char *buf, size_t len, const char *name, kvlist *out, lf_
 	return 0;
 }
 
-int losses_parse(const char *buf, size_t len, const char *name, int64_t timestamp_ms,
-		 steplist *out, lf_error *err)
+int losses_parse(const char *buf, size_t len, const char *name, int64_t timestamp_ms, steplist *out,
+		 lf_error *err)
 {
 	memset(out, 0, sizeof *out);
 	size_t pos = 0, lineno = 0, llen;
@@ -206,9 +208,10 @@ int losses_parse(const char *buf, size_t len, const char *name, int64_t timestam
 		double value = 0;
 		if (fields(line, llen, 3, f) != 0) {
 			steplist_free(out);
-			return lf_fail(err, EX_DATAERR,
-				       "%s:%zu: expected 3 tab-separated fields (step, name, value)",
-				       name, lineno);
+			return lf_fail(
+				err, EX_DATAERR,
+				"%s:%zu: expected 3 tab-separated fields (step, name, value)", name,
+				lineno);
 		}
 		const char *bad = NULL;
 		if (parse_i64(f[0], 0, INT64_MAX, &step) != 0)
@@ -222,7 +225,8 @@ int losses_parse(const char *buf, size_t len, const char *name, int64_t timestam
 		if (!bad && steplist_push(out, key, value, step, timestamp_ms) != 0)
 			bad = "out of memory";
 		if (bad) {
-			lf_fail(err, EX_DATAERR, "%s:%zu: %s ('%.*s')", name, lineno, bad, SHOW, line);
+			lf_fail(err, EX_DATAERR, "%s:%zu: %s ('%.*s')", name, lineno, bad, SHOW,
+				line);
 			free(f[0]);
 			free(f[1]);
 			free(f[2]);
@@ -241,7 +245,8 @@ static int open_regular(const char *path, int *fd, off_t *size, lf_error *err)
 	struct stat st;
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (*fd < 0)
-		return lf_fail_errno(err, errno == ENOENT ? EX_NOINPUT : EX_IOERR, errno, "%s", path);
+		return lf_fail_errno(err, errno == ENOENT ? EX_NOINPUT : EX_IOERR, errno, "%s",
+				     path);
 	if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(*fd);
 		return lf_fail(err, EX_DATAERR, "%s: not a regular file", path);

@@ -36,8 +36,7 @@ typedef struct steplist {
 int kvlist_put(kvlist *l, const char *key, const char *value, size_t max_value, int replace,
 	       const char *where, lf_error *err);
 /* "K=V" (V may be empty, K may not). */
-int kvlist_put_arg(kvlist *l, const char *arg, size_t max_value, const char *opt,
-		   lf_error *err);
+int kvlist_put_arg(kvlist *l, const char *arg, size_t max_value, const char *opt, lf_error *err);
 const char *kvlist_get(const kvlist *l, const char *key);
 void kvlist_free(kvlist *l);
 
@@ -45,8 +44,8 @@ void kvlist_free(kvlist *l);
 int params_parse(const char *buf, size_t len, const char *name, kvlist *out, lf_error *err);
 /* losses TSV: step \t name \t value per line (names mapped by metric_key);
  * every entry gets timestamp_ms. */
-int losses_parse(const char *buf, size_t len, const char *name, int64_t timestamp_ms,
-		 steplist *out, lf_error *err);
+int losses_parse(const char *buf, size_t len, const char *name, int64_t timestamp_ms, steplist *out,
+		 lf_error *err);
 /* Appends a copy of key; -1 on allocation failure. */
 int steplist_push(steplist *l, const char *key, double value, int64_t step, int64_t ts_ms);
 void steplist_free(steplist *l);

@@ -87,8 +87,8 @@ static int read_inputs(const mlog_opts *o, FILE *in, const char *in_name, run_in
 			return -1;
 	}
 	for (size_t i = 0; i < o->params.n; i++)
-		if (kvlist_put_arg(&r->params, o->params.items[i], MLFLOW_PARAM_VALUE_MAX, "--param",
-				   err) != 0)
+		if (kvlist_put_arg(&r->params, o->params.items[i], MLFLOW_PARAM_VALUE_MAX,
+				   "--param", err) != 0)
 			return -1;
 	if (o->losses_file) {
 		unsigned char *b;
@@ -111,15 +111,16 @@ static int read_inputs(const mlog_opts *o, FILE *in, const char *in_name, run_in
 			char other[MLFLOW_KEY_MAX + 1];
 			if (metric_key(r->metrics.items[j].name, other, sizeof other) == 0 &&
 			    strcmp(key, other) == 0)
-				return lf_fail(err, EX_DATAERR, "%s and %s are both logged as %s", where,
-					       r->metrics.items[j].name, key);
+				return lf_fail(err, EX_DATAERR, "%s and %s are both logged as %s",
+					       where, r->metrics.items[j].name, key);
 		}
 		if (steplist_push(&r->steps, key, r->metrics.items[i].value, 0, ts) != 0)
 			return lf_fail(err, EX_SOFTWARE, "out of memory");
 	}
 	if (o->model_file) {
 		lfe model = {0};
-		if (file_read(o->model_file, (size_t)1 << 32, &r->model_buf, &r->model_len, err) != 0)
+		if (file_read(o->model_file, (size_t)1 << 32, &r->model_buf, &r->model_len, err) !=
+		    0)
 			return -1;
 		int rc = lfe_parse(r->model_buf, r->model_len, o->model_file, &model, err);
 		lfe_free(&model);
@@ -130,20 +131,25 @@ static int read_inputs(const mlog_opts *o, FILE *in, const char *in_name, run_in
 		const char *b = base_name(o->artifacts.items[i]);
 		if (file_check(o->artifacts.items[i], err) != 0)
 			return -1;
-		if (!mlflow_key_valid(b) || strcmp(b, "model") == 0 || strcmp(b, METRICS_ARTIFACT) == 0)
-			return lf_fail(err, EX_USAGE, "--artifact %s: '%s' cannot be an artifact name "
-				       "(reserved or not a plain file name)", o->artifacts.items[i], b);
+		if (!mlflow_key_valid(b) || strcmp(b, "model") == 0 ||
+		    strcmp(b, METRICS_ARTIFACT) == 0)
+			return lf_fail(err, EX_USAGE,
+				       "--artifact %s: '%s' cannot be an artifact name "
+				       "(reserved or not a plain file name)",
+				       o->artifacts.items[i], b);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(b, base_name(o->artifacts.items[j])) == 0)
 				return lf_fail(err, EX_USAGE, "--artifact: two files named %s", b);
 	}
 	for (size_t i = 0; i < o->tags.n; i++)
-		if (kvlist_put_arg(&r->tags, o->tags.items[i], MLFLOW_TAG_VALUE_MAX, "--tag", err) != 0)
+		if (kvlist_put_arg(&r->tags, o->tags.items[i], MLFLOW_TAG_VALUE_MAX, "--tag",
+				   err) != 0)
 			return -1;
 	if (o->dataset_sha256) {
 		if (!is_hex(o->dataset_sha256, 64, 64))
 			return lf_fail(err, EX_USAGE, "--dataset-sha256: expected 64 hex digits");
-		if (kvlist_put(&r->tags, "dataset_sha256", o->dataset_sha256, 64, 1, "tag", err) != 0)
+		if (kvlist_put(&r->tags, "dataset_sha256", o->dataset_sha256, 64, 1, "tag", err) !=
+		    0)
 			return -1;
 	}
 	if (o->git_commit && *o->git_commit) {
@@ -151,7 +157,7 @@ static int read_inputs(const mlog_opts *o, FILE *in, const char *in_name, run_in
 		 * commit id also goes into MLflow's own source tag */
 		size_t n = strlen(o->git_commit);
 		if (n > 64 || strspn(o->git_commit, "0123456789abcdefABCDEFghijklmnopqrstuvwxyz"
-						       "GHIJKLMNOPQRSTUVWXYZ._-") != n)
+						    "GHIJKLMNOPQRSTUVWXYZ._-") != n)
 			return lf_fail(err, EX_USAGE, "git commit '%.64s' is not a commit id",
 				       o->git_commit);
 		if (kvlist_put(&r->tags, "git_commit", o->git_commit, 64, 1, "tag", err) != 0 ||
@@ -232,7 +238,7 @@ int mlog_run(const mlog_opts *o, FILE *in, const char *in_name, lf_error *err)
 		goto out;
 	}
 	log_debug("run %s logged: %ld REST calls, %.2f s", run.run_id, http_request_count(m.http),
-		 now_seconds() - t0);
+		  now_seconds() - t0);
 out:
 	free(version);
 	free(exp_id);

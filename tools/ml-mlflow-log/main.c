@@ -12,12 +12,15 @@
 
 static const char usage_text[] =
 	"usage: ml-mlflow-log [OPTION]... < metrics.tsv      log one run (and register its model)\n"
-	"       ml-mlflow-log --gate N [--metric NAME]       pass|fail: is vN not worse than the champion\n"
+	"       ml-mlflow-log --gate N [--metric NAME]       pass|fail: is vN not worse than the "
+	"champion\n"
 	"       ml-mlflow-log --promote N [--reason TEXT]    alias champion -> vN, recorded\n"
-	"       ml-mlflow-log --rollback [--reason TEXT]     champion -> the previous one; prints it\n"
+	"       ml-mlflow-log --rollback [--reason TEXT]     champion -> the previous one; prints "
+	"it\n"
 	"       ml-mlflow-log --history | --champion | --version-info N\n"
 	"\n"
-	"Log mode reads metrics TSV (name\\tvalue) on stdin and prints TSV: run_id, experiment_id,\n"
+	"Log mode reads metrics TSV (name\\tvalue) on stdin and prints TSV: run_id, "
+	"experiment_id,\n"
 	"model_version ('@' in metric names is logged as '_at_': ndcg@10 -> ndcg_at_10).\n"
 	"\n"
 	"  -u, --tracking-uri URI    MLflow server (default $MLFLOW_TRACKING_URI)\n"
@@ -52,9 +55,24 @@ static const char usage_text[] =
 	"  [ \"$(ml-mlflow-log --gate \"$v\")\" = pass ] && ml-mlflow-log --promote \"$v\"\n";
 
 enum {
-	OPT_PARAMS = 256, OPT_PARAM, OPT_TAG, OPT_LOSSES, OPT_MODEL, OPT_ARTIFACT, OPT_SHA,
-	OPT_GIT, OPT_NO_REGISTER, OPT_METRIC, OPT_REASON, OPT_GATE, OPT_PROMOTE, OPT_ROLLBACK,
-	OPT_HISTORY, OPT_CHAMPION, OPT_INFO, OPT_VERSION
+	OPT_PARAMS = 256,
+	OPT_PARAM,
+	OPT_TAG,
+	OPT_LOSSES,
+	OPT_MODEL,
+	OPT_ARTIFACT,
+	OPT_SHA,
+	OPT_GIT,
+	OPT_NO_REGISTER,
+	OPT_METRIC,
+	OPT_REASON,
+	OPT_GATE,
+	OPT_PROMOTE,
+	OPT_ROLLBACK,
+	OPT_HISTORY,
+	OPT_CHAMPION,
+	OPT_INFO,
+	OPT_VERSION
 };
 
 static const struct option long_opts[] = {
@@ -113,40 +131,80 @@ int main(int argc, char **argv)
 	o.artifacts.items = lists + 2 * (argc + 1);
 	while ((c = getopt_long(argc, argv, "u:e:m:n:vqh", long_opts, NULL)) != -1) {
 		switch (c) {
-		case 'u': o.tracking_uri = optarg; break;
-		case 'e': o.experiment = optarg; break;
-		case 'm': o.model_name = optarg; break;
-		case 'n': o.run_name = optarg; break;
-		case OPT_PARAMS: o.params_file = optarg; break;
-		case OPT_PARAM: list_add(&o.params, optarg); break;
-		case OPT_TAG: list_add(&o.tags, optarg); break;
-		case OPT_LOSSES: o.losses_file = optarg; break;
-		case OPT_MODEL: o.model_file = optarg; break;
-		case OPT_ARTIFACT: list_add(&o.artifacts, optarg); break;
-		case OPT_SHA: o.dataset_sha256 = optarg; break;
-		case OPT_GIT: o.git_commit = optarg; break;
-		case OPT_NO_REGISTER: o.no_register = 1; break;
-		case OPT_METRIC: o.metric = optarg; break;
-		case OPT_REASON: o.reason = optarg; break;
-		case OPT_GATE: case OPT_PROMOTE: case OPT_ROLLBACK: case OPT_HISTORY:
-		case OPT_CHAMPION: case OPT_INFO:
+		case 'u':
+			o.tracking_uri = optarg;
+			break;
+		case 'e':
+			o.experiment = optarg;
+			break;
+		case 'm':
+			o.model_name = optarg;
+			break;
+		case 'n':
+			o.run_name = optarg;
+			break;
+		case OPT_PARAMS:
+			o.params_file = optarg;
+			break;
+		case OPT_PARAM:
+			list_add(&o.params, optarg);
+			break;
+		case OPT_TAG:
+			list_add(&o.tags, optarg);
+			break;
+		case OPT_LOSSES:
+			o.losses_file = optarg;
+			break;
+		case OPT_MODEL:
+			o.model_file = optarg;
+			break;
+		case OPT_ARTIFACT:
+			list_add(&o.artifacts, optarg);
+			break;
+		case OPT_SHA:
+			o.dataset_sha256 = optarg;
+			break;
+		case OPT_GIT:
+			o.git_commit = optarg;
+			break;
+		case OPT_NO_REGISTER:
+			o.no_register = 1;
+			break;
+		case OPT_METRIC:
+			o.metric = optarg;
+			break;
+		case OPT_REASON:
+			o.reason = optarg;
+			break;
+		case OPT_GATE:
+		case OPT_PROMOTE:
+		case OPT_ROLLBACK:
+		case OPT_HISTORY:
+		case OPT_CHAMPION:
+		case OPT_INFO:
 			if (mode && mode != c) {
 				free(lists);
 				return usage_error("choose one of --gate, --promote, --rollback, "
-						   "--history, --champion, --version-info", NULL);
+						   "--history, --champion, --version-info",
+						   NULL);
 			}
 			mode = c;
 			mode_arg = optarg;
 			break;
-		case 'v': log_set_level(2); break;
-		case 'q': log_set_level(0); break;
+		case 'v':
+			log_set_level(2);
+			break;
+		case 'q':
+			log_set_level(0);
+			break;
 		case 'h':
 			free(lists);
 			fputs(usage_text, stdout);
 			return fflush(stdout) == 0 ? 0 : EX_IOERR;
 		case OPT_VERSION:
 			free(lists);
-			printf("ml-mlflow-log lensflow %s (%s)\n", LENSFLOW_VERSION, LENSFLOW_COMMIT);
+			printf("ml-mlflow-log lensflow %s (%s)\n", LENSFLOW_VERSION,
+			       LENSFLOW_COMMIT);
 			return fflush(stdout) == 0 ? 0 : EX_IOERR;
 		default:
 			free(lists);
@@ -172,13 +230,27 @@ int main(int argc, char **argv)
 		return usage_error("the experiment and model names must be plain names", NULL);
 	}
 	switch (mode) {
-	case OPT_GATE: rc = mlog_gate(&o, mode_arg, &err); break;
-	case OPT_PROMOTE: rc = mlog_promote(&o, mode_arg, &err); break;
-	case OPT_ROLLBACK: rc = mlog_rollback(&o, &err); break;
-	case OPT_HISTORY: rc = mlog_history(&o, &err); break;
-	case OPT_CHAMPION: rc = mlog_champion(&o, &err); break;
-	case OPT_INFO: rc = mlog_version_info(&o, mode_arg, &err); break;
-	default: rc = mlog_run(&o, stdin, "stdin", &err); break;
+	case OPT_GATE:
+		rc = mlog_gate(&o, mode_arg, &err);
+		break;
+	case OPT_PROMOTE:
+		rc = mlog_promote(&o, mode_arg, &err);
+		break;
+	case OPT_ROLLBACK:
+		rc = mlog_rollback(&o, &err);
+		break;
+	case OPT_HISTORY:
+		rc = mlog_history(&o, &err);
+		break;
+	case OPT_CHAMPION:
+		rc = mlog_champion(&o, &err);
+		break;
+	case OPT_INFO:
+		rc = mlog_version_info(&o, mode_arg, &err);
+		break;
+	default:
+		rc = mlog_run(&o, stdin, "stdin", &err);
+		break;
 	}
 	free(lists);
 	if (rc == 0 && fflush(stdout) != 0)

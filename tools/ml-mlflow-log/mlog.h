@@ -22,19 +22,19 @@ typedef struct mlog_list {
 
 typedef struct mlog_opts {
 	const char *tracking_uri;
-	const char *experiment;   /* "lensflow" */
-	const char *model_name;   /* "lensflow" */
-	const char *run_name;     /* may be NULL */
-	const char *params_file;  /* may be NULL */
+	const char *experiment;	 /* "lensflow" */
+	const char *model_name;	 /* "lensflow" */
+	const char *run_name;	 /* may be NULL */
+	const char *params_file; /* may be NULL */
 	const char *losses_file;
 	const char *model_file;
 	const char *dataset_sha256;
 	const char *git_commit;
-	const char *metric;       /* the gate's, "ndcg_at_10" */
-	const char *reason;       /* of a promotion or rollback; may be NULL */
-	mlog_list params;         /* "K=V" */
-	mlog_list tags;           /* "K=V" */
-	mlog_list artifacts;      /* paths */
+	const char *metric;  /* the gate's, "ndcg_at_10" */
+	const char *reason;  /* of a promotion or rollback; may be NULL */
+	mlog_list params;    /* "K=V" */
+	mlog_list tags;	     /* "K=V" */
+	mlog_list artifacts; /* paths */
 	int no_register;
 } mlog_opts;
 

@@ -26,7 +26,8 @@ static int need_version(const mlog_opts *o, mlflow *m, const char *version, mlfl
 			       version);
 	int rc = mlflow_version_get(m, o->model_name, version, v, err);
 	if (rc == 1)
-		return lf_fail(err, EX_NOINPUT, "model %s has no version %s", o->model_name, version);
+		return lf_fail(err, EX_NOINPUT, "model %s has no version %s", o->model_name,
+			       version);
 	return rc;
 }
 
@@ -59,7 +60,8 @@ static int judge(const mlog_opts *o, mlflow *m, const mlflow_version *cand,
 	if (version_metric(o, m, cand, &cv, err) != 0)
 		return -1;
 	if (!champ) {
-		snprintf(reason, size, "v%s %s %.4f: no champion yet", cand->version, o->metric, cv);
+		snprintf(reason, size, "v%s %s %.4f: no champion yet", cand->version, o->metric,
+			 cv);
 		return 0;
 	}
 	if (strcmp(champ->version, cand->version) == 0) {
@@ -93,8 +95,8 @@ int mlog_gate(const mlog_opts *o, const char *version, lf_error *err)
 	if (open_client(o, &m, err) != 0 || need_version(o, &m, version, &cand, err) != 0)
 		goto out;
 	got = mlflow_alias_get(&m, o->model_name, CHAMPION_ALIAS, &champ, err);
-	if (got < 0 || judge(o, &m, &cand, got == 0 ? &champ : NULL, &pass, reason, sizeof reason,
-			     err) != 0)
+	if (got < 0 ||
+	    judge(o, &m, &cand, got == 0 ? &champ : NULL, &pass, reason, sizeof reason, err) != 0)
 		goto out;
 	log_info("%s", reason);
 	if (printf("%s\n", pass ? "pass" : "fail") < 0) {
@@ -126,9 +128,8 @@ static int move_champion(const mlog_opts *o, mlflow *m, const char *from, const 
 	}
 	free(text);
 	int rc = -1;
-	snprintf(key, sizeof key, "lensflow.%s_at", strcmp(action, "promote") == 0
-							    ? "promoted"
-							    : "rolled_back");
+	snprintf(key, sizeof key, "lensflow.%s_at",
+		 strcmp(action, "promote") == 0 ? "promoted" : "rolled_back");
 	if (history_append(&h, now, action, from, to, reason, err) != 0 ||
 	    history_dump(&h, &json, err) != 0 ||
 	    mlflow_alias_set(m, o->model_name, CHAMPION_ALIAS, to, err) != 0)
@@ -175,8 +176,8 @@ int mlog_promote(const mlog_opts *o, const char *version, lf_error *err)
 			}
 			snprintf(reason, sizeof reason, "promoted (%.200s)", why.msg);
 		}
-		if (move_champion(o, &m, got == 0 ? champ.version : "", v.version, "promote", reason,
-				  err) != 0)
+		if (move_champion(o, &m, got == 0 ? champ.version : "", v.version, "promote",
+				  reason, err) != 0)
 			goto out;
 	}
 	if (printf("%s\n", v.version) < 0) {
@@ -204,7 +205,8 @@ int mlog_rollback(const mlog_opts *o, lf_error *err)
 	if (got < 0)
 		goto out;
 	if (got == 1) {
-		lf_fail(err, EX_NOINPUT, "model %s has no champion to roll back from", o->model_name);
+		lf_fail(err, EX_NOINPUT, "model %s has no champion to roll back from",
+			o->model_name);
 		goto out;
 	}
 	if (mlflow_model_get_tag(&m, o->model_name, HISTORY_TAG, &text, err) < 0 ||
