@@ -42,6 +42,12 @@ group_alive() { pgrep -g "$1" >/dev/null; }
 	run "$SCRIPT" status
 	assert_success
 	assert_output --partial "up on http://127.0.0.1:$port (pid $pid)"
+
+	# a lost pid file: the server of this home is still found, not started twice
+	rm "$LENSFLOW_HOME/mlflow/mlflow.pid"
+	run --separate-stderr "$SCRIPT" up
+	assert_success
+	[ "$(cat "$LENSFLOW_HOME/mlflow/mlflow.pid")" = "$pid" ]
 	run --separate-stderr "$SCRIPT" env
 	assert_success
 	[ "$output" = "MLFLOW_TRACKING_URI=http://127.0.0.1:$port" ]
@@ -114,6 +120,21 @@ group_alive() { pgrep -g "$1" >/dev/null; }
 	assert_failure 69
 	[[ $stderr == *"did not answer within 1 s"* ]]
 	fakepid=$(cat "$BATS_TEST_TMPDIR/fakepid")
+	! kill -0 "$fakepid" 2>/dev/null
+	[ ! -f "$home/mlflow/mlflow.pid" ]
+
+	# interrupted while waiting: what it started is stopped too
+	rm -f "$BATS_TEST_TMPDIR/fakepid"
+	home=$BATS_TEST_TMPDIR/h3
+	MLFLOW_START_TIMEOUT=60 VENV=$fake LENSFLOW_HOME=$home "$SCRIPT" up 2>/dev/null &
+	up=$!
+	for _ in $(seq 50); do [ -s "$BATS_TEST_TMPDIR/fakepid" ] && break; sleep 0.1; done
+	fakepid=$(cat "$BATS_TEST_TMPDIR/fakepid")
+	kill -0 "$fakepid"
+	kill -TERM "$up"
+	rc=0
+	wait "$up" || rc=$?
+	[ "$rc" -eq 130 ]
 	! kill -0 "$fakepid" 2>/dev/null
 	[ ! -f "$home/mlflow/mlflow.pid" ]
 
