@@ -222,3 +222,58 @@ monitor: ## Debian's prometheus scraping the local ml-serve ($$LENSFLOW_LISTEN) 
 
 retrain: ## what cron runs: the pipeline under a lock, log and textfile metrics in $$LENSFLOW_HOME
 	scripts/retrain
+
+# ---- fuzzing (libFuzzer, clang)
+# One libFuzzer target per parser, test/fuzz/fuzz_<name>.c, built with clang's
+# -fsanitize=fuzzer,address,undefined into build/fuzz/ (lib/ and the tools'
+# parts are compiled again there with coverage, never into build/release).
+# `make fuzz` runs each for FUZZ_SECONDS over its committed seeds and
+# regressions, keeping what it finds in build/fuzz/corpus/<name> (not
+# committed) and crashes in build/fuzz/crashes/<name>/. `make test` runs the
+# short version (test/bats/fuzz.bats). FUZZ_TARGETS=name… picks some.
+FUZZ_CC ?= clang
+FUZZ_BUILD := build/fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?= $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c17 -g -O1 -Wall -Wextra -MMD -MP $(FUZZ_SAN) -D_GNU_SOURCE -Ilib \
+	-DLENSFLOW_VERSION='"$(VERSION)"' -DLENSFLOW_COMMIT='"fuzz"' $(PKG_CFLAGS)
+FUZZ_LIBS := -lcivetweb -lcurl -lpq -ljansson -lz -lm -lpthread
+FUZZ_LIBA := $(FUZZ_BUILD)/liblensflow.a
+# the tools' parts a target calls (their main.o never; routes.c is included by serve_path)
+fuzz_tool_obj = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out %/main.c $(2),$(wildcard tools/$(1)/*.c)))
+FUZZ_OBJ_serve_body := $(call fuzz_tool_obj,ml-serve)
+FUZZ_OBJ_utf8_valid := $(call fuzz_tool_obj,ml-serve)
+FUZZ_OBJ_serve_path := $(call fuzz_tool_obj,ml-serve,tools/ml-serve/routes.c)
+FUZZ_OBJ_mlflow_answer := $(call fuzz_tool_obj,ml-mlflow-log)
+FUZZ_OBJ_mlflow_inputs := $(call fuzz_tool_obj,ml-mlflow-log)
+# kept: they are shared by several targets and not worth rebuilding
+.SECONDARY: $(call fuzz_tool_obj,ml-serve) $(call fuzz_tool_obj,ml-mlflow-log)
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%) ## build the libFuzzer targets (clang) into build/fuzz
+
+fuzz: fuzz-build ## run every fuzz target for FUZZ_SECONDS (300) each; new inputs stay in build/fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes/$$t test/fuzz/regressions/$$t; \
+	  dict=; [ -f test/fuzz/$$t.dict ] && dict=-dict=test/fuzz/$$t.dict; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s" >&2; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t/ $(FUZZ_BUILD)/corpus/$$t \
+	    test/fuzz/corpus/$$t test/fuzz/regressions/$$t || exit 1; \
+	done
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIBA): $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+	rm -f $@ && ar rcs $@ $^
+
+# a target links the tool objects it names in FUZZ_OBJ_<name> (second expansion)
+.SECONDEXPANSION:
+$(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIBA) $$(FUZZ_OBJ_$$*)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ_$*) $(FUZZ_LIBA) $(FUZZ_LIBS)
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
