@@ -520,15 +520,28 @@ EOF
 	assert_equal "$(jq -c . <<<"$BODY")" '{"previous_version":"1","version":"1","changed":false}'
 }
 
-@test "admin is disabled (401) while LENSFLOW_ADMIN_TOKEN is unset" {
+@test "admin is disabled (401) while LENSFLOW_ADMIN_TOKEN is unset; --max-body, --access-log" {
 	port=$(free_port)
-	start_serve closed --listen "127.0.0.1:$port" --db "$DATABASE_URL" --poll 60
+	LENSFLOW_ADMIN_TOKEN='' start_serve closed --listen "$port" --db "$DATABASE_URL" --poll 60 \
+		--max-body 100 --access-log "$BATS_TEST_TMPDIR/access.log"
 	wait_for "http://127.0.0.1:$port" /readyz 200
-	URL=http://127.0.0.1:$port http POST /admin/reload -H 'Authorization: Bearer '
+	URL=http://127.0.0.1:$port
+	http POST /admin/reload -H 'Authorization: Bearer '
 	assert_json_error 401
 	assert_equal "$(jq -r .message <<<"$BODY")" "admin endpoints are disabled: set LENSFLOW_ADMIN_TOKEN"
+	post_json '{"ratings": [{"movie_id": 1, "rating": 4}, {"movie_id": 2, "rating": 4}, {"movie_id": 3, "rating": 4}]}'
+	assert_json_error 413
+	assert_equal "$(jq -r .message <<<"$BODY")" "request body exceeds 100 bytes"
+	post_json '{"ratings": [{"movie_id": 1, "rating": 4}]}'
+	assert_code 200
+	# HEAD: the headers of GET, no body
+	run curl -s -I "$URL/healthz"
+	assert_output --partial "HTTP/1.1 200"
+	assert_output --partial "Content-Length: 15"
 	stop_serve closed
 	assert_equal "$STOPPED" 0
+	grep -q '"GET /readyz HTTP/1.1" 200' "$BATS_TEST_TMPDIR/access.log"
+	grep -q '"POST /recommendations HTTP/1.1" 413' "$BATS_TEST_TMPDIR/access.log"
 }
 
 @test "reload serves a newly switched version; the poll thread follows a switch" {
@@ -554,6 +567,25 @@ EOF
 	grep -q 'serving lensflow v1 (was v2)' "$BATS_FILE_TMPDIR/main.err"
 }
 
+@test "a reload that cannot load the set is 409 and the current set stays served" {
+	sql "DROP TABLE lf_lensflow_v2_items; UPDATE serving SET version = 2 WHERE model_name = 'lensflow'"
+	http POST /admin/reload -H "Authorization: Bearer $TOKEN"
+	assert_json_error 409
+	msg=$(jq -r .message <<<"$BODY")
+	[[ "$msg" == "cannot reload: reading the set's movies: ERROR:"*"does not exist"* ]] ||
+		fail "$msg"
+	http GET /recommendations/1
+	assert_code 200
+	assert_equal "$(jq -r .model_version <<<"$BODY")" 1
+	http GET /readyz
+	assert_code 200
+	"$BIN/ml-pgload" -q --switch 1 >/dev/null
+	http POST /admin/reload -H "Authorization: Bearer $TOKEN"
+	assert_code 200
+	assert_equal "$(jq -c . <<<"$BODY")" '{"previous_version":"1","version":"1","changed":false}'
+	grep -q 'cannot load the served set: reading the set' "$BATS_FILE_TMPDIR/main.err"
+}
+
 # ---- metrics -----------------------------------------------------------------------------
 
 @test "GET /metrics passes promtool and carries the names prometheus/ and grafana/ query" {
@@ -574,6 +606,7 @@ EOF
 	grep -qE '^lensflow_recommendations_served_total\{kind="new_user"\} [1-9]' "$m"
 	grep -qE '^lensflow_model_reloads_total\{outcome="success"\} [1-9]' "$m"
 	grep -qE '^lensflow_model_reloads_total\{outcome="unchanged"\} [1-9]' "$m"
+	grep -qE '^lensflow_model_reloads_total\{outcome="failure"\} [1-9]' "$m"
 	grep -q '^lensflow_model_info{name="lensflow",version="1",run_id="run-one"} 1' "$m"
 	grep -q '^lensflow_model_offline_metric{metric="ndcg@10"} 0.2468' "$m"
 	grep -q '^lensflow_serving_model_version 1$' "$m"

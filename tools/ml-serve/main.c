@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		"of the database points at, and reloads it when that changes.\n"
 		"\n"
 		"  -l, --listen HOST:PORT  where to listen (default $LENSFLOW_LISTEN, else 127.0.0.1:8000)\n"
-		"  -t, --threads N         worker threads, one database connection each (default 4)\n"
+		"  -t, --threads N         worker threads, one database connection each (default 16);\n"
+		"                          a keep-alive client holds one while connected\n"
 		"  -d, --db URL            libpq URL (default $DATABASE_URL)\n"
 		"  -m, --model-name NAME   model whose served set to answer with (default lensflow)\n"
 		"  -p, --poll SECONDS      how often to look at the serving table (default 10)\n"
@@ -116,7 +117,7 @@ int main(int argc, char **argv)
 {
 	log_set_prog("ml-serve");
 	struct serve_app app = {
-		.cfg = {.threads = 4, .model_name = "lensflow", .poll_s = 10, .max_body = 65536,
+		.cfg = {.threads = 16, .model_name = "lensflow", .poll_s = 10, .max_body = 65536,
 			.timeout_ms = 10000},
 		.reload_lock = PTHREAD_MUTEX_INITIALIZER,
 		.poll_lock = PTHREAD_MUTEX_INITIALIZER,

@@ -100,11 +100,14 @@ long snapshot_item_row(const struct snapshot *s, int64_t movie_id)
 	return lo < s->n_items && s->item_ids[lo] == movie_id ? (long)lo : -1;
 }
 
+/* The database answered with an error (a missing table): EX_DATAERR; it did
+ * not answer: EX_UNAVAILABLE. */
 static int db_fail(lf_error *err, PGconn *conn, const char *what)
 {
 	const char *m = PQerrorMessage(conn);
 	size_t n = strcspn(m, "\n");
-	return lf_fail(err, EX_UNAVAILABLE, "%s: %.*s", what, (int)n, m);
+	int code = PQstatus(conn) == CONNECTION_OK ? EX_DATAERR : EX_UNAVAILABLE;
+	return lf_fail(err, code, "%s: %.*s", what, (int)n, m);
 }
 
 static int32_t be32(const char *p)
@@ -229,9 +232,11 @@ static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
 	for (size_t i = 0; i < n; i++) {
 		int row = (int)i;
 		const char *v = PQgetvalue(r, row, 1);
+		uint16_t vdim = 0;
+		if (PQgetlength(r, row, 1) >= 2)
+			memcpy(&vdim, v, 2);
 		if (PQgetisnull(r, row, 0) || PQgetlength(r, row, 0) != 4 || PQgetisnull(r, row, 1) ||
-		    (size_t)PQgetlength(r, row, 1) != 4 + 4 * dim ||
-		    (size_t)(uint16_t)ntohs(*(const uint16_t *)(const void *)v) != dim) {
+		    (size_t)PQgetlength(r, row, 1) != 4 + 4 * dim || (size_t)ntohs(vdim) != dim) {
 			PQclear(r);
 			return lf_fail(err, EX_DATAERR,
 				       "movie row %zu of v%d is not a vector of dimension %zu", i,

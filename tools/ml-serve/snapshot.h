@@ -44,8 +44,9 @@ struct snapshot {
 
 /* Loads the set that `serving` points at for model_name, in one read-only
  * transaction on conn. Returns 0 with *out (one reference), or -1 with err:
- * EX_UNAVAILABLE when the database failed, EX_DATAERR when nothing is served
- * or the set's rows are malformed, EX_OSERR when out of memory. */
+ * EX_UNAVAILABLE when the database did not answer, EX_DATAERR when it refused
+ * (a table missing), nothing is served or the set's rows are malformed,
+ * EX_OSERR when out of memory. */
 int snapshot_load(PGconn *conn, const char *model_name, struct snapshot **out, lf_error *err);
 
 /* The version `serving` points at now (0 when none), or -1 with err. */
