@@ -7,7 +7,7 @@ load helpers
 bats_require_minimum_version 1.5.0
 
 FIX=$FIXTURES/model-train.tsv
-FAST=(-q --epochs 3 --dim 16 --rating-sweeps 5 --rating-burn-in 1 --rating-samples 2)
+FAST=(-q --epochs 3 --dim 16 --rating-dim 5 --rating-sweeps 5 --rating-burn-in 1 --rating-samples 2)
 
 # lfe_dump FILE: one line per table, "name rows dim id id ...", read with od
 # straight from the bytes (magic, n_tables, then name[16] rows dim ids values).

@@ -37,10 +37,12 @@ static const char usage[] =
 	"  --user-weight-alpha X   user weight n_u^-alpha, mean 1 (default 0.40)\n"
 	"  --batch-users N         users per step (default 256)\n"
 	"  --validation-ratio X    share of each user's ratings kept for fitting (default 0.9)\n"
-	"  --rating-dim N          rating head factors per sample, 1..64 (default 5)\n"
+	"  --rating-dim N          rating head factors per sample, 1..64 (default 6)\n"
 	"  --rating-sweeps N       rating head Gibbs sweeps (default 200)\n"
 	"  --rating-burn-in N      sweeps before the first kept sample (default 20)\n"
 	"  --rating-samples N      samples averaged, stored side by side (default 60)\n"
+	"  --rating-robust NU      per-user and per-movie noise scales ~ Gamma(NU/2, NU/2);\n"
+	"                          0: one noise level for all (default 20)\n"
 	"  --seed N                random seed (default 42): same seed, same threads, same bytes\n"
 	"  --threads N             1: one thread; N >= 2: the rating head on its own thread and\n"
 	"                          N-1 BLAS threads (default 2)\n"
@@ -59,7 +61,7 @@ static const char usage[] =
 enum {
 	OPT_MODEL = 256, OPT_DIM, OPT_EPOCHS, OPT_MAX_EPOCHS, OPT_PATIENCE, OPT_LR, OPT_USER_L2,
 	OPT_ITEM_L2, OPT_ALPHA, OPT_BATCH, OPT_VRATIO, OPT_RDIM, OPT_RSWEEPS, OPT_RBURN,
-	OPT_RSAMPLES, OPT_EMA, OPT_SEED, OPT_THREADS, OPT_LOSSES, OPT_PARAMS, OPT_VERSION
+	OPT_RSAMPLES, OPT_EMA, OPT_ROBUST, OPT_SEED, OPT_THREADS, OPT_LOSSES, OPT_PARAMS, OPT_VERSION
 };
 
 static const struct option longopts[] = {
@@ -79,6 +81,7 @@ static const struct option longopts[] = {
 	{"rating-burn-in", required_argument, NULL, OPT_RBURN},
 	{"rating-samples", required_argument, NULL, OPT_RSAMPLES},
 	{"ema", required_argument, NULL, OPT_EMA},
+	{"rating-robust", required_argument, NULL, OPT_ROBUST},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"threads", required_argument, NULL, OPT_THREADS},
 	{"losses", required_argument, NULL, OPT_LOSSES},
@@ -97,8 +100,8 @@ static train_config defaults(void)
 			 .batch_users = 256, .patience = 8, .seed = 42},
 		.epochs = 0,
 		.max_epochs = 120,
-		.rating = {.dim = 5, .sweeps = 200, .burn_in = 20, .samples = 60, .init_sd = 0.1,
-			   .seed = 43},
+		.rating = {.dim = 6, .sweeps = 200, .burn_in = 20, .samples = 60, .init_sd = 0.1,
+			   .robust = 20, .seed = 43},
 		.validation_ratio = 0.9,
 		.seed = 42,
 		.threads = 2,
@@ -190,6 +193,11 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out,
 			if (parse_double(optarg, 0.0, 0.9999, &x) < 0)
 				return bad_value(name, optarg, "a number in 0..0.9999");
 			c->rank.ema = x;
+			break;
+		case OPT_ROBUST:
+			if (parse_double(optarg, 0.0, 1e6, &x) < 0)
+				return bad_value(name, optarg, "a number in 0..1e6");
+			c->rating.robust = x;
 			break;
 		case OPT_VRATIO:
 			if (parse_double(optarg, 0.01, 0.99, &x) < 0)

@@ -106,6 +106,7 @@ int write_params(FILE *f, const char *name, const dataset *d, const train_config
 	fprintf(f, "rating_sweeps\t%d\n", c->rating.sweeps);
 	fprintf(f, "rating_burn_in\t%d\n", c->rating.burn_in);
 	fprintf(f, "rating_samples\t%d\n", c->rating.samples);
+	fprintf(f, "rating_robust\t%.9g\n", c->rating.robust);
 	fprintf(f, "seed\t%llu\n", (unsigned long long)c->seed);
 	fprintf(f, "threads\t%d\n", c->threads);
 	fprintf(f, "epochs_chosen\t%d\n", r->rank_epochs);

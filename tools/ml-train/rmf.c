@@ -90,6 +90,7 @@ typedef struct side {
 	const int32_t *other; /* the other side's entity of each rating */
 	const float *val;
 	double *theta;        /* n x w: [factors, bias] */
+	double *tau;          /* n: noise precision scale of each entity (mean ~1) */
 	double mu[64 + 1], lam[64 + 1];
 } side;
 
@@ -103,18 +104,23 @@ static void draw_side(rng *g, side *s, const side *o, double mean, double alpha,
 		 * f = [the other side's factors, 1], y = rating - mean - its bias */
 		memset(A, 0, w * w * sizeof *A);
 		memset(rhs, 0, w * sizeof *rhs);
-		double f[65];
-		f[d] = 1.0;
 		for (size_t t = s->start[e]; t < s->start[e + 1]; t++) {
-			const double *th = o->theta + (size_t)s->other[t] * w;
-			memcpy(f, th, d * sizeof *f);
-			double y = s->val[t] - mean - th[d];
-			for (size_t a = 0; a < w; a++) {
-				rhs[a] += f[a] * y;
+			const double *f = o->theta + (size_t)s->other[t] * w;
+			double y = s->val[t] - mean - f[d];
+			double wt = s->tau[e] * o->tau[s->other[t]];
+			for (size_t a = 0; a < d; a++) {
+				double wf = wt * f[a];
+				rhs[a] += wf * y;
 				double *row = A + a * w;
 				for (size_t b = 0; b <= a; b++)
-					row[b] += f[a] * f[b];
+					row[b] += wf * f[b];
 			}
+			/* the constant 1 in place of the other side's bias */
+			double *last = A + d * w;
+			for (size_t b = 0; b < d; b++)
+				last[b] += wt * f[b];
+			last[d] += wt;
+			rhs[d] += wt * y;
 		}
 		/* precision = diag(lambda) + alpha S; rhs = lambda mu + alpha t */
 		for (size_t a = 0; a < w; a++) {
@@ -156,23 +162,35 @@ static void draw_side(rng *g, side *s, const side *o, double mean, double alpha,
 	}
 }
 
-/* Training SSE of the current sample (for alpha and the progress line). */
-static double sweep_sse(const side *us, const side *it, double mean)
+/* Squared errors of the current sample: the plain sum (for the progress
+ * line) into *sse, the sum weighted by both noise scales returned (for
+ * alpha); with nu > 0 each entity of s also draws its own noise scale
+ * tau ~ Gamma(nu/2 + n_e/2, nu/2 + alpha sum tau_other e^2 / 2). */
+static double sweep_sse(rng *g, side *s, const side *o, double mean, double alpha, double nu,
+			double *sse)
 {
-	size_t w = us->w, d = w - 1;
-	double sse = 0;
-	for (size_t u = 0; u < us->n; u++) {
-		const double *x = us->theta + u * w;
-		for (size_t t = us->start[u]; t < us->start[u + 1]; t++) {
-			const double *y = it->theta + (size_t)us->other[t] * w;
+	size_t w = s->w, d = w - 1;
+	double weighted = 0;
+	*sse = 0;
+	for (size_t u = 0; u < s->n; u++) {
+		const double *x = s->theta + u * w;
+		double own = 0;
+		for (size_t t = s->start[u]; t < s->start[u + 1]; t++) {
+			const double *y = o->theta + (size_t)s->other[t] * w;
 			double p = mean + x[d] + y[d];
 			for (size_t k = 0; k < d; k++)
 				p += x[k] * y[k];
-			double e = us->val[t] - p;
-			sse += e * e;
+			double e = s->val[t] - p;
+			*sse += e * e;
+			own += o->tau[s->other[t]] * e * e;
 		}
+		if (nu > 0) {
+			double n_e = (double)(s->start[u + 1] - s->start[u]);
+			s->tau[u] = gamma_draw(g, nu / 2 + n_e / 2, nu / 2 + alpha * own / 2);
+		}
+		weighted += s->tau[u] * own;
 	}
-	return sse;
+	return weighted;
 }
 
 int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb, void *ctx,
@@ -192,9 +210,12 @@ int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb
 	double *work = lf_calloc(w * w + 2 * w, sizeof *work);
 	us.theta = lf_calloc(nu * w, sizeof(double));
 	it.theta = lf_calloc(n_items * w, sizeof(double));
+	us.tau = lf_calloc(nu ? nu : 1, sizeof(double));
+	it.tau = lf_calloc(n_items ? n_items : 1, sizeof(double));
 	float *block = lf_calloc((nu + n_items) * (width + 1), sizeof(float));
 	int rc = -1;
-	if (w > 65 || !istart || !iuser || !ival || !work || !us.theta || !it.theta || !block) {
+	if (w > 65 || !istart || !iuser || !ival || !work || !us.theta || !it.theta || !us.tau ||
+	    !it.tau || !block) {
 		free(block);
 		lf_fail(err, EX_SOFTWARE, "out of memory for the rating head");
 		goto done;
@@ -233,6 +254,10 @@ int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb
 		it.theta[j] = (j % w == d) ? 0.0 : rng_normal(&g) * p->init_sd;
 	for (size_t k = 0; k < w; k++)
 		us.lam[k] = it.lam[k] = 1.0;
+	for (size_t u = 0; u < nu; u++)
+		us.tau[u] = 1.0;
+	for (size_t i = 0; i < n_items; i++)
+		it.tau[i] = 1.0;
 	double alpha = 1.0;
 	int kept = 0;
 	for (int sweep = 1; sweep <= p->sweeps; sweep++) {
@@ -241,13 +266,16 @@ int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb
 		draw_side(&g, &us, &it, out->mean, alpha, work, work + w * w, work + w * w + w);
 		draw_hyper(&g, it.theta, n_items, w, it.mu, it.lam);
 		draw_side(&g, &it, &us, out->mean, alpha, work, work + w * w, work + w * w + w);
-		double sse = sweep_sse(&us, &it, out->mean);
+		double sse;
+		if (p->robust > 0) /* items' noise scales (users' come with the SSE) */
+			sweep_sse(&g, &it, &us, out->mean, alpha, p->robust, &sse);
+		double wsse = sweep_sse(&g, &us, &it, out->mean, alpha, p->robust, &sse);
 		if (!isfinite(sse)) {
 			rmf_free(out);
 			lf_fail(err, EX_SOFTWARE, "the rating head diverged at sweep %d", sweep);
 			goto done;
 		}
-		alpha = gamma_draw(&g, A0 + (double)n / 2.0, B0 + sse / 2.0);
+		alpha = gamma_draw(&g, A0 + (double)n / 2.0, B0 + wsse / 2.0);
 		if (sweep > burn && (sweep - burn) % thin == 0 && kept < kept_max) {
 			float inv = 1.0f / (float)kept_max;
 			for (size_t u = 0; u < nu; u++) {
@@ -276,5 +304,7 @@ done:
 	free(work);
 	free(us.theta);
 	free(it.theta);
+	free(us.tau);
+	free(it.tau);
 	return rc;
 }

@@ -13,6 +13,10 @@
  * mean of x^s_u . y^s_i; the biases are averaged. Only used for RMSE; the
  * ranking comes from the softmax MF.
  *
+ * With robust > 0 every user and movie also draws a noise scale (Student-t
+ * noise in effect, Lakshminarayanan et al. 2011), which helped on a
+ * validation holdout of u1.base (RMSE 0.910 -> 0.905).
+ *
  * Why Gibbs rather than SGD/Adam: on ML-100k u1 the point-estimate biased
  * MF stays above 0.92 RMSE however its L2 is tuned (measured), while the
  * sample average needs no regularisation tuning and no validation holdout.
@@ -36,6 +40,10 @@ typedef struct rmf_params {
 	int burn_in;    /* sweeps before the first kept sample */
 	int samples;    /* samples kept (evenly spaced after burn-in) */
 	double init_sd; /* starting factors ~ N(0, init_sd^2) */
+	double robust;  /* > 0: the noise precision of rating (u, i) is
+			 * alpha tau_u tau_i, each tau ~ Gamma(robust/2, robust/2)
+			 * a priori (robust BPMF: noisy raters and movies weigh
+			 * less); 0: one alpha for all */
 	uint64_t seed;
 } rmf_params;
 
