@@ -65,6 +65,17 @@ ids_of() { # ids_of COLUMN FILE: sorted distinct ids, space-separated
 	assert_line --index 1 "items 3 17 0 7 2147483647"
 }
 
+@test "one rating: nothing to hold out, so a fixed number of epochs; still a model" {
+	printf '4\t9\t5\t0\n' >"$TMP/one.tsv"
+	run --separate-stderr "$BIN/ml-train" --dim 4 --max-epochs 2 --rating-sweeps 2 \
+		--rating-samples 1 -o "$TMP/m.lfe" <"$TMP/one.tsv"
+	assert_success
+	[[ $stderr == *"no rating can be held out for validation; training 2 epochs"* ]]
+	run lfe_dump "$TMP/m.lfe"
+	assert_line --index 0 "users 1 5 4"
+	assert_line --index 1 "items 1 5 9"
+}
+
 @test "same seed: identical bytes (any thread count); another seed: different" {
 	for t in 1 2; do
 		"$BIN/ml-train" "${FAST[@]}" --threads $t --seed 7 <"$FIX" >"$TMP/a$t.lfe"

@@ -293,7 +293,7 @@ int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb
 			kept++;
 		}
 		if (cb)
-			cb(ctx, "sample", sweep, p->sweeps, n ? sqrt(sse / (double)n) : 0, NAN,
+			cb(ctx, "gibbs", sweep, p->sweeps, n ? sqrt(sse / (double)n) : 0, NAN,
 			   now_seconds() - t0);
 	}
 	rc = 0;

@@ -36,6 +36,7 @@ typedef struct stage_ctx {
 	const char *val_name;  /* in the losses file; NULL without validation */
 	const char *val_label; /* in the progress line */
 	int open_ended;        /* the epoch count is not known yet */
+	const char *unit;      /* "epoch", or "sweep" for the sampler */
 } stage_ctx;
 
 static void on_epoch(void *ctx, const char *stage, int epoch, int epochs, double loss, double val,
@@ -44,17 +45,18 @@ static void on_epoch(void *ctx, const char *stage, int epoch, int epochs, double
 	stage_ctx *s = ctx;
 	loss_push(s->log, epoch, s->loss_name, loss);
 	if (isnan(val) && s->open_ended) {
-		log_info("%s %s epoch %d loss %.4f (%.2f s)", s->what, stage, epoch, loss, seconds);
-		return;
-	}
-	if (isnan(val)) {
-		log_info("%s %s epoch %d/%d loss %.4f (%.2f s)", s->what, stage, epoch, epochs, loss,
+		log_info("%s %s %s %d loss %.4f (%.2f s)", s->what, stage, s->unit, epoch, loss,
 			 seconds);
 		return;
 	}
+	if (isnan(val)) {
+		log_info("%s %s %s %d/%d loss %.4f (%.2f s)", s->what, stage, s->unit, epoch, epochs,
+			 loss, seconds);
+		return;
+	}
 	loss_push(s->log, epoch, s->val_name, val);
-	log_info("%s %s epoch %d/%d loss %.4f %s %.4f (%.2f s)", s->what, stage, epoch, epochs, loss,
-		 s->val_label, val, seconds);
+	log_info("%s %s %s %d/%d loss %.4f %s %.4f (%.2f s)", s->what, stage, s->unit, epoch,
+		 epochs, loss, s->val_label, val, seconds);
 }
 
 typedef struct job {
@@ -141,7 +143,7 @@ static int rank_parallel(job *j, smf_run *sel_run)
 	train_result *r = j->out;
 	size_t wd = c->rank.dim + 1;
 	lockstep ls = {.nP = j->d->n_users * wd, .nQ = j->d->n_items * wd};
-	stage_ctx fit = {&r->refit_losses, "ranking", "ranking_loss", NULL, NULL, 1};
+	stage_ctx fit = {&r->refit_losses, "ranking", "ranking_loss", NULL, NULL, 1, "epoch"};
 	refit_job f = {.j = j, .ls = &ls};
 	f.run = (smf_run){.max_epochs = c->max_epochs, .stage = "refit", .cb = on_epoch,
 			  .ctx = &fit, .after = refit_after, .actx = &ls};
@@ -195,12 +197,19 @@ static int rank_job(job *j)
 	train_result *r = j->out;
 	smf_run run = {.stage = "select", .cb = on_epoch};
 	stage_ctx sel = {&r->rank_losses, "ranking", "select_ranking_loss", "val_ndcg_at_10",
-			 "val_ndcg@10", 0};
-	stage_ctx fit = {&r->refit_losses, "ranking", "ranking_loss", NULL, NULL, 0};
+			 "val_ndcg@10", 0, "epoch"};
+	stage_ctx fit = {&r->refit_losses, "ranking", "ranking_loss", NULL, NULL, 0, "epoch"};
 	r->val_ndcg = NAN;
-	if (c->epochs > 0) {
-		r->rank_epochs = c->epochs;
-		run = (smf_run){.max_epochs = c->epochs, .stage = "fit", .cb = on_epoch, .ctx = &fit};
+	int fixed = c->epochs;
+	if (fixed == 0 && j->val->n == 0) {
+		/* every user has too few ratings to hold one out */
+		log_info("no rating can be held out for validation; training %d epochs",
+			 c->max_epochs);
+		fixed = c->max_epochs;
+	}
+	if (fixed > 0) {
+		r->rank_epochs = fixed;
+		run = (smf_run){.max_epochs = fixed, .stage = "fit", .cb = on_epoch, .ctx = &fit};
 		return smf_train(&j->d->all, j->d->n_items, &c->rank, &run, &r->rank, &j->err);
 	}
 	run.max_epochs = c->max_epochs;
@@ -227,7 +236,7 @@ static int rank_job(job *j)
 static int rating_job(job *j)
 {
 	train_result *r = j->out;
-	stage_ctx fit = {&r->rating_losses, "rating", "rating_train_rmse", NULL, NULL, 0};
+	stage_ctx fit = {&r->rating_losses, "rating", "rating_train_rmse", NULL, NULL, 0, "sweep"};
 	r->val_rmse = NAN;
 	r->rating_epochs = j->c->rating.sweeps;
 	return rmf_train(&j->d->all, j->d->n_items, &j->c->rating, on_epoch, &fit, &r->rating,
