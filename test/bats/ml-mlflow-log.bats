@@ -255,6 +255,17 @@ log_version() {
 	run --separate-stderr mlog --history
 	assert_success
 	[ -z "$output" ]
+	# a history someone broke by hand is reported, never overwritten
+	api_post registered-models/set-tag "{\"name\": \"$NAME\", \"key\": \"lensflow.champion_history\", \"value\": \"junk\"}"
+	run --separate-stderr mlog --history
+	assert_failure 65
+	[[ $stderr == *"lensflow.champion_history is not a JSON array"* ]]
+	run --separate-stderr mlog --promote "$v"
+	assert_failure 65
+	[ "$(api "registered-models/get?name=$NAME" |
+		jq -r '.registered_model.tags[] | select(.key == "lensflow.champion_history") | .value')" = junk ]
+	run --separate-stderr mlog --champion
+	assert_failure 66
 }
 
 @test "MLflow unreachable: exit 69 naming the URL, nothing registered" {
