@@ -60,6 +60,12 @@ int tsv_check_cr(const char *line, size_t len, const char *name, size_t lineno, 
 			err, EX_DATAERR,
 			"%s:%zu: line ends with \"\\r\\n\"; lines must end with \"\\n\" only", name,
 			lineno);
+	/* A NUL would end the C strings made from a field (a title cut short, a
+	 * value read as its prefix): text files have none, so refuse it here. */
+	const char *nul = memchr(line, '\0', len);
+	if (nul)
+		return lf_fail(err, EX_DATAERR, "%s:%zu: NUL byte at column %zu", name, lineno,
+			       (size_t)(nul - line) + 1);
 	return 0;
 }
 
