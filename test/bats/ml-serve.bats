@@ -260,7 +260,8 @@ teardown_file() {
 
 @test "ids that are not integers are 422 on every id path" {
 	for path in /recommendations/%s /movies/%s/similar /movies/%s /users/%s/ratings; do
-		for raw in abc 1.5 1e3 0x10 %F0%9F%8E%AC %00 1%20OR%201=1 NaN +5 %20 1%27; do
+		for raw in abc 1.5 1e3 0x10 %F0%9F%8E%AC %00 1%20OR%201=1 NaN +5 %20 1%27 \
+			%D9%A1%D9%A2%D9%A3 %EF%BC%91%EF%BC%92%EF%BC%93 %ff%fe; do
 			# shellcheck disable=SC2059
 			http GET "$(printf "$path" "$raw")"
 			assert_json_error 422
@@ -465,6 +466,62 @@ EOF
 	assert_json_error 422
 }
 
+@test "SQL injection through every input has no effect" {
+	counts() {
+		sql "SELECT (SELECT count(*) FROM movies), (SELECT count(*) FROM ratings),
+			(SELECT count(*) FROM embedding_sets), (SELECT version FROM serving)"
+	}
+	before=$(counts)
+	n=0
+	while IFS= read -r p; do
+		enc=$(jq -rn --arg p "$p" '$p | @uri')
+		for path in /recommendations/%s /movies/%s/similar /movies/%s /users/%s/ratings; do
+			# shellcheck disable=SC2059
+			http GET "$(printf "$path" "$enc")"
+			[[ "$CODE" == 404 || "$CODE" == 422 ]] || fail "$path $p: $CODE"
+			n=$((n + 1))
+		done
+		for path in /recommendations/1 /movies/1/similar /users/1/ratings; do
+			http GET "$path" -G --data-urlencode "k=$p" --data-urlencode "limit=$p"
+			assert_json_error 422
+			n=$((n + 1))
+		done
+		start=$(date +%s%N)
+		http GET /movies/search -G --data-urlencode "q=$p"
+		assert_code 200
+		[ $(( ($(date +%s%N) - start) / 1000000 )) -lt 2000 ] || fail "search '$p' was slow"
+		needle=$(jq -rn --arg p "$p" '$p | ascii_downcase | gsub("^ +| +$"; "")')
+		jq -e --arg n "$needle" 'all(.[]; .title | ascii_downcase | contains($n))' <<<"$BODY"
+		for body in "{\"ratings\": [{\"movie_id\": $(jq -n --arg p "$p" '$p'), \"rating\": 4}]}" \
+			"{\"ratings\": [{\"movie_id\": 1, \"rating\": $(jq -n --arg p "$p" '$p')}]}" \
+			"{\"ratings\": [{\"movie_id\": 1, \"rating\": 4}], \"k\": $(jq -n --arg p "$p" '$p')}" \
+			"{\"ratings\": [{\"movie_id\": 1, \"rating\": 4}], $(jq -n --arg p "$p" '$p'): 1}"; do
+			post_json "$body"
+			assert_json_error 422
+			n=$((n + 1))
+		done
+		http POST /admin/reload -H "Authorization: Bearer $p"
+		assert_json_error 401
+		n=$((n + 2))
+	done <<'EOF'
+1; DROP TABLE ratings; --
+1' OR '1'='1
+1) OR (1=1
+0 UNION SELECT user_id, 'x', 1.0 FROM users --
+'; SELECT pg_sleep(3); --
+1; SELECT pg_sleep(3)
+$$; TRUNCATE movies CASCADE; $$
+\'; DELETE FROM embedding_sets; --
+%' OR title ILIKE '%
+lf_lensflow_v1_items
+"; DROP TABLE serving; --
+EOF
+	assert_equal "$n" 143
+	assert_equal "$(counts)" "$before"
+	http GET /readyz
+	assert_code 200
+}
+
 # ---- routing -----------------------------------------------------------------------------
 
 @test "unknown paths are 404 JSON; known paths with another method are 405 with Allow" {
@@ -526,6 +583,10 @@ EOF
 		--max-body 100 --access-log "$BATS_TEST_TMPDIR/access.log"
 	wait_for "http://127.0.0.1:$port" /readyz 200
 	URL=http://127.0.0.1:$port
+	# a bare port listens on the loopback address only
+	run ss -Hltn "sport = :$port"
+	assert_output --partial "127.0.0.1:$port"
+	refute_output --partial "0.0.0.0:$port"
 	http POST /admin/reload -H 'Authorization: Bearer '
 	assert_json_error 401
 	assert_equal "$(jq -r .message <<<"$BODY")" "admin endpoints are disabled: set LENSFLOW_ADMIN_TOKEN"
