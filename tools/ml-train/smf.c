@@ -2,8 +2,9 @@
  * smf.c — see smf.h. Training loop of the softmax MF: per epoch a seeded
  * permutation of the users cut into batches; per batch one forward sgemm,
  * the row softmax in place (turned into the logits' gradient), two backward
- * sgemm, and Adam steps on P, Q and b. With a validation set, NDCG@10 after
- * each epoch picks the epoch count (early stopping with patience).
+ * sgemm, and Adam steps on P and Q (Q carries the biases). With a
+ * validation set, NDCG@10 after each epoch picks the epoch count (early
+ * stopping with patience).
  */
 #include "smf.h"
 

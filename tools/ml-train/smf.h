@@ -64,9 +64,9 @@ int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *ru
 
 /* The objective of one batch and its gradients (gP: the batch's rows only,
  * their last column 0; gQ: all of it, last column the bias gradient), for
- * the finite-difference test. P_B is gathered from users[0..m). Returns the batch loss (the sum over its users plus the
- * batch's share of the item penalty, divided by m), or NaN on allocation
- * failure. */
+ * the finite-difference test. P_B is gathered from users[0..m). Returns the
+ * batch loss (the sum over its users plus the batch's share of the item
+ * penalty, divided by m), or NaN on allocation failure. */
 double smf_batch_grad(const smf_model *mdl, const csr *train, const float *weight,
 		      const smf_params *p, const size_t *users, size_t m, float *gP, float *gQ);
 

@@ -161,6 +161,8 @@ static int rank_parallel(job *j, smf_run *sel_run)
 	sel_run->after = started ? select_after : NULL;
 	sel_run->actx = &ls;
 	int rc = smf_train(j->fit, j->d->n_items, &c->rank, sel_run, &tmp, &j->err);
+	sel_run->after = NULL; /* ls lives on this stack only */
+	sel_run->actx = NULL;
 	if (rc == 0)
 		smf_free(&tmp);
 	pthread_mutex_lock(&ls.mu);
@@ -237,7 +239,6 @@ static int rating_job(job *j)
 {
 	train_result *r = j->out;
 	stage_ctx fit = {&r->rating_losses, "rating", "rating_train_rmse", NULL, NULL, 0, "sweep"};
-	r->val_rmse = NAN;
 	r->rating_epochs = j->c->rating.sweeps;
 	return rmf_train(&j->d->all, j->d->n_items, &j->c->rating, on_epoch, &fit, &r->rating,
 			 &j->err);

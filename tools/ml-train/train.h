@@ -1,10 +1,12 @@
 /*
  * train.h — what ml-train does between reading ratings and writing the
- * model: the ranking model (softmax MF) and the rating head (biased MF),
- * the first with its epoch count chosen on a per-user validation holdout
- * carved from train and then refitted on all of train (unless fixed epochs
- * are given), the second sampled on all of train. The two are independent; with threads >= 2 the rating head runs on
- * a thread of its own while the ranking model uses the BLAS.
+ * model: the ranking model (softmax MF) and the rating head (Bayesian
+ * biased MF), the first with its epoch count chosen on a per-user
+ * validation holdout carved from train and then refitted on all of train
+ * (unless fixed epochs are given), the second sampled on all of train. The
+ * two are independent; with threads >= 2 the rating head runs on a thread
+ * of its own, and so does the ranking refit, in step with the selection
+ * (train.c says how that stays deterministic).
  *
  * Also the records that go out with the model: per-epoch losses (TSV
  * step/name/value) and the parameters used (TSV name/value).
@@ -49,7 +51,7 @@ typedef struct train_result {
 	smf_model rank;
 	rmf_model rating;
 	int rank_epochs, rating_epochs; /* rating: Gibbs sweeps */
-	double val_ndcg, val_rmse; /* NaN when epochs were fixed */
+	double val_ndcg; /* NaN when epochs were fixed */
 	double seconds;
 	loss_log rank_losses, refit_losses, rating_losses; /* one per thread */
 } train_result;
