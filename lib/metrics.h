@@ -40,9 +40,9 @@ typedef struct rank_eval {
 	size_t k, n_items;
 	double ndcg, precision, recall, map; /* sums over users */
 	size_t users;
-	size_t distinct;        /* distinct items recommended so far */
-	unsigned char *seen;    /* n_items flags for coverage */
-	double *ideal;          /* ideal[j] = DCG of j + 1 hits, j < k */
+	size_t distinct;     /* distinct items recommended so far */
+	unsigned char *seen; /* n_items flags for coverage */
+	double *ideal;	     /* ideal[j] = DCG of j + 1 hits, j < k */
 } rank_eval;
 
 /* k >= 1, n_items >= 1. EX_SOFTWARE on allocation failure. */

@@ -86,10 +86,11 @@ TEST(batch_gradient_matches_finite_differences)
 			}
 			float keep = params[t][j];
 			params[t][j] = keep + h;
-			double up = smf_batch_grad(&m, &tiny, w, &p, batch, 2, scratch_gP, scratch_gQ);
+			double up =
+				smf_batch_grad(&m, &tiny, w, &p, batch, 2, scratch_gP, scratch_gQ);
 			params[t][j] = keep - h;
-			double down = smf_batch_grad(&m, &tiny, w, &p, batch, 2, scratch_gP,
-						     scratch_gQ);
+			double down =
+				smf_batch_grad(&m, &tiny, w, &p, batch, 2, scratch_gP, scratch_gQ);
 			params[t][j] = keep;
 			num[t][j] = (float)((up - down) / (2.0 * h));
 		}
@@ -126,7 +127,8 @@ TEST(holdout_keeps_round_ratio_per_user_and_loses_nothing)
 		/* every item once, fit and val each ascending */
 		int seen[12] = {0};
 		for (size_t t = fit.start[u]; t < fit.start[u + 1]; t++)
-			seen[fit.col[t]]++, ok = ok && (t == fit.start[u] || fit.col[t - 1] < fit.col[t]);
+			seen[fit.col[t]]++,
+				ok = ok && (t == fit.start[u] || fit.col[t - 1] < fit.col[t]);
 		for (size_t t = val2.start[u]; t < val2.start[u + 1]; t++)
 			seen[val2.col[t]]++;
 		for (size_t i = 0; i < n; i++)
@@ -168,8 +170,8 @@ TEST(rating_head_fits_a_low_rank_matrix)
 	for (size_t t = 0; t < n; t++)
 		sse_mean += (v[t] - sum / (double)n) * (v[t] - sum / (double)n);
 	csr m = {U, n, st, c, v};
-	rmf_params p = {.dim = 2, .sweeps = 60, .burn_in = 10, .samples = 10, .init_sd = 0.1,
-			.seed = 1};
+	rmf_params p = {
+		.dim = 2, .sweeps = 60, .burn_in = 10, .samples = 10, .init_sd = 0.1, .seed = 1};
 	rmf_model model;
 	lf_error err = {0};
 	CHECK(rmf_train(&m, I, &p, NULL, NULL, &model, &err) == 0);
@@ -188,21 +190,32 @@ TEST(train_all_writes_tables_whose_ids_match_the_input)
 	ratings r = {0};
 	for (int u = 0; u < NU; u++)
 		for (size_t t = start[u]; t < start[u + 1]; t++)
-			CHECK(ratings_push(&r, (rating_row){users[u], items[col[t]], (int32_t)val[t],
-							   0, 0}) == 0);
+			CHECK(ratings_push(&r, (rating_row){users[u], items[col[t]],
+							    (int32_t)val[t], 0, 0}) == 0);
 	dataset d;
 	lf_error err = {0};
 	CHECK(dataset_build(&r, &d, &err) == 0);
 	ratings_free(&r);
 	CHECK_EQ_INT(d.user_ids[0], 3);
 	CHECK_EQ_INT(d.item_ids[3], 40);
-	train_config c = {
-		.rank = {.dim = 2, .lr = 0.05, .user_l2 = 0.1, .item_l2 = 0.1, .alpha = 0.4,
-			 .batch_users = 2, .patience = 2, .seed = 5},
-		.epochs = 3,
-		.rating = {.dim = 2, .sweeps = 5, .burn_in = 1, .samples = 2, .init_sd = 0.1,
-			   .seed = 6},
-		.validation_ratio = 0.9, .seed = 5, .threads = 1};
+	train_config c = {.rank = {.dim = 2,
+				   .lr = 0.05,
+				   .user_l2 = 0.1,
+				   .item_l2 = 0.1,
+				   .alpha = 0.4,
+				   .batch_users = 2,
+				   .patience = 2,
+				   .seed = 5},
+			  .epochs = 3,
+			  .rating = {.dim = 2,
+				     .sweeps = 5,
+				     .burn_in = 1,
+				     .samples = 2,
+				     .init_sd = 0.1,
+				     .seed = 6},
+			  .validation_ratio = 0.9,
+			  .seed = 5,
+			  .threads = 1};
 	train_result res;
 	lfe m;
 	log_set_level(0);

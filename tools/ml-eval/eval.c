@@ -83,7 +83,7 @@ typedef struct scorer {
 	const float *popular; /* n_cat counts (baseline) */
 	const lfe_table *users;
 	const id_row *user_map;
-	float *ublock;        /* BLOCK x dim */
+	float *ublock; /* BLOCK x dim */
 } scorer;
 
 typedef struct state {
@@ -132,7 +132,8 @@ static int rank_block(const scorer *s, state *st, const int32_t *ids, const long
 
 static int add_rmse(const lfe *model, const ratings *test, metric_set *out, lf_error *err)
 {
-	const lfe_table *ru = lfe_find(model, "rating_users"), *ri = lfe_find(model, "rating_items");
+	const lfe_table *ru = lfe_find(model, "rating_users"),
+			*ri = lfe_find(model, "rating_items");
 	if (!ru || !ri)
 		return 0;
 	if (ru->dim != ri->dim)
@@ -212,8 +213,8 @@ static int build_catalogue(const lfe *model, const ratings *train, id_row **map,
 	return 0;
 }
 
-int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k,
-	     metric_set *out, size_t *skipped, lf_error *err)
+int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k, metric_set *out,
+	     size_t *skipped, lf_error *err)
 {
 	id_row *cat = NULL, *umap = NULL;
 	float *vec = NULL, *S = NULL, *ublock = NULL;

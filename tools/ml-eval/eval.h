@@ -25,7 +25,7 @@
  * train ratings). Adds ndcg@k, precision@k, recall@k, map@k, coverage@k,
  * rmse (model with rating tables and at least one known test pair) and
  * users to out. *skipped gets the test users the model does not know. */
-int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k,
-	     metric_set *out, size_t *skipped, lf_error *err);
+int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k, metric_set *out,
+	     size_t *skipped, lf_error *err);
 
 #endif

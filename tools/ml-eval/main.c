@@ -52,7 +52,8 @@ static int read_ratings_file(const char *path, ratings *out, lf_error *err)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return lf_fail_errno(err, errno == ENOENT || errno == EACCES ? EX_NOINPUT : EX_IOERR,
+		return lf_fail_errno(err,
+				     errno == ENOENT || errno == EACCES ? EX_NOINPUT : EX_IOERR,
 				     errno, "%s", path);
 	int rc = ratings_read(f, path, out, err);
 	fclose(f);
@@ -85,13 +86,15 @@ int main(int argc, char **argv)
 			break;
 		case OPT_K:
 			if (parse_i64(optarg, 1, 100000, &k) < 0) {
-				log_error("--k: bad value '%s' (want an integer in 1..100000)", optarg);
+				log_error("--k: bad value '%s' (want an integer in 1..100000)",
+					  optarg);
 				return EX_USAGE;
 			}
 			break;
 		case OPT_BASELINE:
 			if (strcmp(optarg, "popularity") != 0) {
-				log_error("--baseline: unknown baseline '%s'; the baseline is popularity",
+				log_error("--baseline: unknown baseline '%s'; the baseline is "
+					  "popularity",
 					  optarg);
 				return EX_USAGE;
 			}
@@ -107,7 +110,8 @@ int main(int argc, char **argv)
 			printf("ml-eval lensflow %s (%s)\n", LENSFLOW_VERSION, LENSFLOW_COMMIT);
 			return 0;
 		default:
-			fputs("usage: ml-eval --train FILE --test FILE [--k 10] [--json] < model.lfe "
+			fputs("usage: ml-eval --train FILE --test FILE [--k 10] [--json] < "
+			      "model.lfe "
 			      "(see --help)\n",
 			      stderr);
 			return EX_USAGE;

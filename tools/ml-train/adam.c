@@ -54,8 +54,8 @@ void adam_step(adam *a, float *restrict param, const float *restrict grad)
 		_mm_storeu_ps(m + j, mj);
 		_mm_storeu_ps(v + j, vj);
 		__m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vj), vroot), veps);
-		__m128 p = _mm_sub_ps(_mm_loadu_ps(param + j),
-				      _mm_div_ps(_mm_mul_ps(vstep, mj), den));
+		__m128 p =
+			_mm_sub_ps(_mm_loadu_ps(param + j), _mm_div_ps(_mm_mul_ps(vstep, mj), den));
 		_mm_storeu_ps(param + j, p);
 	}
 #endif

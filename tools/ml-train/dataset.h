@@ -27,7 +27,7 @@ typedef struct dataset {
 	size_t n_users, n_items;
 	int32_t *user_ids; /* n_users external ids, ascending */
 	int32_t *item_ids; /* n_items external ids, ascending */
-	csr all;           /* users x items, every train rating */
+	csr all;	   /* users x items, every train rating */
 } dataset;
 
 /* Builds the id maps and the matrix. EX_DATAERR on empty input (the reader

@@ -28,7 +28,8 @@ static const char usage[] =
 	"\n"
 	"  --model NAME            softmax-mf (the only model)\n"
 	"  --dim N                 factor size (default 80; stored vectors have N+1)\n"
-	"  --epochs N              train exactly N epochs, no validation (default: early stopping)\n"
+	"  --epochs N              train exactly N epochs, no validation (default: early "
+	"stopping)\n"
 	"  --max-epochs N          upper bound with early stopping (default 120)\n"
 	"  --patience N            validation epochs without gain before stopping (default 8)\n"
 	"  --lr X                  Adam learning rate (default 0.0183)\n"
@@ -59,9 +60,28 @@ static const char usage[] =
 	"  ml-eval --train train.tsv --test test.tsv < model.lfe\n";
 
 enum {
-	OPT_MODEL = 256, OPT_DIM, OPT_EPOCHS, OPT_MAX_EPOCHS, OPT_PATIENCE, OPT_LR, OPT_USER_L2,
-	OPT_ITEM_L2, OPT_ALPHA, OPT_BATCH, OPT_VRATIO, OPT_RDIM, OPT_RSWEEPS, OPT_RBURN,
-	OPT_RSAMPLES, OPT_EMA, OPT_ROBUST, OPT_SEED, OPT_THREADS, OPT_LOSSES, OPT_PARAMS, OPT_VERSION
+	OPT_MODEL = 256,
+	OPT_DIM,
+	OPT_EPOCHS,
+	OPT_MAX_EPOCHS,
+	OPT_PATIENCE,
+	OPT_LR,
+	OPT_USER_L2,
+	OPT_ITEM_L2,
+	OPT_ALPHA,
+	OPT_BATCH,
+	OPT_VRATIO,
+	OPT_RDIM,
+	OPT_RSWEEPS,
+	OPT_RBURN,
+	OPT_RSAMPLES,
+	OPT_EMA,
+	OPT_ROBUST,
+	OPT_SEED,
+	OPT_THREADS,
+	OPT_LOSSES,
+	OPT_PARAMS,
+	OPT_VERSION
 };
 
 static const struct option longopts[] = {
@@ -96,12 +116,23 @@ static const struct option longopts[] = {
 static train_config defaults(void)
 {
 	train_config c = {
-		.rank = {.dim = 80, .lr = 0.0183, .user_l2 = 2.17, .item_l2 = 14.86, .alpha = 0.40,
-			 .batch_users = 256, .patience = 8, .seed = 42},
+		.rank = {.dim = 80,
+			 .lr = 0.0183,
+			 .user_l2 = 2.17,
+			 .item_l2 = 14.86,
+			 .alpha = 0.40,
+			 .batch_users = 256,
+			 .patience = 8,
+			 .seed = 42},
 		.epochs = 0,
 		.max_epochs = 120,
-		.rating = {.dim = 6, .sweeps = 200, .burn_in = 20, .samples = 60, .init_sd = 0.1,
-			   .robust = 20, .seed = 43},
+		.rating = {.dim = 6,
+			   .sweeps = 200,
+			   .burn_in = 20,
+			   .samples = 60,
+			   .init_sd = 0.1,
+			   .robust = 20,
+			   .seed = 43},
 		.validation_ratio = 0.9,
 		.seed = 42,
 		.threads = 2,
@@ -116,8 +147,8 @@ static int bad_value(const char *opt, const char *arg, const char *want)
 }
 
 /* Parses the options into c; 0, or an exit code (-1: exit 0 after help). */
-static int parse_args(int argc, char **argv, train_config *c, const char **out,
-		      const char **losses, const char **params)
+static int parse_args(int argc, char **argv, train_config *c, const char **out, const char **losses,
+		      const char **params)
 {
 	int opt;
 	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {

@@ -35,8 +35,8 @@ static double dot_f(const float *a, const float *b, size_t d)
 
 double rmf_predict(const rmf_model *m, size_t u, size_t i)
 {
-	double r = m->mean + m->bu[u] + m->bi[i] + dot_f(m->X + u * m->dim, m->Y + i * m->dim,
-							  m->dim);
+	double r =
+		m->mean + m->bu[u] + m->bi[i] + dot_f(m->X + u * m->dim, m->Y + i * m->dim, m->dim);
 	return r < 1.0 ? 1.0 : r > 5.0 ? 5.0 : r;
 }
 
@@ -61,7 +61,8 @@ static double gamma_draw(rng *g, double shape, double rate)
 			continue;
 		v = v * v * v;
 		double u = rng_uniform(g);
-		if (u < 1.0 - 0.0331 * x * x * x * x || log(u) < 0.5 * x * x + d * (1.0 - v + log(v)))
+		if (u < 1.0 - 0.0331 * x * x * x * x ||
+		    log(u) < 0.5 * x * x + d * (1.0 - v + log(v)))
 			return d * v / rate;
 	}
 }
@@ -85,12 +86,12 @@ static void draw_hyper(rng *g, const double *theta, size_t n, size_t w, double *
 }
 
 typedef struct side {
-	size_t n, w;          /* entities, width d + 1 */
+	size_t n, w;	      /* entities, width d + 1 */
 	const size_t *start;  /* ratings of entity e: [start[e], start[e+1]) */
 	const int32_t *other; /* the other side's entity of each rating */
 	const float *val;
-	double *theta;        /* n x w: [factors, bias] */
-	double *tau;          /* n: noise precision scale of each entity (mean ~1) */
+	double *theta; /* n x w: [factors, bias] */
+	double *tau;   /* n: noise precision scale of each entity (mean ~1) */
 	double mu[64 + 1], lam[64 + 1];
 } side;
 

@@ -35,12 +35,12 @@
 #include "smf.h"
 
 typedef struct rmf_params {
-	size_t dim;     /* factors per sample */
-	int sweeps;     /* Gibbs sweeps in all */
-	int burn_in;    /* sweeps before the first kept sample */
-	int samples;    /* samples kept (evenly spaced after burn-in) */
+	size_t dim;	/* factors per sample */
+	int sweeps;	/* Gibbs sweeps in all */
+	int burn_in;	/* sweeps before the first kept sample */
+	int samples;	/* samples kept (evenly spaced after burn-in) */
 	double init_sd; /* starting factors ~ N(0, init_sd^2) */
-	double robust;  /* > 0: the noise precision of rating (u, i) is
+	double robust;	/* > 0: the noise precision of rating (u, i) is
 			 * alpha tau_u tau_i, each tau ~ Gamma(robust/2, robust/2)
 			 * a priori (robust BPMF: noisy raters and movies weigh
 			 * less); 0: one alpha for all */
@@ -50,7 +50,7 @@ typedef struct rmf_params {
 typedef struct rmf_model {
 	size_t n_users, n_items, dim; /* dim: stored factor width (samples x factors) */
 	double mean;
-	float *X, *Y;   /* n_users x dim, n_items x dim */
+	float *X, *Y;	/* n_users x dim, n_items x dim */
 	float *bu, *bi; /* n_users, n_items: means over the kept samples */
 } rmf_model;
 

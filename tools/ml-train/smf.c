@@ -123,16 +123,16 @@ static double exp_row(float *s, size_t n, float mx)
 }
 
 static double batch_grad(const smf_model *mdl, const csr *train, const float *weight,
-			 const smf_params *p, const size_t *users, size_t m, float *gP,
-			 float *gQ, work *w)
+			 const smf_params *p, const size_t *users, size_t m, float *gP, float *gQ,
+			 work *w)
 {
 	size_t d = mdl->dim, wd = d + 1, ni = mdl->n_items;
 	double loss = 0;
 	for (size_t r = 0; r < m; r++)
 		memcpy(w->PB + r * wd, mdl->P + users[r] * wd, wd * sizeof(float));
 	/* logits with the bias: [p, 1] . [q, b] */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)ni, (int)wd, 1.0f,
-		    w->PB, (int)wd, mdl->Q, (int)wd, 0.0f, w->S, (int)ni);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)ni, (int)wd, 1.0f, w->PB,
+		    (int)wd, mdl->Q, (int)wd, 0.0f, w->S, (int)ni);
 	for (size_t r = 0; r < m; r++) {
 		size_t u = users[r];
 		float *s = w->S + r * ni;
@@ -158,8 +158,8 @@ static double batch_grad(const smf_model *mdl, const csr *train, const float *we
 	double qn = cblas_sdot((int)(ni * wd), mdl->Q, 1, mdl->Q, 1);
 	loss += p->item_l2 * ((double)m / (double)mdl->n_users) * qn;
 
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)wd, (int)ni, 1.0f,
-		    w->S, (int)ni, mdl->Q, (int)wd, 0.0f, w->dPB, (int)wd);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)wd, (int)ni, 1.0f, w->S,
+		    (int)ni, mdl->Q, (int)wd, 0.0f, w->dPB, (int)wd);
 	float ureg = (float)(2.0 * p->user_l2 / (double)m);
 	for (size_t r = 0; r < m; r++) {
 		float *g = gP + users[r] * wd;
@@ -171,8 +171,8 @@ static double batch_grad(const smf_model *mdl, const csr *train, const float *we
 	/* gQ = S^T PB (its last column: the bias gradient) + 2 item_l2 / n_users Q */
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ni, (int)wd, (int)m, 1.0f, w->S,
 		    (int)ni, w->PB, (int)wd, 0.0f, gQ, (int)wd);
-	cblas_saxpy((int)(ni * wd), (float)(2.0 * p->item_l2 / (double)mdl->n_users), mdl->Q, 1,
-		    gQ, 1);
+	cblas_saxpy((int)(ni * wd), (float)(2.0 * p->item_l2 / (double)mdl->n_users), mdl->Q, 1, gQ,
+		    1);
 	return loss / (double)m;
 }
 
@@ -289,8 +289,8 @@ static void ema_update(float *restrict avg, const float *restrict x, size_t n, f
 		avg[j] = decay * avg[j] + keep * x[j];
 }
 
-int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *run,
-	      smf_model *out, lf_error *err)
+int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *run, smf_model *out,
+	      lf_error *err)
 {
 	size_t nu = train->n_rows, wd = p->dim + 1;
 	size_t batch = p->batch_users < nu ? p->batch_users : nu;
@@ -301,12 +301,11 @@ int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *ru
 	    !(o.gP = lf_calloc(nu * wd, sizeof(float))) ||
 	    !(o.gQ = lf_calloc(n_items * wd, sizeof(float))) ||
 	    !(o.weight = lf_calloc(nu, sizeof(float))) ||
-	    !(o.order = lf_calloc(nu, sizeof(size_t))) ||
-	    work_init(&o.w, batch, n_items, wd) < 0) {
+	    !(o.order = lf_calloc(nu, sizeof(size_t))) || work_init(&o.w, batch, n_items, wd) < 0) {
 		opt_free(&o);
 		smf_free(out);
-		return lf_fail(err, EX_SOFTWARE, "out of memory for a %zu x %zu model", nu + n_items,
-			       wd);
+		return lf_fail(err, EX_SOFTWARE, "out of memory for a %zu x %zu model",
+			       nu + n_items, wd);
 	}
 	if (p->ema > 0) {
 		o.eP = lf_calloc(nu * wd, sizeof(float));
@@ -333,8 +332,8 @@ int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *ru
 		for (size_t at = 0; at < nu; at += batch) {
 			size_t m = nu - at < batch ? nu - at : batch;
 			memset(o.gP, 0, nu * wd * sizeof(float));
-			double loss = batch_grad(out, train, o.weight, p, o.order + at, m, o.gP, o.gQ,
-						 &o.w);
+			double loss = batch_grad(out, train, o.weight, p, o.order + at, m, o.gP,
+						 o.gQ, &o.w);
 			if (!isfinite(loss)) {
 				opt_free(&o);
 				smf_free(out);
@@ -371,8 +370,8 @@ int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *ru
 			}
 		}
 		if (run->cb)
-			run->cb(run->ctx, run->stage, epoch, run->max_epochs, total / (double)nu, val,
-				now_seconds() - t0);
+			run->cb(run->ctx, run->stage, epoch, run->max_epochs, total / (double)nu,
+				val, now_seconds() - t0);
 		if (run->after) {
 			smf_model avg = *out;
 			if (o.eP)

@@ -35,9 +35,9 @@ typedef struct smf_params {
 
 typedef struct smf_model {
 	size_t n_users, n_items, dim; /* dim factors; rows are dim + 1 wide */
-	float *P;           /* n_users x (dim + 1): [p_u, 1] */
-	float *Q;           /* n_items x (dim + 1): [q_i, b_i] */
-	double weight_norm; /* mean of n_u^-alpha over the users trained on */
+	float *P;		      /* n_users x (dim + 1): [p_u, 1] */
+	float *Q;		      /* n_items x (dim + 1): [q_i, b_i] */
+	double weight_norm;	      /* mean of n_u^-alpha over the users trained on */
 } smf_model;
 
 /* Called after each epoch; val is NaN when there is no validation. */
@@ -45,22 +45,22 @@ typedef void (*epoch_fn)(void *ctx, const char *stage, int epoch, int epochs, do
 			 double val, double seconds);
 
 typedef struct smf_run {
-	int max_epochs;     /* epochs to train (with val: the upper bound) */
-	const csr *val;     /* NULL: train exactly max_epochs epochs */
-	const char *stage;  /* name given to cb */
+	int max_epochs;	   /* epochs to train (with val: the upper bound) */
+	const csr *val;	   /* NULL: train exactly max_epochs epochs */
+	const char *stage; /* name given to cb */
 	epoch_fn cb;
 	void *ctx;
 	/* after each epoch (and its validation); returns 1 to stop there.
 	 * May be NULL. */
 	int (*after)(void *actx, int epoch, const smf_model *m, int best);
 	void *actx;
-	int chosen;         /* out: best epoch on val (max_epochs without val) */
-	double best_val;    /* out: its NDCG@10 (NaN without val) */
+	int chosen;	 /* out: best epoch on val (max_epochs without val) */
+	double best_val; /* out: its NDCG@10 (NaN without val) */
 } smf_run;
 
 /* Trains a new model on train (users x n_items). */
-int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *run,
-	      smf_model *out, lf_error *err);
+int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *run, smf_model *out,
+	      lf_error *err);
 
 /* The objective of one batch and its gradients (gP: the batch's rows only,
  * their last column 0; gQ: all of it, last column the bias gradient), for

@@ -35,7 +35,7 @@ typedef struct stage_ctx {
 	const char *loss_name; /* in the losses file */
 	const char *val_name;  /* in the losses file; NULL without validation */
 	const char *val_label; /* in the progress line */
-	int open_ended;        /* the epoch count is not known yet */
+	int open_ended;	       /* the epoch count is not known yet */
 	const char *unit;      /* "epoch", or "sweep" for the sampler */
 } stage_ctx;
 
@@ -50,8 +50,8 @@ static void on_epoch(void *ctx, const char *stage, int epoch, int epochs, double
 		return;
 	}
 	if (isnan(val)) {
-		log_info("%s %s %s %d/%d loss %.4f (%.2f s)", s->what, stage, s->unit, epoch, epochs,
-			 loss, seconds);
+		log_info("%s %s %s %d/%d loss %.4f (%.2f s)", s->what, stage, s->unit, epoch,
+			 epochs, loss, seconds);
 		return;
 	}
 	loss_push(s->log, epoch, s->val_name, val);
@@ -145,8 +145,12 @@ static int rank_parallel(job *j, smf_run *sel_run)
 	lockstep ls = {.nP = j->d->n_users * wd, .nQ = j->d->n_items * wd};
 	stage_ctx fit = {&r->refit_losses, "ranking", "ranking_loss", NULL, NULL, 1, "epoch"};
 	refit_job f = {.j = j, .ls = &ls};
-	f.run = (smf_run){.max_epochs = c->max_epochs, .stage = "refit", .cb = on_epoch,
-			  .ctx = &fit, .after = refit_after, .actx = &ls};
+	f.run = (smf_run){.max_epochs = c->max_epochs,
+			  .stage = "refit",
+			  .cb = on_epoch,
+			  .ctx = &fit,
+			  .after = refit_after,
+			  .actx = &ls};
 	ls.P = lf_calloc(ls.nP, sizeof(float));
 	ls.Q = lf_calloc(ls.nQ, sizeof(float));
 	pthread_t th;
@@ -179,7 +183,9 @@ static int rank_parallel(job *j, smf_run *sel_run)
 	}
 	if (rc == 0 && !started) { /* no thread: refit afterwards */
 		fit.open_ended = 0;
-		f.run = (smf_run){.max_epochs = sel_run->chosen, .stage = "refit", .cb = on_epoch,
+		f.run = (smf_run){.max_epochs = sel_run->chosen,
+				  .stage = "refit",
+				  .cb = on_epoch,
 				  .ctx = &fit};
 		rc = smf_train(&j->d->all, j->d->n_items, &c->rank, &f.run, &r->rank, &j->err);
 	} else if (rc == 0) {
@@ -198,8 +204,9 @@ static int rank_job(job *j)
 	const train_config *c = j->c;
 	train_result *r = j->out;
 	smf_run run = {.stage = "select", .cb = on_epoch};
-	stage_ctx sel = {&r->rank_losses, "ranking", "select_ranking_loss", "val_ndcg_at_10",
-			 "val_ndcg@10", 0, "epoch"};
+	stage_ctx sel = {&r->rank_losses,  "ranking",	  "select_ranking_loss",
+			 "val_ndcg_at_10", "val_ndcg@10", 0,
+			 "epoch"};
 	stage_ctx fit = {&r->refit_losses, "ranking", "ranking_loss", NULL, NULL, 0, "epoch"};
 	r->val_ndcg = NAN;
 	int fixed = c->epochs;
@@ -225,8 +232,8 @@ static int rank_job(job *j)
 		if (smf_train(j->fit, j->d->n_items, &c->rank, &run, &tmp, &j->err) < 0)
 			return -1;
 		smf_free(&tmp);
-		smf_run refit = {.max_epochs = run.chosen, .stage = "refit", .cb = on_epoch,
-				 .ctx = &fit};
+		smf_run refit = {
+			.max_epochs = run.chosen, .stage = "refit", .cb = on_epoch, .ctx = &fit};
 		if (smf_train(&j->d->all, j->d->n_items, &c->rank, &refit, &r->rank, &j->err) < 0)
 			return -1;
 	}

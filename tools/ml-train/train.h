@@ -27,7 +27,7 @@
 
 typedef struct train_config {
 	smf_params rank;
-	int epochs;          /* > 0: fixed, no validation; 0: early stopping */
+	int epochs; /* > 0: fixed, no validation; 0: early stopping */
 	int max_epochs;
 	rmf_params rating;
 	double validation_ratio;
@@ -51,7 +51,7 @@ typedef struct train_result {
 	smf_model rank;
 	rmf_model rating;
 	int rank_epochs, rating_epochs; /* rating: Gibbs sweeps */
-	double val_ndcg; /* NaN when epochs were fixed */
+	double val_ndcg;		/* NaN when epochs were fixed */
 	double seconds;
 	loss_log rank_losses, refit_losses, rating_losses; /* one per thread */
 } train_result;
