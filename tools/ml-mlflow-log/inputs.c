@@ -213,20 +213,24 @@ int losses_parse(const char *buf, size_t len, const char *name, int64_t timestam
 				"%s:%zu: expected 3 tab-separated fields (step, name, value)", name,
 				lineno);
 		}
-		const char *bad = NULL;
-		if (parse_i64(f[0], 0, INT64_MAX, &step) != 0)
+		const char *bad = NULL, *shown = "";
+		if (parse_i64(f[0], 0, INT64_MAX, &step) != 0) {
 			bad = "step is not an integer >= 0";
-		else if (metric_key(f[1], key, sizeof key) != 0 || !mlflow_key_valid(key))
+			shown = f[0];
+		} else if (metric_key(f[1], key, sizeof key) != 0 || !mlflow_key_valid(key)) {
 			bad = "name is not a valid metric name";
-		else if (parse_double(f[2], -HUGE_VAL, HUGE_VAL, &value) != 0)
+			shown = f[1];
+		} else if (parse_double(f[2], -HUGE_VAL, HUGE_VAL, &value) != 0) {
 			bad = "value is not a finite number";
-		else if (out->n >= LOSSES_MAX)
+			shown = f[2];
+		} else if (out->n >= LOSSES_MAX) {
 			bad = "more than 1000000 losses";
+		}
 		if (!bad && steplist_push(out, key, value, step, timestamp_ms) != 0)
 			bad = "out of memory";
 		if (bad) {
 			lf_fail(err, EX_DATAERR, "%s:%zu: %s ('%.*s')", name, lineno, bad, SHOW,
-				line);
+				shown);
 			free(f[0]);
 			free(f[1]);
 			free(f[2]);
