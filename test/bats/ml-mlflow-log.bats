@@ -316,7 +316,7 @@ log_version() {
 	printf '1\tloss\t1\nx\tloss\t2\n' >"$TMP/bad-losses.tsv"
 	run --separate-stderr mlog --losses "$TMP/bad-losses.tsv" <"$TMP/metrics.tsv"
 	assert_failure 65
-	[[ $stderr == *"bad-losses.tsv:2: step is not an integer"* ]]
+	[[ $stderr == *"bad-losses.tsv:2: step is not an integer >= 0 ('x')" ]]
 	run --separate-stderr mlog <<<"$(printf 'ndcg@10\tabc\n')"
 	assert_failure 65
 	[[ $stderr == *"stdin:1"* ]]
