@@ -268,6 +268,21 @@ log_version() {
 	assert_failure 66
 }
 
+@test "a metric another client logged as NaN never passes the gate" {
+	v1=$(log_version 0.3)
+	v2=$(log_version 0.3)
+	mlog --promote "$v1" >/dev/null 2>&1
+	run_id=$(api "model-versions/get?name=$NAME&version=$v2" | jq -r .model_version.run_id)
+	api_post runs/log-metric "{\"run_id\": \"$run_id\", \"key\": \"ndcg_at_10\", \"value\": \"NaN\",
+		\"timestamp\": 9999999999999, \"step\": 1}" >/dev/null
+	run --separate-stderr mlog --gate "$v2"
+	assert_success
+	[ "$output" = fail ]
+	[[ $stderr == *"v2 ndcg_at_10 is NaN"* ]]
+	run --separate-stderr mlog --version-info "$v2"
+	[ "$(field ndcg_at_10 "$output")" = nan ]
+}
+
 @test "MLflow unreachable: exit 69 naming the URL, nothing registered" {
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	before=$(version_count)

@@ -6,6 +6,7 @@
  * A move sets the alias first and records it after; if the record fails the
  * tool says so (the alias did move) and exits non-zero.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,11 @@ static int judge(const mlog_opts *o, mlflow *m, const mlflow_version *cand,
 	*pass = 1;
 	if (version_metric(o, m, cand, &cv, err) != 0)
 		return -1;
+	if (isnan(cv)) { /* logged by another client: not a number never passes */
+		*pass = 0;
+		snprintf(reason, size, "v%s %s is NaN", cand->version, o->metric);
+		return 0;
+	}
 	if (!champ) {
 		snprintf(reason, size, "v%s %s %.4f: no champion yet", cand->version, o->metric,
 			 cv);
@@ -79,7 +85,7 @@ static int judge(const mlog_opts *o, mlflow *m, const mlflow_version *cand,
 		return 0;
 	}
 	int lower = metric_lower_is_better(o->metric);
-	int worse = lower ? cv > hv : cv < hv;
+	int worse = lower ? cv > hv : cv < hv; /* a NaN champion loses to any number */
 	*pass = !worse;
 	snprintf(reason, size, "v%s %s %.4f %s champion v%s %.4f", cand->version, o->metric, cv,
 		 worse ? (lower ? ">" : "<") : (lower ? "<=" : ">="), champ->version, hv);
