@@ -66,6 +66,11 @@ int tsv_check_cr(const char *line, size_t len, const char *name, size_t lineno, 
 	if (nul)
 		return lf_fail(err, EX_DATAERR, "%s:%zu: NUL byte at column %zu", name, lineno,
 			       (size_t)(nul - line) + 1);
+	/* Nor a '\r' inside a field: the writers refuse one, so the readers do too. */
+	const char *cr = memchr(line, '\r', len);
+	if (cr)
+		return lf_fail(err, EX_DATAERR, "%s:%zu: carriage return at column %zu", name,
+			       lineno, (size_t)(cr - line) + 1);
 	return 0;
 }
 

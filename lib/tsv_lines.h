@@ -18,7 +18,8 @@ int tsv_next_line(const char *buf, size_t len, size_t *pos, const char **line, s
 /* Splits a line on tabs into at most max fields; returns the field count
  * (max + 1 when there are more). */
 int tsv_split_tabs(const char *line, size_t len, const char **f, size_t *fl, int max);
-/* Fails (EX_DATAERR, name:lineno) when the line ends with '\r' or holds a NUL byte. */
+/* Fails (EX_DATAERR, name:lineno) when the line ends with '\r', or holds a
+ * '\r' or a NUL byte anywhere. */
 int tsv_check_cr(const char *line, size_t len, const char *name, size_t lineno, lf_error *err);
 /* An integer field in [min, max], or a failure quoting the field. */
 int tsv_int_field(const char *f, size_t fl, const char *what, int64_t min, int64_t max, int64_t *v,
