@@ -135,6 +135,22 @@ teardown_file() {
 		{ tail -n 20 "$W/serve.log"; false; }
 }
 
+@test "ml-serve's /metrics passes promtool check metrics; the retrain alerts are pending on real data" {
+	curl -sf "http://127.0.0.1:$API_PORT/metrics" >"$BATS_TEST_TMPDIR/metrics.txt"
+	run promtool check metrics <"$BATS_TEST_TMPDIR/metrics.txt"
+	assert_success
+	assert_output ""
+	# the failed retrain (exit code != 0, never succeeded): both alerts pending (for: 1m and 30m),
+	# while the API alerts stay quiet: it is up, ready and serving
+	for _ in $(seq 50); do
+		run curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/alerts"
+		[ "$(jq '[.data.alerts[] | select(.labels.alertname | startswith("LensflowRetrain"))] | length' <<<"$output")" = 2 ] && break
+		sleep 0.1
+	done
+	assert_equal "$(jq -r '[.data.alerts[] | "\(.labels.alertname)=\(.state)"] | sort | join(" ")' <<<"$output")" \
+		"LensflowRetrainFailed=pending LensflowRetrainStale=pending"
+}
+
 # every_panel_has_data FILE: evaluates each target of each panel; prints the ones without data
 every_panel_has_data() {
 	local n=0 bad=0 title expr q answer

@@ -124,3 +124,34 @@ render_local() {
 		grep -q "\`$m\`" "$RUNBOOK" || fail "$m is not documented in docs/monitoring.md"
 	done
 }
+
+@test "scripts/monitor: Prometheus with the repo's rules and both targets, in the foreground; TERM stops it all" {
+	command -v prometheus >/dev/null || fail "prometheus is missing: apt-get install -y prometheus"
+	free() { local p; for _ in $(seq 50); do p=$((20000 + RANDOM % 40000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo $p; return; }; done; }
+	pp=$(free) np=$(free) ap=$(free)
+	LENSFLOW_HOME=$BATS_TEST_TMPDIR/home PROMETHEUS_PORT=$pp NODE_EXPORTER_PORT=$np \
+		LENSFLOW_LISTEN=0.0.0.0:$ap SCRAPE_INTERVAL=1s "$REPO/scripts/monitor" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
+	pid=$!
+	for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$pp/-/ready" && break; sleep 0.1; done
+	run curl -sf "http://127.0.0.1:$pp/api/v1/rules"
+	assert_equal "$(jq '[.data.groups[].rules[]] | length' <<<"$output")" 18
+	for _ in $(seq 50); do
+		run curl -sf "http://127.0.0.1:$pp/api/v1/targets"
+		[ "$(jq '.data.activeTargets | length' <<<"$output")" = 3 ] && break
+		sleep 0.1
+	done
+	# 0.0.0.0 (a container's listen address) is scraped on the loopback address
+	assert_equal "$(jq -r '[.data.activeTargets[] | "\(.labels.job)=\(.scrapeUrl)"] | sort | join(" ")' <<<"$output")" \
+		"lensflow-api=http://127.0.0.1:$ap/metrics lensflow-retrain=http://127.0.0.1:$np/metrics prometheus=http://127.0.0.1:$pp/metrics"
+	grep -q "nothing listens on 127.0.0.1:$ap" "$BATS_TEST_TMPDIR/out"
+	kill -TERM $pid
+	wait $pid
+	# nothing left listening
+	! (exec 3<>"/dev/tcp/127.0.0.1/$pp") 2>/dev/null
+	! (exec 3<>"/dev/tcp/127.0.0.1/$np") 2>/dev/null
+	for bad in PROMETHEUS_PORT=99999 SCRAPE_INTERVAL=fast LENSFLOW_LISTEN=nowhere; do
+		run env "$bad" LENSFLOW_HOME=$BATS_TEST_TMPDIR/home "$REPO/scripts/monitor"
+		assert_failure 64
+		assert_output --partial "monitor: "
+	done
+}
