@@ -27,7 +27,10 @@ static void check_history(const char *text)
 		return;
 	}
 	char *dump = NULL;
-	if (history_dump(&h, &dump, &err) == 0) {
+	/* What was read must be writable again: --promote appends and dumps it. */
+	if (history_dump(&h, &dump, &err) < 0)
+		fuzz_fail("a parsed history cannot be dumped", err.msg);
+	{
 		history again = {0};
 		if (history_parse(dump, &again, &err) < 0)
 			fuzz_fail("a dumped history does not parse again", err.msg);
@@ -100,6 +103,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	http_parse_error_body((const char *)data, size, code, msg, sizeof msg);
 	FUZZ_CHECK(memchr(code, 0, sizeof code) != NULL);
 	FUZZ_CHECK(memchr(msg, 0, sizeof msg) != NULL);
+	/* Both end up inside a one-line error message: no control characters. */
+	for (const char *p = code; *p; p++)
+		FUZZ_CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
+	for (const char *p = msg; *p; p++)
+		FUZZ_CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
 
 	char *text = fuzz_cstr(data, size);
 	char *path = NULL;
