@@ -3,7 +3,7 @@
 # pgvector and MLflow: the lock (two at once: one runs, the other exits 75; --wait queues), the
 # per-run logs, the textfile metrics after a success, a gate failure and a failed run, and a
 # promotion that a running ml-serve picks up without a restart and without a failed request.
-# About a minute: six real pipeline runs (small models), two of them concurrent.
+# One to two minutes: eight real pipeline runs (small models), some of them concurrent.
 load helpers
 
 # Small and quick models. GOOD passes the gate against itself (same seed, same numbers);
@@ -196,4 +196,25 @@ served() { "$BIN/ml-pgload" --model-name "$MODEL_NAME" --serving; }
 	run "$REPO/scripts/retrain" --help
 	assert_success
 	assert_output --partial "usage: scripts/retrain"
+}
+
+@test "the Compose image's chain (compose/pipeline, as scripts/retrain runs it there) gives make pipeline's JSON" {
+	last=$(cat "$LENSFLOW_HOME/pipeline.json")
+	LENSFLOW_PIPELINE=$REPO/compose/pipeline LENSFLOW_BIN=$BIN run "$REPO/scripts/retrain"
+	assert_success
+	json=${lines[-2]}
+	# the same keys, all the way down, as the last make pipeline run
+	assert_equal "$(jq -c '[paths | map(tostring) | join(".")] | sort' <<<"$json")" \
+		"$(jq -c '[paths | map(tostring) | join(".")] | sort' <<<"$last")"
+	cmp <(echo "$json") "$LENSFLOW_HOME/pipeline.json"
+	# GOOD again: the same numbers as the champion's, so it passes the gate and is served
+	assert_equal "$(jq -r '.promoted' <<<"$json")" true
+	v=$(jq -r .model_version <<<"$json")
+	assert_equal "$(champion)" "$v"
+	assert_equal "$(served)" "$v"
+	assert_equal "$(metric lensflow_retrain_model_version)" "$v"
+	# without its services it refuses at once instead of starting any
+	run env -u DATABASE_URL LENSFLOW_BIN="$BIN" "$REPO/compose/pipeline"
+	assert_failure 64
+	assert_output --partial "DATABASE_URL is not set"
 }
