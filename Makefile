@@ -277,3 +277,28 @@ $(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIBA) $$(FUZZ_OBJ_$$*)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ_$*) $(FUZZ_LIBA) $(FUZZ_LIBS)
 
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+
+# ---- benchmarks
+# `make bench`: the measurements of issue 16 in one run (test/bench/run), written to
+# test/bench/results/*.json and rendered into test/bench/results/README.md. The
+# bench has its own $LENSFLOW_HOME (.lensflow/bench) so the user's state is never touched.
+# Sub-targets run one part: bench-pipeline, bench-serve, bench-scale, bench-ingest,
+# bench-profile, bench-python (the Python service of 118e941; its install takes minutes).
+BENCH_HOME ?= $(CURDIR)/.lensflow/bench
+BENCH_SRC := $(wildcard test/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:test/bench/%.c=$(BUILD)/bench/%)
+BENCH_PARTS := pipeline serve scale ingest profile python
+.PHONY: bench bench-build bench-report $(BENCH_PARTS:%=bench-%)
+$(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lpq -lpthread $(COMMON_LIBS)
+bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen
+bench: ## benchmarks of issue 16 → test/bench/results/ (about 20 min)
+	@scripts/deps >&2
+	@$(MAKE) -s --no-print-directory bench-build
+	@LENSFLOW_HOME=$(BENCH_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) test/bench/run all
+$(BENCH_PARTS:%=bench-%): bench-%:
+	@$(MAKE) -s --no-print-directory bench-build
+	@LENSFLOW_HOME=$(BENCH_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) test/bench/run $*
+bench-report: ## render test/bench/results/README.md from the JSON files
+	@test/bench/render

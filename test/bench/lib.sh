@@ -1,0 +1,237 @@
+# test/bench/lib.sh — helpers of test/bench/run (sourced): results, /proc CPU,
+# ml-serve start/stop, the load generators (wrk, loadgen, pgbench) as JSON.
+# Every measurement is one JSON object; fig() appends it, with its name and
+# UTC time, to the section's figures; finish_section() writes
+# results/<section>.json with the machine and the commit.
+
+CLK_TCK=$(getconf CLK_TCK)
+
+utc() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+	say "$*"
+	exit 1
+}
+
+machine_json() {
+	local model mem
+	model=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+	[ -n "$model" ] || model=$(lscpu 2>/dev/null | awk -F': *' '/Model name/ {print $2; exit}')
+	mem=$(awk '/^MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)
+	jq -nc --arg cpu "$model" --argjson nproc "$(nproc)" --argjson mem "$mem" \
+		--arg kernel "$(uname -r)" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		'{nproc: $nproc, cpu_model: $cpu, memory_gib: $mem, kernel: $kernel, loadavg_at_start: $load}'
+}
+
+commit_id() {
+	local c
+	c=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	git -C "$REPO" diff --quiet HEAD -- tools lib sql 2>/dev/null || c="$c+dirty"
+	echo "$c"
+}
+
+# start_section NAME: a fresh list of figures for results/NAME.json
+start_section() {
+	SECTION=$1
+	SECTION_START=$(utc)
+	SECTION_T0=$(date +%s.%N)
+	SECTION_MACHINE=$(machine_json)
+	: >"$WORK/$SECTION.jsonl"
+	say "== $SECTION =="
+}
+
+# fig NAME JSON [NOTE]: one figure
+fig() {
+	local note=${3:-}
+	jq -c --arg name "$1" --arg at "$(utc)" --arg note "$note" \
+		'{name: $name, at: $at} + . + (if $note == "" then {} else {note: $note} end)' \
+		<<<"$2" >>"$WORK/$SECTION.jsonl"
+	say "$1: $(jq -c . <<<"$2" | cut -c1-220)"
+}
+
+finish_section() {
+	local wall out=$RESULTS/$SECTION.json
+	wall=$(echo "$(date +%s.%N) - $SECTION_T0" | bc)
+	mkdir -p "$RESULTS"
+	jq -s --arg section "$SECTION" --arg started "$SECTION_START" --arg finished "$(utc)" \
+		--arg commit "$(commit_id)" --argjson machine "$SECTION_MACHINE" \
+		--argjson wall "$wall" --argjson quick "${BENCH_QUICK:-0}" \
+		'{section: $section, commit: $commit, started_utc: $started, finished_utc: $finished,
+		  wall_s: ($wall * 100 | round / 100), quick: ($quick == 1), machine: $machine,
+		  figures: .}' "$WORK/$SECTION.jsonl" >"$out.tmp"
+	mv "$out.tmp" "$out"
+	say "wrote $out ($wall s)"
+}
+
+# ---- CPU time from /proc (clock ticks) ----------------------------------------
+# utime+stime of one process; with "all", its waited-for children's too.
+ticks_of() {
+	[ -r "/proc/$1/stat" ] || {
+		echo 0
+		return
+	}
+	awk -v all="${2:-}" '{ sub(/^.*\) /, ""); t = $12 + $13; if (all == "all") t += $14 + $15; print t }' \
+		"/proc/$1/stat"
+}
+
+# Every Postgres process of the bench's server: the postmaster (with the exited
+# backends it waited for) and its live children.
+pg_ticks() {
+	local pm t c
+	pm=$(head -1 "$LENSFLOW_HOME/pg/data/postmaster.pid")
+	t=$(ticks_of "$pm" all)
+	for c in $(pgrep -P "$pm"); do
+		t=$((t + $(ticks_of "$c")))
+	done
+	echo "$t"
+}
+
+# µs of CPU per request from two tick counts and a request count
+us_per() { jq -n --argjson d "$1" --argjson n "$2" --argjson hz "$CLK_TCK" \
+	'if $n > 0 then ($d / $hz * 1e6 / $n * 10 | round / 10) else null end'; }
+
+# ---- ml-serve -------------------------------------------------------------------
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 20000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
+			echo "$p"
+			return
+		}
+	done
+	die "no free port"
+}
+
+# serve_start MODEL [DB_URL] [ml-serve options…]: starts ml-serve, waits for /readyz
+serve_start() {
+	local model=$1 db=${2:-$DATABASE_URL}
+	shift 2 || shift $#
+	SERVE_PORT=$(free_port)
+	SERVE_ADDR=127.0.0.1:$SERVE_PORT
+	"$BIN/ml-serve" --listen "$SERVE_ADDR" --model-name "$model" --db "$db" "$@" \
+		>"$WORK/ml-serve.log" 2>&1 &
+	SERVE_PID=$!
+	for _ in $(seq 150); do
+		if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$SERVE_ADDR/readyz")" = 200 ]; then
+			return 0
+		fi
+		kill -0 "$SERVE_PID" 2>/dev/null || break
+		sleep 0.2
+	done
+	cat "$WORK/ml-serve.log" >&2
+	die "ml-serve did not become ready"
+}
+
+serve_stop() {
+	[ -n "${SERVE_PID:-}" ] || return 0
+	kill "$SERVE_PID" 2>/dev/null || true
+	wait "$SERVE_PID" 2>/dev/null || true
+	SERVE_PID=
+}
+
+# requests ml-serve has answered (its own counter, every route)
+served() {
+	curl -s "http://$SERVE_ADDR/metrics" |
+		awk '/^lensflow_http_requests_total/ {n += $NF} END {printf "%d\n", n}'
+}
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# under_load CMD…: runs a load command (its last stdout line is JSON) and adds
+# ml-serve's and Postgres's CPU µs per request (requests by ml-serve's counter)
+# and ml-serve's RSS at the end.
+under_load() {
+	local a0 p0 n0 a1 p1 n1 out rss
+	n0=$(served)
+	a0=$(ticks_of "$SERVE_PID")
+	p0=$(pg_ticks)
+	out=$("$@" | grep '^{' | tail -1)
+	a1=$(ticks_of "$SERVE_PID")
+	p1=$(pg_ticks)
+	n1=$(served)
+	rss=$(rss_kb "$SERVE_PID")
+	local n=$((n1 - n0 - 1))
+	jq -c --argjson api "$(us_per $((a1 - a0)) $n)" --argjson pg "$(us_per $((p1 - p0)) $n)" \
+		--argjson rss "$rss" --argjson n "$n" \
+		'. + {served: $n, api_cpu_us_per_req: $api, pg_cpu_us_per_req: $pg,
+		      serve_rss_mb: ($rss / 1024 * 10 | round / 10)}' <<<"$out"
+}
+
+# ---- load generators -----------------------------------------------------------
+# wrk_run PATH IDS THREADS CONNS SECONDS: closed loop, JSON from test/bench/wrk.lua
+wrk_run() {
+	BENCH_PATH=$1 BENCH_IDS=$2 wrk -t"$3" -c"$4" -d"$5"s -s "$HERE/wrk.lua" "http://$SERVE_ADDR" |
+		grep '^{' | jq -c --argjson t "$3" --argjson c "$4" '. + {tool: "wrk", threads: $t, conns: $c}'
+}
+
+# loadgen_run PATH IDS CONNS RATE SECONDS (RATE 0: closed loop)
+loadgen_run() {
+	"$HB/loadgen" --addr "$SERVE_ADDR" --path "$1" --ids "$2" --conns "$3" --rate "$4" \
+		--duration "$5" --warmup 1 | jq -c '. + {tool: "loadgen"}'
+}
+
+# pgbench_run SCRIPT CLIENTS SECONDS [PGOPTIONS]: the database floor; JSON with
+# tps, latency percentiles from pgbench's per-transaction log, Postgres CPU µs/query
+pgbench_run() {
+	local script=$1 c=$2 secs=$3 opts=${4:-} j=1 p0 p1 out tps lat
+	[ "$c" -gt 1 ] && j=2
+	rm -f "$WORK"/pgblog*
+	p0=$(pg_ticks)
+	out=$(cd "$WORK" && PGOPTIONS="$opts" "$PG_BIN/pgbench" -n -M prepared -c "$c" -j "$j" \
+		-T "$secs" -f "$script" --log --log-prefix=pgblog "$DATABASE_URL" 2>&1) ||
+		die "pgbench failed: $out"
+	p1=$(pg_ticks)
+	tps=$(awk '/^tps = / {print $3; exit}' <<<"$out")
+	lat=$(cat "$WORK"/pgblog* | awk '{print $3}' | sort -n |
+		awk '{v[NR] = $1} END {
+			printf "{\"queries\": %d, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"mean_ms\": %.4f}",
+			NR, v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000, 0 }')
+	local n
+	n=$(jq .queries <<<"$lat")
+	jq -c --argjson tps "$tps" --argjson c "$c" --argjson pg "$(us_per $((p1 - p0)) "$n")" \
+		--arg opts "$opts" \
+		'. + {tool: "pgbench -M prepared", clients: $c, rps: ($tps * 10 | round / 10),
+		      pg_cpu_us_per_req: $pg, pgoptions: $opts} | del(.mean_ms)' <<<"$lat"
+}
+
+# psql on the bench database
+sql() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
+
+# the serving SQL of ml-serve (tools/ml-serve/db.c) for a user given as EXPR
+user_recs_sql() { # USERS_TABLE ITEMS_TABLE USER_EXPR K
+	printf '%s' "SELECT t.movie_id, -t.d FROM (SELECT embedding FROM $1 WHERE user_id = $3) q,"
+	printf '%s' " LATERAL (SELECT v.movie_id, v.embedding <#> q.embedding AS d FROM $2 v"
+	printf '%s' " WHERE v.movie_id NOT IN (SELECT r.movie_id FROM ratings r WHERE r.user_id = $3)"
+	printf '%s\n' " ORDER BY d LIMIT $4) t ORDER BY t.d"
+}
+
+# tables of the serving set of a model: "users items"
+set_tables() {
+	sql "SELECT e.users_table, e.items_table FROM embedding_sets e JOIN serving s
+	     ON s.model_name = e.model_name AND s.version = e.version WHERE e.model_name = '$1'" |
+		tr '|' ' '
+}
+
+# recall K TRUTH GOT: recall@K of "user TAB movie" lists (GOT against TRUTH)
+recall() {
+	awk -F'\t' -v k="$1" 'NR == FNR {t[$1 FS $2] = 1; users[$1] = 1; next}
+		($1 FS $2) in t {hit++} END {n = 0; for (u in users) n++;
+		printf "%.4f\n", n ? hit / (n * k) : 0}' "$2" "$3"
+}
+
+# sql_topk USERS_TABLE ITEMS_TABLE USERS_FILE K [PGOPTIONS]: "user TAB movie" by the serving SQL
+sql_topk() {
+	local ids
+	ids=$(paste -sd, "$3")
+	PGOPTIONS="${5:-}" "$PG_BIN/psql" -X -q -At -F $'\t' -v ON_ERROR_STOP=1 "$DATABASE_URL" -c \
+		"SELECT u.uid, t.movie_id FROM unnest('{$ids}'::int[]) u(uid),
+		 LATERAL ($(user_recs_sql "$1" "$2" u.uid "$4")) t"
+}
+
+# recs_script MAX_USER: a pgbench script (SQL on stdin) with :uid uniform in 1..MAX_USER
+recs_script() {
+	printf '\\set uid random(1, %d)\n' "$1"
+	cat
+}

@@ -1,0 +1,87 @@
+# test/bench/scale.sh — synthetic catalogues (sourced by test/bench/run):
+# N movies × 200k users of dim 64 from test/bench/synth, loaded by ml-pgload
+# with HNSW (statement times from the server's log), recall@10 against the
+# exact top-10 (topk), the HNSW settings pgvector offers for the rated-movie
+# filter, the floors and ml-serve.
+
+pg_log() {
+	local f=$LENSFLOW_HOME/logs/postgres.log
+	[ -s "$f" ] || f=$LENSFLOW_HOME/pg/postgres.log
+	echo "$f"
+}
+
+# statement durations logged since byte OFFSET of the server's log, as JSON seconds
+load_steps() {
+	tail -c +"$(($1 + 1))" "$(pg_log)" | grep -o 'duration: [0-9.]* ms .*' |
+		awk '{ms = $2; s = $0; k = ""
+		      if (s ~ /COPY .*_users"/) k = "copy_users"
+		      else if (s ~ /COPY .*_items"/) k = "copy_items"
+		      else if (s ~ /COPY .*_dirs"/) k = "copy_dirs"
+		      else if (s ~ /PRIMARY KEY/) k = "primary_keys"
+		      else if (s ~ /CREATE INDEX ON .*_items"/) k = "hnsw_items"
+		      else if (s ~ /CREATE INDEX ON .*_dirs"/) k = "hnsw_dirs"
+		      else if (s ~ /ANALYZE/) k = "analyze"
+		      else if (s ~ /COMMIT/) k = "commit"
+		      if (k != "") t[k] += ms }
+		      END {printf "{"; sep = ""
+		           for (k in t) {printf "%s\"%s_s\": %.3f", sep, k, t[k] / 1000; sep = ", "}
+		           print "}"}'
+}
+
+scale_one() {
+	local n=$1 name=synth$2 lfe=$WORK/synth$2.lfe v off t0 users items steps
+	t0=$(date +%s.%N)
+	"$HB/synth" --users 200000 --items "$n" --dim 64 >"$lfe"
+	say "synth $n: $(secs_since "$t0") s"
+	v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = '$name'")
+	off=$(stat -c %s "$(pg_log)")
+	PGOPTIONS="-c log_min_duration_statement=0" /usr/bin/time -f '%e %M' -o "$WORK/time.out" \
+		"$BIN/ml-pgload" --model-name "$name" --version "$v" <"$lfe" >/dev/null
+	sleep 0.5
+	steps=$(load_steps "$off")
+	fig "$2: ml-pgload with HNSW (200k users, $n movies, dim 64)" "$(jq -c \
+		--argjson w "$(cut -d' ' -f1 "$WORK/time.out")" \
+		--argjson kb "$(cut -d' ' -f2 "$WORK/time.out")" --argjson n "$n" \
+		'{movies: $n, users: 200000, dim: 64, wall_s: $w, hnsw_build_s: (.hnsw_items_s + .hnsw_dirs_s),
+		  peak_rss_mb: ($kb / 1024 * 10 | round / 10), steps: .}' <<<"$steps")"
+	"$BIN/ml-pgload" --model-name "$name" --switch "$v" >/dev/null
+	"$BIN/ml-pgload" --model-name "$name" --prune --keep 1 >/dev/null 2>&1 || true
+	read -r users items <<<"$(set_tables "$name")"
+
+	# recall@10 of the serving SQL against the exact top-10, users with ratings (1..943)
+	seq 1 943 | shuf -n "$N_RECALL" --random-source=<(yes) >"$WORK/users.txt"
+	"$HB/topk" --model "$lfe" --ratings "$WORK/ratings.tsv" --users "$WORK/users.txt" \
+		>"$WORK/truth.tsv"
+	user_recs_sql "$users" "$items" :uid 10 | recs_script 943 >"$WORK/scale.sql"
+	local opts label
+	for label in "default (ef_search 40)|" "ef_search 100|-c hnsw.ef_search=100" \
+		"iterative_scan relaxed_order|-c hnsw.iterative_scan=relaxed_order" \
+		"ef_search 100 + iterative relaxed_order|-c hnsw.ef_search=100 -c hnsw.iterative_scan=relaxed_order"; do
+		opts=${label#*|}
+		sql_topk "$users" "$items" "$WORK/users.txt" 10 "$opts" >"$WORK/got.tsv"
+		fig "$2: serving SQL, ${label%|*}" "$(pgbench_run "$WORK/scale.sql" 1 "$D_UNL" "$opts" |
+			jq -c --argjson r "$(recall 10 "$WORK/truth.tsv" "$WORK/got.tsv")" \
+				--argjson u "$N_RECALL" '. + {recall_at_10: $r, recall_users: $u}')"
+	done
+	fig "$2: (c) serving SQL, 8 clients" "$(pgbench_run "$WORK/scale.sql" 8 "$D_SAT")"
+	fig "$2: (b) compute floor: exact OpenBLAS top-10, 1 thread" \
+		"$("$HB/topk" --model "$lfe" --ratings "$WORK/ratings.tsv" --bench \
+			--queries $((30000000 / n + 10)))"
+	serve_start "$name"
+	fig "$2: /recommendations (HNSW), unloaded" \
+		"$(loadgen_run '/recommendations/{id}?k=10' 943 1 0 "$D_UNL")"
+	fig "$2: /recommendations (HNSW), saturated" \
+		"$(under_load wrk_run '/recommendations/{id}?k=10' 943 2 8 "$D_SAT")"
+	serve_stop
+	rm -f "$lfe"
+}
+
+section_scale() {
+	start_section scale
+	[ -s "$WORK/ratings.tsv" ] || "$BIN/ml-fetch" ratings >"$WORK/ratings.tsv" 2>/dev/null
+	local n
+	for n in ${BENCH_SCALE:-60000 500000}; do
+		scale_one "$n" "$((n / 1000))k"
+	done
+	finish_section
+}

@@ -1,0 +1,209 @@
+# test/bench/sections.sh — the ML-100k parts of test/bench/run (sourced):
+# pipeline (stages, ml-train, peak RSS of every tool), serve (floors and
+# /recommendations, exact and HNSW), profile (perf), ingest, python.
+
+secs_since() { echo "$(date +%s.%N) - $1" | bc | awk '{printf "%.3f\n", $1}'; }
+
+# rss_run NAME CMD…: /usr/bin/time's wall and peak RSS of one tool run (stdin/stdout as given)
+rss_run() {
+	local name=$1
+	shift
+	/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$@"
+	read -r wall kb <"$WORK/time.out"
+	fig "peak RSS: $name" "$(jq -nc --argjson w "$wall" --argjson kb "$kb" \
+		'{wall_s: $w, peak_rss_mb: ($kb / 1024 * 10 | round / 10)}')"
+}
+
+section_pipeline() {
+	start_section pipeline
+	local t0 out run
+	# the first run of a fresh home fetches and caches the data; the second is the figure
+	t0=$(date +%s.%N)
+	out=$(make -s --no-print-directory -C "$REPO" pipeline 2>"$WORK/pipeline1.err")
+	fig "make pipeline, first run of this home (services up)" \
+		"$(jq -c --argjson w "$(secs_since "$t0")" '{wall_s: $w, timings_s}' <<<"$out")"
+	t0=$(date +%s.%N)
+	out=$(make -s --no-print-directory -C "$REPO" pipeline 2>"$WORK/pipeline2.err")
+	fig "make pipeline, services already up" \
+		"$(jq -c --argjson w "$(secs_since "$t0")" \
+			'{wall_s: $w, sum_of_stages_s: ([.timings_s[]] | add * 1000 | round / 1000),
+			  timings_s, ndcg_at_10: .metrics["ndcg@10"], model_version}' <<<"$out")"
+	run=$(ls -d "$LENSFLOW_HOME"/runs/*/ | tail -1)
+
+	# ml-train at its defaults on the pipeline's split, three times; quality of the model
+	local walls=() i
+	for i in 1 2 3; do
+		/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$BIN/ml-train" <"$run/train.tsv" \
+			>"$WORK/model.lfe" 2>/dev/null
+		walls+=("$(cut -d' ' -f1 "$WORK/time.out")")
+	done
+	local ndcg
+	ndcg=$("$BIN/ml-eval" --train "$run/train.tsv" --test "$run/test.tsv" <"$WORK/model.lfe" |
+		awk '$1 == "ndcg@10" {print $2}')
+	fig "ml-train, defaults, ML-100k" "$(printf '%s\n' "${walls[@]}" | jq -sc \
+		--argjson ndcg "$ndcg" --argjson kb "$(cut -d' ' -f2 "$WORK/time.out")" \
+		'{runs_s: ., median_s: (sort | .[1]), ndcg_at_10: $ndcg,
+		  peak_rss_mb: ($kb / 1024 * 10 | round / 10)}')"
+
+	# peak RSS of every tool on ML-100k (ml-serve's is measured under load in serve)
+	rss_run ml-fetch "$BIN/ml-fetch" ratings >"$WORK/ratings.tsv" 2>/dev/null
+	rss_run ml-split "$BIN/ml-split" --test "$WORK/test.tsv" <"$WORK/ratings.tsv" \
+		>"$WORK/train.tsv"
+	rss_run ml-train "$BIN/ml-train" <"$WORK/train.tsv" >"$WORK/model.lfe" 2>/dev/null
+	rss_run ml-eval "$BIN/ml-eval" --train "$WORK/train.tsv" --test "$WORK/test.tsv" \
+		<"$WORK/model.lfe" >"$WORK/metrics.tsv"
+	rss_run ml-mlflow-log "$BIN/ml-mlflow-log" --experiment lensflow-bench --no-register \
+		--model "$WORK/model.lfe" <"$WORK/metrics.tsv" >/dev/null
+	local v
+	v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'benchrss'")
+	rss_run ml-pgload "$BIN/ml-pgload" --model-name benchrss --version "$v" \
+		<"$WORK/model.lfe" >/dev/null 2>&1
+	"$BIN/ml-pgload" --model-name benchrss --prune --keep 1 >/dev/null 2>&1 || true
+	finish_section
+}
+
+with_opts() { # DB_URL "-c a=b -c c=d" → the URL with libpq's options parameter
+	local enc
+	enc=$(jq -rn --arg s "$2" '$s | @uri')
+	case $1 in *\?*) echo "$1&options=$enc" ;; *) echo "$1?options=$enc" ;; esac
+}
+
+# the /recommendations figures of one ml-serve (label: exact or hnsw)
+recs_suite() {
+	local label=$1 ids=$2 path='/recommendations/{id}?k=10' sat r pct
+	fig "/recommendations ($label), unloaded" "$(loadgen_run "$path" "$ids" 1 0 "$D_UNL")"
+	sat=$(under_load wrk_run "$path" "$ids" 2 8 "$D_SAT")
+	fig "/recommendations ($label), saturated" "$sat"
+	SAT_RPS=$(jq .rps <<<"$sat")
+	for pct in 50 80 95; do
+		r=$(jq -n --argjson s "$SAT_RPS" --argjson p "$pct" '$s * $p / 100 | floor')
+		fig "/recommendations ($label), open loop at $pct % of saturation" \
+			"$(under_load loadgen_run "$path" "$ids" 16 "$r" "$D_OPEN" |
+				jq -c --argjson p "$pct" '. + {percent_of_saturation: $p}')"
+	done
+}
+
+section_serve() {
+	start_section serve
+	local users items run
+	read -r users items <<<"$(set_tables lensflow)"
+	[ -n "$items" ] || die "no serving set of model lensflow: run the pipeline part first"
+	run=$(ls -d "$LENSFLOW_HOME"/runs/*/ | tail -1)
+	user_recs_sql "$users" "$items" :uid 10 | recs_script 943 >"$WORK/recs.sql"
+
+	serve_start lensflow
+	fig "(a) HTTP floor: GET /healthz, unloaded" "$(loadgen_run /healthz 0 1 0 "$D_UNL")"
+	fig "(a) HTTP floor: GET /healthz, saturated" "$(under_load wrk_run /healthz 0 2 8 "$D_SAT")"
+	fig "(b) compute floor: OpenBLAS top-10, 1 thread" \
+		"$("$HB/topk" --model "$run/model.lfe" --ratings "$run/ratings.tsv" --bench --queries 20000)"
+	fig "(b) compute floor: OpenBLAS top-10, 2 threads" \
+		"$("$HB/topk" --model "$run/model.lfe" --ratings "$run/ratings.tsv" --bench \
+			--queries 20000 --threads 2)"
+	fig "(c) database floor: serving SQL (exact), 1 client" "$(pgbench_run "$WORK/recs.sql" 1 "$D_UNL")"
+	fig "(c) database floor: serving SQL (exact), 8 clients" "$(pgbench_run "$WORK/recs.sql" 8 "$D_SAT")"
+	fig "(c) database floor: serving SQL (HNSW), 1 client" \
+		"$(pgbench_run "$WORK/recs.sql" 1 "$D_UNL" "-c enable_seqscan=off")"
+	fig "(c) database floor: serving SQL (HNSW), 8 clients" \
+		"$(pgbench_run "$WORK/recs.sql" 8 "$D_SAT" "-c enable_seqscan=off")"
+	recs_suite exact 943
+	fig "ml-serve RSS after the exact runs" \
+		"$(jq -nc --argjson r "$(rss_kb "$SERVE_PID")" --argjson h "$(hwm_kb "$SERVE_PID")" \
+			'{rss_mb: ($r / 1024 * 10 | round / 10), peak_rss_mb: ($h / 1024 * 10 | round / 10)}')"
+	serve_stop
+
+	# HNSW: the planner scans 1,682 movies exactly; forced with enable_seqscan=off in
+	# ml-serve's connections (libpq options in the URL), same set, same SQL
+	serve_start lensflow "$(with_opts "$DATABASE_URL" "-c enable_seqscan=off")"
+	recs_suite hnsw 943
+	serve_stop
+
+	# recall@10 against the model's own dot products (topk), 1..943 sampled
+	seq 1 943 | shuf -n "$N_RECALL" --random-source=<(yes) >"$WORK/users.txt"
+	"$HB/topk" --model "$run/model.lfe" --ratings "$run/ratings.tsv" --users "$WORK/users.txt" \
+		>"$WORK/truth.tsv"
+	sql_topk "$users" "$items" "$WORK/users.txt" 10 >"$WORK/exact.tsv"
+	sql_topk "$users" "$items" "$WORK/users.txt" 10 "-c enable_seqscan=off" >"$WORK/hnsw.tsv"
+	fig "recall@10 against the model's dot products (ML-100k)" "$(jq -nc \
+		--argjson e "$(recall 10 "$WORK/truth.tsv" "$WORK/exact.tsv")" \
+		--argjson h "$(recall 10 "$WORK/truth.tsv" "$WORK/hnsw.tsv")" --argjson n "$N_RECALL" \
+		'{users: $n, exact_scan: $e, hnsw_default_ef_search: $h}')"
+
+	# a lever: worker threads (each one a database connection), saturated
+	local th
+	for th in 2 4 8; do
+		serve_start lensflow "$DATABASE_URL" --threads "$th"
+		fig "lever: ml-serve --threads $th, saturated (exact)" \
+			"$(under_load wrk_run '/recommendations/{id}?k=10' 943 2 8 "$D_UNL" |
+				jq -c --argjson t "$th" '. + {serve_threads: $t}')"
+		serve_stop
+	done
+	finish_section
+}
+
+section_profile() {
+	start_section profile
+	local wpid
+	serve_start lensflow
+	if ! perf record -q -o "$WORK/perf.probe" -- true >/dev/null 2>&1; then
+		fig "perf profile" '{"status": "perf record does not work here"}'
+		serve_stop
+		finish_section
+		return
+	fi
+	BENCH_PATH='/recommendations/{id}?k=10' BENCH_IDS=943 wrk -t2 -c8 -d"$((D_SAT + 3))"s \
+		-s "$HERE/wrk.lua" "http://$SERVE_ADDR" >/dev/null &
+	wpid=$!
+	sleep 1
+	perf record -q -F 999 -g -p "$SERVE_PID" -o "$WORK/perf.serve" -- sleep "$D_SAT" \
+		>/dev/null 2>&1
+	wait "$wpid"
+	# ml-serve's own time by symbol (self), and the whole machine by process under load
+	fig "perf: ml-serve under wrk -t2 -c8, by symbol (self)" "$(perf report -i "$WORK/perf.serve" \
+		--stdio --no-children --sort dso,symbol --percent-limit 0.7 2>/dev/null |
+		awk '/^ +[0-9.]+%/ {p = $1; sub(/%/, "", p); $1 = ""; sub(/^ +/, "");
+			 print p "\t" $0}' | head -25 |
+		jq -Rsc 'split("\n") | map(select(length > 0) | split("\t") |
+			{percent: (.[0] | tonumber), entry: .[1]}) | {top: .}')"
+	BENCH_PATH='/recommendations/{id}?k=10' BENCH_IDS=943 wrk -t2 -c8 -d"$((D_UNL + 3))"s \
+		-s "$HERE/wrk.lua" "http://$SERVE_ADDR" >/dev/null &
+	wpid=$!
+	sleep 1
+	perf record -q -a -F 499 -o "$WORK/perf.all" -- sleep "$D_UNL" >/dev/null 2>&1
+	wait "$wpid"
+	fig "perf: whole machine under wrk -t2 -c8, by process" "$(perf report -i "$WORK/perf.all" \
+		--stdio --no-children --sort comm --percent-limit 0.5 2>/dev/null |
+		awk '/^ +[0-9.]+%/ {p = $1; sub(/%/, "", p); print p "\t" $2}' |
+		jq -Rsc 'split("\n") | map(select(length > 0) | split("\t") |
+			{percent: (.[0] | tonumber), process: .[1]}) | {top: .}')"
+	serve_stop
+	finish_section
+}
+
+section_ingest() {
+	start_section ingest
+	local v walls=() i
+	"$LFE_GEN" --users 1000000 --items 1000 --dim 64 >"$WORK/ingest.lfe"
+	for i in 1 2 3; do
+		v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'ingest'")
+		/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$BIN/ml-pgload" --model-name ingest \
+			--version "$v" --index none <"$WORK/ingest.lfe" >/dev/null 2>"$WORK/ingest.err"
+		walls+=("$(cut -d' ' -f1 "$WORK/time.out")")
+		"$BIN/ml-pgload" --model-name ingest --prune --keep 1 >/dev/null 2>&1 || true
+	done
+	fig "ml-pgload: 1M users + 1k items of dim 64 (no index), .lfe from a file" \
+		"$(printf '%s\n' "${walls[@]}" | jq -sc --argjson kb "$(cut -d' ' -f2 "$WORK/time.out")" \
+			'{vectors: 1002000, copied_rows: 1003000, runs_s: ., median_s: (sort | .[1]),
+			  vectors_per_s: (1002000 / (sort | .[1]) | floor),
+			  peak_rss_mb: ($kb / 1024 * 10 | round / 10)}')"
+	finish_section
+}
+
+section_python() {
+	start_section python
+	if [ "${BENCH_PYTHON:-0}" != 1 ]; then
+		fig "Python service of 118e941" '{"status": "not run: set BENCH_PYTHON=1 (make bench-python); its install (torch, …) takes minutes"}'
+	else
+		"$HERE/python" || fig "Python service of 118e941" '{"status": "failed: see the log above"}'
+	fi
+	finish_section
+}
