@@ -187,10 +187,12 @@ asan: ## the whole suite against an ASan + UBSan build (build/asan)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=build/asan LENSFLOW_BIN=$(abspath build/asan/bin) test/run
 
-lint: ## cppcheck and clang-tidy over lib/ and tools/, shellcheck-free shell syntax check
+lint: ## cppcheck and clang-tidy (.clang-tidy) over lib/ and tools/, bash -n over the scripts
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
-	  --suppress=missingIncludeSystem --inline-suppr -I lib lib tools
-	clang-tidy --quiet $(LIB_SRC) $(foreach t,$(TOOLS),$(call tool_src,$(t))) -- $(CPPFLAGS) -std=c17 $(PKG_CFLAGS)
+	  --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -I lib lib tools test/tools
+	printf '%s\n' $(LIB_SRC) $(foreach t,$(TOOLS),$(call tool_src,$(t))) | \
+	  xargs -P $$(nproc) -I{} clang-tidy --quiet {} -- $(CPPFLAGS) -std=c17 $(PKG_CFLAGS) 2>&1 | \
+	  grep -v -E '^[0-9]+ warnings? generated' ; test $${PIPESTATUS[1]} -eq 0
 	for f in scripts/* test/run; do bash -n $$f || exit 1; done
 
 PREFIX ?= /usr/local
