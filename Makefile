@@ -91,7 +91,7 @@ unit_tool = $(word 1,$(subst _, ,$(patsubst test_%,%,$(1))))
 define UNIT_RULE
 $(BUILD)/test/$(1): $(BUILD)/test/unit/$(1).o $(UNIT_SUPPORT:%.c=$(BUILD)/%.o) $(LIBA) $$(filter-out %/main.o,$$(call tool_obj,ml-$(call unit_tool,$(1))))
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(ALL_LIBS) $(COMMON_LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(filter-out $(LIBA),$$^) $(LIBA) $(ALL_LIBS) $(COMMON_LIBS)
 endef
 $(foreach u,$(UNIT_SRC:test/unit/%.c=%),$(eval $(call UNIT_RULE,$(u))))
 
