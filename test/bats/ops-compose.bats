@@ -180,6 +180,47 @@ key() {
 	done
 }
 
+@test "the build stage's context is enough for make tools (a dry run in a copy of exactly what it copies)" {
+	ctx=$BATS_TEST_TMPDIR/ctx
+	mkdir -p "$ctx"
+	n=0
+	# COPY lines of the build stage (before the runtime FROM), sources relative to the repo root
+	for src in $(awk '/^FROM .* AS runtime/ { exit } /^COPY / && !/--from/ { for (i = 2; i < NF; i++) print $i }' "$REPO/compose/Dockerfile"); do
+		mkdir -p "$ctx/$(dirname "$src")"
+		cp -r "$REPO/$src" "$ctx/$src"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 3 ]
+	run make -C "$ctx" -n -B GIT_COMMIT=test tools
+	assert_success
+	for t in ml-fetch ml-split ml-train ml-eval ml-mlflow-log ml-pgload ml-serve; do
+		assert_output --partial "-o bin/$t "
+	done
+	# and the runtime stage takes the binaries from where make put them
+	grep -qx 'COPY --from=build /src/bin/ /usr/local/bin/' "$REPO/compose/Dockerfile"
+	grep -qx 'WORKDIR /src' "$REPO/compose/Dockerfile"
+}
+
+@test "the cron job of the retrain service: a valid cron.d line that runs scripts/retrain as lensflow" {
+	line=$(grep -v '^#' "$REPO/compose/crontab" | grep '@SCHEDULE@')
+	sched='17 3 * * *'
+	filled=${line//@SCHEDULE@/$sched}
+	# cron.d format: five time fields, the user, the command
+	run awk '{ print NF >= 7, $6 }' <<<"$filled"
+	assert_output "1 lensflow"
+	grep -q '/opt/lensflow/scripts/retrain' <<<"$filled"
+	grep -q '\. /etc/lensflow/retrain.env' <<<"$filled"
+	grep -qx 'SHELL=/bin/bash' "$REPO/compose/crontab"
+	# retrain-cron refuses a schedule that is not five cron fields
+	for bad in '17 3 * *' '* * * * * rm -rf /' '@daily' '17 3 * * *; id'; do
+		run env LENSFLOW_RETRAIN_SCHEDULE="$bad" "$REPO/compose/retrain-cron"
+		assert_failure 64
+		assert_output --partial "is not five cron fields"
+	done
+	# the image makes pam_loginuid optional, or Debian's cron runs no job in a container
+	grep -qF "sed -i '/pam_loginuid.so/s/^session\\s*required/session optional/' /etc/pam.d/cron" "$REPO/compose/Dockerfile"
+}
+
 # --- Dockerfile lint --------------------------------------------------------------------------------
 # lint_dockerfile FILE: prints one line per broken rule, fails if any.
 lint_dockerfile() {
