@@ -5,7 +5,7 @@ FROM python:3.11.14-slim-bookworm
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl \
     && rm -rf /var/lib/apt/lists/* \
-    && pip install --no-cache-dir mlflow==3.17.2 psycopg2-binary==2.9.11 \
+    && pip install --no-cache-dir mlflow==3.17.2 psycopg2-binary==2.9.13 \
     && groupadd --system --gid 10002 mlflow \
     && useradd --system --uid 10002 --gid mlflow --home-dir /var/lib/mlflow --create-home \
         --shell /usr/sbin/nologin mlflow \
