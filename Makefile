@@ -219,10 +219,10 @@ up: ## the Compose stack (compose/.env from compose/.env.example first); ports o
 down: ## stop the Compose stack (volumes are kept)
 	$(COMPOSE) down
 
-monitor: ## Debian's prometheus scraping the local ml-serve ($$LENSFLOW_LISTEN) with the repo's rules
+monitor: ## Debian's prometheus scraping the local ml-serve (LENSFLOW_LISTEN) with the repo's rules
 	scripts/monitor
 
-retrain: ## what cron runs: the pipeline under a lock, log and textfile metrics in $$LENSFLOW_HOME
+retrain: ## what cron runs: the pipeline under a lock; log and textfile metrics in LENSFLOW_HOME
 	scripts/retrain
 
 # ---- fuzzing (libFuzzer, clang)

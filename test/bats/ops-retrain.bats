@@ -166,16 +166,19 @@ served() { "$BIN/ml-pgload" --model-name "$MODEL_NAME" --serving; }
 
 @test "--wait queues behind a running retrain instead of exiting 75" {
 	d=$BATS_TEST_TMPDIR
+	n=$(logs | wc -l)
+	v0=$( [ -f "$PROM" ] && metric lensflow_retrain_model_version || echo 0)
 	TRAIN_FLAGS=$BAD "$REPO/scripts/retrain" >"$d/a.out" 2>"$d/a.err" 3>&- &
 	a=$!
-	# B starts once A holds the lock
-	for _ in $(seq 100); do flock -n "$LOCK" true || break; sleep 0.05; done
+	# B starts once A holds the lock: A creates its log only then. (Probing with flock would take
+	# the lock for a moment and could make A exit 75.)
+	for _ in $(seq 200); do [ "$(logs | wc -l)" -gt "$n" ] && break; sleep 0.05; done
 	TRAIN_FLAGS=$BAD run "$REPO/scripts/retrain" --wait
 	assert_success
 	assert_output --partial "waiting for it (--wait)"
 	wait $a
-	# both ran, one after the other: versions 4 and 5
-	assert_equal "$(printf '%s\n' "$(jq -r .model_version "$d/a.out")" "$(jq -r .model_version <<<"${lines[-2]}")" | sort | tr '\n' ' ')" "4 5 "
+	# both ran, one after the other: the next two versions
+	assert_equal "$(printf '%s\n' "$(jq -r .model_version "$d/a.out")" "$(jq -r .model_version <<<"${lines[-2]}")" | sort -n | tr '\n' ' ')" "$((v0 + 1)) $((v0 + 2)) "
 }
 
 @test "logs: only the newest N are kept; bad options exit 64" {
