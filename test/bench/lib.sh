@@ -182,6 +182,7 @@ pgbench_run() {
 	out=$(cd "$WORK" && PGOPTIONS="$opts" "$PG_BIN/pgbench" -n -M prepared -c "$c" -j "$j" \
 		-T "$secs" -f "$script" --log --log-prefix=pgblog "$DATABASE_URL" 2>&1) ||
 		die "pgbench failed: $out"
+	sleep 0.3 # the backends' exit: the postmaster must have reaped them (cutime)
 	p1=$(pg_ticks)
 	tps=$(awk '/^tps = / {print $3; exit}' <<<"$out")
 	lat=$(cat "$WORK"/pgblog* | awk '{print $3}' | sort -n |
@@ -234,4 +235,16 @@ sql_topk() {
 recs_script() {
 	printf '\\set uid random(1, %d)\n' "$1"
 	cat
+}
+
+# the bench database's URL through the server's Unix socket (empty when it has none):
+# postmaster.pid line 4 is the port, line 5 the socket directory
+unix_url() {
+	local pidf=$LENSFLOW_HOME/pg/data/postmaster.pid dir port db
+	dir=$(sed -n 5p "$pidf")
+	port=$(sed -n 4p "$pidf")
+	[ -n "$dir" ] && [ -S "$dir/.s.PGSQL.$port" ] || return 0
+	db=${DATABASE_URL##*/}
+	db=${db%%\?*}
+	echo "postgresql://lensflow@/$db?host=$(jq -rn --arg s "$dir" '$s | @uri')&port=$port"
 }

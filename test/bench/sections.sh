@@ -45,6 +45,12 @@ section_pipeline() {
 		'{runs_s: ., median_s: (sort | .[1]), ndcg_at_10: $ndcg,
 		  peak_rss_mb: ($kb / 1024 * 10 | round / 10)}')"
 
+	# a lever: BLAS threading (ml-train's --threads; 2 is its default)
+	/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$BIN/ml-train" --threads 1 <"$run/train.tsv" \
+		>/dev/null 2>&1
+	fig "lever: ml-train --threads 1" "$(jq -nc --argjson w "$(cut -d' ' -f1 "$WORK/time.out")" \
+		'{wall_s: $w}')"
+
 	# peak RSS of every tool on ML-100k (ml-serve's is measured under load in serve)
 	rss_run ml-fetch "$BIN/ml-fetch" ratings >"$WORK/ratings.tsv" 2>/dev/null
 	rss_run ml-split "$BIN/ml-split" --test "$WORK/test.tsv" <"$WORK/ratings.tsv" \
@@ -123,10 +129,32 @@ section_serve() {
 		>"$WORK/truth.tsv"
 	sql_topk "$users" "$items" "$WORK/users.txt" 10 >"$WORK/exact.tsv"
 	sql_topk "$users" "$items" "$WORK/users.txt" 10 "-c enable_seqscan=off" >"$WORK/hnsw.tsv"
+	sql_topk "$users" "$items" "$WORK/users.txt" 10 \
+		"-c enable_seqscan=off -c hnsw.iterative_scan=relaxed_order" >"$WORK/hnsw_it.tsv"
+	sql_topk "$users" "$items" "$WORK/users.txt" 10 \
+		"-c enable_seqscan=off -c hnsw.ef_search=100 -c hnsw.iterative_scan=relaxed_order" \
+		>"$WORK/hnsw_it100.tsv"
 	fig "recall@10 against the model's dot products (ML-100k)" "$(jq -nc \
 		--argjson e "$(recall 10 "$WORK/truth.tsv" "$WORK/exact.tsv")" \
-		--argjson h "$(recall 10 "$WORK/truth.tsv" "$WORK/hnsw.tsv")" --argjson n "$N_RECALL" \
-		'{users: $n, exact_scan: $e, hnsw_default_ef_search: $h}')"
+		--argjson h "$(recall 10 "$WORK/truth.tsv" "$WORK/hnsw.tsv")" \
+		--argjson i "$(recall 10 "$WORK/truth.tsv" "$WORK/hnsw_it.tsv")" \
+		--argjson i100 "$(recall 10 "$WORK/truth.tsv" "$WORK/hnsw_it100.tsv")" --argjson n "$N_RECALL" \
+		'{users: $n, exact_scan: $e, hnsw_default_ef_search: $h, hnsw_iterative_relaxed: $i,
+		  hnsw_ef100_iterative_relaxed: $i100}')"
+
+	# a lever: Postgres over its Unix socket instead of TCP on 127.0.0.1 (connection handling)
+	local sock
+	sock=$(unix_url)
+	if [ -n "$sock" ]; then
+		fig "lever: (c) database floor over the Unix socket (exact), 8 clients" \
+			"$(DATABASE_URL=$sock pgbench_run "$WORK/recs.sql" 8 "$D_SAT")"
+		serve_start lensflow "$sock"
+		fig "lever: /recommendations (exact) over the Unix socket, unloaded" \
+			"$(loadgen_run '/recommendations/{id}?k=10' 943 1 0 "$D_UNL")"
+		fig "lever: /recommendations (exact) over the Unix socket, saturated" \
+			"$(under_load wrk_run '/recommendations/{id}?k=10' 943 2 8 "$D_SAT")"
+		serve_stop
+	fi
 
 	# a lever: worker threads (each one a database connection), saturated
 	local th
@@ -175,6 +203,24 @@ section_profile() {
 		awk '/^ +[0-9.]+%/ {p = $1; sub(/%/, "", p); print p "\t" $2}' |
 		jq -Rsc 'split("\n") | map(select(length > 0) | split("\t") |
 			{percent: (.[0] | tonumber), process: .[1]}) | {top: .}')"
+	# system calls per request (strace -c, one connection, closed loop)
+	if command -v strace >/dev/null; then
+		local spid n0 n1
+		n0=$(served)
+		strace -f -c -o "$WORK/strace.out" -p "$SERVE_PID" 2>/dev/null &
+		spid=$!
+		sleep 0.5
+		"$HB/loadgen" --addr "$SERVE_ADDR" --path '/recommendations/{id}?k=10' --ids 943 \
+			--conns 1 --duration 2 --warmup 0 >/dev/null
+		kill -INT "$spid"
+		wait "$spid" 2>/dev/null || true
+		n1=$(served)
+		fig "system calls of ml-serve per /recommendations (strace -c)" "$(awk -v n=$((n1 - n0 - 1)) \
+			'$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {printf "%s\t%.2f\n", $NF, $4 / n}' \
+			"$WORK/strace.out" | sort -t$'\t' -k2 -rn | head -12 |
+			jq -Rsc --argjson n $((n1 - n0 - 1)) 'split("\n") | map(select(length > 0) | split("\t") |
+				{syscall: .[0], per_request: (.[1] | tonumber)}) | {requests: $n, top: .}')"
+	fi
 	serve_stop
 	finish_section
 }
