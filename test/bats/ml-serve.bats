@@ -77,7 +77,8 @@ wait_for() {
 		[ "$(curl -s -o /dev/null -w '%{http_code}' "$1$2")" = "$3" ] && return 0
 		sleep 0.1
 	done
-	echo "$1$2 never answered $3" >&2
+	echo "$1$2 never answered $3; the servers' stderr:" >&2
+	tail -n 5 "$BATS_FILE_TMPDIR"/*.err >&2
 	return 1
 }
 
@@ -671,7 +672,7 @@ EOF
 	grep -q '^lensflow_model_info{name="lensflow",version="1",run_id="run-one"} 1' "$m"
 	grep -q '^lensflow_model_offline_metric{metric="ndcg@10"} 0.2468' "$m"
 	grep -q '^lensflow_serving_model_version 1$' "$m"
-	grep -q '^lensflow_ready 1$' "$m"
+	grep -q "^lensflow_ready 1$" "$m" || { grep -E "db_errors|ready" "$m"; false; }
 	grep -q '^lensflow_registry_champion_version ' "$m"
 	grep -q '^lensflow_http_requests_in_flight 1$' "$m"
 	grep -qE '^lensflow_build_info\{version="[0-9.]+",commit="[^"]+"\} 1' "$m"
@@ -742,6 +743,7 @@ mlflow_api() { # mlflow_api ENDPOINT JSON: POST to MLflow's REST API, the answer
 @test "no database at start: /healthz 200, /readyz and queries 503 with Retry-After, fast" {
 	port=$(free_port)
 	closed=$(free_port)
+	while [ "$closed" = "$port" ]; do closed=$(free_port); done
 	start_serve outage --listen "127.0.0.1:$port" --db "postgresql://lensflow@127.0.0.1:$closed/x" --poll 60
 	wait_for "http://127.0.0.1:$port" /healthz 200
 	URL=http://127.0.0.1:$port

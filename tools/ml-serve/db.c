@@ -184,5 +184,7 @@ PGresult *db_query(struct worker *w, enum query_id q, const struct snapshot *s, 
 	}
 	metrics_db_error(q);
 	metrics_db(q, now_seconds() - start);
+	if (!w->conn)
+		metrics_set_ready(0); /* the next poll or /readyz says when it is back */
 	return NULL;
 }

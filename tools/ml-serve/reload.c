@@ -19,11 +19,17 @@ int serve_reload(struct serve_app *app, PGconn *conn, int from_poll, int *prev, 
 	*prev = cur ? cur->version : 0;
 	*now = *prev;
 	snapshot_release(cur);
-	int served = 0, rc = -1;
+	int served = 0, rc = -1, loading = 0;
 	double start = now_seconds();
 	if (snapshot_served_version(conn, app->cfg.model_name, &served, err) < 0)
 		goto out;
-	if (served != 0 && served == *prev) {
+	if (served == 0) {
+		/* Nothing switched yet (or the row is gone): keep what is served, if anything. */
+		lf_fail(err, EX_DATAERR, "no set of model %s is served; switch one with "
+			"ml-pgload --switch N", app->cfg.model_name);
+		goto out;
+	}
+	if (served == *prev) {
 		/* A poll that finds nothing new is not a reload. */
 		if (!from_poll)
 			metrics_reload(RELOAD_UNCHANGED);
@@ -31,6 +37,7 @@ int serve_reload(struct serve_app *app, PGconn *conn, int from_poll, int *prev, 
 		return 0;
 	}
 	struct snapshot *s = NULL;
+	loading = 1;
 	if (snapshot_load(conn, app->cfg.model_name, &s, err) < 0)
 		goto out;
 	*now = s->version;
@@ -44,9 +51,11 @@ int serve_reload(struct serve_app *app, PGconn *conn, int from_poll, int *prev, 
 	metrics_reload(RELOAD_SUCCESS);
 	rc = 0;
 out:
-	if (rc < 0)
+	/* A poll that cannot even ask (the database is down) is not a failed reload. */
+	if (rc < 0 && (loading || !from_poll))
 		metrics_reload(RELOAD_FAILURE);
-	metrics_db(Q_LOAD, now_seconds() - start);
+	if (loading)
+		metrics_db(Q_LOAD, now_seconds() - start);
 	pthread_mutex_unlock(&app->reload_lock);
 	return rc;
 }
@@ -63,13 +72,18 @@ static void poll_once(struct serve_app *app, PGconn **conn, int *failing)
 	int prev = 0, now = 0;
 	if (*conn && serve_reload(app, *conn, 1, &prev, &now, &err) == 0) {
 		if (*failing)
-			log_info("the database answers again");
+			log_info("the served set is loaded again");
 		*failing = 0;
 		metrics_set_ready(now != 0);
 		return;
 	}
-	metrics_set_ready(0);
-	if (err.code == EX_UNAVAILABLE && *conn) {
+	/* A set that cannot be loaded leaves the current one served: still ready
+	 * when there is one and the database answered. */
+	int answered = *conn && err.code != EX_UNAVAILABLE;
+	struct snapshot *s = snapshot_current();
+	metrics_set_ready(answered && s != NULL);
+	snapshot_release(s);
+	if (!answered && *conn) {
 		PQfinish(*conn);
 		*conn = NULL;
 	}
