@@ -48,6 +48,7 @@ served() { "$BIN/ml-pgload" --model-name "$MODEL_NAME" --serving; }
 	assert_output --partial "retrain.lock"
 	[ ! -s "$d/$lose.out" ]
 	assert_equal "$(logs | wc -l)" 1
+	assert_equal "$(ls "$LENSFLOW_HOME/runs" | wc -l)" 1
 	# the winner: one JSON line, version 1 promoted, equal to pipeline.json
 	assert_equal "$(wc -l <"$d/$win.out")" 1
 	cmp "$d/$win.out" "$LENSFLOW_HOME/pipeline.json"
