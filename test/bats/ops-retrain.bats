@@ -112,6 +112,15 @@ served() { "$BIN/ml-pgload" --model-name "$MODEL_NAME" --serving; }
 	touch "$stop"
 	wait $loader
 	kill -0 $pid # the same process, never restarted
+	# what LensflowStaleModel compares agrees: served and champion are both v2
+	for _ in $(seq 50); do
+		curl -sf "$api/metrics" >"$BATS_TEST_TMPDIR/metrics"
+		[ "$(awk '$1 == "lensflow_registry_champion_version" || $1 == "lensflow_serving_model_version" { print $2 }' "$BATS_TEST_TMPDIR/metrics" | sort -u)" = 2 ] && break
+		sleep 0.2
+	done
+	run awk '$1 == "lensflow_registry_champion_version" || $1 == "lensflow_serving_model_version" { print $1, $2 }' "$BATS_TEST_TMPDIR/metrics"
+	assert_line "lensflow_registry_champion_version 2"
+	assert_line "lensflow_serving_model_version 2"
 	assert_equal "$(curl -sf "$api/recommendations/1?k=3" | jq -r .model_version)" 2
 	# every request answered 200, first from v1, then from v2
 	n=$(wc -l <"$codes")
