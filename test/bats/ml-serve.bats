@@ -629,6 +629,27 @@ EOF
 	grep -q 'serving lensflow v1 (was v2)' "$BATS_FILE_TMPDIR/main.err"
 }
 
+@test "switching sets under load loses no request" {
+	command -v wrk >/dev/null || fail "wrk is not installed (scripts/deps installs it)"
+	wrk -t1 -c4 -d3s "$URL/recommendations/1?k=10" >"$BATS_TEST_TMPDIR/wrk.txt" &
+	wrk_pid=$!
+	for v in 2 1 2 1 2 1; do
+		sleep 0.4
+		"$BIN/ml-pgload" -q --switch "$v" >/dev/null
+		http POST /admin/reload -H "Authorization: Bearer $TOKEN"
+		assert_code 200
+		assert_equal "$(jq -r .version <<<"$BODY")" "$v"
+	done
+	wait "$wrk_pid"
+	cat "$BATS_TEST_TMPDIR/wrk.txt"
+	run grep -E 'Non-2xx|Socket errors' "$BATS_TEST_TMPDIR/wrk.txt"
+	assert_failure
+	n=$(awk '/requests in/ { print $1 }' "$BATS_TEST_TMPDIR/wrk.txt")
+	[ "$n" -gt 100 ]
+	http GET /model
+	assert_equal "$(jq -r .version <<<"$BODY")" 1
+}
+
 @test "a reload that cannot load the set is 409 and the current set stays served" {
 	sql "DROP TABLE lf_lensflow_v2_items; UPDATE serving SET version = 2 WHERE model_name = 'lensflow'"
 	http POST /admin/reload -H "Authorization: Bearer $TOKEN"
