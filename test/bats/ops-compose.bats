@@ -305,3 +305,30 @@ lint_dockerfile() {
 	done
 	[ "$n" -ge 7 ] || fail "only $n libraries checked"
 }
+
+@test "retrain-cron saves the environment for the job so that it sources back unchanged, and installs the line" {
+	[ "$(id -u)" = 0 ] || fail "needs root (chgrp, install -o), as in the container"
+	etc=$BATS_TEST_TMPDIR/etc home=$BATS_TEST_TMPDIR/home
+	pw='p@ss w0rd$HOME'"'"'"`x`'
+	run env -i PATH="$PATH" RETRAIN_CRON_ETC="$etc" RETRAIN_CRON_BIN=true \
+		RETRAIN_CRON_USER="$(id -un)" RETRAIN_CRON_GROUP="$(id -gn)" LENSFLOW_HOME="$home" \
+		LENSFLOW_RETRAIN_SCHEDULE='*/15 2-4 * * 1,3' \
+		DATABASE_URL="postgresql://lensflow:$pw@postgres:5432/lensflow" MLFLOW_TRACKING_URI=http://mlflow:5000 \
+		LENSFLOW_DATA_URL= TRAIN_FLAGS='--dim 8 --epochs 2' UNRELATED_SECRET=nope \
+		"$REPO/compose/retrain-cron"
+	assert_success
+	assert_output --partial "scripts/retrain at '*/15 2-4 * * 1,3'"
+	# readable by owner and group only
+	assert_equal "$(stat -c %a "$etc/lensflow/retrain.env")" 640
+	# sourced in an empty environment, as cron runs the job
+	run env -i bash -c ". '$etc/lensflow/retrain.env' && printf '[%s]\n' \"\$DATABASE_URL\" \"\$TRAIN_FLAGS\" \"\${LENSFLOW_DATA_URL-unset}\" \"\${UNRELATED_SECRET-unset}\" \"\$LENSFLOW_HOME\""
+	assert_success
+	assert_line --index 0 "[postgresql://lensflow:$pw@postgres:5432/lensflow]"
+	assert_line --index 1 "[--dim 8 --epochs 2]"
+	assert_line --index 2 "[]"
+	assert_line --index 3 "[unset]"
+	assert_line --index 4 "[$home]"
+	run grep -v '^#' "$etc/cron.d/lensflow-retrain"
+	assert_line --partial '*/15 2-4 * * 1,3 lensflow . /etc/lensflow/retrain.env && /opt/lensflow/scripts/retrain'
+	[ -d "$home/logs" ] && [ -d "$home/metrics" ]
+}
