@@ -172,12 +172,18 @@ section_profile() {
 	start_section profile
 	local wpid
 	serve_start lensflow
-	if ! perf record -q -o "$WORK/perf.probe" -- true >/dev/null 2>&1; then
+	if command -v perf >/dev/null && perf record -q -o "$WORK/perf.probe" -- true >/dev/null 2>&1; then
+		perf_profile
+	else
 		fig "perf profile" '{"status": "perf record does not work here"}'
-		serve_stop
-		finish_section
-		return
 	fi
+	syscalls_per_request
+	serve_stop
+	finish_section
+}
+
+perf_profile() {
+	local wpid
 	BENCH_PATH='/recommendations/{id}?k=10' BENCH_IDS=943 wrk -t2 -c8 -d"$((D_SAT + 3))"s \
 		-s "$HERE/wrk.lua" "http://$SERVE_ADDR" >/dev/null &
 	wpid=$!
@@ -187,9 +193,16 @@ section_profile() {
 	wait "$wpid"
 	# ml-serve's own time by symbol (self), and the whole machine by process under load
 	fig "perf: ml-serve under wrk -t2 -c8, by symbol (self)" "$(perf report -i "$WORK/perf.serve" \
-		--stdio --no-children --sort dso,symbol --percent-limit 0.7 2>/dev/null |
-		awk '/^ +[0-9.]+%/ {p = $1; sub(/%/, "", p); $1 = ""; sub(/^ +/, "");
+		--stdio --no-children --sort dso,symbol --percent-limit 0.7 -g none 2>/dev/null |
+		awk '/^ +[0-9.]+%/ {p = $1; sub(/%/, "", p); $1 = ""; sub(/^ +/, ""); sub(/[ -]+$/, "");
 			 print p "\t" $0}' | head -25 |
+		jq -Rsc 'split("\n") | map(select(length > 0) | split("\t") |
+			{percent: (.[0] | tonumber), entry: .[1]}) | {top: .}')"
+	# inclusive (children), user-space functions: which calls the time is spent under
+	fig "perf: ml-serve under wrk -t2 -c8, inclusive (children)" "$(perf report -i "$WORK/perf.serve" \
+		--stdio --children --sort symbol --percent-limit 1 -g none 2>/dev/null |
+		awk '/^ +[0-9.]+%/ {p = $1; sub(/%/, "", p); $1 = ""; $2 = ""; sub(/^ +/, "");
+			 sub(/[ -]+$/, ""); if ($0 ~ /^\[\.\] [a-zA-Z_]/) print p "\t" $0}' | head -20 |
 		jq -Rsc 'split("\n") | map(select(length > 0) | split("\t") |
 			{percent: (.[0] | tonumber), entry: .[1]}) | {top: .}')"
 	BENCH_PATH='/recommendations/{id}?k=10' BENCH_IDS=943 wrk -t2 -c8 -d"$((D_UNL + 3))"s \
@@ -203,7 +216,10 @@ section_profile() {
 		awk '/^ +[0-9.]+%/ {p = $1; sub(/%/, "", p); print p "\t" $2}' |
 		jq -Rsc 'split("\n") | map(select(length > 0) | split("\t") |
 			{percent: (.[0] | tonumber), process: .[1]}) | {top: .}')"
-	# system calls per request (strace -c, one connection, closed loop)
+}
+
+# system calls per request (strace -c, one connection, closed loop)
+syscalls_per_request() {
 	if command -v strace >/dev/null; then
 		local spid n0 n1
 		n0=$(served)
@@ -221,8 +237,6 @@ section_profile() {
 			jq -Rsc --argjson n $((n1 - n0 - 1)) 'split("\n") | map(select(length > 0) | split("\t") |
 				{syscall: .[0], per_request: (.[1] | tonumber)}) | {requests: $n, top: .}')"
 	fi
-	serve_stop
-	finish_section
 }
 
 section_ingest() {
