@@ -139,7 +139,10 @@ pipeline: services-up ## fetch → split → train → evaluate → register →
 	@$(MAKE) -s --no-print-directory tools >&2
 	@run=$(LENSFLOW_HOME)/runs/$$(date -u +%Y%m%dT%H%M%S.%NZ); mkdir -p $$run; \
 	$(WITH_SERVICES) \
-	$(MAKE) -s --no-print-directory run-chain W=$$run >&2 && \
+	if ! $(MAKE) -s --no-print-directory run-chain W=$$run >&2; then \
+		read -r step code <$$run/failed.tsv 2>/dev/null || { step=unknown; code=2; }; \
+		echo "pipeline: step $$step failed (exit $$code); its files are in $$run" >&2; exit $$code; \
+	fi; \
 	cp $$run/pipeline.json $(LENSFLOW_HOME)/pipeline.json.tmp && \
 	mv $(LENSFLOW_HOME)/pipeline.json.tmp $(LENSFLOW_HOME)/pipeline.json && \
 	cat $$run/pipeline.json
@@ -304,3 +307,30 @@ $(BENCH_PARTS:%=bench-%): bench-%:
 	@LENSFLOW_HOME=$(BENCH_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) test/bench/run $*
 bench-report: ## render test/bench/results/README.md from the JSON files
 	@test/bench/render
+
+# ---- reliability: soak, valgrind
+# test/reliability/*.c: the reliability tests' clients (rl-load: paced keep-alive
+# load counted by status; rl-slow: slow senders; rl-bodyfirst: writes its whole
+# body before reading), built with the unit tests into $(BUILD)/reliability.
+# `make valgrind`: memcheck over every tool's happy path and ml-serve under load
+# (test/bats/valgrind.bats at full length; `make test` runs its short version).
+# `make soak`: scripts/soak for SOAK_SECONDS (600) at half the measured
+# saturation → test/bench/results/soak.json (`make test` runs 20 s of it).
+REL_SRC := $(wildcard test/reliability/*.c)
+REL_BIN := $(REL_SRC:test/reliability/%.c=$(BUILD)/reliability/%)
+unit: $(REL_BIN)
+$(BUILD)/reliability/%: test/reliability/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+SOAK_SECONDS ?= 600
+.PHONY: soak valgrind
+valgrind: ## valgrind memcheck: every tool's happy path, ml-serve under load (0 lost, 0 errors)
+	@$(MAKE) -s --no-print-directory all
+	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
+	@VALGRIND_FULL=1 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) \
+	  bats --tap test/bats/valgrind.bats
+soak: ## ml-serve for SOAK_SECONDS (600) at half its saturation: errors, RSS, fds, threads
+	@$(MAKE) -s --no-print-directory all
+	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
+	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) \
+	  scripts/soak --seconds $(SOAK_SECONDS) --out test/bench/results/soak.json
