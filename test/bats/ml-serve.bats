@@ -584,10 +584,9 @@ EOF
 		--max-body 100 --access-log "$BATS_TEST_TMPDIR/access.log"
 	wait_for "http://127.0.0.1:$port" /readyz 200
 	URL=http://127.0.0.1:$port
-	# a bare port listens on the loopback address only
-	run ss -Hltn "sport = :$port"
-	assert_output --partial "127.0.0.1:$port"
-	refute_output --partial "0.0.0.0:$port"
+	# a bare port listens on the loopback address only (/proc/net/tcp: address:port in hex, 0A = LISTEN)
+	run awk -v p="$(printf ':%04X' "$port")" '$4 == "0A" && substr($2, 9) == p { print $2 }' /proc/net/tcp
+	assert_output "0100007F$(printf ':%04X' "$port")"
 	http POST /admin/reload -H 'Authorization: Bearer '
 	assert_json_error 401
 	assert_equal "$(jq -r .message <<<"$BODY")" "admin endpoints are disabled: set LENSFLOW_ADMIN_TOKEN"

@@ -58,7 +58,7 @@ int rec_user(struct req *rq, int64_t user_id)
 {
 	int64_t k;
 	if (query_int(rq, "k", 1, MAX_K, 10, &k) < 0)
-		return reply_error(rq, 422, K_MSG);
+		return reply_error(rq, 422, "%s", K_MSG);
 	struct snapshot *s = snapshot_current();
 	if (!s)
 		return reply_unavailable(rq, "no model loaded yet");
@@ -83,7 +83,7 @@ int rec_similar(struct req *rq, int64_t movie_id)
 {
 	int64_t k;
 	if (query_int(rq, "k", 1, MAX_K, 10, &k) < 0)
-		return reply_error(rq, 422, K_MSG);
+		return reply_error(rq, 422, "%s", K_MSG);
 	struct snapshot *s = snapshot_current();
 	if (!s)
 		return reply_unavailable(rq, "no model loaded yet");
