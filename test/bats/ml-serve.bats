@@ -123,7 +123,7 @@ setup() {
 }
 
 teardown_file() {
-	for name in main outage outage2 closed registry; do
+	for name in main outage outage2 closed registry empty; do
 		if [ -f "$BATS_FILE_TMPDIR/$name.pid" ] && [ ! -f "$BATS_FILE_TMPDIR/$name.exit" ]; then
 			stop_serve "$name"
 		fi
@@ -792,6 +792,28 @@ mlflow_api() { # mlflow_api ENDPOINT JSON: POST to MLflow's REST API, the answer
 	stop_serve outage
 	assert_equal "$STOPPED" 0
 	grep -q 'cannot load the served set: database unreachable' "$BATS_FILE_TMPDIR/outage.err"
+}
+
+@test "the database answers but nothing is served: not ready, 503, reload 409" {
+	port=$(free_port)
+	LENSFLOW_ADMIN_TOKEN=$TOKEN start_serve empty --listen "$port" --model-name nothing_here --poll 60
+	wait_for "http://127.0.0.1:$port" /healthz 200
+	URL=http://127.0.0.1:$port
+	http GET /readyz
+	assert_json_error 503
+	assert_equal "$(jq -r .detail <<<"$BODY")" "no model loaded"
+	http GET /recommendations/1
+	assert_json_error 503
+	http GET /movies/1
+	assert_code 200
+	http POST /admin/reload -H "Authorization: Bearer $TOKEN"
+	assert_json_error 409
+	assert_equal "$(jq -r .message <<<"$BODY")" \
+		"cannot reload: no set of model nothing_here is served; switch one with ml-pgload --switch N"
+	stop_serve empty
+	assert_equal "$STOPPED" 0
+	grep -q 'cannot load the served set: no set of model nothing_here is served' \
+		"$BATS_FILE_TMPDIR/empty.err"
 }
 
 @test "the database stops and comes back: 503 meanwhile, served again without a restart" {
