@@ -1,0 +1,33 @@
+#!/usr/bin/env bats
+# The short soak of `make test` (issue 15): scripts/soak for 20 s at half of
+# ml-serve's measured saturation, sampled every 4 s. `make soak` runs the
+# 10-minute one into test/bench/results/soak.json.
+
+load helpers
+
+@test "20 s at half the saturation: 0 errors, RSS growth <= 1 %, fds and threads flat" {
+	command -v wrk >/dev/null || fail "wrk is not installed (scripts/deps --test)"
+	BIN=$BIN run "$REPO/scripts/soak" --seconds 20 --interval 4 --saturation-seconds 3 \
+		--out "$BATS_TEST_TMPDIR/soak.json"
+	echo "$output"
+	assert_success
+	s=$BATS_TEST_TMPDIR/soak.json
+	jq -e '.pass == true and .errors == 0 and ."5xx" == 0 and .non_2xx == 0' "$s"
+	# the rate was half the saturation and was kept
+	jq -e '.saturation_rps > 0 and .rate_rps == (.saturation_rps / 2 | floor)
+		and .achieved_rps >= .rate_rps * 0.9 and .requests >= .rate_rps * 18' "$s"
+	jq -e '(.samples | length) == 4 and .rss_growth_pct <= 1
+		and .fds_min == .fds_max and .threads_min == .threads_max' "$s"
+}
+
+@test "scripts/soak refuses bad arguments (exit 2) and explains itself" {
+	run "$REPO/scripts/soak" --seconds 10 --interval 6
+	assert_equal "$status" 2
+	assert_output --partial "two samples"
+	run "$REPO/scripts/soak" --seconds ten
+	assert_equal "$status" 2
+	assert_output --partial "'ten'"
+	run "$REPO/scripts/soak" --help
+	assert_success
+	assert_output --partial "half of its measured saturation"
+}
