@@ -83,7 +83,7 @@ TEST(random_problem_has_zero_gradient_at_the_answer)
 	double items[N * DIM];
 	rng gen;
 	rng_seed(&gen, 7);
-	for (size_t i = 0; i < N * DIM; i++)
+	for (size_t i = 0; i < (size_t)N * DIM; i++)
 		items[i] = rng_uniform(&gen) * 2 - 1;
 	size_t rows[] = {3, 17, 42, 8};
 	struct foldin_params fp = {.user_l2 = 0.7, .weight_alpha = 0.4, .weight_norm = 1.3,

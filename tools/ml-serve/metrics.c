@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "util.h"
 
 /* Buckets that resolve well under a millisecond: a cached answer takes ~0.2 ms. */
 static const double BUCKETS[] = {0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075,
@@ -174,43 +175,58 @@ static void head(struct buf *b, const char *name, const char *type, const char *
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Fields 3.. of /proc/self/stat (after the ")" that closes the command name,
+ * which may hold spaces) into f[0..]; returns how many. */
+static int stat_fields(char *line, int64_t *f, int max)
+{
+	char *p = strrchr(line, ')'), *save = NULL;
+	if (!p)
+		return 0;
+	int n = 0;
+	for (char *t = strtok_r(p + 1, " \n", &save); t && n < max; t = strtok_r(NULL, " \n", &save)) {
+		int64_t v = 0;
+		parse_i64(t, INT64_MIN, INT64_MAX, &v); /* the state letter reads as 0 */
+		f[n++] = v;
+	}
+	return n;
+}
+
 static void render_process(struct buf *b)
 {
 	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 	FILE *f = fopen("/proc/self/stat", "r");
 	char line[1024];
-	if (f && fgets(line, sizeof line, f)) {
-		/* Fields after the ")" that closes comm: state is field 3. */
-		char *p = strrchr(line, ')');
-		unsigned long utime = 0, stime = 0, vsize = 0;
-		long threads = 0, rss = 0;
-		unsigned long long start = 0;
-		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d "
-				       "%*d %*d %ld %*d %llu %lu %ld",
-				&utime, &stime, &threads, &start, &vsize, &rss) == 6 && tck > 0) {
-			head(b, "process_cpu_seconds_total", "counter",
-			     "Total user and system CPU time spent in seconds.");
-			buf_printf(b, "process_cpu_seconds_total %.2f\n",
-				   (double)(utime + stime) / (double)tck);
-			head(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-			buf_printf(b, "process_resident_memory_bytes %ld\n", rss * page);
-			head(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-			buf_printf(b, "process_virtual_memory_bytes %lu\n", vsize);
-			head(b, "process_threads", "gauge", "Number of OS threads in the process.");
-			buf_printf(b, "process_threads %ld\n", threads);
-			FILE *s = fopen("/proc/stat", "r");
-			unsigned long long btime = 0;
-			while (s && fgets(line, sizeof line, s))
-				if (sscanf(line, "btime %llu", &btime) == 1)
-					break;
-			if (s)
-				fclose(s);
-			if (btime) {
-				head(b, "process_start_time_seconds", "gauge",
-				     "Start time of the process since unix epoch in seconds.");
-				buf_printf(b, "process_start_time_seconds %.2f\n",
-					   (double)btime + (double)start / (double)tck);
+	int64_t fld[24];
+	/* proc(5) numbers fields from 1; fld[0] is field 3 (state). */
+	if (f && fgets(line, sizeof line, f) && stat_fields(line, fld, 24) >= 22 && tck > 0) {
+		int64_t utime = fld[11], stime = fld[12], threads = fld[17], start = fld[19];
+		int64_t vsize = fld[20], rss = fld[21];
+		head(b, "process_cpu_seconds_total", "counter",
+		     "Total user and system CPU time spent in seconds.");
+		buf_printf(b, "process_cpu_seconds_total %.2f\n",
+			   (double)(utime + stime) / (double)tck);
+		head(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+		buf_printf(b, "process_resident_memory_bytes %lld\n", (long long)rss * (long long)page);
+		head(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+		buf_printf(b, "process_virtual_memory_bytes %lld\n", (long long)vsize);
+		head(b, "process_threads", "gauge", "Number of OS threads in the process.");
+		buf_printf(b, "process_threads %lld\n", (long long)threads);
+		FILE *s = fopen("/proc/stat", "r");
+		int64_t btime = 0;
+		while (s && fgets(line, sizeof line, s))
+			if (strncmp(line, "btime ", 6) == 0) {
+				line[strcspn(line, "\n")] = '\0';
+				if (parse_i64(line + 6, 0, INT64_MAX, &btime) < 0)
+					btime = 0;
+				break;
 			}
+		if (s)
+			fclose(s);
+		if (btime) {
+			head(b, "process_start_time_seconds", "gauge",
+			     "Start time of the process since unix epoch in seconds.");
+			buf_printf(b, "process_start_time_seconds %.2f\n",
+				   (double)btime + (double)start / (double)tck);
 		}
 	}
 	if (f)

@@ -85,10 +85,9 @@ static int match_path(const char *path, struct match *m)
 			return 0;
 	} else if (n == 3 && seg_is(s[0], l[0], "movies") && seg_is(s[2], l[2], "similar")) {
 		m->route = ROUTE_SIMILAR;
-	} else if (n == 3 && seg_is(s[0], l[0], "users") && seg_is(s[2], l[2], "ratings")) {
-		m->route = ROUTE_USER_RATINGS;
-	} else if (n == 2 && seg_is(s[0], l[0], "users") && l[1] == 0) {
-		/* civetweb decodes the path in place: an id of "%00" ends it at "/users/". */
+	} else if ((n == 3 && seg_is(s[0], l[0], "users") && seg_is(s[2], l[2], "ratings")) ||
+		   /* civetweb decodes the path in place: an id of "%00" ends it at "/users/" */
+		   (n == 2 && seg_is(s[0], l[0], "users") && l[1] == 0)) {
 		m->route = ROUTE_USER_RATINGS;
 	} else {
 		return -1;
