@@ -25,7 +25,7 @@ setup_file() {
 	export RL_DB_URL
 	"$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 "$admin" -c 'DROP DATABASE IF EXISTS rl_faults' \
 		-c 'CREATE DATABASE rl_faults' >/dev/null
-	build_data "$BATS_FILE_TMPDIR"
+	build_data "$BATS_FILE_TMPDIR" v2
 	load_set "$RL_DB_URL" "$BATS_FILE_TMPDIR"
 	"$BIN/ml-pgload" -q --db "$RL_DB_URL" --version 2 --run-id run-two <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
 	PORT=$(free_port)

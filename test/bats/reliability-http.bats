@@ -85,7 +85,7 @@ after_batch() {
 @test "huge URLs and headers are refused with a 4xx or a close, never a crash" {
 	big=$(head -c 102400 /dev/zero | tr '\0' a)
 	mid=$(head -c 20000 /dev/zero | tr '\0' 1)
-	for i in 1 2 3; do
+	for i in 1; do
 		for path in "/recommendations/$big" "/recommendations/$mid" "/movies/search?q=$big" \
 			"/recommendations/1?k=$mid" "/$big"; do
 			c=$(code "$URL$path")
@@ -172,7 +172,7 @@ after_batch() {
 			if [[ $c == 405 ]]; then
 				[ -n "$allow" ] || fail "$m $path: 405 without Allow"
 				[[ ", $allow," != *", $m,"* ]] || fail "$m $path: 405 but Allow: $allow"
-				jq -e '.error == "method_not_allowed"' "$BATS_TEST_TMPDIR/body" >/dev/null
+				grep -q '"error":"method_not_allowed"' "$BATS_TEST_TMPDIR/body" || fail "$m $path: not JSON"
 			else
 				# a served method: the route's own answer (200, or 4xx for a bad request)
 				[[ $c =~ ^(200|401|415|422)$ ]] || fail "$m $path: $c $(cat "$BATS_TEST_TMPDIR/body")"
@@ -184,7 +184,7 @@ after_batch() {
 		for m in TRACE FOO BREW M-SEARCH; do
 			c=$(code -X "$m" "$URL$path")
 			[[ $c =~ ^(400|405|501)$ ]] || fail "$m $path: $c"
-			jq -e '.error | type == "string"' "$BATS_TEST_TMPDIR/body" >/dev/null
+			grep -q '"error":"' "$BATS_TEST_TMPDIR/body" || fail "$m $path: not a JSON error"
 			n=$((n + 1))
 		done
 	done
@@ -342,6 +342,6 @@ EOF
 	raw 'GET /healthz HTTP/9.9\r\n\r\n'
 	[[ $STATUS =~ ^(400|505)$ ]] || fail "HTTP/9.9: '$STATUS'"
 	grep -q '"error"' <<<"$ANSWER"
-	raw 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
+	raw 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 	assert_equal "$STATUS" 200
 }

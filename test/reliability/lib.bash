@@ -80,13 +80,15 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 thread_count() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
 
-# build_data DIR: ratings.tsv movies.tsv train.tsv test.tsv v1.lfe v2.lfe (small, fast models)
+# build_data DIR [v2]: ratings.tsv movies.tsv train.tsv test.tsv v1.lfe, and v2.lfe when asked
+# (small, fast models: dim 16, 3 epochs)
 build_data() {
 	local d=$1
 	"$BIN/ml-fetch" --source "$DATA" ratings >"$d/ratings.tsv" 2>/dev/null || return 1
 	"$BIN/ml-fetch" --source "$DATA" movies >"$d/movies.tsv" 2>/dev/null || return 1
 	"$BIN/ml-split" --test "$d/test.tsv" <"$d/ratings.tsv" >"$d/train.tsv" 2>/dev/null || return 1
 	"$BIN/ml-train" -q --dim 16 --epochs 3 --threads 1 --seed 1 <"$d/train.tsv" >"$d/v1.lfe" || return 1
+	[ "${2:-}" = v2 ] || return 0
 	"$BIN/ml-train" -q --dim 16 --epochs 3 --threads 1 --seed 2 <"$d/train.tsv" >"$d/v2.lfe" || return 1
 }
 
