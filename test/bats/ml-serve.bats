@@ -661,6 +661,13 @@ EOF
 	assert_equal "$(jq -r .model_version <<<"$BODY")" 1
 	http GET /readyz
 	assert_code 200
+	# the poll thread (every 0.5 s) tries too, logs it once, and still serves v1
+	for i in $(seq 50); do
+		grep -q 'cannot load the served set: reading the set' "$BATS_FILE_TMPDIR/main.err" && break
+		sleep 0.1
+	done
+	http GET /recommendations/1
+	assert_equal "$(jq -r .model_version <<<"$BODY")" 1
 	"$BIN/ml-pgload" -q --switch 1 >/dev/null
 	http POST /admin/reload -H "Authorization: Bearer $TOKEN"
 	assert_code 200
