@@ -346,6 +346,12 @@ int main(int argc, char **argv)
 			sep = ", ";
 		}
 	printf("}}\n");
+	free(all);
+	for (int i = 0; i < cfg.conns; i++) {
+		free(ws[i].buf);
+		free(ws[i].lat);
+	}
+	free(cfg.post);
 	if (cfg.dump && fclose(cfg.dump) != 0)
 		return 1;
 	return 0;
