@@ -51,6 +51,8 @@ $(BUILD)/test/lfe-gen: $(BUILD)/test/tools/lfe-gen.o $(BUILD)/liblensflow.a
 # No OpenBLAS in ml-serve: its static TLS would eat civetweb's 100 KiB
 # worker stacks (see README, "ml-serve and OpenBLAS").
 LIBS_ml-serve := -lcivetweb -lpq -ljansson -lcurl -lpthread
+# static.c embeds the web page (tools/ml-serve/static/) with .incbin: rebuild it when they change
+$(BUILD)/tools/ml-serve/static.o: $(wildcard tools/ml-serve/static/*)
 ALL_LIBS := -lcivetweb -lcurl -lzip -lpq -ljansson $(BLAS_LIBS) -lpthread
 
 # ---- sources --------------------------------------------------------------

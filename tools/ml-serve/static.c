@@ -111,12 +111,13 @@ static int send_asset(struct req *rq, const struct asset *a)
 	int status = inm && etag_matches(inm, a->etag) ? 304 : 200;
 	size_t len = (size_t)(a->end - a->start);
 	char n[24];
-	snprintf(n, sizeof n, "%zu", status == 304 ? (size_t)0 : len);
+	snprintf(n, sizeof n, "%zu", len);
 	rq->status = status;
 	mg_response_header_start(rq->conn, status);
 	if (status == 200)
 		mg_response_header_add(rq->conn, "Content-Type", a->ctype, -1);
-	/* A 304 has no body; the length keeps the connection alive all the same. */
+	/* A 304 has no body; its Content-Length is the 200's (RFC 9110, 8.6), and
+	 * keeps the connection alive. */
 	mg_response_header_add(rq->conn, "Content-Length", n, -1);
 	mg_response_header_add(rq->conn, "ETag", a->etag, -1);
 	mg_response_header_add(rq->conn, "Cache-Control", "no-cache", -1);

@@ -183,13 +183,20 @@
       return;
     }
     const id = Number(text);
+    // the picker shows the user on display, or nothing when the id is not among its choices
+    userPick.value = [...userPick.options].some((o) => o.value === String(id)) ? String(id) : "";
     const mine = userTurn();
     say(userMsg, `Loading user ${id}…`);
     try {
-      const [rated, recs] = await Promise.all([
+      const [ratedAnswer, recsAnswer] = await Promise.allSettled([
         api(`/users/${id}/ratings?limit=${TOP_K}`),
         api(`/recommendations/${id}?k=${TOP_K}`),
       ]);
+      // the recommendations' error first: it names the model the user is unknown to
+      if (recsAnswer.status === "rejected") throw recsAnswer.reason;
+      if (ratedAnswer.status === "rejected") throw ratedAnswer.reason;
+      const rated = ratedAnswer.value;
+      const recs = recsAnswer.value;
       if (!mine()) return;
       $("user-label").textContent = String(id);
       $("user-label2").textContent = String(id);
@@ -201,10 +208,7 @@
     } catch (e) {
       if (!mine()) return;
       userResult.hidden = true;
-      const msg =
-        e.status === 404
-          ? `No user ${id} in the served model: ${e.message} Pick a user from the list or type another id.`
-          : e.message;
+      const msg = e.status === 404 ? `${e.message} Pick a user from the list or type another id.` : e.message;
       say(userMsg, msg, "error");
     }
   }
@@ -418,6 +422,12 @@
     return m ? Number(m[1]) : null;
   }
 
+  // Counts as integers, rates and errors to 4 decimals.
+  function metricText(v) {
+    const x = Number(v);
+    return Number.isInteger(x) ? String(x) : x.toFixed(4);
+  }
+
   function facts(list, pairs) {
     list.replaceChildren();
     for (const [term, value, key] of pairs) {
@@ -446,7 +456,7 @@
         champion && champion > 0
           ? `${champion}${String(champion) === model.version ? " (this one)" : " (not the one served)"}`
           : model.alias === "champion"
-            ? `${model.version} (the served set; the registry was not read)`
+            ? `${model.version} (the served set; registry not read)`
             : "unknown";
       facts($("model-facts"), [
         ["Model", model.name, "name"],
@@ -460,7 +470,7 @@
       const names = Object.keys(model.metrics || {}).sort();
       facts(
         $("model-metrics"),
-        names.map((n) => [n, Number(model.metrics[n]).toFixed(4), n]),
+        names.map((n) => [n, metricText(model.metrics[n]), n]),
       );
       if (!names.length) $("model-metrics").append(el("dd", {}, "none recorded"));
       say(modelMsg, `Model ${model.name} version ${model.version}, loaded ${loadedText}.`);

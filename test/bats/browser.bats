@@ -1,0 +1,210 @@
+#!/usr/bin/env bats
+# browser: ml-serve's web page at / in a real browser — Debian's chromium
+# driven by playwright-core (npm, lockfile at the repository root; it never
+# downloads a browser) — against a real ml-serve on a set built by the real
+# tools (ml-fetch → ml-split → ml-train → ml-eval → ml-pgload). Each scenario
+# of test/browser/run.mjs is one test; the page's answers are compared there
+# with the API's. Screenshots are written under $BATS_FILE_TMPDIR and copied
+# to test-artifacts/browser/.
+
+load helpers
+
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# start_serve NAME ARGS...: ml-serve in the background, pid in NAME.pid.
+start_serve() {
+	local name=$1
+	shift
+	"$BIN/ml-serve" "$@" >"$BATS_FILE_TMPDIR/$name.out" 2>"$BATS_FILE_TMPDIR/$name.err" 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/$name.pid"
+}
+
+wait_for() { # wait_for URL CODE: until it answers CODE (20 s at most)
+	local i
+	for i in $(seq 200); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "$1 never answered $2; the servers' stderr:" >&2
+	tail -n 5 "$BATS_FILE_TMPDIR"/*.err >&2
+	return 1
+}
+
+setup_file() {
+	local missing=()
+	for tool in node npm chromium; do
+		command -v "$tool" >/dev/null || missing+=("$tool")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "browser tests need ${missing[*]}: apt-get install chromium nodejs npm (scripts/deps --test)" >&2
+		return 1
+	fi
+	if [ ! -f "$REPO/node_modules/playwright-core/package.json" ]; then
+		# the lockfile's playwright-core only: it downloads no browser
+		(cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error) >&2
+	fi
+	fresh_db lensflow_test_browser
+	export BROWSER_DB_URL=$DATABASE_URL
+	local d=$BATS_FILE_TMPDIR
+	"$BIN/ml-fetch" --source "$DATA" ratings >"$d/ratings.tsv" 2>/dev/null
+	"$BIN/ml-fetch" --source "$DATA" movies >"$d/movies.tsv" 2>/dev/null
+	"$BIN/ml-split" --test "$d/test.tsv" <"$d/ratings.tsv" >"$d/train.tsv" 2>/dev/null
+	# a small model: the page is under test, not the model
+	"$BIN/ml-train" -q --dim 16 --epochs 5 --threads 1 --seed 1 <"$d/train.tsv" >"$d/v1.lfe"
+	"$BIN/ml-eval" --train "$d/train.tsv" --test "$d/test.tsv" <"$d/v1.lfe" >"$d/metrics.tsv"
+	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
+	"$BIN/ml-pgload" -q --version 1 --run-id run-browser --metrics "$d/metrics.tsv" --switch \
+		<"$d/v1.lfe" >/dev/null
+	PORT=$(free_port)
+	export URL=http://127.0.0.1:$PORT
+	# no registry: the champion is the served set, whatever another suite registered
+	MLFLOW_TRACKING_URI='' start_serve main --listen "127.0.0.1:$PORT" --threads 4
+	wait_for "$URL/readyz" 200
+	# the same database, a model of which nothing is served: never ready
+	PORT2=$(free_port)
+	export URL_EMPTY=http://127.0.0.1:$PORT2
+	MLFLOW_TRACKING_URI='' start_serve empty --listen "127.0.0.1:$PORT2" --threads 2 \
+		--model-name nothing_here --poll 60
+	wait_for "$URL_EMPTY/healthz" 200
+	export SHOT_DIR=$BATS_FILE_TMPDIR/screenshots
+}
+
+setup() {
+	export DATABASE_URL=$BROWSER_DB_URL
+}
+
+teardown_file() {
+	local name pid
+	for name in main empty; do
+		[ -f "$BATS_FILE_TMPDIR/$name.pid" ] || continue
+		pid=$(cat "$BATS_FILE_TMPDIR/$name.pid")
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	done
+	if [ -d "${SHOT_DIR:-}" ]; then
+		mkdir -p "$REPO/test-artifacts/browser"
+		cp "$SHOT_DIR"/*.png "$REPO/test-artifacts/browser/"
+	fi
+}
+
+# scenario NAME [URL]: one scenario of test/browser/run.mjs in chromium
+scenario() {
+	LENSFLOW_URL=${2:-$URL} run node "$REPO/test/browser/run.mjs" "$1"
+	if [ "$status" -ne 0 ]; then
+		echo "$output" >&2
+		return 1
+	fi
+}
+
+# headers of PATH (curl args...) into $HDRS, the body into $BODYF, the status in $CODE
+get() {
+	local path=$1
+	shift
+	HDRS=$BATS_TEST_TMPDIR/headers BODYF=$BATS_TEST_TMPDIR/body
+	rm -f "$HDRS" "$BODYF" # curl writes no file for an answer without a body
+	CODE=$(curl -sS -o "$BODYF" -D "$HDRS" -w '%{http_code}' --max-time 10 "$@" "$URL$path")
+}
+header() { # header NAME: its value in $HDRS
+	grep -i "^$1:" "$HDRS" | head -1 | cut -d' ' -f2- | tr -d '\r'
+}
+
+@test "the page's files: compiled in, content types, ETag and 304, CSP, nosniff" {
+	local f path ctype etag
+	for f in index.html:/:text/html app.css:/static/app.css:text/css \
+		app.js:/static/app.js:text/javascript icon.svg:/static/icon.svg:image/svg+xml; do
+		IFS=: read -r file path ctype <<<"$f"
+		get "$path" -H 'Accept: text/html,*/*;q=0.8'
+		assert_equal "$CODE" 200
+		# the bytes of the repository's file, from the binary itself
+		cmp "$BODYF" "$REPO/tools/ml-serve/static/$file"
+		[[ $(header Content-Type) == "$ctype"* ]]
+		assert_equal "$(header Content-Length)" "$(stat -c %s "$REPO/tools/ml-serve/static/$file")"
+		assert_equal "$(header X-Content-Type-Options)" nosniff
+		assert_equal "$(header Cache-Control)" no-cache
+		etag=$(header ETag)
+		assert_equal "$etag" "\"$(sha256sum "$REPO/tools/ml-serve/static/$file" | cut -c1-16)\""
+		get "$path" -H 'Accept: text/html' -H "If-None-Match: W/\"0000\", $etag"
+		assert_equal "$CODE" 304
+		[ ! -s "$BODYF" ]
+		assert_equal "$(header ETag)" "$etag"
+		get "$path" -H 'Accept: text/html' -H 'If-None-Match: "0123456789abcdef"'
+		assert_equal "$CODE" 200
+	done
+	get / -H 'Accept: text/html'
+	assert_equal "$(header Content-Security-Policy)" \
+		"default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	assert_equal "$(header Vary)" Accept
+	# the policy holds only without inline code: every script and style is a file of its own
+	run grep -Ec '<script>|<style|style=|onclick=|javascript:' "$REPO/tools/ml-serve/static/index.html"
+	assert_output 0
+	# HEAD: the headers, no body
+	get /static/app.js -I
+	assert_equal "$CODE" 200
+	assert_equal "$(header Content-Length)" "$(stat -c %s "$REPO/tools/ml-serve/static/app.js")"
+	[ ! -s "$BODYF" ]
+}
+
+@test "/ stays JSON for API clients; unknown files 404 and other methods 405, in JSON" {
+	get /
+	assert_equal "$CODE" 200
+	[[ $(header Content-Type) == application/json* ]]
+	jq -e '.endpoints | index("GET /") != null' "$BODYF"
+	get / -H 'Accept: text/html;q=0, application/json'
+	[[ $(header Content-Type) == application/json* ]]
+	get /static/secret.txt
+	assert_equal "$CODE" 404
+	assert_equal "$(jq -r .message "$BODYF")" "the page has no file secret.txt"
+	get /static/../../etc/passwd --path-as-is
+	[ "$CODE" = 404 ] || [ "$CODE" = 400 ]
+	! grep -q root: "$BODYF"
+	get /static/app.js -X POST
+	assert_equal "$CODE" 405
+	assert_equal "$(header Allow)" "GET, HEAD"
+	assert_equal "$(jq -r .error "$BODYF")" method_not_allowed
+	# the page's requests are counted under the route "/", never under a file name
+	curl -s "$URL/metrics" | grep -q 'lensflow_http_requests_total{method="GET",route="/",status_class="2xx"}'
+	run bash -c "curl -s '$URL/metrics' | grep -c 'route=\"/static'"
+	assert_output 0
+}
+
+@test "a user from the picker and from the id box: highest-rated movies and recommendations as the API" {
+	scenario user
+}
+
+@test "keyboard only: Tab order, the picker with arrow keys, the id box with Enter, labelled controls" {
+	scenario keyboard
+}
+
+@test "an unknown user and a malformed id are said in words" {
+	scenario unknown
+}
+
+@test "search a title: the movie and its most similar movies as the API" {
+	scenario search
+}
+
+@test "cold start: stars for three movies give POST /recommendations' answer" {
+	scenario coldstart
+}
+
+@test "the model panel: serving and champion versions, loaded time, offline metrics" {
+	scenario model
+}
+
+@test "375 px wide: one column, no sideways scroll, 44 px targets, every panel works" {
+	scenario narrow
+}
+
+@test "the service not ready: the banner and the panels say so in words" {
+	scenario notready "$URL_EMPTY"
+}
