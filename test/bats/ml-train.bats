@@ -1,13 +1,14 @@
 #!/usr/bin/env bats
 # ml-train: train ratings TSV on stdin -> .lfe model on stdout (or -o).
 # Runs on a small fixture (321 ratings of u.data: users <= 40, movies <= 50)
-# with few epochs, so the whole file takes seconds.
+# with few epochs, so the whole file takes seconds. FAST trains the softmax MF
+# alone (its own layout); the blend and EASE have tests of their own below.
 
 load helpers
 bats_require_minimum_version 1.5.0
 
 FIX=$FIXTURES/model-train.tsv
-FAST=(-q --epochs 3 --dim 16 --rating-dim 5 --rating-sweeps 5 --rating-burn-in 1 --rating-samples 2)
+FAST=(-q --model softmax-mf --epochs 3 --dim 16 --rating-dim 5 --rating-sweeps 5 --rating-burn-in 1 --rating-samples 2)
 
 # lfe_dump FILE: one line per table, "name rows dim id id ...", read with od
 # straight from the bytes (magic, n_tables, then name[16] rows dim ids values).
@@ -21,6 +22,25 @@ lfe_dump() {
 		echo "$name $rows $dim${ids% }"
 		off=$((off + 24 + 4 * rows + 4 * rows * dim))
 	done
+}
+
+ml_blend_row() { lfe_values "$1" blend; }
+
+# lfe_values FILE TABLE: the table's values, one row a line, %g
+lfe_values() {
+	local f=$1 want=$2 off=12 n t name rows dim
+	n=$(od -A n -t u4 -j 8 -N 4 "$f" | tr -d ' ')
+	for ((t = 0; t < n; t++)); do
+		name=$(dd if="$f" bs=1 skip="$off" count=16 status=none | tr -d '\0')
+		read -r rows dim < <(od -A n -t u4 -j $((off + 16)) -N 8 "$f")
+		if [[ $name == "$want" ]]; then
+			od -A n -v -t f4 -w$((4 * dim)) -j $((off + 24 + 4 * rows)) -N $((4 * rows * dim)) "$f" |
+				awk '{ for (i = 1; i <= NF; i++) printf "%s%.9g", (i > 1 ? " " : ""), $i; print "" }'
+			return 0
+		fi
+		off=$((off + 24 + 4 * rows + 4 * rows * dim))
+	done
+	return 1
 }
 
 ids_of() { # ids_of COLUMN FILE: sorted distinct ids, space-separated
@@ -67,7 +87,7 @@ ids_of() { # ids_of COLUMN FILE: sorted distinct ids, space-separated
 
 @test "one rating: nothing to hold out, so a fixed number of epochs; still a model" {
 	printf '4\t9\t5\t0\n' >"$TMP/one.tsv"
-	run --separate-stderr "$BIN/ml-train" --dim 4 --max-epochs 2 --rating-sweeps 2 \
+	run --separate-stderr "$BIN/ml-train" --model softmax-mf --dim 4 --max-epochs 2 --rating-sweeps 2 \
 		--rating-samples 1 -o "$TMP/m.lfe" <"$TMP/one.tsv"
 	assert_success
 	[[ $stderr == *"no rating can be held out for validation; training 2 epochs"* ]]
@@ -86,7 +106,7 @@ ids_of() { # ids_of COLUMN FILE: sorted distinct ids, space-separated
 	cmp "$TMP/a1.lfe" "$TMP/a2.lfe"
 	# early stopping with the refit beside the selection (threads 2) gives
 	# the same model as the refit after it (threads 1)
-	ES=(-q --dim 8 --max-epochs 8 --patience 2 --rating-sweeps 3 --rating-samples 1)
+	ES=(-q --model softmax-mf --dim 8 --max-epochs 8 --patience 2 --rating-sweeps 3 --rating-samples 1)
 	"$BIN/ml-train" "${ES[@]}" --threads 1 <"$FIX" >"$TMP/e1.lfe"
 	"$BIN/ml-train" "${ES[@]}" --threads 2 <"$FIX" >"$TMP/e2.lfe"
 	cmp "$TMP/e1.lfe" "$TMP/e2.lfe"
@@ -104,7 +124,7 @@ ids_of() { # ids_of COLUMN FILE: sorted distinct ids, space-separated
 }
 
 @test "early stopping: --losses per epoch, --params with what was used" {
-	run --separate-stderr "$BIN/ml-train" --dim 8 --max-epochs 6 --patience 2 --rating-sweeps 4 \
+	run --separate-stderr "$BIN/ml-train" --model softmax-mf --dim 8 --max-epochs 6 --patience 2 --rating-sweeps 4 \
 		--rating-burn-in 1 --rating-samples 2 --losses "$TMP/l.tsv" --params "$TMP/p.tsv" \
 		<"$FIX" -o "$TMP/m.lfe"
 	assert_success
@@ -128,6 +148,70 @@ ids_of() { # ids_of COLUMN FILE: sorted distinct ids, space-separated
 	done
 	grep -qE $'^train_seconds\t[0-9.]+$' "$TMP/p.tsv"
 	grep -qE $'^val_ndcg_at_10\t0\\.[0-9]+$' "$TMP/p.tsv"
+}
+
+# the blend: [a E_u, p_u, 1] / [Q_i, q_i, b_i], EASE's fold-in map and the
+# blend's layout, and the softmax MF's foldin table
+BLEND=(-q --ease-dim 8 --epochs 3 --dim 16 --rating-dim 5 --rating-sweeps 5 --rating-burn-in 1
+	--rating-samples 2)
+
+@test "blend (default): EASE block then softmax-MF block; ease_foldin, blend, foldin tables" {
+	"$BIN/ml-train" "${BLEND[@]}" --params "$TMP/p.tsv" <"$FIX" >"$TMP/m.lfe"
+	run lfe_dump "$TMP/m.lfe"
+	assert_success
+	users=$(ids_of 1 "$FIX") items=$(ids_of 2 "$FIX")
+	nu=$(wc -w <<<"$users") ni=$(wc -w <<<"$items")
+	assert_line --index 0 "users $nu 25 $users"
+	assert_line --index 1 "items $ni 25 $items"
+	assert_line --index 2 "ease_foldin $ni 8 $items"
+	assert_line --index 3 "blend 1 4 0"
+	assert_line --index 4 "rating_users $nu 12 $users"
+	assert_line --index 6 "foldin 1 4 0"
+	for kv in "model	blend" "ease_dim	8" "ease_l2	500" "blend_weight	0.4"; do
+		grep -qxF "$kv" "$TMP/p.tsv" || { echo "missing: $kv"; false; }
+	done
+	# blend table: 8 EASE components, 17 softmax-MF ones, the scale a > 0, w
+	run ml_blend_row "$TMP/m.lfe"
+	assert_output --regexp '^8 17 [0-9.e+-]+ 0\.4$'
+	# the user rows still end in 1 (the softmax-MF bias column)
+	run od -A n -t f4 -j $((12 + 24 + 4 * nu + 4 * 24)) -N 4 "$TMP/m.lfe"
+	assert_output --regexp '^ +1$'
+}
+
+@test "ease: EASE's vectors alone, no softmax-MF foldin; same seed, same bytes" {
+	for t in 1 2; do
+		"$BIN/ml-train" "${BLEND[@]}" --model ease --threads $t <"$FIX" >"$TMP/e$t.lfe"
+	done
+	cmp "$TMP/e1.lfe" "$TMP/e2.lfe"
+	"$BIN/ml-train" "${BLEND[@]}" --threads 1 <"$FIX" >"$TMP/b1.lfe"
+	"$BIN/ml-train" "${BLEND[@]}" --threads 2 <"$FIX" >"$TMP/b2.lfe"
+	cmp "$TMP/b1.lfe" "$TMP/b2.lfe"
+	run lfe_dump "$TMP/e1.lfe"
+	nu=$(ids_of 1 "$FIX" | wc -w)
+	assert_line --index 0 --regexp "^users $nu 8 "
+	assert_line --index 3 --regexp "^blend 1 4 0$"
+	refute_line --regexp "^foldin "
+	# one rating: a one-by-one problem still gives a model
+	printf '4\t9\t5\t0\n' >"$TMP/one.tsv"
+	run "$BIN/ml-train" -q --model ease --rating-sweeps 2 --rating-samples 1 <"$TMP/one.tsv" \
+		-o "$TMP/one.lfe"
+	assert_success
+	run lfe_dump "$TMP/one.lfe"
+	assert_line --index 0 "users 1 1 4"
+}
+
+@test "EASE ranking on a real split (users <= 100): far above popularity" {
+	awk '$1 <= 100' "$DATA/u.data" >"$TMP/r.tsv"
+	"$BIN/ml-split" --seed 42 --test "$TMP/te.tsv" <"$TMP/r.tsv" >"$TMP/tr.tsv" 2>/dev/null
+	"$BIN/ml-train" -q --model ease --rating-sweeps 2 --rating-samples 1 <"$TMP/tr.tsv" \
+		>"$TMP/e.lfe"
+	pop=$("$BIN/ml-eval" --train "$TMP/tr.tsv" --test "$TMP/te.tsv" --baseline popularity |
+		awk -F'\t' '$1 == "ndcg@10" { print $2 }')
+	ease=$("$BIN/ml-eval" --train "$TMP/tr.tsv" --test "$TMP/te.tsv" <"$TMP/e.lfe" |
+		awk -F'\t' '$1 == "ndcg@10" { print $2 }')
+	echo "popularity $pop ease $ease"
+	# measured 0.37 against 0.24
+	awk -v p="$pop" -v e="$ease" 'BEGIN { exit !(e > p + 0.08) }'
 }
 
 @test "malformed line: 65 naming stdin:line; no -o file, no stdout bytes" {
@@ -168,6 +252,15 @@ ids_of() { # ids_of COLUMN FILE: sorted distinct ids, space-separated
 	assert_output --partial "unknown model 'nope'"
 	run "$BIN/ml-train" --lr abc <"$FIX"
 	assert_failure 64
+	run "$BIN/ml-train" --blend-weight 1 <"$FIX"
+	assert_failure 64
+	assert_output --partial "--blend-weight"
+	run "$BIN/ml-train" --ease-dim 0 <"$FIX"
+	assert_failure 64
+	assert_output --partial "--ease-dim"
+	run "$BIN/ml-train" --ease-l2 -3 <"$FIX"
+	assert_failure 64
+	assert_output --partial "--ease-l2"
 	run "$BIN/ml-train" --bogus <"$FIX"
 	assert_failure 64
 	run "$BIN/ml-train" extra.tsv <"$FIX"

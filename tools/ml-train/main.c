@@ -21,12 +21,18 @@
 
 static const char usage[] =
 	"usage: ml-train [options] < train.tsv > model.lfe\n"
-	"Trains user and movie embeddings (full-softmax matrix factorisation) and a\n"
-	"rating head (Bayesian biased MF) on ratings TSV (user, movie, rating, timestamp).\n"
-	"The epoch count is chosen on a 90/10 per-user holdout of the input, then the\n"
-	"model is refitted on all of it.\n"
+	"Trains user and movie embeddings whose dot product ranks movies, and a rating\n"
+	"head (Bayesian biased MF) on ratings TSV (user, movie, rating, timestamp).\n"
+	"Ranking models: softmax-mf (full-softmax matrix factorisation; its epoch count\n"
+	"is chosen on a 90/10 per-user holdout of the input, then the model is refitted\n"
+	"on all of it), ease (EASE's closed form, as low-rank vectors), and blend (both,\n"
+	"each score divided by its spread, vectors side by side).\n"
 	"\n"
-	"  --model NAME            softmax-mf (the only model)\n"
+	"  --model NAME            blend (default), softmax-mf or ease\n"
+	"  --ease-l2 X             EASE's L2 on the Gram diagonal (default 500)\n"
+	"  --ease-dim N            EASE eigenpairs kept, capped at the user count (default 256)\n"
+	"  --ease-power N          subspace iterations for them (default 3)\n"
+	"  --blend-weight X        EASE's share w of the blend, 0 < w < 1 (default 0.4)\n"
 	"  --dim N                 factor size (default 80; stored vectors have N+1)\n"
 	"  --epochs N              train exactly N epochs, no validation (default: early "
 	"stopping)\n"
@@ -84,11 +90,19 @@ enum {
 	OPT_THREADS,
 	OPT_LOSSES,
 	OPT_PARAMS,
-	OPT_VERSION
+	OPT_VERSION,
+	OPT_EASE_L2,
+	OPT_EASE_DIM,
+	OPT_EASE_POWER,
+	OPT_BLEND_W
 };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, OPT_MODEL},
+	{"ease-l2", required_argument, NULL, OPT_EASE_L2},
+	{"ease-dim", required_argument, NULL, OPT_EASE_DIM},
+	{"ease-power", required_argument, NULL, OPT_EASE_POWER},
+	{"blend-weight", required_argument, NULL, OPT_BLEND_W},
 	{"dim", required_argument, NULL, OPT_DIM},
 	{"epochs", required_argument, NULL, OPT_EPOCHS},
 	{"max-epochs", required_argument, NULL, OPT_MAX_EPOCHS},
@@ -119,6 +133,9 @@ static const struct option longopts[] = {
 static train_config defaults(void)
 {
 	train_config c = {
+		.model = MODEL_BLEND,
+		.ease = {.l2 = 500, .dim = 256, .oversample = 32, .power = 3, .seed = 42},
+		.blend_weight = 0.4,
 		.rank = {.dim = 80,
 			 .lr = 0.0183,
 			 .user_l2 = 2.17,
@@ -163,11 +180,38 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 				name = o->name;
 		switch (opt) {
 		case OPT_MODEL:
-			if (strcmp(optarg, "softmax-mf") != 0) {
-				log_error("--model: unknown model '%s'; the model is softmax-mf",
+			if (strcmp(optarg, "softmax-mf") == 0) {
+				c->model = MODEL_SOFTMAX;
+			} else if (strcmp(optarg, "ease") == 0) {
+				c->model = MODEL_EASE;
+			} else if (strcmp(optarg, "blend") == 0) {
+				c->model = MODEL_BLEND;
+			} else {
+				log_error("--model: unknown model '%s'; want blend, softmax-mf or "
+					  "ease",
 					  optarg);
 				return EX_USAGE;
 			}
+			break;
+		case OPT_EASE_L2:
+			if (parse_double(optarg, 1e-6, 1e9, &x) < 0)
+				return bad_value(name, optarg, "a number in 1e-6..1e9");
+			c->ease.l2 = x;
+			break;
+		case OPT_EASE_DIM:
+			if (parse_i64(optarg, 1, 2000, &i) < 0)
+				return bad_value(name, optarg, "an integer in 1..2000");
+			c->ease.dim = (size_t)i;
+			break;
+		case OPT_EASE_POWER:
+			if (parse_i64(optarg, 0, 50, &i) < 0)
+				return bad_value(name, optarg, "an integer in 0..50");
+			c->ease.power = (int)i;
+			break;
+		case OPT_BLEND_W:
+			if (parse_double(optarg, 0.001, 0.999, &x) < 0)
+				return bad_value(name, optarg, "a number in 0.001..0.999");
+			c->blend_weight = x;
 			break;
 		case OPT_DIM:
 			if (parse_i64(optarg, 1, LFE_MAX_DIM - 1, &i) < 0)
@@ -241,7 +285,7 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 		case OPT_SEED:
 			if (parse_i64(optarg, 0, INT64_MAX, &i) < 0)
 				return bad_value(name, optarg, "a non-negative integer");
-			c->seed = c->rank.seed = (uint64_t)i;
+			c->seed = c->rank.seed = c->ease.seed = (uint64_t)i;
 			c->rating.seed = (uint64_t)i + 1;
 			break;
 		case OPT_THREADS:

@@ -20,6 +20,71 @@ static int add(lfe *m, const char *name, uint32_t rows, uint32_t dim, const int3
 	return 0;
 }
 
+const char *model_name(model_kind k)
+{
+	return k == MODEL_EASE ? "ease" : k == MODEL_SOFTMAX ? "softmax-mf" : "blend";
+}
+
+double blend_scale(const train_config *c, const train_result *r)
+{
+	if (c->model != MODEL_BLEND)
+		return 1.0;
+	double mean = 0, sd_mf = 0, w = c->blend_weight;
+	if (score_moments(r->rank.P, r->rank.n_users, r->rank.Q, r->rank.n_items,
+			  r->rank.dim + 1, &mean, &sd_mf) < 0 ||
+	    !(r->ease.sd > 0) || !(sd_mf > 0))
+		return NAN;
+	return w / (1.0 - w) * sd_mf / r->ease.sd;
+}
+
+/* users [a E_u, p_u, 1] and items [I_i, q_i, b_i]: a times the EASE score
+ * plus the softmax-MF score, which ranks as the blend does (both divided
+ * by (1 - w) / sd_mf). Either block may be absent. */
+static int ranking_tables(const dataset *d, const train_config *c, const train_result *r,
+			  lfe *out, lf_error *err)
+{
+	size_t nu = d->n_users, ni = d->n_items;
+	size_t ke = c->model == MODEL_SOFTMAX ? 0 : r->ease.dim;
+	size_t km = c->model == MODEL_EASE ? 0 : r->rank.dim + 1;
+	double a = blend_scale(c, r);
+	if (!isfinite(a))
+		return lf_fail(err, EX_SOFTWARE, "blend: a model's scores have no spread");
+	lfe_table *t;
+	if (add(out, "users", (uint32_t)nu, (uint32_t)(ke + km), d->user_ids, &t, err) < 0)
+		return -1;
+	for (size_t u = 0; u < nu; u++) {
+		float *row = t->values + u * (ke + km);
+		for (size_t j = 0; j < ke; j++)
+			row[j] = (float)(a * r->ease.E[u * ke + j]);
+		if (km)
+			memcpy(row + ke, r->rank.P + u * km, km * sizeof(float));
+	}
+	if (add(out, "items", (uint32_t)ni, (uint32_t)(ke + km), d->item_ids, &t, err) < 0)
+		return -1;
+	for (size_t i = 0; i < ni; i++) {
+		float *row = t->values + i * (ke + km);
+		if (ke)
+			memcpy(row, r->ease.Q + i * ke, ke * sizeof(float));
+		if (km)
+			memcpy(row + ke, r->rank.Q + i * km, km * sizeof(float));
+	}
+	if (!ke)
+		return 0;
+	/* a new user's EASE block: the sum of the rated movies' rows */
+	if (add(out, "ease_foldin", (uint32_t)ni, (uint32_t)ke, d->item_ids, &t, err) < 0)
+		return -1;
+	for (size_t j = 0; j < ni * ke; j++)
+		t->values[j] = (float)(a * r->ease.F[j]);
+	int32_t zero = 0;
+	if (add(out, "blend", 1, 4, &zero, &t, err) < 0)
+		return -1;
+	t->values[0] = (float)ke; /* EASE block: the first ke components */
+	t->values[1] = (float)km; /* softmax-MF block after it ([p, 1] / [q, b]) */
+	t->values[2] = (float)a;
+	t->values[3] = (float)(c->model == MODEL_BLEND ? c->blend_weight : 1.0);
+	return 0;
+}
+
 int train_to_lfe(const dataset *d, const train_config *c, const train_result *r, lfe *out,
 		 lf_error *err)
 {
@@ -27,14 +92,10 @@ int train_to_lfe(const dataset *d, const train_config *c, const train_result *r,
 	const smf_model *s = &r->rank;
 	const rmf_model *h = &r->rating;
 	uint32_t nu = (uint32_t)d->n_users, ni = (uint32_t)d->n_items;
-	size_t k = s->dim, q = h->dim;
+	size_t q = h->dim;
 	lfe_table *t;
-	if (add(out, "users", nu, (uint32_t)k + 1, d->user_ids, &t, err) < 0)
+	if (ranking_tables(d, c, r, out, err) < 0)
 		goto fail;
-	memcpy(t->values, s->P, (size_t)nu * (k + 1) * sizeof(float));
-	if (add(out, "items", ni, (uint32_t)k + 1, d->item_ids, &t, err) < 0)
-		goto fail;
-	memcpy(t->values, s->Q, (size_t)ni * (k + 1) * sizeof(float));
 	if (add(out, "rating_users", nu, (uint32_t)q + 2, d->user_ids, &t, err) < 0)
 		goto fail;
 	for (size_t u = 0; u < nu; u++) {
@@ -51,6 +112,8 @@ int train_to_lfe(const dataset *d, const train_config *c, const train_result *r,
 		row[q] = 1.0f;
 		row[q + 1] = h->bi[i];
 	}
+	if (c->model == MODEL_EASE)
+		return 0;
 	int32_t zero = 0;
 	if (add(out, "foldin", 1, 4, &zero, &t, err) < 0)
 		goto fail;
@@ -88,7 +151,18 @@ int write_losses(FILE *f, const char *name, const train_result *r, lf_error *err
 int write_params(FILE *f, const char *name, const dataset *d, const train_config *c,
 		 const train_result *r, lf_error *err)
 {
-	fprintf(f, "model\tsoftmax-mf\n");
+	fprintf(f, "model\t%s\n", model_name(c->model));
+	if (c->model != MODEL_SOFTMAX) {
+		fprintf(f, "ease_l2\t%.9g\n", c->ease.l2);
+		fprintf(f, "ease_dim\t%zu\n", c->ease.dim);
+		fprintf(f, "ease_oversample\t%zu\n", c->ease.oversample);
+		fprintf(f, "ease_power\t%d\n", c->ease.power);
+		fprintf(f, "ease_seconds\t%.3f\n", r->ease_seconds);
+	}
+	if (c->model == MODEL_BLEND) {
+		fprintf(f, "blend_weight\t%.9g\n", c->blend_weight);
+		fprintf(f, "blend_scale\t%.9g\n", blend_scale(c, r));
+	}
 	fprintf(f, "dim\t%zu\n", c->rank.dim);
 	fprintf(f, "lr\t%.9g\n", c->rank.lr);
 	fprintf(f, "user_l2\t%.9g\n", c->rank.user_l2);

@@ -258,28 +258,55 @@ static void *rating_thread(void *arg)
 	return NULL;
 }
 
+static int ease_job(job *j)
+{
+	double t0 = now_seconds();
+	int rc = ease_fit(&j->d->all, j->d->n_items, &j->c->ease, &j->out->ease, &j->err);
+	j->out->ease_seconds = now_seconds() - t0;
+	if (rc == 0)
+		log_info("ranking ease: %zu eigenpairs, l2 %g (%.2f s)", j->out->ease.dim,
+			 j->c->ease.l2, j->out->ease_seconds);
+	return rc;
+}
+
+static void *ease_thread(void *arg)
+{
+	job *j = arg;
+	j->rc = ease_job(j);
+	return NULL;
+}
+
 int train_all(const dataset *d, const train_config *c, train_result *out, lf_error *err)
 {
 	memset(out, 0, sizeof *out);
+	out->val_ndcg = NAN;
 	double t0 = now_seconds();
 	csr fit = {0}, val = {0};
-	if (c->epochs == 0 &&
+	int use_smf = c->model != MODEL_EASE, use_ease = c->model != MODEL_SOFTMAX;
+	if (use_smf && c->epochs == 0 &&
 	    holdout_split(&d->all, c->validation_ratio, c->seed, &fit, &val, err) < 0)
 		return -1;
 	job rank = {d, c, &fit, &val, out, {0}, 0};
-	job rating = rank;
-	pthread_t th;
+	job rating = rank, ease = rank;
+	pthread_t th, th_e;
 	int threaded = c->threads >= 2 && pthread_create(&th, NULL, rating_thread, &rating) == 0;
-	rank.rc = rank_job(&rank);
+	int threaded_e = use_ease && c->threads >= 2 &&
+			 pthread_create(&th_e, NULL, ease_thread, &ease) == 0;
+	if (use_smf)
+		rank.rc = rank_job(&rank);
+	if (use_ease && !threaded_e && rank.rc == 0)
+		ease.rc = ease_job(&ease);
 	if (threaded)
 		pthread_join(th, NULL);
-	else if (rank.rc == 0)
+	else if (rank.rc == 0 && ease.rc == 0)
 		rating.rc = rating_job(&rating);
+	if (threaded_e)
+		pthread_join(th_e, NULL);
 	csr_free(&fit);
 	csr_free(&val);
 	out->seconds = now_seconds() - t0;
-	if (rank.rc < 0 || rating.rc < 0) {
-		*err = rank.rc < 0 ? rank.err : rating.err;
+	if (rank.rc < 0 || rating.rc < 0 || ease.rc < 0) {
+		*err = rank.rc < 0 ? rank.err : ease.rc < 0 ? ease.err : rating.err;
 		train_result_free(out);
 		return -1;
 	}
@@ -293,6 +320,7 @@ int train_all(const dataset *d, const train_config *c, train_result *out, lf_err
 void train_result_free(train_result *r)
 {
 	smf_free(&r->rank);
+	ease_free(&r->ease);
 	rmf_free(&r->rating);
 	free(r->rank_losses.rows);
 	free(r->refit_losses.rows);

@@ -8,6 +8,9 @@
  * of its own, and so does the ranking refit, in step with the selection
  * (train.c says how that stays deterministic).
  *
+ * EASE (ease.c) is a closed form on all of train, on a thread of its own
+ * with threads >= 2.
+ *
  * Also the records that go out with the model: per-epoch losses (TSV
  * step/name/value) and the parameters used (TSV name/value).
  *
@@ -20,13 +23,22 @@
 #include <stdio.h>
 
 #include "dataset.h"
+#include "ease.h"
 #include "lfe.h"
 #include "log.h"
 #include "rmf.h"
 #include "smf.h"
 
+/* The ranking model: the softmax MF alone, EASE alone, or both blended
+ * (score = w * ease / sd_ease + (1 - w) * mf / sd_mf, sd over every
+ * (user, movie) pair; still one dot product of concatenated vectors). */
+typedef enum { MODEL_BLEND, MODEL_SOFTMAX, MODEL_EASE } model_kind;
+
 typedef struct train_config {
+	model_kind model;
 	smf_params rank;
+	ease_params ease;
+	double blend_weight; /* w, in (0, 1) */
 	int epochs; /* > 0: fixed, no validation; 0: early stopping */
 	int max_epochs;
 	rmf_params rating;
@@ -49,7 +61,9 @@ typedef struct loss_log {
 
 typedef struct train_result {
 	smf_model rank;
+	ease_model ease;
 	rmf_model rating;
+	double ease_seconds;
 	int rank_epochs, rating_epochs; /* rating: Gibbs sweeps */
 	double val_ndcg;		/* NaN when epochs were fixed */
 	double seconds;
@@ -59,7 +73,12 @@ typedef struct train_result {
 int train_all(const dataset *d, const train_config *c, train_result *out, lf_error *err);
 void train_result_free(train_result *r);
 
-/* The .lfe tables: users, items, rating_users, rating_items, foldin. */
+/* Name of a model kind as --model spells it. */
+const char *model_name(model_kind k);
+/* The blend's factor on the EASE block of the user rows (1 without a blend). */
+double blend_scale(const train_config *c, const train_result *r);
+/* The .lfe tables: users, items, rating_users, rating_items, and foldin
+ * (softmax-mf and blend), ease_foldin and blend (ease and blend). */
 int train_to_lfe(const dataset *d, const train_config *c, const train_result *r, lfe *out,
 		 lf_error *err);
 /* TSV step\tname\tvalue, ranking rows first. */

@@ -1,0 +1,58 @@
+/*
+ * ease.h — EASE (Steck 2019, "Embarrassingly shallow autoencoders") turned
+ * into low-rank user and movie vectors whose dot product ranks as EASE does.
+ *
+ * EASE's item-item weights are B = I - P diag(1/diag(P)) with
+ * P = (G + l2 I)^-1, G = X^T X (X: users x movies, 1 where rated). For a
+ * movie the user has not rated, X_u B_i = (X_u G (G + l2 I)^-1)_i / (l2 d_i)
+ * with d = diag(P): a spectral filter s/(s + l2) on G's eigenvalues, so
+ * keeping G's top-k eigenpairs (computed from the smaller K = X X^T by a
+ * seeded randomised subspace iteration) gives, up to the constant l2,
+ *
+ *   user u     E_u = X_u F,   F = V diag(s/(s + l2))      (movies x k)
+ *   movie i    Q_i = V_i / d_i
+ *
+ * with V the right singular vectors of X and d_i = (1 - sum_j V_ij^2
+ * s_j/(s_j + l2)) / l2 over the kept pairs. Movies the user rated score
+ * differently from EASE, but every ranking excludes them. F is also the
+ * fold-in: a new user's vector is the sum of F's rows of the movies rated.
+ * With k = number of users (or more) nothing is truncated and the scores
+ * are exactly l2 times EASE's.
+ *
+ * Ownership: ease_model owns E, I and F; ease_free releases them.
+ */
+#ifndef LENSFLOW_TRAIN_EASE_H
+#define LENSFLOW_TRAIN_EASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "log.h"
+
+typedef struct ease_params {
+	double l2;	 /* lambda on G's diagonal */
+	size_t dim;	 /* eigenpairs kept (k) */
+	size_t oversample; /* extra directions in the subspace iteration */
+	int power;	 /* subspace iterations */
+	uint64_t seed;
+} ease_params;
+
+typedef struct ease_model {
+	size_t n_users, n_items, dim;
+	float *E; /* n_users x dim */
+	float *Q; /* n_items x dim */
+	float *F; /* n_items x dim: the fold-in map */
+	double mean, sd; /* of the scores E I^T over every (user, movie) */
+} ease_model;
+
+int ease_fit(const csr *X, size_t n_items, const ease_params *p, ease_model *out, lf_error *err);
+
+/* Mean and standard deviation of the scores A B^T over all rows of A
+ * (na x k) and B (nb x k), from the k x k Gram matrices. -1: out of memory. */
+int score_moments(const float *A, size_t na, const float *B, size_t nb, size_t k, double *mean,
+		  double *sd);
+
+void ease_free(ease_model *m);
+
+#endif
