@@ -312,6 +312,21 @@ EOF
 	after_batch
 }
 
+@test "a flood of 300 idle connections: no crash, and the fds go back to where they were" {
+	fds0=$(fd_count "$PID")
+	"$REL/rl-slow" "$PORT" 300 3 5000 >"$BATS_TEST_TMPDIR/flood.out"
+	cat "$BATS_TEST_TMPDIR/flood.out"
+	grep -q "opened=300 " "$BATS_TEST_TMPDIR/flood.out"
+	# the queued connections are closed by their clients; the server drops them within --timeout
+	for _ in $(seq 100); do
+		[ "$(fd_count "$PID")" -le $((fds0 + 2)) ] && break
+		sleep 0.1
+	done
+	echo "fds: $fds0 before, $(fd_count "$PID") after"
+	[ "$(fd_count "$PID")" -le $((fds0 + 2)) ] || fail "fds stayed at $(fd_count "$PID")"
+	after_batch
+}
+
 @test "RSS stays flat over six more rounds of every batch above" {
 	[[ $BIN != */asan/* ]] || skip "ASan's quarantine holds freed memory: RSS is measured on the release build"
 	big=$(head -c 102400 /dev/zero | tr '\0' a)
