@@ -47,7 +47,7 @@
       const said = body && typeof body.message === "string" ? body.message : `HTTP ${res.status}`;
       if (res.status === 503) {
         const retry = res.headers.get("Retry-After");
-        notReady(said, retry);
+        readySoon();
         throw new ApiError(
           `The service is not ready: ${said}.` + (retry ? ` Try again in ${retry} s.` : ""),
           503,
@@ -99,25 +99,37 @@
 
   // ---------- readiness ----------
 
+  // The banner says what /readyz says; any 503 of another answer asks it again
+  // (once: a check already pending covers it), and while not ready it is asked
+  // every Retry-After seconds. Back to ready, the model panel is loaded again.
   const status = $("status");
   let readyTimer = null;
 
-  function notReady(detail, retry) {
-    const secs = Number(retry) > 0 ? Number(retry) : READY_RETRY_MS / 1000;
-    say(status, `The service is not ready: ${detail}. Checking again in ${secs} s.`, "error");
-    clearTimeout(readyTimer);
-    readyTimer = setTimeout(checkReady, secs * 1000);
+  function readySoon() {
+    if (readyTimer === null) readyTimer = setTimeout(checkReady, 0);
   }
 
   async function checkReady() {
+    clearTimeout(readyTimer);
+    readyTimer = null;
+    const was = status.dataset.kind;
+    let res, body;
     try {
-      const r = await api("/readyz");
-      const was = status.dataset.kind;
-      say(status, `Ready: serving model version ${r.model_version}.`, "ok");
-      if (was === "error") loadModel();
-    } catch (e) {
-      if (e.status !== 503) say(status, e.message, "error");
+      res = await fetch("/readyz", { headers: { Accept: "application/json" } });
+      body = await res.json();
+    } catch {
+      say(status, "Cannot reach ml-serve: the server is stopped or the network failed.", "error");
+      return;
     }
+    if (res.ok) {
+      say(status, `Ready: serving model version ${body.model_version}.`, "ok");
+      if (was === "error") loadModel();
+      return;
+    }
+    const detail = body && (body.detail || body.message) ? body.detail || body.message : `HTTP ${res.status}`;
+    const secs = Number(res.headers.get("Retry-After")) > 0 ? Number(res.headers.get("Retry-After")) : READY_RETRY_MS / 1000;
+    say(status, `The service is not ready: ${detail}. Checking again in ${secs} s.`, "error");
+    readyTimer = setTimeout(checkReady, secs * 1000);
   }
 
   // ---------- movie rows ----------
@@ -473,11 +485,13 @@
         names.map((n) => [n, metricText(model.metrics[n]), n]),
       );
       if (!names.length) $("model-metrics").append(el("dd", {}, "none recorded"));
+      $("model-grid").hidden = false;
       say(modelMsg, `Model ${model.name} version ${model.version}, loaded ${loadedText}.`);
     } catch (e) {
       if (!mine()) return;
       $("model-facts").replaceChildren();
       $("model-metrics").replaceChildren();
+      $("model-grid").hidden = true;
       say(modelMsg, e.message, "error");
     }
   }
