@@ -30,6 +30,8 @@ near() { # near VALUE EXPECTED TOL
 	near "$(metric recall@2)" 0.3333333333 1e-9
 	near "$(metric map@2)" 0.25 1e-12
 	near "$(metric coverage@2)" 0.8 1e-12
+	# every movie counts one train user of three (20 and 50 none: counted as one)
+	near "$(metric novelty@2)" 1.5849625007 1e-9
 	near "$(metric rmse)" 0.5 1e-12
 	assert_equal "$(metric users)" 3
 	# the unknown user 9 is reported, not evaluated
@@ -42,14 +44,21 @@ near() { # near VALUE EXPECTED TOL
 	near "$(metric precision@10)" 0.1666666667 1e-9
 	near "$(metric coverage@10)" 1 0
 	assert_equal "$(cut -f1 <<<"$output" | tr '\n' ' ')" \
-		"ndcg@10 precision@10 recall@10 map@10 coverage@10 rmse users "
+		"ndcg@10 precision@10 recall@10 map@10 coverage@10 novelty@10 rmse users "
 }
 
 @test "--json: one object with the same numbers" {
 	run --separate-stderr hand --k 2 --json <"$FIXTURES/model-hand.lfe"
 	assert_success
 	assert_equal "${#lines[@]}" 1
-	assert_output --regexp '^\{"ndcg@2": 0\.3333333333333333[0-9]*, "precision@2": 0\.33333.*"map@2": 0\.25, "coverage@2": 0\.80*[0-9]*, "rmse": 0\.5, "users": 3\}$'
+	assert_output --regexp '^\{"ndcg@2": 0\.3333333333333333[0-9]*, "precision@2": 0\.33333.*"map@2": 0\.25, "coverage@2": 0\.80*[0-9]*, "novelty@2": 1\.58496[0-9]*, "rmse": 0\.5, "users": 3\}$'
+}
+
+@test "--lists: each test user's list (user, rank, movie, score), no metrics" {
+	run --separate-stderr hand --k 2 --lists <"$FIXTURES/model-hand.lfe"
+	assert_success
+	assert_output "$(printf '%s\n' $'1\t1\t20\t4' $'1\t2\t30\t3' $'2\t1\t30\t3' \
+		$'2\t2\t50\t2' $'3\t1\t10\t5' $'3\t2\t20\t5')"
 }
 
 @test "popularity baseline on the ms-stratified seed-42 split: ndcg@10 0.235..0.25" {

@@ -87,6 +87,10 @@ typedef struct scorer {
 } scorer;
 
 typedef struct state {
+	const double *novelty; /* n_cat: -log2(share of train users who rated it) */
+	const id_row *cat;
+	FILE *lists;	      /* non-NULL: print the lists instead */
+	double novelty_sum;   /* sum over users of their list's mean novelty */
 	const pair *tr, *te;
 	size_t n_tr, n_te, at_tr, at_te;
 } state;
@@ -126,6 +130,15 @@ static int rank_block(const scorer *s, state *st, const int32_t *ids, const long
 			if (st->te[st->at_te].item >= 0)
 				rel[known++] = st->te[st->at_te].item;
 		rank_eval_add(ev, top, rel, known, all);
+		double nov = 0;
+		size_t filled = 0;
+		for (size_t j = 0; j < k && top[j] >= 0; j++, filled++) {
+			nov += st->novelty[top[j]];
+			if (st->lists)
+				fprintf(st->lists, "%d\t%zu\t%d\t%.9g\n", ids[r], j + 1,
+					st->cat[top[j]].id, (double)sc[top[j]]);
+		}
+		st->novelty_sum += filled ? nov / (double)filled : 0.0;
 	}
 	return 0;
 }
@@ -213,9 +226,28 @@ static int build_catalogue(const lfe *model, const ratings *train, id_row **map,
 	return 0;
 }
 
-int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k, metric_set *out,
-	     size_t *skipped, lf_error *err)
+/* -log2 of the share of train users who rated each catalogue item (at
+ * least one rating counted, so unrated catalogue items stay finite). */
+static double *novelty_of(const pair *tr, size_t n_tr, size_t n_cat)
 {
+	double *nov = lf_calloc(n_cat ? n_cat : 1, sizeof *nov);
+	if (!nov)
+		return NULL;
+	size_t users = 0;
+	for (size_t j = 0; j < n_tr; j++) {
+		users += j == 0 || tr[j].user != tr[j - 1].user;
+		if (tr[j].item >= 0)
+			nov[tr[j].item] += 1.0;
+	}
+	for (size_t c = 0; c < n_cat; c++)
+		nov[c] = -log2(fmax(nov[c], 1.0) / (double)(users ? users : 1));
+	return nov;
+}
+
+int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k, FILE *lists,
+	     metric_set *out, size_t *skipped, lf_error *err)
+{
+	double *nov = NULL;
 	id_row *cat = NULL, *umap = NULL;
 	float *vec = NULL, *S = NULL, *ublock = NULL;
 	pair *tr = NULL, *te = NULL;
@@ -235,6 +267,8 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 	top = lf_calloc(k, sizeof *top);
 	rel = lf_calloc(test->n ? test->n : 1, sizeof *rel);
 	S = lf_calloc((model ? BLOCK : 1) * n_cat, sizeof *S);
+	if (tr && !(nov = novelty_of(tr, train->n, n_cat)))
+		tr = (free(tr), NULL);
 	if (!tr || !te || !top || !rel || !S ||
 	    (model && (!(umap = index_ids(users->ids, users->rows)) ||
 		       !(ublock = lf_calloc((size_t)BLOCK * dim, sizeof(float)))))) {
@@ -242,7 +276,7 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 		goto done;
 	}
 	scorer s = {n_cat, dim, model ? vec : NULL, model ? NULL : vec, users, umap, ublock};
-	state st = {tr, te, train->n, test->n, 0, 0};
+	state st = {nov, cat, lists, 0.0, tr, te, train->n, test->n, 0, 0};
 	size_t m = 0;
 	for (size_t j = 0; j < test->n; j++) {
 		if (j > 0 && te[j].user == te[j - 1].user)
@@ -272,9 +306,10 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 	}
 	rank_result res = rank_eval_result(&ev);
 	char name[METRIC_NAME_MAX];
-	const char *base[] = {"ndcg", "precision", "recall", "map", "coverage"};
-	double val[] = {res.ndcg, res.precision, res.recall, res.map, res.coverage};
-	for (size_t t = 0; t < 5; t++) {
+	const char *base[] = {"ndcg", "precision", "recall", "map", "coverage", "novelty"};
+	double val[] = {res.ndcg,     res.precision, res.recall,
+			res.map,      res.coverage,  st.novelty_sum / (double)res.users};
+	for (size_t t = 0; t < 6; t++) {
 		snprintf(name, sizeof name, "%s@%zu", base[t], k);
 		if (metrics_set(out, name, val[t]) < 0) {
 			lf_fail(err, EX_SOFTWARE, "out of memory for the metrics");
@@ -290,7 +325,7 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 	rc = 0;
 done:
 	free(cat), free(umap), free(vec), free(S), free(ublock), free(tr), free(te), free(top);
-	free(rel);
+	free(rel), free(nov);
 	rank_eval_free(&ev);
 	return rc;
 }

@@ -23,9 +23,12 @@
 
 /* model == NULL: the popularity baseline (movies ranked by their number of
  * train ratings). Adds ndcg@k, precision@k, recall@k, map@k, coverage@k,
- * rmse (model with rating tables and at least one known test pair) and
- * users to out. *skipped gets the test users the model does not know. */
-int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k, metric_set *out,
-	     size_t *skipped, lf_error *err);
+ * novelty@k (mean over users of the list's mean -log2 of the share of train
+ * users who rated the movie), rmse (model with rating tables and at least
+ * one known test pair) and users to out. *skipped gets the test users the
+ * model does not know. lists non-NULL: every evaluated user's list is also
+ * written there as TSV user, rank, movie, score. */
+int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k, FILE *lists,
+	     metric_set *out, size_t *skipped, lf_error *err);
 
 #endif

@@ -20,14 +20,17 @@ static const char usage[] =
 	"       ml-eval --train FILE --test FILE --baseline popularity\n"
 	"Top-k over all movies of the model minus those the user rated in train;\n"
 	"any test rating is relevant; users without a test rating are skipped.\n"
-	"Prints ndcg@k, precision@k, recall@k, map@k, coverage@k, rmse (when the\n"
-	"model has a rating head) and users (how many were evaluated).\n"
+	"Prints ndcg@k, precision@k, recall@k, map@k, coverage@k, novelty@k (mean\n"
+	"-log2 of the share of train users who rated a recommended movie), rmse (when\n"
+	"the model has a rating head) and users (how many were evaluated).\n"
 	"\n"
 	"  --train FILE            the ratings the model was trained on (excluded from lists)\n"
 	"  --test FILE             the held-out ratings (relevant items, RMSE pairs)\n"
 	"  --k N                   list length (default 10)\n"
 	"  --baseline popularity   rank movies by train rating count instead of a model\n"
 	"  --json                  one JSON object instead of TSV\n"
+	"  --lists                 print each test user's list instead of the metrics:\n"
+	"                          TSV user, rank, movie, score\n"
 	"  -h, --help              this help\n"
 	"      --version           version\n"
 	"\n"
@@ -35,7 +38,7 @@ static const char usage[] =
 	"  ml-split --test test.tsv < u.data > train.tsv\n"
 	"  ml-train < train.tsv | ml-eval --train train.tsv --test test.tsv\n";
 
-enum { OPT_TRAIN = 256, OPT_TEST, OPT_K, OPT_BASELINE, OPT_JSON, OPT_VERSION };
+enum { OPT_TRAIN = 256, OPT_TEST, OPT_K, OPT_BASELINE, OPT_JSON, OPT_VERSION, OPT_LISTS };
 
 static const struct option longopts[] = {
 	{"train", required_argument, NULL, OPT_TRAIN},
@@ -43,6 +46,7 @@ static const struct option longopts[] = {
 	{"k", required_argument, NULL, OPT_K},
 	{"baseline", required_argument, NULL, OPT_BASELINE},
 	{"json", no_argument, NULL, OPT_JSON},
+	{"lists", no_argument, NULL, OPT_LISTS},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -74,7 +78,7 @@ int main(int argc, char **argv)
 {
 	log_set_prog("ml-eval");
 	const char *train_path = NULL, *test_path = NULL;
-	int json = 0, baseline = 0, opt;
+	int json = 0, baseline = 0, lists = 0, opt;
 	int64_t k = 10;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -102,6 +106,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			json = 1;
+			break;
+		case OPT_LISTS:
+			lists = 1;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -136,13 +143,14 @@ int main(int argc, char **argv)
 	if (read_ratings_file(train_path, &train, &err) < 0 ||
 	    read_ratings_file(test_path, &test, &err) < 0 ||
 	    (!baseline && lfe_read(stdin, "stdin", &model, &err) < 0) ||
-	    evaluate(baseline ? NULL : &model, &train, &test, (size_t)k, &out, &skipped, &err) < 0)
+	    evaluate(baseline ? NULL : &model, &train, &test, (size_t)k, lists ? stdout : NULL, &out,
+		     &skipped, &err) < 0)
 		goto done;
 	if (skipped)
 		log_info("%zu test users are unknown to the model and were skipped", skipped);
-	if (json)
+	if (!lists && json) /* with --lists the lists went out while ranking */
 		print_json(&out);
-	else if (metrics_write(stdout, "stdout", &out, &err) < 0)
+	else if (!lists && metrics_write(stdout, "stdout", &out, &err) < 0)
 		goto done;
 	if (close_stream(stdout, "stdout", &err) < 0)
 		goto done;
