@@ -135,6 +135,19 @@ serve() {
 	[ ! -f "$BATS_FILE_TMPDIR/main.exit" ]
 }
 
+@test "Postgres restarted while idle: the next requests on every worker succeed (none lost)" {
+	serve 1
+	# every worker holds a connection of the old server
+	"$REL/rl-load" --port "$PORT" --conns 8 --seconds 1 /recommendations/1 >/dev/null
+	LENSFLOW_HOME=$RL_PG_HOME "$REPO/scripts/pg-embedded" down >/dev/null 2>&1
+	LENSFLOW_HOME=$RL_PG_HOME "$REPO/scripts/pg-embedded" up >/dev/null 2>&1
+	# the poll thread (0.3 s) may see the restart first; requests must not fail either way
+	"$REL/rl-load" --port "$PORT" --conns 8 --rate 200 --seconds 2 /recommendations/1 '/movies/1/similar' \
+		/movies/search?q=star >"$BATS_TEST_TMPDIR/load.json"
+	cat "$BATS_TEST_TMPDIR/load.json"
+	jq -e '.errors == 0 and .requests > 300 and .requests == .status["200"]' "$BATS_TEST_TMPDIR/load.json"
+}
+
 @test "MLflow down: ml-serve keeps serving the version it has" {
 	closed=$(free_port)
 	port=$(free_port)
