@@ -263,7 +263,7 @@ section_python() {
 	if [ "${BENCH_PYTHON:-0}" != 1 ]; then
 		fig "Python service of 118e941" '{"status": "not run: set BENCH_PYTHON=1 (make bench-python); its install (torch, …) takes minutes"}'
 	else
-		"$HERE/python" || fig "Python service of 118e941" '{"status": "failed: see the log above"}'
+		section_python_run
 	fi
 	finish_section
 }
