@@ -74,6 +74,7 @@ stop_all_serves() {
 		name=$(basename "$f" .pid)
 		[ -f "$BATS_FILE_TMPDIR/$name.exit" ] || stop_serve "$name"
 	done
+	return 0
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
