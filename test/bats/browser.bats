@@ -21,12 +21,29 @@ free_port() {
 	return 1
 }
 
-# start_serve NAME ARGS...: ml-serve in the background, pid in NAME.pid.
+# start_serve NAME ARGS...: ml-serve in the background; pid in NAME.pid, exit code in NAME.exit.
 start_serve() {
 	local name=$1
 	shift
-	"$BIN/ml-serve" "$@" >"$BATS_FILE_TMPDIR/$name.out" 2>"$BATS_FILE_TMPDIR/$name.err" 3>&- &
-	echo $! >"$BATS_FILE_TMPDIR/$name.pid"
+	(
+		"$BIN/ml-serve" "$@" >"$BATS_FILE_TMPDIR/$name.out" 2>"$BATS_FILE_TMPDIR/$name.err" &
+		echo $! >"$BATS_FILE_TMPDIR/$name.pid"
+		wait $!
+		echo $? >"$BATS_FILE_TMPDIR/$name.exit"
+	) 3>&- &
+}
+
+# stop_serve NAME: SIGTERM, then its exit code in STOPPED (30 s at most).
+stop_serve() {
+	local pid
+	[ -f "$BATS_FILE_TMPDIR/$1.pid" ] || return 0
+	pid=$(cat "$BATS_FILE_TMPDIR/$1.pid")
+	[ -f "$BATS_FILE_TMPDIR/$1.exit" ] || kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 300); do
+		[ -f "$BATS_FILE_TMPDIR/$1.exit" ] && break
+		sleep 0.1
+	done
+	STOPPED=$(cat "$BATS_FILE_TMPDIR/$1.exit" 2>/dev/null || echo none)
 }
 
 wait_for() { # wait_for URL CODE: until it answers CODE (20 s at most)
@@ -84,13 +101,8 @@ setup() {
 }
 
 teardown_file() {
-	local name pid
-	for name in main empty; do
-		[ -f "$BATS_FILE_TMPDIR/$name.pid" ] || continue
-		pid=$(cat "$BATS_FILE_TMPDIR/$name.pid")
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	done
+	stop_serve main
+	stop_serve empty
 	if [ -d "${SHOT_DIR:-}" ]; then
 		mkdir -p "$REPO/test-artifacts/browser"
 		cp "$SHOT_DIR"/*.png "$REPO/test-artifacts/browser/"
@@ -215,4 +227,13 @@ header() { # header NAME: its value in $HDRS
 	export NOTREADY_LOAD="'$BIN/ml-pgload' -q --model-name nothing_here --version 1 --switch \
 		<'$BATS_FILE_TMPDIR/v1.lfe' >/dev/null"
 	scenario notready "$URL_EMPTY"
+}
+
+@test "both servers stop on SIGTERM with exit 0, nothing from a sanitizer on stderr" {
+	for name in main empty; do
+		stop_serve "$name"
+		assert_equal "$STOPPED" 0
+		run grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$BATS_FILE_TMPDIR/$name.err"
+		assert_failure
+	done
 }

@@ -16,15 +16,15 @@
 #include "hash.h"
 
 /* sym[] .. sym_end[]: the bytes of file, as read-only data. */
-#define EMBED(sym, file)                                                                   \
-	__asm__(".section .rodata\n"                                                       \
-		".global " #sym "\n"                                                       \
-		".type " #sym ", @object\n"                                                \
-		".balign 16\n" #sym ":\n"                                                  \
-		".incbin \"" file "\"\n"                                                   \
-		".global " #sym "_end\n" #sym "_end:\n"                                    \
-		".byte 0\n"                                                                \
-		".size " #sym ", . - " #sym "\n"                                           \
+#define EMBED(sym, file)                                                                           \
+	__asm__(".section .rodata\n"                                                               \
+		".global " #sym "\n"                                                               \
+		".type " #sym ", @object\n"                                                        \
+		".balign 16\n" #sym ":\n"                                                          \
+		".incbin \"" file "\"\n"                                                           \
+		".global " #sym "_end\n" #sym "_end:\n"                                            \
+		".byte 0\n"                                                                        \
+		".size " #sym ", . - " #sym "\n"                                                   \
 		".previous\n")
 
 EMBED(mlserve_page_html, "tools/ml-serve/static/index.html");
@@ -43,10 +43,10 @@ static const char CSP[] = "default-src 'self'; object-src 'none'; base-uri 'none
 			  "form-action 'self'; frame-ancestors 'none'";
 
 struct asset {
-	const char *path;  /* under which the page asks for it */
+	const char *path; /* under which the page asks for it */
 	const char *ctype;
 	const char *start, *end;
-	char etag[20];     /* "<16 hex of SHA-256>" with its quotes */
+	char etag[20]; /* "<16 hex of SHA-256>" with its quotes */
 };
 
 static struct asset ASSETS[] = {
