@@ -262,12 +262,13 @@ fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%) ## build the libFuzzer target
 
 fuzz: fuzz-build ## run every fuzz target for FUZZ_SECONDS (300) each; new inputs stay in build/fuzz
 	@for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes/$$t test/fuzz/regressions/$$t; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes/$$t; \
 	  dict=; [ -f test/fuzz/$$t.dict ] && dict=-dict=test/fuzz/$$t.dict; \
+	  regs=; [ -d test/fuzz/regressions/$$t ] && regs=test/fuzz/regressions/$$t; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS) s" >&2; \
 	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict \
 	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t/ $(FUZZ_BUILD)/corpus/$$t \
-	    test/fuzz/corpus/$$t test/fuzz/regressions/$$t || exit 1; \
+	    test/fuzz/corpus/$$t $$regs || exit 1; \
 	done
 
 $(FUZZ_BUILD)/%.o: %.c
