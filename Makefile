@@ -337,3 +337,19 @@ soak: ## ml-serve for SOAK_SECONDS (600) at half its saturation: errors, RSS, fd
 	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
 	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) \
 	  scripts/soak --seconds $(SOAK_SECONDS) --out test/bench/results/soak.json
+
+# ---- model quality
+# `make quality`: scripts/quality trains ml-train's ranking models (blend, the
+# default; ease; softmax-mf) on the ms-stratified split for seeds 42..46,
+# scores them with ml-eval (NDCG@1/5/10/20, P/R/MAP@10, coverage, novelty),
+# the rating head on u1 (RMSE), and writes the table with the published
+# anchors beside ours to test/bench/results/quality.{md,json,tsv} (and
+# quality-runs.tsv, every seed); logged to MLflow (experiment
+# lensflow-quality; the embedded MLflow is started unless MLFLOW_TRACKING_URI
+# is set). About 5 minutes on 2 cores.
+# scripts/tune is the hyperparameter search (validation carved from train).
+.PHONY: quality
+quality: services-up ## model quality over seeds 42..46, anchors beside ours → test/bench/results/quality.*
+	@$(MAKE) -s --no-print-directory $(BIN)/ml-fetch $(BIN)/ml-split $(BIN)/ml-train \
+	  $(BIN)/ml-eval $(BIN)/ml-mlflow-log >&2
+	@$(WITH_SERVICES) BIN=$(abspath $(BIN)) scripts/quality
