@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # ml-train: train ratings TSV on stdin -> .lfe model on stdout (or -o).
 # Runs on a small fixture (321 ratings of u.data: users <= 40, movies <= 50)
-# with few epochs, so the whole file takes seconds. FAST trains the softmax MF
-# alone (its own layout); the blend and EASE have tests of their own below.
+# with few epochs, so the whole file takes seconds. FAST names the softmax MF
+# (also the default); the blend and EASE have tests of their own below.
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -152,10 +152,10 @@ ids_of() { # ids_of COLUMN FILE: sorted distinct ids, space-separated
 
 # the blend: [a E_u, p_u, 1] / [Q_i, q_i, b_i], EASE's fold-in map and the
 # blend's layout, and the softmax MF's foldin table
-BLEND=(-q --ease-dim 8 --epochs 3 --dim 16 --rating-dim 5 --rating-sweeps 5 --rating-burn-in 1
+BLEND=(-q --model blend --ease-dim 8 --epochs 3 --dim 16 --rating-dim 5 --rating-sweeps 5 --rating-burn-in 1
 	--rating-samples 2)
 
-@test "blend (default): EASE block then softmax-MF block; ease_foldin, blend, foldin tables" {
+@test "blend: EASE block then softmax-MF block; ease_foldin, blend, foldin tables" {
 	"$BIN/ml-train" "${BLEND[@]}" --params "$TMP/p.tsv" <"$FIX" >"$TMP/m.lfe"
 	run lfe_dump "$TMP/m.lfe"
 	assert_success
@@ -191,6 +191,11 @@ BLEND=(-q --ease-dim 8 --epochs 3 --dim 16 --rating-dim 5 --rating-sweeps 5 --ra
 	assert_line --index 0 --regexp "^users $nu 8 "
 	assert_line --index 3 --regexp "^blend 1 4 0$"
 	refute_line --regexp "^foldin "
+	# without --model: the softmax MF alone
+	"$BIN/ml-train" -q --epochs 2 --dim 4 --rating-sweeps 2 --rating-samples 1 <"$FIX" >"$TMP/d.lfe"
+	run lfe_dump "$TMP/d.lfe"
+	assert_line --index 0 --regexp "^users $nu 5 "
+	refute_line --regexp "^blend "
 	# one rating: a one-by-one problem still gives a model
 	printf '4\t9\t5\t0\n' >"$TMP/one.tsv"
 	run "$BIN/ml-train" -q --model ease --rating-sweeps 2 --rating-samples 1 <"$TMP/one.tsv" \

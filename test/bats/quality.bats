@@ -9,6 +9,7 @@ load helpers
 bats_require_minimum_version 1.5.0
 
 QUICK=(-q --rating-sweeps 2 --rating-burn-in 0 --rating-samples 1)
+BLEND=(--model blend) # the pipeline's default
 
 # lists MODEL TRAIN USERS K: top-K lists of USERS (space-separated) from MODEL
 lists() {
@@ -50,8 +51,8 @@ genre_movies() { LC_ALL=C awk -F'|' -v c="$1" '$c == 1 { print $1 }' "$DATA/u.it
 @test "invariance: ids shifted by a constant give the same blend, byte for byte in the vectors" {
 	awk '$1 <= 300' "$DATA/u.data" >"$TMP/a.tsv"
 	awk -F'\t' -v OFS='\t' '{ print $1 + 5000, $2 + 70000, $3, $4 }' "$TMP/a.tsv" >"$TMP/b.tsv"
-	"$BIN/ml-train" "${QUICK[@]}" --epochs 10 --dim 16 <"$TMP/a.tsv" >"$TMP/a.lfe"
-	"$BIN/ml-train" "${QUICK[@]}" --epochs 10 --dim 16 <"$TMP/b.tsv" >"$TMP/b.lfe"
+	"$BIN/ml-train" "${QUICK[@]}" "${BLEND[@]}" --epochs 10 --dim 16 <"$TMP/a.tsv" >"$TMP/a.lfe"
+	"$BIN/ml-train" "${QUICK[@]}" "${BLEND[@]}" --epochs 10 --dim 16 <"$TMP/b.tsv" >"$TMP/b.lfe"
 	lists "$TMP/a.lfe" "$TMP/a.tsv" "1 7 42 300" 10 >"$TMP/la.tsv"
 	lists "$TMP/b.lfe" "$TMP/b.tsv" "5001 5007 5042 5300" 10 |
 		awk -F'\t' -v OFS='\t' '{ print $1 - 5000, $2, $3 - 70000, $4 }' >"$TMP/lb.tsv"
@@ -66,7 +67,7 @@ genre_movies() { LC_ALL=C awk -F'|' -v c="$1" '$c == 1 { print $1 }' "$DATA/u.it
 # movies are the ones added and so excluded).
 @test "direction: a user who adds eight 5-star horror movies ranks the other horror higher (blend)" {
 	genre_movies 17 >"$TMP/horror"
-	"$BIN/ml-train" "${QUICK[@]}" --epochs 30 <"$DATA/u.data" >"$TMP/a.lfe"
+	"$BIN/ml-train" "${QUICK[@]}" "${BLEND[@]}" --epochs 30 <"$DATA/u.data" >"$TMP/a.lfe"
 	for u in 1 19; do
 		awk -F'\t' -v u=$u 'NR == FNR { h[$1] = 1; next } $1 == u { seen[$2] = 1 } h[$2] { n[$2]++ }
 			END { for (m in n) if (!seen[m]) print n[m], m }' "$TMP/horror" "$DATA/u.data" |
@@ -74,7 +75,7 @@ genre_movies() { LC_ALL=C awk -F'|' -v c="$1" '$c == 1 { print $1 }' "$DATA/u.it
 			awk -v u=$u -v OFS='\t' '{ print u, $2, 5, 893000000 }' >"$TMP/extra.tsv"
 		assert_equal "$(wc -l <"$TMP/extra.tsv")" 8
 		cat "$DATA/u.data" "$TMP/extra.tsv" >"$TMP/more.tsv"
-		"$BIN/ml-train" "${QUICK[@]}" --epochs 30 <"$TMP/more.tsv" >"$TMP/b.lfe"
+		"$BIN/ml-train" "${QUICK[@]}" "${BLEND[@]}" --epochs 30 <"$TMP/more.tsv" >"$TMP/b.lfe"
 		lists "$TMP/a.lfe" "$DATA/u.data" $u 2000 >"$TMP/la.tsv"
 		lists "$TMP/b.lfe" "$TMP/more.tsv" $u 2000 >"$TMP/lb.tsv"
 		# mean rank of the horror movies unrated in both (the eight added left out)
@@ -112,7 +113,7 @@ genre_movies() { LC_ALL=C awk -F'|' -v c="$1" '$c == 1 { print $1 }' "$DATA/u.it
 
 @test "no list holds a movie the user rated in train (every user, k 50)" {
 	"$BIN/ml-split" -q --seed 42 --test "$TMP/test.tsv" <"$DATA/u.data" >"$TMP/train.tsv"
-	"$BIN/ml-train" "${QUICK[@]}" --epochs 10 <"$TMP/train.tsv" >"$TMP/m.lfe"
+	"$BIN/ml-train" "${QUICK[@]}" "${BLEND[@]}" --epochs 10 <"$TMP/train.tsv" >"$TMP/m.lfe"
 	"$BIN/ml-eval" --lists --k 50 --train "$TMP/train.tsv" --test "$TMP/test.tsv" <"$TMP/m.lfe" \
 		>"$TMP/l.tsv"
 	assert_equal "$(wc -l <"$TMP/l.tsv")" $((943 * 50))

@@ -26,9 +26,10 @@ static const char usage[] =
 	"Ranking models: softmax-mf (full-softmax matrix factorisation; its epoch count\n"
 	"is chosen on a 90/10 per-user holdout of the input, then the model is refitted\n"
 	"on all of it), ease (EASE's closed form, as low-rank vectors), and blend (both,\n"
-	"each score divided by its spread, vectors side by side).\n"
+	"each score divided by its spread, vectors side by side: the best ranking, the\n"
+	"pipeline's default; see docs/architecture.md for its fold-in).\n"
 	"\n"
-	"  --model NAME            blend (default), softmax-mf or ease\n"
+	"  --model NAME            softmax-mf (default), blend or ease\n"
 	"  --ease-l2 X             EASE's L2 on the Gram diagonal (default 500)\n"
 	"  --ease-dim N            EASE eigenpairs kept, capped at the user count (default 256)\n"
 	"  --ease-power N          subspace iterations for them (default 3)\n"
@@ -133,7 +134,7 @@ static const struct option longopts[] = {
 static train_config defaults(void)
 {
 	train_config c = {
-		.model = MODEL_BLEND,
+		.model = MODEL_SOFTMAX,
 		.ease = {.l2 = 500, .dim = 256, .oversample = 32, .power = 3, .seed = 42},
 		.blend_weight = 0.4,
 		.rank = {.dim = 80,
