@@ -290,8 +290,18 @@ const scenarios = {
           null,
           { timeout: 20000 },
         );
-        await msgIs(page, "model-msg", /^Model nothing_here version 1, loaded /);
+        await msgIs(page, "model-msg", new RegExp(`^Model ${process.env.EMPTY_MODEL} version 1, loaded `));
         assert.equal(await page.isVisible("#model-grid"), true);
+        // the registry's champion is version 2 while version 1 is served: the panel says both
+        const champion = 'dd[data-key="champion"]';
+        for (let i = 0; i < 20 && (await page.textContent(champion)) !== "2 (not the one served)"; i++) {
+          await page.waitForTimeout(250);
+          await page.click("#model-refresh");
+          await msgIs(page, "model-msg", /^Model /);
+        }
+        assert.equal(await page.textContent(champion), "2 (not the one served)");
+        assert.equal(await page.textContent('dd[data-key="version"]'), "1");
+        await shot(page, "ready-again-model.png", { locator: page.locator("#model") });
         await page.click("#user-go");
         await checkUser(page, 1);
       }
