@@ -49,7 +49,17 @@ const scenarios = {
       await page.click("#user-go");
       await checkUser(page, 42);
       assert.equal(await page.inputValue("#user-pick"), "42");
-      await shot(page, "desktop-user.png");
+      await shot(page, "desktop-user.png", { locator: page.locator("#user") });
+      // a recommended title opens that movie and the ones like it
+      const top = (await api("/recommendations/42?k=10")).body.items[0];
+      await page.click("#user-recs > li:first-child .title");
+      await page.waitForFunction((t) => document.getElementById("movie-title").textContent === t, top.title);
+      sameRanking(
+        await rankedRows(page, "movie-similar"),
+        (await api(`/movies/${top.movie_id}/similar?k=10`)).body.items,
+        `movies like ${top.movie_id}`,
+      );
+      await shot(page, "desktop-full.png");
     });
   },
 
