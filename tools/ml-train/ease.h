@@ -7,7 +7,7 @@
  * movie the user has not rated, X_u B_i = (X_u G (G + l2 I)^-1)_i / (l2 d_i)
  * with d = diag(P): a spectral filter s/(s + l2) on G's eigenvalues, so
  * keeping G's top-k eigenpairs (computed from the smaller K = X X^T by a
- * seeded randomised subspace iteration) gives, up to the constant l2,
+ * seeded randomised subspace iteration) gives
  *
  *   user u     E_u = X_u F,   F = V diag(s/(s + l2))      (movies x k)
  *   movie i    Q_i = V_i / d_i
@@ -16,8 +16,8 @@
  * s_j/(s_j + l2)) / l2 over the kept pairs. Movies the user rated score
  * differently from EASE, but every ranking excludes them. F is also the
  * fold-in: a new user's vector is the sum of F's rows of the movies rated.
- * With k = number of users (or more) nothing is truncated and the scores
- * are exactly l2 times EASE's.
+ * With k >= min(users, movies) nothing is truncated and the scores of
+ * unrated movies are exactly EASE's (test_train_ease.c checks it).
  *
  * Ownership: ease_model owns E, I and F; ease_free releases them.
  */
