@@ -197,8 +197,12 @@ header() { # header NAME: its value in $HDRS
 	assert_equal "$CODE" 200
 	[[ $(header Content-Type) == application/json* ]]
 	jq -e '.endpoints | index("GET /") != null' "$BODYF"
-	get / -H 'Accept: text/html;q=0, application/json'
-	[[ $(header Content-Type) == application/json* ]]
+	for accept in 'text/html;q=0, application/json' 'text/html; q=0.0' 'application/json'; do
+		get / -H "Accept: $accept"
+		[[ $(header Content-Type) == application/json* ]]
+	done
+	get / -H 'Accept: application/json;q=0.9, TEXT/HTML; level=1; q=0.5'
+	[[ $(header Content-Type) == text/html* ]]
 	get /static/secret.txt
 	assert_equal "$CODE" 404
 	assert_equal "$(jq -r .message "$BODYF")" "the page has no file secret.txt"

@@ -92,15 +92,23 @@ static int etag_matches(const char *list, const char *etag)
 	return 0;
 }
 
-/* Is text/html among the media ranges of Accept (with a q other than 0)? */
+/* Is text/html among the media ranges of Accept, with a q other than 0? */
 static int accepts_html(const char *accept)
 {
 	for (const char *p = accept; p && (p = strcasestr(p, "text/html")) != NULL; p += 9) {
 		const char *end = p + strcspn(p, ",");
-		const char *q = strcasestr(p, ";q=");
-		if (q && q < end && strtod(q + 3, NULL) <= 0.0)
-			continue;
-		return 1;
+		int refused = 0;
+		/* its parameters: ";q=0", "; q=0.0", ... */
+		for (const char *s = memchr(p, ';', (size_t)(end - p)); s && s < end;
+		     s = memchr(s + 1, ';', (size_t)(end - s - 1))) {
+			const char *v = s + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			if ((v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
+				refused = strtod(v + 2, NULL) <= 0.0;
+		}
+		if (!refused)
+			return 1;
 	}
 	return 0;
 }
