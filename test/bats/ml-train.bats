@@ -167,7 +167,7 @@ BLEND=(-q --model blend --ease-dim 8 --epochs 3 --dim 16 --rating-dim 5 --rating
 	assert_line --index 3 "blend 1 4 0"
 	assert_line --index 4 "rating_users $nu 12 $users"
 	assert_line --index 6 "foldin 1 4 0"
-	for kv in "model	blend" "ease_dim	8" "ease_l2	500" "blend_weight	0.4"; do
+	for kv in "model	blend" "ease_dim	8" "ease_l2	500" "blend_weight	0.4" "item_l2	8"; do
 		grep -qxF "$kv" "$TMP/p.tsv" || { echo "missing: $kv"; false; }
 	done
 	# blend table: 8 EASE components, 17 softmax-MF ones, the scale a > 0, w
