@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "serve.h"
+#include "static.h"
 #include "util.h"
 
 struct match {
@@ -107,6 +108,9 @@ static int method_allowed(const struct match *m, enum method_id method)
 static int dispatch(struct req *rq)
 {
 	const char *path = rq->ri->local_uri ? rq->ri->local_uri : "";
+	int page = static_serve(rq, path); /* the web page: / to a browser, /static/... */
+	if (page)
+		return page;
 	struct match m;
 	if (match_path(path, &m) < 0) {
 		rq->route = ROUTE_UNMATCHED;
