@@ -358,7 +358,8 @@ ifeq ($(origin TRAIN_FLAGS),file)
 TRAIN_FLAGS := --model blend
 endif
 .PHONY: quality
-quality: services-up ## model quality over seeds 42..46, anchors beside ours → test/bench/results/quality.*
+quality: deps ## model quality over seeds 42..46, anchors beside ours → test/bench/results/quality.*
+	@[ -n "$${MLFLOW_TRACKING_URI:-}" ] || scripts/services up --only mlflow >&2
 	@$(MAKE) -s --no-print-directory $(BIN)/ml-fetch $(BIN)/ml-split $(BIN)/ml-train \
 	  $(BIN)/ml-eval $(BIN)/ml-mlflow-log >&2
 	@$(WITH_SERVICES) BIN=$(abspath $(BIN)) scripts/quality
