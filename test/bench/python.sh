@@ -3,7 +3,7 @@
 # Its source (git archive) and venv live in $LENSFLOW_HOME/py118, built once and
 # kept (the install takes minutes); its own database py118 in the bench's
 # Postgres; its MLflow store is SQLite under its home; `lensflow pipeline` (at
-# most BENCH_PY_TIMEOUT s, 240) then `lensflow serve` (uvicorn, one process).
+# most BENCH_PY_TIMEOUT s, 150) then `lensflow serve` (uvicorn, one process).
 
 PY_COMMIT=118e941
 
@@ -33,7 +33,7 @@ section_python_run() {
 	fi
 	mkdir -p "$dir/home"
 	t0=$(date +%s.%N)
-	if out=$(cd "$dir/src" && timeout "${BENCH_PY_TIMEOUT:-240}" env -u MLFLOW_TRACKING_URI \
+	if out=$(cd "$dir/src" && timeout "${BENCH_PY_TIMEOUT:-150}" env -u MLFLOW_TRACKING_URI \
 		LENSFLOW_HOME="$dir/home" DATABASE_URL="$url" LENSFLOW_DATA_DIR="$LENSFLOW_DATA_URL" \
 		"$dir/venv/bin/lensflow" pipeline --json 2>"$WORK/py-pipeline.err"); then
 		fig "Python 118e941: lensflow pipeline" \
