@@ -48,7 +48,7 @@ scale_one() {
 		--argjson w "$(cut -d' ' -f1 "$WORK/time.out")" \
 		--argjson kb "$(cut -d' ' -f2 "$WORK/time.out")" --argjson n "$n" \
 		'{movies: $n, users: 200000, dim: 64, wall_s: $w,
-		  hnsw_build_s: ((.hnsw_items_s // 0) + (.hnsw_dirs_s // 0)),
+		  hnsw_build_s: (((.hnsw_items_s // 0) + (.hnsw_dirs_s // 0)) * 1000 | round / 1000),
 		  peak_rss_mb: ($kb / 1024 * 10 | round / 10), steps: .}' <<<"$steps")"
 	"$BIN/ml-pgload" --model-name "$name" --switch "$v" >/dev/null
 	"$BIN/ml-pgload" --model-name "$name" --prune --keep 1 >/dev/null 2>&1 || true
