@@ -91,8 +91,8 @@ TEST(full_rank_scores_are_ease_on_unrated_movies)
 		for (size_t u = 0; u < NU; u++)
 			for (size_t i = 0; i < NI; i++)
 				if (!rated(u, i)) {
-					CHECK_NEAR(dot(m.E + u * m.dim, m.Q + i * m.dim, m.dim), S[u][i],
-						   1e-4);
+					CHECK_NEAR(dot(m.E + u * m.dim, m.Q + i * m.dim, m.dim),
+						   S[u][i], 1e-4);
 					checked++;
 				}
 		CHECK_EQ_INT(checked, NU * NI - 14);

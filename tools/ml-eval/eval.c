@@ -89,8 +89,8 @@ typedef struct scorer {
 typedef struct state {
 	const double *novelty; /* n_cat: -log2(share of train users who rated it) */
 	const id_row *cat;
-	FILE *lists;	      /* non-NULL: print the lists instead */
-	double novelty_sum;   /* sum over users of their list's mean novelty */
+	FILE *lists;	    /* non-NULL: print the lists instead */
+	double novelty_sum; /* sum over users of their list's mean novelty */
 	const pair *tr, *te;
 	size_t n_tr, n_te, at_tr, at_te;
 } state;
@@ -307,8 +307,8 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 	rank_result res = rank_eval_result(&ev);
 	char name[METRIC_NAME_MAX];
 	const char *base[] = {"ndcg", "precision", "recall", "map", "coverage", "novelty"};
-	double val[] = {res.ndcg,     res.precision, res.recall,
-			res.map,      res.coverage,  st.novelty_sum / (double)res.users};
+	double val[] = {res.ndcg, res.precision, res.recall,
+			res.map,  res.coverage,	 st.novelty_sum / (double)res.users};
 	for (size_t t = 0; t < 6; t++) {
 		snprintf(name, sizeof name, "%s@%zu", base[t], k);
 		if (metrics_set(out, name, val[t]) < 0) {

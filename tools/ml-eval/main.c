@@ -143,8 +143,8 @@ int main(int argc, char **argv)
 	if (read_ratings_file(train_path, &train, &err) < 0 ||
 	    read_ratings_file(test_path, &test, &err) < 0 ||
 	    (!baseline && lfe_read(stdin, "stdin", &model, &err) < 0) ||
-	    evaluate(baseline ? NULL : &model, &train, &test, (size_t)k, lists ? stdout : NULL, &out,
-		     &skipped, &err) < 0)
+	    evaluate(baseline ? NULL : &model, &train, &test, (size_t)k, lists ? stdout : NULL,
+		     &out, &skipped, &err) < 0)
 		goto done;
 	if (skipped)
 		log_info("%zu test users are unknown to the model and were skipped", skipped);

@@ -149,8 +149,8 @@ static int top_eigen(ework *w, size_t nu, size_t ni, size_t k, size_t m, const e
 	/* Rayleigh-Ritz: T = Q^T K Q */
 	cblas_ssymm(CblasColMajor, CblasLeft, CblasUpper, n, mm, 1.0f, w->K, n, w->Y, n, 0.0f, w->Z,
 		    n);
-	cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, mm, mm, n, 1.0f, w->Y, n, w->Z, n, 0.0f,
-		    w->T, mm);
+	cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, mm, mm, n, 1.0f, w->Y, n, w->Z, n,
+		    0.0f, w->T, mm);
 	if (eigen(w->T, mm, w->w, err) < 0)
 		return -1;
 	for (size_t j = 0; j < k; j++) { /* descending: column m-1-j */

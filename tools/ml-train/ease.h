@@ -31,18 +31,18 @@
 #include "log.h"
 
 typedef struct ease_params {
-	double l2;	 /* lambda on G's diagonal */
-	size_t dim;	 /* eigenpairs kept (k) */
+	double l2;	   /* lambda on G's diagonal */
+	size_t dim;	   /* eigenpairs kept (k) */
 	size_t oversample; /* extra directions in the subspace iteration */
-	int power;	 /* subspace iterations */
+	int power;	   /* subspace iterations */
 	uint64_t seed;
 } ease_params;
 
 typedef struct ease_model {
 	size_t n_users, n_items, dim;
-	float *E; /* n_users x dim */
-	float *Q; /* n_items x dim */
-	float *F; /* n_items x dim: the fold-in map */
+	float *E;	 /* n_users x dim */
+	float *Q;	 /* n_items x dim */
+	float *F;	 /* n_items x dim: the fold-in map */
 	double mean, sd; /* of the scores E I^T over every (user, movie) */
 } ease_model;
 

@@ -30,8 +30,8 @@ double blend_scale(const train_config *c, const train_result *r)
 	if (c->model != MODEL_BLEND)
 		return 1.0;
 	double mean = 0, sd_mf = 0, w = c->blend_weight;
-	if (score_moments(r->rank.P, r->rank.n_users, r->rank.Q, r->rank.n_items,
-			  r->rank.dim + 1, &mean, &sd_mf) < 0 ||
+	if (score_moments(r->rank.P, r->rank.n_users, r->rank.Q, r->rank.n_items, r->rank.dim + 1,
+			  &mean, &sd_mf) < 0 ||
 	    !(r->ease.sd > 0) || !(sd_mf > 0))
 		return NAN;
 	return w / (1.0 - w) * sd_mf / r->ease.sd;
@@ -40,8 +40,8 @@ double blend_scale(const train_config *c, const train_result *r)
 /* users [a E_u, p_u, 1] and items [I_i, q_i, b_i]: a times the EASE score
  * plus the softmax-MF score, which ranks as the blend does (both divided
  * by (1 - w) / sd_mf). Either block may be absent. */
-static int ranking_tables(const dataset *d, const train_config *c, const train_result *r,
-			  lfe *out, lf_error *err)
+static int ranking_tables(const dataset *d, const train_config *c, const train_result *r, lfe *out,
+			  lf_error *err)
 {
 	size_t nu = d->n_users, ni = d->n_items;
 	size_t ke = c->model == MODEL_SOFTMAX ? 0 : r->ease.dim;

@@ -290,8 +290,8 @@ int train_all(const dataset *d, const train_config *c, train_result *out, lf_err
 	job rating = rank, ease = rank;
 	pthread_t th, th_e;
 	int threaded = c->threads >= 2 && pthread_create(&th, NULL, rating_thread, &rating) == 0;
-	int threaded_e = use_ease && c->threads >= 2 &&
-			 pthread_create(&th_e, NULL, ease_thread, &ease) == 0;
+	int threaded_e =
+		use_ease && c->threads >= 2 && pthread_create(&th_e, NULL, ease_thread, &ease) == 0;
 	if (use_smf)
 		rank.rc = rank_job(&rank);
 	if (use_ease && !threaded_e && rank.rc == 0)

@@ -39,7 +39,7 @@ typedef struct train_config {
 	smf_params rank;
 	ease_params ease;
 	double blend_weight; /* w, in (0, 1) */
-	int epochs; /* > 0: fixed, no validation; 0: early stopping */
+	int epochs;	     /* > 0: fixed, no validation; 0: early stopping */
 	int max_epochs;
 	rmf_params rating;
 	double validation_ratio;
