@@ -46,15 +46,34 @@ stop_serve() {
 	STOPPED=$(cat "$BATS_FILE_TMPDIR/$1.exit" 2>/dev/null || echo none)
 }
 
-wait_for() { # wait_for URL CODE: until it answers CODE (20 s at most)
+wait_for() { # wait_for URL CODE [NAME]: until it answers CODE (20 s at most, or NAME exits)
 	local i
 	for i in $(seq 200); do
 		[ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = "$2" ] && return 0
+		[ -n "${3:-}" ] && [ -f "$BATS_FILE_TMPDIR/$3.exit" ] && break
 		sleep 0.1
 	done
 	echo "$1 never answered $2; the servers' stderr:" >&2
 	tail -n 5 "$BATS_FILE_TMPDIR"/*.err >&2
 	return 1
+}
+
+# serve NAME CODE ARGS...: ml-serve on a free port until /healthz answers and
+# /readyz answers CODE; another port when the chosen one was taken meanwhile.
+# Sets SERVED_URL.
+serve() {
+	local name=$1 code=$2 port try
+	shift 2
+	for try in 1 2 3; do
+		port=$(free_port)
+		rm -f "$BATS_FILE_TMPDIR/$name.exit"
+		start_serve "$name" --listen "127.0.0.1:$port" "$@"
+		SERVED_URL=http://127.0.0.1:$port
+		wait_for "$SERVED_URL/readyz" "$code" "$name" 2>/dev/null && return 0
+		[ -f "$BATS_FILE_TMPDIR/$name.exit" ] && grep -q 'cannot listen' "$BATS_FILE_TMPDIR/$name.err" ||
+			break
+	done
+	wait_for "$SERVED_URL/readyz" "$code" "$name"
 }
 
 mlflow_api() { # mlflow_api ENDPOINT JSON: POST to MLflow's REST API, the answer on stdout
@@ -82,16 +101,14 @@ setup_file() {
 	"$BIN/ml-fetch" --source "$DATA" movies >"$d/movies.tsv" 2>/dev/null
 	"$BIN/ml-split" --test "$d/test.tsv" <"$d/ratings.tsv" >"$d/train.tsv" 2>/dev/null
 	# a small model: the page is under test, not the model
-	"$BIN/ml-train" -q --dim 16 --epochs 5 --threads 1 --seed 1 <"$d/train.tsv" >"$d/v1.lfe"
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 5 --threads 1 --seed 1 <"$d/train.tsv" >"$d/v1.lfe"
 	"$BIN/ml-eval" --train "$d/train.tsv" --test "$d/test.tsv" <"$d/v1.lfe" >"$d/metrics.tsv"
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
 	"$BIN/ml-pgload" -q --version 1 --run-id run-browser --metrics "$d/metrics.tsv" --switch \
 		<"$d/v1.lfe" >/dev/null
-	PORT=$(free_port)
-	export URL=http://127.0.0.1:$PORT
 	# no registry: the champion is the served set, whatever another suite registered
-	MLFLOW_TRACKING_URI='' start_serve main --listen "127.0.0.1:$PORT" --threads 4
-	wait_for "$URL/readyz" 200
+	MLFLOW_TRACKING_URI='' serve main 200 --threads 4
+	export URL=$SERVED_URL
 	# the same database, a model of which nothing is served yet (not ready), registered in
 	# MLflow with versions 1 and 2, the champion alias on 2
 	[ -n "${MLFLOW_TRACKING_URI:-}" ] || {
@@ -109,11 +126,9 @@ setup_file() {
 	done
 	mlflow_api registered-models/alias "{\"name\": \"$EMPTY_MODEL\", \"alias\": \"champion\",
 		\"version\": \"2\"}" >/dev/null
-	PORT2=$(free_port)
-	export URL_EMPTY=http://127.0.0.1:$PORT2
-	start_serve empty --listen "127.0.0.1:$PORT2" --threads 2 --model-name "$EMPTY_MODEL" \
-		--poll 1 --tracking-uri "$MLFLOW_TRACKING_URI"
-	wait_for "$URL_EMPTY/healthz" 200
+	serve empty 503 --threads 2 --model-name "$EMPTY_MODEL" --poll 1 \
+		--tracking-uri "$MLFLOW_TRACKING_URI"
+	export URL_EMPTY=$SERVED_URL
 	export SHOT_DIR=$BATS_FILE_TMPDIR/screenshots
 }
 
