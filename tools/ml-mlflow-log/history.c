@@ -44,7 +44,12 @@ int history_append(history *h, const char *time, const char *action, const char 
 	h->items = items;
 	history_entry *e = &items[h->n];
 	memset(e, 0, sizeof *e);
-	e->reason = strndup(reason, HISTORY_REASON_MAX);
+	/* cut on a character boundary: half a UTF-8 sequence would make the
+	 * history JSON unwritable */
+	size_t keep = strnlen(reason, HISTORY_REASON_MAX);
+	while (keep > 0 && reason[keep] != '\0' && ((unsigned char)reason[keep] & 0xC0) == 0x80)
+		keep--;
+	e->reason = strndup(reason, keep);
 	if (!e->reason)
 		return lf_fail(err, EX_SOFTWARE, "out of memory");
 	strcpy(e->time, time);

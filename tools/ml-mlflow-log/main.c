@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "tsv.h"
 #include "mlog.h"
 
 static const char usage_text[] =
@@ -175,6 +176,10 @@ int main(int argc, char **argv)
 			o.metric = optarg;
 			break;
 		case OPT_REASON:
+			if (!utf8_valid(optarg, strlen(optarg))) {
+				log_error("--reason is not valid UTF-8");
+				return EX_USAGE;
+			}
 			o.reason = optarg;
 			break;
 		case OPT_GATE:
