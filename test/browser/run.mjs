@@ -137,7 +137,7 @@ const scenarios = {
       await open(page);
       await page.fill("#search-q", "star wars");
       await page.press("#search-q", "Enter");
-      await msgIs(page, "search-msg", /match “star wars”/);
+      await msgIs(page, "search-msg", /match(es)? “star wars”/);
       const found = await api("/movies/search?q=star%20wars&limit=10");
       const rows = await page.$$eval("#search-results > li", (lis) =>
         lis.map((li) => [Number(li.dataset.movieId), li.querySelector(".title").textContent]),
@@ -181,7 +181,7 @@ const scenarios = {
       for (const [q, stars] of picks) {
         await page.fill("#cold-q", q);
         await page.press("#cold-q", "Enter");
-        await msgIs(page, "cold-search-msg", new RegExp(`match “${q}”`));
+        await msgIs(page, "cold-search-msg", new RegExp(`match(es)? “${q}”`));
         const first = (await api(`/movies/search?q=${encodeURIComponent(q)}&limit=10`)).body[0];
         const li = page.locator(`#cold-results > li[data-movie-id="${first.movie_id}"]`);
         await li.getByRole("button", { name: `Rate ${first.title} ${stars} star` }).click();
@@ -244,7 +244,7 @@ const scenarios = {
       await checkUser(page, 13);
       await page.fill("#search-q", "fargo");
       await page.press("#search-q", "Enter");
-      await msgIs(page, "search-msg", /match “fargo”/);
+      await msgIs(page, "search-msg", /match(es)? “fargo”/);
       await page.click("#search-results > li:first-child .title");
       await msgIs(page, "movie-msg", /movies most like/);
       await page.fill("#cold-q", "toy story");
@@ -271,6 +271,8 @@ const scenarios = {
       assert.deepEqual(layout.small, [], "touch targets under 44 px");
       assert.ok(layout.font >= 16);
       await shot(page, "narrow-375.png");
+      await shot(page, "narrow-375-cold-start.png", { locator: page.locator("#cold") });
+      await page.evaluate(() => window.scrollTo(0, 0));
       await shot(page, "narrow-375-top.png", { fullPage: false });
     });
   },

@@ -257,7 +257,7 @@
       if (!mine()) return null;
       say(
         msgRegion,
-        found.length ? `${found.length} title${found.length === 1 ? "" : "s"} match “${text}”.` : `No title contains “${text}”.`,
+        found.length ? `${found.length} title${found.length === 1 ? " matches" : "s match"} “${text}”.` : `No title contains “${text}”.`,
       );
       return found;
     } catch (e) {
