@@ -150,9 +150,10 @@ ids_of() { # ids_of COLUMN FILE: sorted distinct ids, space-separated
 	grep -qE $'^val_ndcg_at_10\t0\\.[0-9]+$' "$TMP/p.tsv"
 }
 
-# the blend: [a E_u, p_u, 1] / [Q_i, q_i, b_i], EASE's fold-in map and the
-# blend's layout, and the softmax MF's foldin table
-BLEND=(-q --model blend --ease-dim 8 --epochs 3 --dim 16 --rating-dim 5 --rating-sweeps 5 --rating-burn-in 1
+# the blend: [a_e E_u, a_i P_u, p_u, 1] / [Q_i, Q'_i, q_i, b_i] (EASE, iALS,
+# softmax MF), EASE's fold-in map, the blend's layout and the softmax MF's
+# foldin table
+BLEND=(-q --model blend --ease-dim 8 --ials-dim 4 --ials-iters 2 --epochs 3 --dim 16 --rating-dim 5 --rating-sweeps 5 --rating-burn-in 1
 	--rating-samples 2)
 
 @test "blend: EASE block then softmax-MF block; ease_foldin, blend, foldin tables" {
@@ -161,20 +162,21 @@ BLEND=(-q --model blend --ease-dim 8 --epochs 3 --dim 16 --rating-dim 5 --rating
 	assert_success
 	users=$(ids_of 1 "$FIX") items=$(ids_of 2 "$FIX")
 	nu=$(wc -w <<<"$users") ni=$(wc -w <<<"$items")
-	assert_line --index 0 "users $nu 25 $users"
-	assert_line --index 1 "items $ni 25 $items"
+	assert_line --index 0 "users $nu 29 $users"
+	assert_line --index 1 "items $ni 29 $items"
 	assert_line --index 2 "ease_foldin $ni 8 $items"
-	assert_line --index 3 "blend 1 4 0"
+	assert_line --index 3 "blend 1 9 0"
 	assert_line --index 4 "rating_users $nu 12 $users"
 	assert_line --index 6 "foldin 1 4 0"
-	for kv in "model	blend" "ease_dim	8" "ease_l2	500" "blend_weight	0.4" "item_l2	8"; do
+	for kv in "model	blend" "ease_dim	8" "ease_l2	500" "blend_weight	0.2" "ials_weight	0.5" "ials_dim	4" "item_l2	8"; do
 		grep -qxF "$kv" "$TMP/p.tsv" || { echo "missing: $kv"; false; }
 	done
-	# blend table: 8 EASE components, 17 softmax-MF ones, the scale a > 0, w
+	# blend table: 8 EASE, 4 iALS and 17 softmax-MF components, the scales,
+	# the shares w_e and w_i, iALS's alpha and reg
 	run ml_blend_row "$TMP/m.lfe"
-	assert_output --regexp '^8 17 [0-9.e+-]+ 0\.4$'
+	assert_output --regexp '^8 4 17 [0-9.e+]+ [0-9.e+]+ 0\.2[0-9]* 0\.5 20 100$'
 	# the user rows still end in 1 (the softmax-MF bias column)
-	run od -A n -t f4 -j $((12 + 24 + 4 * nu + 4 * 24)) -N 4 "$TMP/m.lfe"
+	run od -A n -t f4 -j $((12 + 24 + 4 * nu + 4 * 28)) -N 4 "$TMP/m.lfe"
 	assert_output --regexp '^ +1$'
 }
 
@@ -189,7 +191,7 @@ BLEND=(-q --model blend --ease-dim 8 --epochs 3 --dim 16 --rating-dim 5 --rating
 	run lfe_dump "$TMP/e1.lfe"
 	nu=$(ids_of 1 "$FIX" | wc -w)
 	assert_line --index 0 --regexp "^users $nu 8 "
-	assert_line --index 3 --regexp "^blend 1 4 0$"
+	assert_line --index 3 --regexp "^blend 1 9 0$"
 	refute_line --regexp "^foldin "
 	# without --model: the softmax MF alone
 	"$BIN/ml-train" -q --epochs 2 --dim 4 --rating-sweeps 2 --rating-samples 1 <"$FIX" >"$TMP/d.lfe"
@@ -203,6 +205,21 @@ BLEND=(-q --model blend --ease-dim 8 --epochs 3 --dim 16 --rating-dim 5 --rating
 	assert_success
 	run lfe_dump "$TMP/one.lfe"
 	assert_line --index 0 "users 1 1 4"
+}
+
+@test "iALS alone: its vectors, the blend table, same bytes for 1 and 2 threads" {
+	for t in 1 2; do
+		"$BIN/ml-train" -q --model ials --ials-dim 6 --ials-iters 3 --rating-sweeps 2 \
+			--rating-samples 1 --threads $t <"$FIX" >"$TMP/i$t.lfe"
+	done
+	cmp "$TMP/i1.lfe" "$TMP/i2.lfe"
+	run lfe_dump "$TMP/i1.lfe"
+	nu=$(ids_of 1 "$FIX" | wc -w)
+	assert_line --index 0 --regexp "^users $nu 6 "
+	assert_line --index 2 "blend 1 9 0"
+	refute_line --regexp "^(foldin|ease_foldin) "
+	run ml_blend_row "$TMP/i1.lfe"
+	assert_output '0 6 0 1 1 0 1 20 100'
 }
 
 @test "EASE ranking on a real split (users <= 100): far above popularity" {
@@ -260,6 +277,12 @@ BLEND=(-q --model blend --ease-dim 8 --epochs 3 --dim 16 --rating-dim 5 --rating
 	run "$BIN/ml-train" --blend-weight 1 <"$FIX"
 	assert_failure 64
 	assert_output --partial "--blend-weight"
+	run "$BIN/ml-train" --model blend --blend-weight 0.5 --ials-weight 0.5 <"$FIX"
+	assert_failure 64
+	assert_output --partial "must stay below 1"
+	run "$BIN/ml-train" --ials-reg 0 <"$FIX"
+	assert_failure 64
+	assert_output --partial "--ials-reg"
 	run "$BIN/ml-train" --ease-dim 0 <"$FIX"
 	assert_failure 64
 	assert_output --partial "--ease-dim"

@@ -29,11 +29,17 @@ static const char usage[] =
 	"each score divided by its spread, vectors side by side: the best ranking, the\n"
 	"pipeline's default; see docs/architecture.md for its fold-in).\n"
 	"\n"
-	"  --model NAME            softmax-mf (default), blend or ease\n"
+	"  --model NAME            softmax-mf (default), blend, ease or ials\n"
 	"  --ease-l2 X             EASE's L2 on the Gram diagonal (default 500)\n"
 	"  --ease-dim N            EASE eigenpairs kept, capped at the user count (default 256)\n"
 	"  --ease-power N          subspace iterations for them (default 3)\n"
-	"  --blend-weight X        EASE's share w of the blend, 0 < w < 1 (default 0.4)\n"
+	"  --ials-dim N            iALS factors (default 64)\n"
+	"  --ials-alpha X          iALS confidence of a rated pair, 1 + X (default 20)\n"
+	"  --ials-reg X            iALS L2 (default 100)\n"
+	"  --ials-iters N          iALS alternating sweeps (default 8)\n"
+	"  --blend-weight X        EASE's share of the blend (default 0.2)\n"
+	"  --ials-weight X         iALS's share of the blend, 0: none (default 0.5); the\n"
+	"                          softmax MF gets the rest, which must stay above 0\n"
 	"  --dim N                 factor size (default 80; stored vectors have N+1)\n"
 	"  --epochs N              train exactly N epochs, no validation (default: early "
 	"stopping)\n"
@@ -97,7 +103,12 @@ enum {
 	OPT_EASE_L2,
 	OPT_EASE_DIM,
 	OPT_EASE_POWER,
-	OPT_BLEND_W
+	OPT_BLEND_W,
+	OPT_IALS_DIM,
+	OPT_IALS_ALPHA,
+	OPT_IALS_REG,
+	OPT_IALS_ITERS,
+	OPT_IALS_W
 };
 
 static const struct option longopts[] = {
@@ -106,6 +117,11 @@ static const struct option longopts[] = {
 	{"ease-dim", required_argument, NULL, OPT_EASE_DIM},
 	{"ease-power", required_argument, NULL, OPT_EASE_POWER},
 	{"blend-weight", required_argument, NULL, OPT_BLEND_W},
+	{"ials-dim", required_argument, NULL, OPT_IALS_DIM},
+	{"ials-alpha", required_argument, NULL, OPT_IALS_ALPHA},
+	{"ials-reg", required_argument, NULL, OPT_IALS_REG},
+	{"ials-iters", required_argument, NULL, OPT_IALS_ITERS},
+	{"ials-weight", required_argument, NULL, OPT_IALS_W},
 	{"dim", required_argument, NULL, OPT_DIM},
 	{"epochs", required_argument, NULL, OPT_EPOCHS},
 	{"max-epochs", required_argument, NULL, OPT_MAX_EPOCHS},
@@ -138,7 +154,9 @@ static train_config defaults(void)
 	train_config c = {
 		.model = MODEL_SOFTMAX,
 		.ease = {.l2 = 500, .dim = 256, .oversample = 32, .power = 3, .seed = 42},
-		.blend_weight = 0.4,
+		.blend_weight = 0.2,
+		.ials = {.dim = 64, .alpha = 20, .reg = 100, .iters = 8, .seed = 42},
+		.ials_weight = 0.5,
 		.rank = {.dim = 80,
 			 .lr = 0.0183,
 			 .user_l2 = 2.17,
@@ -192,11 +210,13 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 				c->model = MODEL_SOFTMAX;
 			} else if (strcmp(optarg, "ease") == 0) {
 				c->model = MODEL_EASE;
+			} else if (strcmp(optarg, "ials") == 0) {
+				c->model = MODEL_IALS;
 			} else if (strcmp(optarg, "blend") == 0) {
 				c->model = MODEL_BLEND;
 			} else {
-				log_error("--model: unknown model '%s'; want blend, softmax-mf or "
-					  "ease",
+				log_error("--model: unknown model '%s'; want blend, softmax-mf, "
+					  "ease or ials",
 					  optarg);
 				return EX_USAGE;
 			}
@@ -220,6 +240,26 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 			if (parse_double(optarg, 0.001, 0.999, &x) < 0)
 				return bad_value(name, optarg, "a number in 0.001..0.999");
 			c->blend_weight = x;
+			break;
+		case OPT_IALS_W:
+			if (parse_double(optarg, 0.0, 0.998, &x) < 0)
+				return bad_value(name, optarg, "a number in 0..0.998");
+			c->ials_weight = x;
+			break;
+		case OPT_IALS_DIM:
+		case OPT_IALS_ITERS:
+			if (parse_i64(optarg, 1, 1024, &i) < 0)
+				return bad_value(name, optarg, "an integer in 1..1024");
+			if (opt == OPT_IALS_DIM)
+				c->ials.dim = (size_t)i;
+			else
+				c->ials.iters = (int)i;
+			break;
+		case OPT_IALS_ALPHA:
+		case OPT_IALS_REG:
+			if (parse_double(optarg, opt == OPT_IALS_REG ? 1e-6 : 0.0, 1e6, &x) < 0)
+				return bad_value(name, optarg, "a number in 0..1e6 (reg > 0)");
+			*(opt == OPT_IALS_ALPHA ? &c->ials.alpha : &c->ials.reg) = x;
 			break;
 		case OPT_DIM:
 			if (parse_i64(optarg, 1, LFE_MAX_DIM - 1, &i) < 0)
@@ -294,7 +334,7 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 		case OPT_SEED:
 			if (parse_i64(optarg, 0, INT64_MAX, &i) < 0)
 				return bad_value(name, optarg, "a non-negative integer");
-			c->seed = c->rank.seed = c->ease.seed = (uint64_t)i;
+			c->seed = c->rank.seed = c->ease.seed = c->ials.seed = (uint64_t)i;
 			c->rating.seed = (uint64_t)i + 1;
 			break;
 		case OPT_THREADS:
@@ -328,6 +368,12 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 	}
 	if (c->model == MODEL_BLEND && !item_l2_given)
 		c->rank.item_l2 = BLEND_ITEM_L2;
+	if (c->model == MODEL_BLEND && c->blend_weight + c->ials_weight >= 0.999) {
+		log_error("--blend-weight + --ials-weight must stay below 1 (the softmax MF's "
+			  "share); "
+			  "see --help");
+		return EX_USAGE;
+	}
 	if (optind < argc) {
 		log_error("unexpected argument '%s'; the ratings come on stdin (see --help)",
 			  argv[optind]);

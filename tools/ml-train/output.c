@@ -22,66 +22,93 @@ static int add(lfe *m, const char *name, uint32_t rows, uint32_t dim, const int3
 
 const char *model_name(model_kind k)
 {
-	return k == MODEL_EASE ? "ease" : k == MODEL_SOFTMAX ? "softmax-mf" : "blend";
+	return k == MODEL_EASE	    ? "ease"
+	       : k == MODEL_IALS    ? "ials"
+	       : k == MODEL_SOFTMAX ? "softmax-mf"
+				    : "blend";
 }
 
-double blend_scale(const train_config *c, const train_result *r)
+int blend_scales(const train_config *c, const train_result *r, double *a_ease, double *a_ials)
 {
+	*a_ease = *a_ials = 1.0;
 	if (c->model != MODEL_BLEND)
-		return 1.0;
-	double mean = 0, sd_mf = 0, w = c->blend_weight;
+		return 0;
+	double mean = 0, sd_mf = 0, sd_i = 0;
+	double wm = 1.0 - c->blend_weight - c->ials_weight;
 	if (score_moments(r->rank.P, r->rank.n_users, r->rank.Q, r->rank.n_items, r->rank.dim + 1,
 			  &mean, &sd_mf) < 0 ||
-	    !(r->ease.sd > 0) || !(sd_mf > 0))
-		return NAN;
-	return w / (1.0 - w) * sd_mf / r->ease.sd;
+	    !(r->ease.sd > 0) || !(sd_mf > 0) || !(wm > 0))
+		return -1;
+	*a_ease = c->blend_weight / wm * sd_mf / r->ease.sd;
+	if (c->ials_weight > 0) {
+		if (score_moments(r->ials.P, r->ials.n_users, r->ials.Q, r->ials.n_items,
+				  r->ials.dim, &mean, &sd_i) < 0 ||
+		    !(sd_i > 0))
+			return -1;
+		*a_ials = c->ials_weight / wm * sd_mf / sd_i;
+	}
+	return 0;
 }
 
-/* users [a E_u, p_u, 1] and items [I_i, q_i, b_i]: a times the EASE score
- * plus the softmax-MF score, which ranks as the blend does (both divided
- * by (1 - w) / sd_mf). Either block may be absent. */
+/* Copies rows of src (n x k) scaled by a into columns [off, off + k) of
+ * dst (n x width). */
+static void put_block(float *dst, size_t width, size_t off, const float *src, size_t n, size_t k,
+		      double a)
+{
+	for (size_t r = 0; r < n; r++)
+		for (size_t j = 0; j < k; j++)
+			dst[r * width + off + j] = (float)(a * src[r * k + j]);
+}
+
+/* users [a_e E_u, a_i P_u, p_u, 1] and items [Q_i, Q'_i, q_i, b_i]: the
+ * blocks of EASE, iALS and the softmax MF, each present or not. Divided by
+ * w_mf / sd_mf, the score is the blend's w_e s_e / sd_e + w_i s_i / sd_i +
+ * w_mf s_mf / sd_mf, so it ranks as the blend does. */
 static int ranking_tables(const dataset *d, const train_config *c, const train_result *r, lfe *out,
 			  lf_error *err)
 {
 	size_t nu = d->n_users, ni = d->n_items;
-	size_t ke = c->model == MODEL_SOFTMAX ? 0 : r->ease.dim;
-	size_t km = c->model == MODEL_EASE ? 0 : r->rank.dim + 1;
-	double a = blend_scale(c, r);
-	if (!isfinite(a))
+	size_t ke = r->ease.dim, ki = r->ials.dim; /* 0 when not trained */
+	size_t km = c->model == MODEL_SOFTMAX || c->model == MODEL_BLEND ? r->rank.dim + 1 : 0;
+	size_t wd = ke + ki + km;
+	double ae, ai;
+	if (blend_scales(c, r, &ae, &ai) < 0)
 		return lf_fail(err, EX_SOFTWARE, "blend: a model's scores have no spread");
-	lfe_table *t;
-	if (add(out, "users", (uint32_t)nu, (uint32_t)(ke + km), d->user_ids, &t, err) < 0)
+	lfe_table *tu, *ti, *t;
+	if (add(out, "users", (uint32_t)nu, (uint32_t)wd, d->user_ids, &tu, err) < 0 ||
+	    add(out, "items", (uint32_t)ni, (uint32_t)wd, d->item_ids, &ti, err) < 0)
 		return -1;
-	for (size_t u = 0; u < nu; u++) {
-		float *row = t->values + u * (ke + km);
-		for (size_t j = 0; j < ke; j++)
-			row[j] = (float)(a * r->ease.E[u * ke + j]);
-		if (km)
-			memcpy(row + ke, r->rank.P + u * km, km * sizeof(float));
-	}
-	if (add(out, "items", (uint32_t)ni, (uint32_t)(ke + km), d->item_ids, &t, err) < 0)
-		return -1;
-	for (size_t i = 0; i < ni; i++) {
-		float *row = t->values + i * (ke + km);
-		if (ke)
-			memcpy(row, r->ease.Q + i * ke, ke * sizeof(float));
-		if (km)
-			memcpy(row + ke, r->rank.Q + i * km, km * sizeof(float));
-	}
-	if (!ke)
+	put_block(tu->values, wd, 0, r->ease.E, nu, ke, ae);
+	put_block(ti->values, wd, 0, r->ease.Q, ni, ke, 1.0);
+	put_block(tu->values, wd, ke, r->ials.P, nu, ki, ai);
+	put_block(ti->values, wd, ke, r->ials.Q, ni, ki, 1.0);
+	put_block(tu->values, wd, ke + ki, r->rank.P, nu, km, 1.0);
+	put_block(ti->values, wd, ke + ki, r->rank.Q, ni, km, 1.0);
+	if (c->model == MODEL_SOFTMAX)
 		return 0;
-	/* a new user's EASE block: the sum of the rated movies' rows */
-	if (add(out, "ease_foldin", (uint32_t)ni, (uint32_t)ke, d->item_ids, &t, err) < 0)
-		return -1;
-	for (size_t j = 0; j < ni * ke; j++)
-		t->values[j] = (float)(a * r->ease.F[j]);
+	if (ke) { /* a new user's EASE block: the sum of the rated movies' rows */
+		if (add(out, "ease_foldin", (uint32_t)ni, (uint32_t)ke, d->item_ids, &t, err) < 0)
+			return -1;
+		for (size_t j = 0; j < ni * ke; j++)
+			t->values[j] = (float)(ae * r->ease.F[j]);
+	}
 	int32_t zero = 0;
-	if (add(out, "blend", 1, 4, &zero, &t, err) < 0)
+	if (add(out, "blend", 1, 9, &zero, &t, err) < 0)
 		return -1;
-	t->values[0] = (float)ke; /* EASE block: the first ke components */
-	t->values[1] = (float)km; /* softmax-MF block after it ([p, 1] / [q, b]) */
-	t->values[2] = (float)a;
-	t->values[3] = (float)(c->model == MODEL_BLEND ? c->blend_weight : 1.0);
+	float v[9] = {(float)ke,
+		      (float)ki,
+		      (float)km,
+		      (float)ae,
+		      (float)ai,
+		      (float)(c->model == MODEL_BLEND ? c->blend_weight
+			      : ke		      ? 1.0
+						      : 0.0),
+		      (float)(c->model == MODEL_BLEND ? c->ials_weight
+			      : ki		      ? 1.0
+						      : 0.0),
+		      (float)c->ials.alpha,
+		      (float)c->ials.reg};
+	memcpy(t->values, v, sizeof v);
 	return 0;
 }
 
@@ -112,7 +139,7 @@ int train_to_lfe(const dataset *d, const train_config *c, const train_result *r,
 		row[q] = 1.0f;
 		row[q + 1] = h->bi[i];
 	}
-	if (c->model == MODEL_EASE)
+	if (c->model != MODEL_SOFTMAX && c->model != MODEL_BLEND)
 		return 0;
 	int32_t zero = 0;
 	if (add(out, "foldin", 1, 4, &zero, &t, err) < 0)
@@ -152,7 +179,14 @@ int write_params(FILE *f, const char *name, const dataset *d, const train_config
 		 const train_result *r, lf_error *err)
 {
 	fprintf(f, "model\t%s\n", model_name(c->model));
-	if (c->model != MODEL_SOFTMAX) {
+	if (r->ials.dim) {
+		fprintf(f, "ials_dim\t%zu\n", c->ials.dim);
+		fprintf(f, "ials_alpha\t%.9g\n", c->ials.alpha);
+		fprintf(f, "ials_reg\t%.9g\n", c->ials.reg);
+		fprintf(f, "ials_iters\t%d\n", c->ials.iters);
+		fprintf(f, "ials_seconds\t%.3f\n", r->ials_seconds);
+	}
+	if (r->ease.dim) {
 		fprintf(f, "ease_l2\t%.9g\n", c->ease.l2);
 		fprintf(f, "ease_dim\t%zu\n", c->ease.dim);
 		fprintf(f, "ease_oversample\t%zu\n", c->ease.oversample);
@@ -160,8 +194,12 @@ int write_params(FILE *f, const char *name, const dataset *d, const train_config
 		fprintf(f, "ease_seconds\t%.3f\n", r->ease_seconds);
 	}
 	if (c->model == MODEL_BLEND) {
+		double ae = 1, ai = 1;
+		blend_scales(c, r, &ae, &ai);
 		fprintf(f, "blend_weight\t%.9g\n", c->blend_weight);
-		fprintf(f, "blend_scale\t%.9g\n", blend_scale(c, r));
+		fprintf(f, "ials_weight\t%.9g\n", c->ials_weight);
+		fprintf(f, "blend_scale_ease\t%.9g\n", ae);
+		fprintf(f, "blend_scale_ials\t%.9g\n", ai);
 	}
 	fprintf(f, "dim\t%zu\n", c->rank.dim);
 	fprintf(f, "lr\t%.9g\n", c->rank.lr);

@@ -269,10 +269,34 @@ static int ease_job(job *j)
 	return rc;
 }
 
+static int ials_job(job *j)
+{
+	double t0 = now_seconds();
+	int rc = ials_fit(&j->d->all, j->d->n_items, &j->c->ials, &j->out->ials, &j->err);
+	j->out->ials_seconds = now_seconds() - t0;
+	if (rc == 0)
+		log_info("ranking ials: dim %zu, %d sweeps, alpha %g, reg %g (%.2f s)",
+			 j->c->ials.dim, j->c->ials.iters, j->c->ials.alpha, j->c->ials.reg,
+			 j->out->ials_seconds);
+	return rc;
+}
+
+/* The closed forms (EASE, iALS) one after the other. */
+static int side_job(job *j)
+{
+	const train_config *c = j->c;
+	int blend = c->model == MODEL_BLEND;
+	if ((blend || c->model == MODEL_EASE) && ease_job(j) < 0)
+		return -1;
+	if (((blend && c->ials_weight > 0) || c->model == MODEL_IALS) && ials_job(j) < 0)
+		return -1;
+	return 0;
+}
+
 static void *ease_thread(void *arg)
 {
 	job *j = arg;
-	j->rc = ease_job(j);
+	j->rc = side_job(j);
 	return NULL;
 }
 
@@ -282,7 +306,8 @@ int train_all(const dataset *d, const train_config *c, train_result *out, lf_err
 	out->val_ndcg = NAN;
 	double t0 = now_seconds();
 	csr fit = {0}, val = {0};
-	int use_smf = c->model != MODEL_EASE, use_ease = c->model != MODEL_SOFTMAX;
+	int use_smf = c->model == MODEL_SOFTMAX || c->model == MODEL_BLEND;
+	int use_ease = c->model != MODEL_SOFTMAX; /* EASE and/or iALS: side_job */
 	if (use_smf && c->epochs == 0 &&
 	    holdout_split(&d->all, c->validation_ratio, c->seed, &fit, &val, err) < 0)
 		return -1;
@@ -295,7 +320,7 @@ int train_all(const dataset *d, const train_config *c, train_result *out, lf_err
 	if (use_smf)
 		rank.rc = rank_job(&rank);
 	if (use_ease && !threaded_e && rank.rc == 0)
-		ease.rc = ease_job(&ease);
+		ease.rc = side_job(&ease);
 	if (threaded)
 		pthread_join(th, NULL);
 	else if (rank.rc == 0 && ease.rc == 0)
@@ -321,6 +346,7 @@ void train_result_free(train_result *r)
 {
 	smf_free(&r->rank);
 	ease_free(&r->ease);
+	ials_free(&r->ials);
 	rmf_free(&r->rating);
 	free(r->rank_losses.rows);
 	free(r->refit_losses.rows);

@@ -8,8 +8,8 @@
  * of its own, and so does the ranking refit, in step with the selection
  * (train.c says how that stays deterministic).
  *
- * EASE (ease.c) is a closed form on all of train, on a thread of its own
- * with threads >= 2.
+ * EASE (ease.c) and iALS (ials.c) train on all of train, one after the
+ * other on a thread of their own with threads >= 2.
  *
  * Also the records that go out with the model: per-epoch losses (TSV
  * step/name/value) and the parameters used (TSV name/value).
@@ -24,22 +24,26 @@
 
 #include "dataset.h"
 #include "ease.h"
+#include "ials.h"
 #include "lfe.h"
 #include "log.h"
 #include "rmf.h"
 #include "smf.h"
 
-/* The ranking model: the softmax MF alone, EASE alone, or both blended
- * (score = w * ease / sd_ease + (1 - w) * mf / sd_mf, sd over every
- * (user, movie) pair; still one dot product of concatenated vectors). */
-typedef enum { MODEL_BLEND, MODEL_SOFTMAX, MODEL_EASE } model_kind;
+/* The ranking model: the softmax MF, EASE or iALS alone, or the blend
+ * (score = w_e ease / sd_ease + w_i ials / sd_ials + (1 - w_e - w_i) mf /
+ * sd_mf, sd over every (user, movie) pair; still one dot product of
+ * concatenated vectors). */
+typedef enum { MODEL_BLEND, MODEL_SOFTMAX, MODEL_EASE, MODEL_IALS } model_kind;
 
 typedef struct train_config {
 	model_kind model;
 	smf_params rank;
 	ease_params ease;
-	double blend_weight; /* w, in (0, 1) */
-	int epochs;	     /* > 0: fixed, no validation; 0: early stopping */
+	double blend_weight; /* EASE's share w_e of the blend */
+	ials_params ials;
+	double ials_weight; /* iALS's share w_i (0: no iALS in the blend); MF 1 - w_e - w_i */
+	int epochs;	    /* > 0: fixed, no validation; 0: early stopping */
 	int max_epochs;
 	rmf_params rating;
 	double validation_ratio;
@@ -62,8 +66,9 @@ typedef struct loss_log {
 typedef struct train_result {
 	smf_model rank;
 	ease_model ease;
+	ials_model ials;
 	rmf_model rating;
-	double ease_seconds;
+	double ease_seconds, ials_seconds;
 	int rank_epochs, rating_epochs; /* rating: Gibbs sweeps */
 	double val_ndcg;		/* NaN when epochs were fixed */
 	double seconds;
@@ -75,10 +80,12 @@ void train_result_free(train_result *r);
 
 /* Name of a model kind as --model spells it. */
 const char *model_name(model_kind k);
-/* The blend's factor on the EASE block of the user rows (1 without a blend). */
-double blend_scale(const train_config *c, const train_result *r);
+/* The blend's factors on the EASE and iALS blocks of the user rows (1 for a
+ * model alone); -1 when a model's scores have no spread. */
+int blend_scales(const train_config *c, const train_result *r, double *a_ease, double *a_ials);
 /* The .lfe tables: users, items, rating_users, rating_items, and foldin
- * (softmax-mf and blend), ease_foldin and blend (ease and blend). */
+ * (softmax-mf and blend), ease_foldin (ease, blend) and blend (all but
+ * softmax-mf: the blocks' layout, see output.c). */
 int train_to_lfe(const dataset *d, const train_config *c, const train_result *r, lfe *out,
 		 lf_error *err);
 /* TSV step\tname\tvalue, ranking rows first. */
