@@ -87,11 +87,15 @@ setup_file() {
 		command -v "$tool" >/dev/null || missing+=("$tool")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
-		echo "browser tests need ${missing[*]}: apt-get install chromium nodejs npm (scripts/deps --test)" >&2
+		echo "browser tests need ${missing[*]}: apt-get install chromium nodejs npm (Node.js 18 or later)" >&2
 		return 1
 	fi
-	if [ ! -f "$REPO/node_modules/playwright-core/package.json" ]; then
-		# the lockfile's playwright-core only: it downloads no browser
+	# the lockfile's playwright-core, installed when missing or another version: it
+	# downloads no browser
+	local want have
+	want=$(cd "$REPO" && node -p 'require("./package-lock.json").packages["node_modules/playwright-core"].version')
+	have=$(cd "$REPO" && node -p 'require("./node_modules/playwright-core/package.json").version' 2>/dev/null || true)
+	if [ "$want" != "$have" ]; then
 		(cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error) >&2
 	fi
 	fresh_db lensflow_test_browser
