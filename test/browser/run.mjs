@@ -163,6 +163,16 @@ const scenarios = {
         (await api(`/movies/${second.movie_id}/similar?k=10`)).body.items,
         `movies like ${second.movie_id}`,
       );
+      // a search text with URL and HTML syntax in it: sent encoded, titles shown as text
+      await page.fill("#search-q", "& ");
+      await page.click("#search-go");
+      await msgIs(page, "search-msg", /match(es)? “&”/);
+      const amp = (await api("/movies/search?q=%26%20&limit=10")).body;
+      assert.ok(amp.length > 0 && amp.every((m) => m.title.includes("&")));
+      assert.deepEqual(
+        await page.$$eval("#search-results .title", (b) => b.map((x) => x.textContent)),
+        amp.map((m) => m.title),
+      );
       // nothing found is said so
       await page.fill("#search-q", "zzqx no such film");
       await page.click("#search-go");
