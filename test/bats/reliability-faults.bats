@@ -45,7 +45,7 @@ setup() {
 teardown_file() {
 	stop_all_serves
 	LENSFLOW_HOME=$RL_PG_HOME "$REPO/scripts/pg-embedded" down >/dev/null 2>&1 || true
-	if [ -n "${RL_TMPFS:-}" ] && mountpoint -q "$RL_TMPFS"; then umount "$RL_TMPFS"; fi
+	if mountpoint -q "$BATS_FILE_TMPDIR/small" 2>/dev/null; then umount "$BATS_FILE_TMPDIR/small"; fi
 }
 
 reload() { curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" "$URL/admin/reload"; }
