@@ -12,6 +12,14 @@ export LENSFLOW_HOME ?= $(CURDIR)/.lensflow
 # ---- build configuration -------------------------------------------------
 # BUILD holds objects, BIN the executables; `make asan` uses its own pair.
 SAN ?=
+# Only the command line may move BUILD/BIN: the test runner exports BUILD for
+# its own use, and a make started from a test must not mix the two builds.
+ifeq ($(origin BUILD),environment)
+undefine BUILD
+endif
+ifeq ($(origin BIN),environment)
+undefine BIN
+endif
 ifeq ($(SAN),1)
 BUILD ?= build/asan
 BIN ?= build/asan/bin

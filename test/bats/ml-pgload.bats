@@ -64,7 +64,7 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	assert_failure 64
 	run "$BIN/ml-pgload" --version 1 --index ivf </dev/null
 	assert_failure 64
-	assert_output --partial "--index is hnsw or none, not 'ivf'"
+	assert_output --partial "--index is auto, hnsw or none, not 'ivf'"
 	run "$BIN/ml-pgload" --version 0 </dev/null
 	assert_failure 64
 	assert_output --partial "--version wants a version"
@@ -123,7 +123,7 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 }
 
 @test "set: loaded once, registered, tables keyed and indexed" {
-	run --separate-stderr "$BIN/ml-pgload" --version 1 --run-id run-a <"$F/a.lfe"
+	run --separate-stderr "$BIN/ml-pgload" --version 1 --run-id run-a --index hnsw <"$F/a.lfe"
 	assert_success
 	assert_output loaded
 	assert_equal "$(set_tables 1 | tr '\n' ' ')" \
@@ -136,6 +136,13 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	assert_equal "$(sql "SELECT foldin->>'bias_last', foldin->>'user_l2' FROM embedding_sets WHERE version = 1")" "1|2"
 	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v1_%' AND indexdef LIKE '%hnsw%vector_ip_ops%'")" 2
 	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v1_%' AND indexname LIKE '%pkey'")" 3
+}
+
+@test "set: --index auto (the default) builds no HNSW index under 20000 movies: exact scans" {
+	run --separate-stderr "$BIN/ml-pgload" --version 11 <"$F/a.lfe"
+	assert_success
+	assert_equal "$(sql "SELECT index_kind FROM embedding_sets WHERE version = 11")" none
+	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v11_%' AND indexdef LIKE '%hnsw%'")" 0
 }
 
 @test "set: every vector read back equals the .lfe bit for bit" {
@@ -189,13 +196,13 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	assert_equal "$(sql 'SELECT count(*) FROM embedding_sets WHERE version = 9')" 0
 }
 
-@test "set: dim over HNSW's 2000 is 65 unless --index none" {
+@test "set: dim over HNSW's 2000 is 65 with --index hnsw; auto leaves it unindexed" {
 	"$LFEGEN" --users 3 --items 4 --dim 2001 >"$TMP/wide.lfe"
-	run "$BIN/ml-pgload" --version 8 <"$TMP/wide.lfe"
+	run "$BIN/ml-pgload" --version 8 --index hnsw <"$TMP/wide.lfe"
 	assert_failure 65
 	assert_output --partial "over HNSW's limit of 2000; load with --index none"
 	assert_equal "$(set_tables 8)" ""
-	run "$BIN/ml-pgload" --version 8 --index none <"$TMP/wide.lfe"
+	run "$BIN/ml-pgload" --version 8 <"$TMP/wide.lfe"
 	assert_success
 	assert_equal "$(sql "SELECT index_kind, dim FROM embedding_sets WHERE version = 8")" "none|2001"
 	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v8_%' AND indexdef LIKE '%hnsw%'")" 0
@@ -239,8 +246,8 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 		"-|1 1|2 "
 	run "$BIN/ml-pgload" --list
 	assert_success
-	assert_line --index 0 --regexp $'^lensflow\t1\t81\t943\t1682\thnsw\tno\t[0-9T:Z-]+\t\t[0-9a-f]{64}$'
-	assert_line --index 1 --regexp $'^lensflow\t2\t81\t943\t1682\thnsw\tyes\t'
+	assert_line --index 0 --regexp $'^lensflow\t1\t81\t943\t1682\tnone\tno\t[0-9T:Z-]+\t\t[0-9a-f]{64}$'
+	assert_line --index 1 --regexp $'^lensflow\t2\t81\t943\t1682\tnone\tyes\t'
 }
 
 @test "prune keeps the newest, the serving one and the one it replaced" {

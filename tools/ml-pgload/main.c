@@ -26,7 +26,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ml-pgload --catalogue --movies FILE --ratings FILE\n"
 		"       ml-pgload --version N [--model-name NAME] [--run-id ID] [--metrics FILE]\n"
-		"                 [--index hnsw|none] [--switch] < model.lfe\n"
+		"                 [--index auto|hnsw|none] [--switch] < model.lfe\n"
 		"       ml-pgload --switch N | --serving | --list | --prune [--keep 5]\n"
 		"\n"
 		"Loads MovieLens' catalogue and model embeddings into PostgreSQL + pgvector.\n"
@@ -49,7 +49,8 @@ static void usage(FILE *f)
 		"  --model-name NAME     [a-z][a-z0-9_]{0,31} (default lensflow)\n"
 		"  --run-id ID           MLflow run recorded with the set\n"
 		"  --metrics FILE        metrics TSV recorded with the set (as jsonb)\n"
-		"  --index hnsw|none     HNSW indexes on items and directions (default hnsw)\n"
+		"  --index auto|hnsw|none  HNSW indexes on items and directions; auto (default):\n"
+		"                        from 20000 movies on (below, exact scans are exact and fast)\n"
 		"  --db URL              libpq URL (default $DATABASE_URL)\n"
 		"  -q, --quiet           no progress on stderr\n"
 		"  -h, --help            this help;  --version: the program's version\n"
@@ -161,12 +162,14 @@ static int parse_args(int argc, char **argv, opts *o)
 			o->metrics = optarg;
 			break;
 		case O_INDEX:
-			if (strcmp(optarg, "hnsw") == 0)
+			if (strcmp(optarg, "auto") == 0)
+				o->hnsw = -1;
+			else if (strcmp(optarg, "hnsw") == 0)
 				o->hnsw = 1;
 			else if (strcmp(optarg, "none") == 0)
 				o->hnsw = 0;
 			else
-				return bad_usage("--index is hnsw or none, not '%s'", optarg);
+				return bad_usage("--index is auto, hnsw or none, not '%s'", optarg);
 			break;
 		case O_SERVING:
 			o->serving = 1;
@@ -308,7 +311,7 @@ static int run(const opts *o, PGconn *c, lf_error *err)
 
 int main(int argc, char **argv)
 {
-	opts o = {.hnsw = 1, .keep = 5, .model = "lensflow"};
+	opts o = {.hnsw = -1, .keep = 5, .model = "lensflow"};
 	lf_error err = {0};
 	PGconn *c = NULL;
 	int rc;

@@ -32,7 +32,7 @@ typedef struct set_opts {
 	int32_t version;     /* > 0 */
 	const char *run_id;  /* or NULL */
 	const char *metrics; /* metrics TSV path, or NULL */
-	int hnsw;	     /* 1: HNSW indexes on items and dirs; 0: none */
+	int hnsw;	     /* 1: HNSW indexes on items and dirs; 0: none; -1: auto */
 } set_opts;
 
 /* Loads the .lfe in [buf, buf+len) (named name in messages) as one set, or
@@ -49,5 +49,8 @@ int registry_switch(PGconn *c, const char *model, int32_t version, FILE *out, lf
 int registry_serving(PGconn *c, const char *model, FILE *out, lf_error *err);
 int registry_list(PGconn *c, FILE *out, lf_error *err);
 int registry_prune(PGconn *c, const char *model, int64_t keep, FILE *out, lf_error *err);
+
+/* --index auto builds HNSW indexes from this many movies on */
+#define HNSW_AUTO_MIN_ITEMS 20000
 
 #endif

@@ -37,6 +37,7 @@ typedef struct set_data {
 	const lfe_table *users, *items, *foldin;
 	uint32_t dim, ddim; /* ranking and direction dimensions */
 	float foldin_v[4];
+	int hnsw; /* resolved: 1 HNSW indexes, 0 exact scans only */
 } set_data;
 
 static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_error *err)
@@ -58,7 +59,11 @@ static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_e
 	if (d->dim > PG_VECTOR_MAX_DIM)
 		return lf_fail(err, EX_DATAERR, "%s: dim %u is over pgvector's limit of %d", name,
 			       d->dim, PG_VECTOR_MAX_DIM);
-	if (hnsw && d->dim > PG_HNSW_MAX_DIM)
+	/* auto (-1): an index only where a catalogue is big enough for the exact
+	 * scan to cost more than the index's approximation (and its filtered
+	 * scans) is worth: the exact scan is also the model's exact ranking */
+	d->hnsw = hnsw >= 0 ? hnsw : d->items->rows >= HNSW_AUTO_MIN_ITEMS && d->dim <= PG_HNSW_MAX_DIM;
+	if (d->hnsw && d->dim > PG_HNSW_MAX_DIM)
 		return lf_fail(err, EX_DATAERR,
 			       "%s: dim %u is over HNSW's limit of %d; load with --index none",
 			       name, d->dim, PG_HNSW_MAX_DIM);
@@ -269,7 +274,7 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qitems) < 0 ||
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qdirs) < 0)
 		return -1;
-	if (o->hnsw && (execf(c, err,
+	if (d->hnsw && (execf(c, err,
 			      "CREATE INDEX ON %s USING hnsw (embedding vector_ip_ops) "
 			      "WITH (m = 16, ef_construction = 64)",
 			      n->qitems) < 0 ||
@@ -296,7 +301,7 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 			   nu,
 			   ni,
 			   hasher_hex(hash),
-			   o->hnsw ? "hnsw" : "none",
+			   d->hnsw ? "hnsw" : "none",
 			   n->users,
 			   n->items,
 			   n->dirs,
@@ -342,7 +347,7 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 	if (r)
 		log_info("%s v%d: %u users, %u items of dim %u loaded in %.2f s (index %s)",
 			 o->model, o->version, d.users->rows, d.items->rows, d.dim,
-			 now_seconds() - t0, o->hnsw ? "hnsw" : "none");
+			 now_seconds() - t0, d.hnsw ? "hnsw" : "none");
 	rc = 0;
 out:
 	hasher_hex(&hash);

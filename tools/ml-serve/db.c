@@ -48,8 +48,15 @@ PGconn *db_connect(const char *url, lf_error *err)
 		PQfinish(c);
 		return NULL;
 	}
-	char sql[64];
-	snprintf(sql, sizeof sql, "SET statement_timeout = %d", DB_STATEMENT_TIMEOUT_MS);
+	/* An HNSW index scan with the rated-movie filter must keep scanning until
+	 * it has k rows (pgvector 0.8's iterative scans, in exact distance
+	 * order): without it a user whose ef_search nearest movies are all rated
+	 * gets an empty list. */
+	char sql[160];
+	snprintf(sql, sizeof sql,
+		 "SET statement_timeout = %d; SET hnsw.iterative_scan = strict_order; "
+		 "SET hnsw.ef_search = 100",
+		 DB_STATEMENT_TIMEOUT_MS);
 	PGresult *r = PQexec(c, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
