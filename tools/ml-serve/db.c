@@ -6,7 +6,10 @@
  */
 #include "db.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "util.h"
@@ -194,4 +197,68 @@ PGresult *db_query(struct worker *w, enum query_id q, const struct snapshot *s, 
 	if (!w->conn)
 		metrics_set_ready(0); /* the next poll or /readyz says when it is back */
 	return NULL;
+}
+
+int db_pool_init(struct db_pool *p, int n, const char *url, lf_error *err)
+{
+	memset(p, 0, sizeof *p);
+	p->slots = calloc((size_t)n, sizeof *p->slots);
+	p->free = calloc((size_t)n, sizeof(struct worker *));
+	if (!p->slots || !p->free) {
+		free(p->slots);
+		free(p->free);
+		return lf_fail(err, EX_OSERR, "out of memory");
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->freed, &ca);
+	pthread_condattr_destroy(&ca);
+	for (int i = 0; i < n; i++) {
+		p->slots[i].db_url = url;
+		p->free[i] = &p->slots[i];
+	}
+	p->n = p->n_free = n;
+	return 0;
+}
+
+struct worker *db_pool_get(struct db_pool *p, int timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	struct worker *w = NULL;
+	pthread_mutex_lock(&p->lock);
+	while (p->n_free == 0)
+		if (pthread_cond_timedwait(&p->freed, &p->lock, &until) == ETIMEDOUT)
+			break;
+	if (p->n_free > 0)
+		w = p->free[--p->n_free];
+	pthread_mutex_unlock(&p->lock);
+	return w;
+}
+
+void db_pool_put(struct db_pool *p, struct worker *w)
+{
+	pthread_mutex_lock(&p->lock);
+	p->free[p->n_free++] = w;
+	pthread_cond_signal(&p->freed);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void db_pool_free(struct db_pool *p)
+{
+	for (int i = 0; i < p->n; i++)
+		db_worker_close(&p->slots[i]);
+	free(p->slots);
+	free(p->free);
+	pthread_cond_destroy(&p->freed);
+	pthread_mutex_destroy(&p->lock);
+	memset(p, 0, sizeof *p);
 }

@@ -1,18 +1,21 @@
 /*
- * db.h — one PostgreSQL connection per civetweb worker thread, with the
+ * db.h — PostgreSQL connections in a pool (a request takes a struct worker
+ * for its run: a connection and its statements), with the
  * serving statements prepared on it lazily and named per set version and k
  * ("user_recs_v3_k10"): k is written into the text so that the planner keeps
  * a plan for it that can use an HNSW index. When the worker first sees a
  * snapshot of another generation it deallocates everything and prepares
  * again. A broken connection is closed and made again on the next request.
  *
- * Ownership: a worker owns its PGconn (db_worker_close frees it). Results
+ * Ownership: the pool owns the workers, a worker its PGconn (db_worker_close
+ * frees it); a request holds one worker between db_pool_get and put. Results
  * returned by db_query are the caller's to PQclear.
  */
 #ifndef ML_SERVE_DB_H
 #define ML_SERVE_DB_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "log.h"
@@ -30,6 +33,27 @@ struct worker {
 	unsigned char fixed;       /* bit per fixed statement prepared */
 	unsigned char set_prepared[3][MAX_K + 1];
 };
+
+/* The workers' database state, shared by civetweb's threads: a request takes
+ * one for its whole run and puts it back. There are --threads of them (so at
+ * most that many connections), and civetweb runs more threads than that, so
+ * that connections that are slow to send their request, or idle between
+ * keep-alive requests, do not hold the database from the others. */
+struct db_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	struct worker *slots;  /* n of them */
+	struct worker **free;  /* n_free of them at the front */
+	int n, n_free;
+};
+
+/* n slots on url; -1 with err when out of memory. */
+int db_pool_init(struct db_pool *p, int n, const char *url, lf_error *err);
+/* A free slot, waiting for one at most timeout_ms; NULL when none came free. */
+struct worker *db_pool_get(struct db_pool *p, int timeout_ms);
+void db_pool_put(struct db_pool *p, struct worker *w);
+/* Closes every connection; no slot may be in use. */
+void db_pool_free(struct db_pool *p);
 
 /* A new connection with connect_timeout and statement_timeout set; NULL with err (EX_UNAVAILABLE). */
 PGconn *db_connect(const char *url, lf_error *err);

@@ -2,14 +2,18 @@
  * ml-serve — the lensflow HTTP API: recommendations from the embedding set
  * that the `serving` table points at, answered by pgvector, with Prometheus
  * metrics. main() parses options and wires the parts: civetweb with one
- * catch-all handler (routes.c), a PostgreSQL connection per worker thread
- * (db.c), the in-memory snapshot (snapshot.c) and its poll thread (reload.c).
+ * catch-all handler (routes.c), a pool of --threads PostgreSQL connections
+ * shared by civetweb's 4 x --threads threads (db.c), the in-memory snapshot
+ * (snapshot.c) and its poll thread (reload.c).
  */
 #include <getopt.h>
+#include <malloc.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mlflow.h"
 #include "serve.h"
@@ -24,14 +28,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ml-serve [--listen HOST:PORT] [--threads N] [--db URL] [--model-name NAME]\n"
 		"                [--poll SECONDS] [--max-body BYTES] [--timeout MS] [--access-log FILE]\n"
-		"                [--tracking-uri URI]\n"
+		"                [--tracking-uri URI] [--user NAME]\n"
 		"\n"
 		"Serves recommendations over HTTP from the embedding set that the `serving` table\n"
 		"of the database points at, and reloads it when that changes.\n"
 		"\n"
 		"  -l, --listen HOST:PORT  where to listen (default $LENSFLOW_LISTEN, else 127.0.0.1:8000)\n"
-		"  -t, --threads N         worker threads, one database connection each (default 16);\n"
-		"                          a keep-alive client holds one while connected\n"
+		"  -t, --threads N         database connections, each serving one request at a\n"
+		"                          time (default 16); civetweb runs 4 x N threads, one per\n"
+		"                          connected client\n"
 		"  -d, --db URL            libpq URL (default $DATABASE_URL)\n"
 		"  -m, --model-name NAME   model whose served set to answer with (default lensflow)\n"
 		"  -p, --poll SECONDS      how often to look at the serving table (default 10)\n"
@@ -40,6 +45,8 @@ static void usage(FILE *f)
 		"      --access-log FILE   write an access log (default: none)\n"
 		"      --tracking-uri URI  MLflow, read every poll for the champion's version\n"
 		"                          (default $MLFLOW_TRACKING_URI; unset: not read)\n"
+		"      --user NAME         started as root: once listening, run as NAME (its uid\n"
+		"                          and gid, no supplementary groups), e.g. to use port 80\n"
 		"  -h, --help              this help\n"
 		"      --version           version and commit\n"
 		"\n"
@@ -66,29 +73,12 @@ static int parse_listen(const char *s, char *out, size_t out_len)
 	return snprintf(out, out_len, "%s", s) < (int)out_len ? 0 : -1;
 }
 
-enum { OPT_VERSION = 256, OPT_MAX_BODY, OPT_TIMEOUT, OPT_ACCESS_LOG, OPT_TRACKING };
+enum { OPT_VERSION = 256, OPT_MAX_BODY, OPT_TIMEOUT, OPT_ACCESS_LOG, OPT_TRACKING, OPT_USER };
 
-static void *init_thread(const struct mg_context *ctx, int type)
-{
-	struct serve_app *app = mg_get_user_data(ctx);
-	if (type != 1) /* 1: a worker thread */
-		return NULL;
-	struct worker *w = calloc(1, sizeof *w);
-	if (w)
-		w->db_url = app->cfg.db_url;
-	return w;
-}
-
-static void exit_thread(const struct mg_context *ctx, int type, void *p)
-{
-	(void)ctx;
-	(void)type;
-	struct worker *w = p;
-	if (w) {
-		db_worker_close(w);
-		free(w);
-	}
-}
+/* civetweb threads per database connection: the extra threads hold the
+ * connections of clients that are slow to send a request or idle between
+ * keep-alive requests, while the database connections serve the others. */
+#define THREADS_PER_CONN 4
 
 /* The champion alias of model_name in MLflow (ctx: an mlflow client). */
 static int mlflow_champion(void *ctx, const char *model_name, int *version, lf_error *err)
@@ -116,6 +106,10 @@ static int quiet_log(const struct mg_connection *conn, const char *message)
 int main(int argc, char **argv)
 {
 	log_set_prog("ml-serve");
+	/* A request body gets a buffer of up to --max-body bytes. A fixed threshold keeps
+	 * the big ones in mmap, given back on free; left dynamic, glibc raises it after
+	 * the first and every worker's arena then keeps a body's worth of memory. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	struct serve_app app = {
 		.cfg = {.threads = 16, .model_name = "lensflow", .poll_s = 10, .max_body = 65536,
 			.timeout_ms = 10000},
@@ -123,6 +117,7 @@ int main(int argc, char **argv)
 		.poll_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	const char *listen = getenv("LENSFLOW_LISTEN");
+	const char *run_as = NULL;
 	app.cfg.db_url = getenv("DATABASE_URL");
 	app.cfg.admin_token = getenv("LENSFLOW_ADMIN_TOKEN");
 	app.cfg.tracking_uri = getenv("MLFLOW_TRACKING_URI");
@@ -136,6 +131,7 @@ int main(int argc, char **argv)
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"access-log", required_argument, NULL, OPT_ACCESS_LOG},
 		{"tracking-uri", required_argument, NULL, OPT_TRACKING},
+		{"user", required_argument, NULL, OPT_USER},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -188,6 +184,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_ACCESS_LOG: app.cfg.access_log = optarg; break;
 		case OPT_TRACKING: app.cfg.tracking_uri = optarg; break;
+		case OPT_USER: run_as = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_VERSION:
 			printf("ml-serve lensflow %s (%s)\n", LENSFLOW_VERSION, LENSFLOW_COMMIT);
@@ -213,6 +210,21 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	app.cfg.listen = ports;
+	if (run_as) {
+		struct passwd *pw = getpwnam(run_as);
+		if (!pw) {
+			log_error("--user: no user '%s' on this system", run_as);
+			return EX_NOUSER;
+		}
+		if (geteuid() != 0) {
+			if (pw->pw_uid != geteuid()) {
+				log_error("--user %s: only root can become another user; start ml-serve "
+					  "as root or leave --user out", run_as);
+				return EX_USAGE;
+			}
+			run_as = NULL; /* already that user */
+		}
+	}
 
 	/* Signals are taken by sigwait in this thread; every thread started from here blocks them. */
 	sigset_t stop;
@@ -225,24 +237,30 @@ int main(int argc, char **argv)
 	metrics_init();
 	mg_init_library(0);
 	char threads[16], timeout[16];
-	snprintf(threads, sizeof threads, "%d", app.cfg.threads);
+	snprintf(threads, sizeof threads, "%d", app.cfg.threads * THREADS_PER_CONN);
 	snprintf(timeout, sizeof timeout, "%d", app.cfg.timeout_ms);
-	const char *options[16] = {
+	const char *options[20] = {
 		"listening_ports", ports, "num_threads", threads, "request_timeout_ms", timeout,
 		"enable_keep_alive", "yes", "keep_alive_timeout_ms", "5000",
 		/* Headers and body leave in two writes: without this, Nagle's algorithm and
 		 * the client's delayed ACK hold every keep-alive answer for 40 ms. */
 		"tcp_nodelay", "1",
+		/* The path is matched as sent: decoded, "/movies/1%00junk" would reach the
+		 * handler as "/movies/1" (civetweb decodes %00 into a NUL that ends the
+		 * string). Names are literal and ids are digits, so nothing needs decoding. */
+		"decode_url", "no",
 	};
-	int n_opt = 12;
+	int n_opt = 14;
+	if (run_as) { /* civetweb drops to it (gid, no supplementary groups, uid) once bound */
+		options[n_opt++] = "run_as_user";
+		options[n_opt++] = run_as;
+	}
 	if (app.cfg.access_log) {
 		options[n_opt++] = "access_log_file";
 		options[n_opt++] = app.cfg.access_log;
 	}
 	options[n_opt] = NULL;
 	struct mg_callbacks cb = {0};
-	cb.init_thread = init_thread;
-	cb.exit_thread = exit_thread;
 	cb.log_message = quiet_log;
 	cb.http_error = serve_http_error;
 	lf_error err = {0};
@@ -256,7 +274,14 @@ int main(int argc, char **argv)
 		app.champion = mlflow_champion;
 		app.champion_ctx = &ml;
 	}
+	if (db_pool_init(&app.pool, app.cfg.threads, app.cfg.db_url, &err) < 0) {
+		mlflow_close(&ml);
+		mg_exit_library();
+		log_error("%s", err.msg);
+		return err.code;
+	}
 	if (poll_start(&app, &err) < 0) {
+		db_pool_free(&app.pool);
 		mlflow_close(&ml);
 		mg_exit_library();
 		log_error("%s", err.msg);
@@ -265,14 +290,21 @@ int main(int argc, char **argv)
 	struct mg_context *ctx = mg_start(&cb, &app, options);
 	if (!ctx) {
 		poll_stop(&app);
+		db_pool_free(&app.pool);
 		mlflow_close(&ml);
 		snapshot_clear();
 		mg_exit_library();
-		log_error("cannot listen on %s (address in use or not local?); choose another with "
-			  "--listen", ports);
+		if (run_as)
+			log_error("cannot listen on %s as root, or cannot become user %s", ports,
+				  run_as);
+		else
+			log_error("cannot listen on %s (address in use or not local?); choose another "
+				  "with --listen", ports);
 		return EX_UNAVAILABLE;
 	}
 	mg_set_request_handler(ctx, "/", serve_handle, &app);
+	if (run_as)
+		log_info("running as user %s", run_as);
 	log_info("listening on http://%s (%d threads), model %s, polling every %g s", ports,
 		 app.cfg.threads, app.cfg.model_name, app.cfg.poll_s);
 
@@ -282,6 +314,7 @@ int main(int argc, char **argv)
 	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	mg_stop(ctx);
 	poll_stop(&app);
+	db_pool_free(&app.pool);
 	mlflow_close(&ml);
 	snapshot_clear();
 	mg_exit_library();

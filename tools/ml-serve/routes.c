@@ -133,6 +133,15 @@ static int dispatch(struct req *rq)
 			return reply_error(rq, 404, "%s %.*s is unknown", what,
 					   m.id_len > 40 ? 40 : (int)m.id_len, m.id);
 	}
+	/* A database connection for the rest of the request, for the routes that use one:
+	 * there are fewer of them than civetweb's threads, so a thread waits here when all
+	 * are busy, never while a slow client is still sending its request. */
+	if (m.route != ROUTE_ROOT && m.route != ROUTE_HEALTHZ && m.route != ROUTE_METRICS &&
+	    m.route != ROUTE_MODEL) {
+		rq->w = db_pool_get(&rq->app->pool, rq->app->cfg.timeout_ms);
+		if (!rq->w)
+			return reply_unavailable(rq, "every database connection is busy");
+	}
 	switch (m.route) {
 	case ROUTE_ROOT: return op_root(rq);
 	case ROUTE_HEALTHZ: return op_healthz(rq);
@@ -157,16 +166,13 @@ int serve_handle(struct mg_connection *conn, void *app)
 	struct req rq = {
 		.conn = conn,
 		.ri = mg_get_request_info(conn),
-		.w = mg_get_thread_pointer(conn),
 		.app = app,
 		.route = ROUTE_UNMATCHED,
 	};
 	rq.method = method_parse(rq.ri->request_method ? rq.ri->request_method : "");
-	int status;
-	if (!rq.w)
-		status = reply_unavailable(&rq, "no worker state for this thread");
-	else
-		status = dispatch(&rq);
+	int status = dispatch(&rq);
+	if (rq.w)
+		db_pool_put(&((struct serve_app *)app)->pool, rq.w);
 	metrics_in_flight(-1);
 	metrics_http(rq.route, rq.method, rq.status ? rq.status : status, now_seconds() - start);
 	return status;

@@ -4,7 +4,7 @@
  * poll thread, and the entry points of routes.c, ops.c, recs.c and reload.c.
  *
  * Ownership: main() owns the serve_app and everything in cfg (strings point
- * into argv or the environment); workers own their struct worker.
+ * into argv or the environment) and the pool of struct worker (db.h).
  */
 #ifndef ML_SERVE_SERVE_H
 #define ML_SERVE_SERVE_H
@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "db.h"
 #include "log.h"
 #include "reply.h"
 
@@ -44,6 +45,7 @@ struct serve_app {
 	 * thread; NULL when no registry is configured. main() wires it. */
 	int (*champion)(void *ctx, const char *model_name, int *version, lf_error *err);
 	void *champion_ctx;
+	struct db_pool pool;         /* the database connections (cfg.threads of them) */
 };
 
 /* routes.c: the catch-all request handler and civetweb's error callback. */
