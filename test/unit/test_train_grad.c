@@ -198,7 +198,8 @@ TEST(train_all_writes_tables_whose_ids_match_the_input)
 	ratings_free(&r);
 	CHECK_EQ_INT(d.user_ids[0], 3);
 	CHECK_EQ_INT(d.item_ids[3], 40);
-	train_config c = {.rank = {.dim = 2,
+	train_config c = {.model = MODEL_SOFTMAX,
+			  .rank = {.dim = 2,
 				   .lr = 0.05,
 				   .user_l2 = 0.1,
 				   .item_l2 = 0.1,
