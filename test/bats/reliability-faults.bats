@@ -205,9 +205,13 @@ serve() {
 		sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" && rc=0 || rc=$?
-		# the set is there whole, or not at all
-		row=$(sql "SELECT n_users, n_items FROM embedding_sets WHERE model_name = 'lensflow' AND version = $v")
-		tables=$(sql "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'lf\\_lensflow\\_v${v}\\_%'")
+		# the set is there whole, or not at all; one statement, so one snapshot (a COMMIT
+		# already sent before the kill may land between two statements)
+		state=$(sql "SELECT coalesce((SELECT n_users || '|' || n_items FROM embedding_sets
+			WHERE model_name = 'lensflow' AND version = $v), '') || ';' || (SELECT count(*) FROM pg_tables
+			WHERE tablename LIKE 'lf\\_lensflow\\_v${v}\\_%')")
+		row=${state%;*}
+		tables=${state#*;}
 		if [ -n "$row" ]; then
 			assert_equal "$tables" 3
 			assert_equal "$row" "$(sql "SELECT (SELECT count(*) FROM lf_lensflow_v${v}_users) || '|' ||
