@@ -4,6 +4,7 @@
  * connection itself is kept alive (MLflow's uvicorn keeps it open).
  */
 #include "http.h"
+#include "util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 struct http_client {
 	CURL *curl;
 	char *base; /* no trailing '/' */
+	char shown[512]; /* base with any user:password@ masked, for messages */
 	long timeout_s;
 	long status;   /* of the last answer; 0 when none */
 	long requests; /* made so far */
@@ -59,10 +61,12 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 int http_open(http_client **out, const char *base_url, long timeout_s, lf_error *err)
 {
 	*out = NULL;
+	char shown[512];
+	url_redact(base_url, shown, sizeof shown);
 	if (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0)
-		return lf_fail(err, EX_USAGE, "'%s' is not an http:// or https:// URL", base_url);
+		return lf_fail(err, EX_USAGE, "'%s' is not an http:// or https:// URL", shown);
 	if (strpbrk(base_url, " \t\r\n?#"))
-		return lf_fail(err, EX_USAGE, "'%s' is not a valid base URL", base_url);
+		return lf_fail(err, EX_USAGE, "'%s' is not a valid base URL", shown);
 	http_client *c = calloc(1, sizeof *c);
 	if (!c)
 		return lf_fail(err, EX_SOFTWARE, "out of memory");
@@ -74,6 +78,7 @@ int http_open(http_client **out, const char *base_url, long timeout_s, lf_error 
 	size_t n = strlen(c->base);
 	while (n > 0 && c->base[n - 1] == '/')
 		c->base[--n] = '\0';
+	url_redact(c->base, c->shown, sizeof c->shown);
 	if (global_users++ == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		global_users--;
 		free(c->base);
@@ -182,8 +187,8 @@ static int perform(http_client *c, const char *what, reply_buf *b, lf_error *err
 	if (rc != CURLE_OK) {
 		if (b->too_big)
 			return lf_fail(err, EX_PROTOCOL, "%s at %s: the answer is larger than %zu MiB",
-				       what, c->base, HTTP_REPLY_MAX >> 20);
-		return lf_fail(err, EX_UNAVAILABLE, "cannot reach %s (%s): %s", c->base, what,
+				       what, c->shown, HTTP_REPLY_MAX >> 20);
+		return lf_fail(err, EX_UNAVAILABLE, "cannot reach %s (%s): %s", c->shown, what,
 			       curl_msg[0] ? curl_msg : curl_easy_strerror(rc));
 	}
 	if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status) != CURLE_OK)
@@ -193,7 +198,7 @@ static int perform(http_client *c, const char *what, reply_buf *b, lf_error *err
 	char msg[300];
 	http_parse_error_body((const char *)b->data, b->len, c->error_code, msg, sizeof msg);
 	int code = (c->status >= 400 && c->status < 500) ? EX_DATAERR : EX_UNAVAILABLE;
-	return lf_fail(err, code, "%s at %s: HTTP %ld%s%s%s%s", what, c->base, c->status,
+	return lf_fail(err, code, "%s at %s: HTTP %ld%s%s%s%s", what, c->shown, c->status,
 		       c->error_code[0] ? " " : "", c->error_code, msg[0] ? ": " : "", msg);
 }
 
@@ -264,7 +269,7 @@ int http_json(http_client *c, const char *method, const char *path, const json_t
 			json_decref(*reply);
 			*reply = NULL;
 			lf_fail(err, EX_PROTOCOL, "%s at %s: the answer is not a JSON object (%s)",
-				what, c->base, jerr.text);
+				what, c->shown, jerr.text);
 			goto out;
 		}
 	}

@@ -300,3 +300,21 @@ double now_seconds(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+void url_redact(const char *url, char *out, size_t n)
+{
+	if (n == 0)
+		return;
+	const char *scheme = strstr(url, "://");
+	const char *auth = scheme ? scheme + 3 : url;
+	size_t alen = strcspn(auth, "/?#");
+	const char *at = NULL;
+	for (const char *p = auth; p < auth + alen; p++)
+		if (*p == '@')
+			at = p;
+	if (!at) {
+		snprintf(out, n, "%s", url);
+		return;
+	}
+	snprintf(out, n, "%.*s***%s", (int)(auth - url), url, at);
+}

@@ -55,6 +55,10 @@ void stdout_rollback(void);
 /* Checked fflush + ferror of a stream at the end of writing. */
 int close_stream(FILE *f, const char *name, lf_error *err);
 
+/* Copies url into out (size n, always terminated) with any "user:password@"
+ * of its authority replaced by "***@": URLs in messages never show a secret. */
+void url_redact(const char *url, char *out, size_t n);
+
 /* Monotonic seconds, for timings. */
 double now_seconds(void);
 

@@ -244,8 +244,24 @@ TEST(now_seconds_is_monotonic)
 	CHECK(a > 0 && b >= a);
 }
 
+TEST(url_redact_masks_userinfo)
+{
+	char out[128];
+	url_redact("http://u:S3cret@127.0.0.1:5000/api", out, sizeof out);
+	CHECK(strcmp(out, "http://***@127.0.0.1:5000/api") == 0);
+	url_redact("postgresql://lensflow:pw@host/db?x=a@b", out, sizeof out);
+	CHECK(strcmp(out, "postgresql://***@host/db?x=a@b") == 0);
+	url_redact("http://127.0.0.1:5000/a@b", out, sizeof out);
+	CHECK(strcmp(out, "http://127.0.0.1:5000/a@b") == 0);
+	url_redact("https://a@b@host", out, sizeof out);
+	CHECK(strcmp(out, "https://***@host") == 0);
+	url_redact("http://u:p@h", out, 8);
+	CHECK(strlen(out) == 7);
+}
+
 int main(void)
 {
+	RUN(url_redact_masks_userinfo);
 	RUN(parse_i64_accepts);
 	RUN(parse_i64_rejects_and_leaves_out_untouched);
 	RUN(parse_i64_n_uses_only_the_range);

@@ -44,11 +44,13 @@ static size_t on_data(char *p, size_t size, size_t n, void *user)
 
 int url_get(const char *url, size_t max, unsigned char **buf, size_t *len, lf_error *err)
 {
+	char shown[1024]; /* the URL in messages, any password masked */
+	url_redact(url, shown, sizeof shown);
 	sink s = {.max = max};
 	char ebuf[CURL_ERROR_SIZE] = "";
 	CURL *c = curl_easy_init();
 	if (!c)
-		return lf_fail(err, EX_SOFTWARE, "%s: cannot start libcurl", url);
+		return lf_fail(err, EX_SOFTWARE, "%s: cannot start libcurl", shown);
 	CURLcode rc = CURLE_OK;
 #define SET(opt, val)                                                                              \
 	do {                                                                                       \
@@ -72,7 +74,7 @@ int url_get(const char *url, size_t max, unsigned char **buf, size_t *len, lf_er
 #undef SET
 	if (rc != CURLE_OK) {
 		curl_easy_cleanup(c);
-		return lf_fail(err, EX_SOFTWARE, "%s: libcurl setup: %s", url,
+		return lf_fail(err, EX_SOFTWARE, "%s: libcurl setup: %s", shown,
 			       curl_easy_strerror(rc));
 	}
 	rc = curl_easy_perform(c);
@@ -82,22 +84,22 @@ int url_get(const char *url, size_t max, unsigned char **buf, size_t *len, lf_er
 	if (rc != CURLE_OK) {
 		free(s.buf);
 		if (s.too_big)
-			return lf_fail(err, EX_DATAERR, "%s: larger than %zu bytes", url, max);
+			return lf_fail(err, EX_DATAERR, "%s: larger than %zu bytes", shown, max);
 		if (s.oom)
-			return lf_fail(err, EX_OSERR, "%s: out of memory", url);
+			return lf_fail(err, EX_OSERR, "%s: out of memory", shown);
 		if (rc == CURLE_FILE_COULDNT_READ_FILE)
-			return lf_fail(err, EX_NOINPUT, "%s: %s", url,
+			return lf_fail(err, EX_NOINPUT, "%s: %s", shown,
 				       ebuf[0] ? ebuf : curl_easy_strerror(rc));
 		if (rc == CURLE_HTTP_RETURNED_ERROR)
-			return lf_fail(err, EX_UNAVAILABLE, "%s: HTTP %ld (%s)", url, status,
+			return lf_fail(err, EX_UNAVAILABLE, "%s: HTTP %ld (%s)", shown, status,
 				       curl_easy_strerror(rc));
-		return lf_fail(err, EX_UNAVAILABLE, "%s: %s%s%s", url, curl_easy_strerror(rc),
+		return lf_fail(err, EX_UNAVAILABLE, "%s: %s%s%s", shown, curl_easy_strerror(rc),
 			       ebuf[0] ? ": " : "", ebuf);
 	}
 	if (!s.buf) { /* an empty body */
 		s.buf = malloc(1);
 		if (!s.buf)
-			return lf_fail(err, EX_OSERR, "%s: out of memory", url);
+			return lf_fail(err, EX_OSERR, "%s: out of memory", shown);
 	}
 	s.buf[s.len] = '\0';
 	*buf = s.buf;
