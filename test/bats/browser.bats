@@ -9,18 +9,6 @@
 
 load helpers
 
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # start_serve NAME ARGS...: ml-serve in the background; pid in NAME.pid, exit code in NAME.exit.
 start_serve() {
 	local name=$1

@@ -46,3 +46,16 @@ fresh_db() {
 sql() {
 	"$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"
 }
+
+# A free TCP port on 127.0.0.1 (nothing answers a connect), for a server the test starts.
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}

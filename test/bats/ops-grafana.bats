@@ -8,15 +8,6 @@ load helpers
 DASHBOARDS=$REPO/grafana/dashboards
 
 # free_port: a TCP port nothing listens on at 127.0.0.1
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-	done
-	return 1
-}
-
 # wait_http URL SECONDS: until URL answers 2xx
 wait_http() {
 	local i

@@ -8,18 +8,6 @@
 # load_set URL (catalogue + v1 served).
 REL=${REL:-$REPO/${BUILD:-build/release}/reliability}
 
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # start_serve NAME ARGS...: ml-serve (under $SERVE_WRAP when set) in the background;
 # its pid in NAME.pid, stderr in NAME.err, its exit code in NAME.exit once it ends.
 start_serve() {
