@@ -74,7 +74,7 @@ static int judge(const mlog_opts *o, mlflow *m, const mlflow_version *cand,
 		snprintf(reason, size, "v%s is the champion", cand->version);
 		return 0;
 	}
-	lf_error none;
+	lf_error none = {0};
 	if (version_metric(o, m, champ, &hv, &none) != 0) {
 		if (none.code != EX_DATAERR) {
 			*err = none;
