@@ -25,7 +25,29 @@ static const uint32_t K256[64] = {
 	0xc67178f2,
 };
 
-static void sha256_block(uint32_t h[8], const unsigned char *p)
+/* The Merkle–Damgård buffering both hashes share: whole 64-byte blocks of
+ * data go to block(), the rest waits in buf (fill bytes) for the next call. */
+static void feed_blocks(uint32_t *h, unsigned char buf[64], size_t *fill, const unsigned char *p,
+			size_t len, void (*block)(uint32_t *, const unsigned char *))
+{
+	if (*fill) {
+		size_t take = 64 - *fill < len ? 64 - *fill : len;
+		memcpy(buf + *fill, p, take);
+		*fill += take;
+		p += take;
+		len -= take;
+		if (*fill < 64)
+			return;
+		block(h, buf);
+		*fill = 0;
+	}
+	for (; len >= 64; p += 64, len -= 64)
+		block(h, p);
+	memcpy(buf, p, len);
+	*fill = len;
+}
+
+static void sha256_block(uint32_t *h, const unsigned char *p)
 {
 	uint32_t w[64];
 	for (int i = 0; i < 16; i++)
@@ -74,23 +96,8 @@ void sha256_init(sha256_ctx *c)
 
 void sha256_update(sha256_ctx *c, const void *data, size_t len)
 {
-	const unsigned char *p = data;
 	c->len += len;
-	if (c->fill) {
-		size_t take = 64 - c->fill < len ? 64 - c->fill : len;
-		memcpy(c->buf + c->fill, p, take);
-		c->fill += take;
-		p += take;
-		len -= take;
-		if (c->fill < 64)
-			return;
-		sha256_block(c->h, c->buf);
-		c->fill = 0;
-	}
-	for (; len >= 64; p += 64, len -= 64)
-		sha256_block(c->h, p);
-	memcpy(c->buf, p, len);
-	c->fill = len;
+	feed_blocks(c->h, c->buf, &c->fill, data, len, sha256_block);
 }
 
 void sha256_final(sha256_ctx *c, unsigned char out[32])
@@ -141,7 +148,7 @@ static const int SMD5[64] = {7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22, 7, 
 			     6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21};
 /* clang-format on */
 
-static void md5_block(uint32_t h[4], const unsigned char *p)
+static void md5_block(uint32_t *h, const unsigned char *p)
 {
 	uint32_t m[16];
 	for (int i = 0; i < 16; i++)
@@ -188,23 +195,8 @@ void md5_init(md5_ctx *c)
 
 void md5_update(md5_ctx *c, const void *data, size_t len)
 {
-	const unsigned char *p = data;
 	c->len += len;
-	if (c->fill) {
-		size_t take = 64 - c->fill < len ? 64 - c->fill : len;
-		memcpy(c->buf + c->fill, p, take);
-		c->fill += take;
-		p += take;
-		len -= take;
-		if (c->fill < 64)
-			return;
-		md5_block(c->h, c->buf);
-		c->fill = 0;
-	}
-	for (; len >= 64; p += 64, len -= 64)
-		md5_block(c->h, p);
-	memcpy(c->buf, p, len);
-	c->fill = len;
+	feed_blocks(c->h, c->buf, &c->fill, data, len, md5_block);
 }
 
 void md5_final(md5_ctx *c, unsigned char out[16])
