@@ -54,6 +54,21 @@ static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, c
 					     items ? items : json_array()));
 }
 
+/* Runs query (one parameter: id) on s and answers the ranked rows under key;
+ * releases s. */
+static int ranked_by_id(struct req *rq, struct snapshot *s, enum query_id query, int k,
+			enum kind_id kind, const char *key, int64_t id)
+{
+	char text[24];
+	snprintf(text, sizeof text, "%lld", (long long)id);
+	const char *params[1] = {text};
+	lf_error err = {0};
+	PGresult *r = db_query(rq->w, query, s, k, 1, params, &err);
+	int rc = r ? ranked(rq, s, kind, key, json_integer(id), r) : reply_unavailable(rq, err.msg);
+	snapshot_release(s);
+	return rc;
+}
+
 int rec_user(struct req *rq, int64_t user_id)
 {
 	int64_t k;
@@ -68,15 +83,7 @@ int rec_user(struct req *rq, int64_t user_id)
 		snapshot_release(s);
 		return rc;
 	}
-	char id[24];
-	snprintf(id, sizeof id, "%lld", (long long)user_id);
-	const char *params[1] = {id};
-	lf_error err = {0};
-	PGresult *r = db_query(rq->w, Q_USER_RECS, s, (int)k, 1, params, &err);
-	int rc = r ? ranked(rq, s, KIND_USER, "user_id", json_integer(user_id), r)
-		   : reply_unavailable(rq, err.msg);
-	snapshot_release(s);
-	return rc;
+	return ranked_by_id(rq, s, Q_USER_RECS, (int)k, KIND_USER, "user_id", user_id);
 }
 
 int rec_similar(struct req *rq, int64_t movie_id)
@@ -92,15 +99,7 @@ int rec_similar(struct req *rq, int64_t movie_id)
 		snapshot_release(s);
 		return rc;
 	}
-	char id[24];
-	snprintf(id, sizeof id, "%lld", (long long)movie_id);
-	const char *params[1] = {id};
-	lf_error err = {0};
-	PGresult *r = db_query(rq->w, Q_SIMILAR, s, (int)k, 1, params, &err);
-	int rc = r ? ranked(rq, s, KIND_SIMILAR, "movie_id", json_integer(movie_id), r)
-		   : reply_unavailable(rq, err.msg);
-	snapshot_release(s);
-	return rc;
+	return ranked_by_id(rq, s, Q_SIMILAR, (int)k, KIND_SIMILAR, "movie_id", movie_id);
 }
 
 int rec_new_user(struct req *rq)
