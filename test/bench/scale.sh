@@ -70,7 +70,8 @@ scale_one() {
 	local opts label
 	for label in "default (ef_search 40)|" "ef_search 100|-c hnsw.ef_search=100" \
 		"iterative_scan relaxed_order|-c hnsw.iterative_scan=relaxed_order" \
-		"ef_search 100 + iterative relaxed_order|-c hnsw.ef_search=100 -c hnsw.iterative_scan=relaxed_order"; do
+		"ef_search 100 + iterative relaxed_order|-c hnsw.ef_search=100 -c hnsw.iterative_scan=relaxed_order" \
+		"ef_search 100 + iterative strict_order (ml-serve's settings)|-c hnsw.ef_search=100 -c hnsw.iterative_scan=strict_order"; do
 		opts=${label#*|}
 		sql_topk "$users" "$items" "$WORK/users.txt" 10 "$opts" >"$WORK/got.tsv"
 		fig "$2: serving SQL, ${label%|*}" "$(pgbench_run "$WORK/scale.sql" 1 "$D_UNL" "$opts" |

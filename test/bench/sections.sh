@@ -30,23 +30,27 @@ section_pipeline() {
 			  timings_s, ndcg_at_10: .metrics["ndcg@10"], model_version}' <<<"$out")"
 	run=$(ls -d "$LENSFLOW_HOME"/runs/*/ | tail -1)
 
-	# ml-train at its defaults on the pipeline's split, three times; quality of the model
-	local walls=() i
+	# ml-train with the pipeline's model (the Makefile's TRAIN_FLAGS) on the pipeline's
+	# split, three times; quality of the model
+	local walls=() i tf
+	read -ra tf <<<"${TRAIN_FLAGS-}"
 	for i in 1 2 3; do
-		/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$BIN/ml-train" <"$run/train.tsv" \
+		/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$BIN/ml-train" "${tf[@]}" <"$run/train.tsv" \
 			>"$WORK/model.lfe" 2>/dev/null
 		walls+=("$(cut -d' ' -f1 "$WORK/time.out")")
 	done
 	local ndcg
 	ndcg=$("$BIN/ml-eval" --train "$run/train.tsv" --test "$run/test.tsv" <"$WORK/model.lfe" |
 		awk '$1 == "ndcg@10" {print $2}')
-	fig "ml-train, defaults, ML-100k" "$(printf '%s\n' "${walls[@]}" | jq -sc \
+	fig "ml-train, pipeline's model, ML-100k" "$(printf '%s\n' "${walls[@]}" | jq -sc \
 		--argjson ndcg "$ndcg" --argjson kb "$(cut -d' ' -f2 "$WORK/time.out")" \
-		'{runs_s: ., median_s: (sort | .[1]), ndcg_at_10: $ndcg,
+		--arg flags "${TRAIN_FLAGS-}" \
+		'{runs_s: ., median_s: (sort | .[1]), ndcg_at_10: $ndcg, flags: $flags,
 		  peak_rss_mb: ($kb / 1024 * 10 | round / 10)}')"
 
 	# a lever: BLAS threading (ml-train's --threads; 2 is its default)
-	/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$BIN/ml-train" --threads 1 <"$run/train.tsv" \
+	/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$BIN/ml-train" "${tf[@]}" --threads 1 \
+		<"$run/train.tsv" \
 		>/dev/null 2>&1
 	fig "lever: ml-train --threads 1" "$(jq -nc --argjson w "$(cut -d' ' -f1 "$WORK/time.out")" \
 		'{wall_s: $w}')"
@@ -55,7 +59,7 @@ section_pipeline() {
 	rss_run ml-fetch "$BIN/ml-fetch" ratings >"$WORK/ratings.tsv" 2>/dev/null
 	rss_run ml-split "$BIN/ml-split" --test "$WORK/test.tsv" <"$WORK/ratings.tsv" \
 		>"$WORK/train.tsv"
-	rss_run ml-train "$BIN/ml-train" <"$WORK/train.tsv" >"$WORK/model.lfe" 2>/dev/null
+	rss_run ml-train "$BIN/ml-train" "${tf[@]}" <"$WORK/train.tsv" >"$WORK/model.lfe" 2>/dev/null
 	rss_run ml-eval "$BIN/ml-eval" --train "$WORK/train.tsv" --test "$WORK/test.tsv" \
 		<"$WORK/model.lfe" >"$WORK/metrics.tsv"
 	rss_run ml-mlflow-log "$BIN/ml-mlflow-log" --experiment lensflow-bench --no-register \
