@@ -117,14 +117,16 @@ int registry_list(PGconn *c, FILE *out, lf_error *err)
 
 static int drop_set(PGconn *c, const char *model, const PGresult *sets, int row, lf_error *err)
 {
-	char q[3][PG_IDENT_MAX], sql[3 * PG_IDENT_MAX + 64], key[96];
+	char q[4][PG_IDENT_MAX], sql[4 * PG_IDENT_MAX + 64], key[96];
 	const char *ver = PQgetvalue(sets, row, 0);
+	int n = PQgetvalue(sets, row, 4)[0] ? 4 : 3; /* the EASE fold-in table, if any */
 
 	snprintf(key, sizeof key, "lensflow:set:%s:%s", model, ver);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < n; i++)
 		if (pg_ident(c, PQgetvalue(sets, row, 1 + i), q[i], sizeof q[i], err) < 0)
 			return -1;
-	snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s, %s, %s", q[0], q[1], q[2]);
+	snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s, %s, %s%s%s", q[0], q[1], q[2],
+		 n == 4 ? ", " : "", n == 4 ? q[3] : "");
 	const char *p2[] = {model, ver};
 	if (pg_xact_lock(c, key, err) < 0 || pg_exec(c, sql, 0, NULL, err) < 0 ||
 	    pg_exec(c, "DELETE FROM embedding_sets WHERE model_name = $1 AND version = $2", 2, p2,
@@ -155,8 +157,8 @@ static int prune_tx(PGconn *c, const char *model, int64_t keep, FILE *out, lf_er
 	}
 	PQclear(res);
 	sets = pg_query(c,
-			"SELECT version, users_table, items_table, directions_table "
-			"FROM embedding_sets WHERE model_name = $1 ORDER BY version DESC",
+			"SELECT version, users_table, items_table, directions_table, "
+			"coalesce(foldin->>'ease_table', '') FROM embedding_sets WHERE model_name = $1 ORDER BY version DESC",
 			1, p1, err);
 	if (!sets)
 		return -1;

@@ -13,6 +13,13 @@
  * dirs are the movie factors without the bias component (when the foldin
  * table says bias_last) scaled to unit length, for "similar movies"; a zero
  * factor stays zero.
+ *
+ * A model with a `blend` table (ease, ials, blend) keeps what ml-serve needs
+ * to fold a new user in exactly as the model would: the blend's parameters
+ * go into embedding_sets.foldin under "blend", and the EASE fold-in map
+ * (`ease_foldin`, movies x k_e) into a fourth table
+ *   lf_<model>_v<N>_foldin (movie_id int PK, ease vector(k_e))
+ * named in foldin's "ease_table" (no index: it is read once per reload).
  */
 #include <errno.h>
 #include <math.h>
@@ -30,21 +37,69 @@
 
 typedef struct set_names {
 	char users[PG_IDENT_MAX], items[PG_IDENT_MAX], dirs[PG_IDENT_MAX];    /* raw */
+	char ease[PG_IDENT_MAX];
 	char qusers[PG_IDENT_MAX], qitems[PG_IDENT_MAX], qdirs[PG_IDENT_MAX]; /* quoted */
+	char qease[PG_IDENT_MAX];
 } set_names;
 
 typedef struct set_data {
 	const lfe_table *users, *items, *foldin;
+	const lfe_table *blend, *ease; /* NULL when the model has none */
 	uint32_t dim, ddim; /* ranking and direction dimensions */
 	float foldin_v[4];
 	int hnsw; /* resolved: 1 HNSW indexes, 0 exact scans only */
 } set_data;
+
+/* blend: 1 x 9 {k_e, k_i, m, a_e, a_i, w_e, w_i, ials_alpha, ials_reg} whose
+ * blocks tile the ranking vectors; ease_foldin: one k_e row per movie, in
+ * the items' order. */
+static int check_blend(const set_data *d, const char *name, lf_error *err)
+{
+	if (!d->blend)
+		return d->ease ? lf_fail(err, EX_DATAERR, "%s: ease_foldin without a blend table",
+					 name)
+			       : 0;
+	if (d->blend->rows != 1 || d->blend->dim != 9)
+		return lf_fail(err, EX_DATAERR, "%s: blend is %ux%u, expected 1x9", name,
+			       d->blend->rows, d->blend->dim);
+	const float *b = d->blend->values;
+	for (int j = 0; j < 9; j++)
+		if (!isfinite(b[j]) || b[j] < 0)
+			return lf_fail(err, EX_DATAERR, "%s: blend value %d is %g", name, j,
+				       (double)b[j]);
+	for (int j = 0; j < 3; j++)
+		if (b[j] != floorf(b[j]) || b[j] > PG_VECTOR_MAX_DIM)
+			return lf_fail(err, EX_DATAERR, "%s: blend block size %g is not a dimension",
+				       name, (double)b[j]);
+	uint32_t ke = (uint32_t)b[0], ki = (uint32_t)b[1], m = (uint32_t)b[2];
+	if (ke + ki + m != d->dim)
+		return lf_fail(err, EX_DATAERR,
+			       "%s: blend blocks %u + %u + %u do not make the dimension %u", name, ke,
+			       ki, m, d->dim);
+	if (m && !d->foldin)
+		return lf_fail(err, EX_DATAERR, "%s: a softmax-MF block without a foldin table",
+			       name);
+	if (!ke)
+		return d->ease ? lf_fail(err, EX_DATAERR, "%s: ease_foldin without an EASE block",
+					 name)
+			       : 0;
+	if (!d->ease)
+		return lf_fail(err, EX_DATAERR, "%s: an EASE block without ease_foldin", name);
+	if (d->ease->dim != ke || d->ease->rows != d->items->rows)
+		return lf_fail(err, EX_DATAERR, "%s: ease_foldin is %ux%u, expected %ux%u", name,
+			       d->ease->rows, d->ease->dim, d->items->rows, ke);
+	if (memcmp(d->ease->ids, d->items->ids, d->items->rows * sizeof *d->items->ids) != 0)
+		return lf_fail(err, EX_DATAERR, "%s: ease_foldin's movies are not the items'", name);
+	return 0;
+}
 
 static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_error *err)
 {
 	d->users = lfe_find(m, "users");
 	d->items = lfe_find(m, "items");
 	d->foldin = lfe_find(m, "foldin");
+	d->blend = lfe_find(m, "blend");
+	d->ease = lfe_find(m, "ease_foldin");
 	if (!d->users || !d->items)
 		return lf_fail(err, EX_DATAERR,
 			       "%s: no '%s' table; an .lfe for serving needs users and items", name,
@@ -78,7 +133,7 @@ static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_e
 	if (d->ddim == 0)
 		return lf_fail(err, EX_DATAERR, "%s: dim 1 with bias_last leaves no movie factor",
 			       name);
-	return 0;
+	return check_blend(d, name, err);
 }
 
 static int make_names(PGconn *c, const set_opts *o, set_names *n, lf_error *err)
@@ -86,9 +141,11 @@ static int make_names(PGconn *c, const set_opts *o, set_names *n, lf_error *err)
 	snprintf(n->users, sizeof n->users, "lf_%s_v%d_users", o->model, o->version);
 	snprintf(n->items, sizeof n->items, "lf_%s_v%d_items", o->model, o->version);
 	snprintf(n->dirs, sizeof n->dirs, "lf_%s_v%d_dirs", o->model, o->version);
+	snprintf(n->ease, sizeof n->ease, "lf_%s_v%d_foldin", o->model, o->version);
 	if (pg_ident(c, n->users, n->qusers, sizeof n->qusers, err) < 0 ||
 	    pg_ident(c, n->items, n->qitems, sizeof n->qitems, err) < 0 ||
-	    pg_ident(c, n->dirs, n->qdirs, sizeof n->qdirs, err) < 0)
+	    pg_ident(c, n->dirs, n->qdirs, sizeof n->qdirs, err) < 0 ||
+	    pg_ident(c, n->ease, n->qease, sizeof n->qease, err) < 0)
 		return -1;
 	return 0;
 }
@@ -225,11 +282,39 @@ static const char *hasher_hex(hasher *h)
 	return h->hex;
 }
 
+/* embedding_sets.foldin: the softmax-MF fold-in's parameters, and the blend's
+ * with the EASE table's name when the model has them. */
+static void foldin_json(char *out, size_t cap, const set_data *d, const set_names *n)
+{
+	size_t len = 0;
+	len += (size_t)snprintf(out, cap, "{");
+	if (d->foldin)
+		len += (size_t)snprintf(out + len, cap - len,
+					"\"user_l2\": %.9g, \"weight_alpha\": %.9g, "
+					"\"weight_norm\": %.9g, \"bias_last\": %.9g",
+					d->foldin_v[0], d->foldin_v[1], d->foldin_v[2],
+					d->foldin_v[3]);
+	if (d->blend && len < cap) {
+		const float *b = d->blend->values;
+		len += (size_t)snprintf(out + len, cap - len,
+					"%s\"blend\": {\"k_e\": %.9g, \"k_i\": %.9g, \"m\": %.9g, "
+					"\"a_e\": %.9g, \"a_i\": %.9g, \"w_e\": %.9g, "
+					"\"w_i\": %.9g, \"ials_alpha\": %.9g, \"ials_reg\": %.9g}",
+					d->foldin ? ", " : "", b[0], b[1], b[2], b[3], b[4], b[5],
+					b[6], b[7], b[8]);
+		if (d->ease && len < cap) /* [a-z0-9_] only: no escaping */
+			len += (size_t)snprintf(out + len, cap - len, ", \"ease_table\": \"%s\"",
+						n->ease);
+	}
+	if (len < cap)
+		snprintf(out + len, cap - len, "}");
+}
+
 /* 1 = loaded, 0 = unchanged, -1 = error; the caller rolls back on error. */
 static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_names *n,
 		   hasher *hash, const char *metrics, lf_error *err)
 {
-	char ver[16], key[96], sdim[16], nu[16], ni[16], foldin[192];
+	char ver[16], key[96], sdim[16], nu[16], ni[16], foldin[768];
 	PGresult *res;
 
 	snprintf(ver, sizeof ver, "%d", o->version);
@@ -254,7 +339,8 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 	}
 	PQclear(res);
 	/* tables without a row are left-overs of no complete set: ours to replace */
-	if (execf(c, err, "DROP TABLE IF EXISTS %s, %s, %s", n->qusers, n->qitems, n->qdirs) < 0 ||
+	if (execf(c, err, "DROP TABLE IF EXISTS %s, %s, %s, %s", n->qusers, n->qitems, n->qdirs,
+		  n->qease) < 0 ||
 	    execf(c, err, "SET LOCAL maintenance_work_mem = '256MB'") < 0 ||
 	    execf(c, err,
 		  "CREATE TABLE %s (user_id integer NOT NULL, embedding vector(%u) NOT NULL)",
@@ -265,6 +351,12 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 	    execf(c, err,
 		  "CREATE TABLE %s (movie_id integer NOT NULL, direction vector(%u) NOT NULL)",
 		  n->qdirs, d->ddim) < 0)
+		return -1;
+	if (d->ease &&
+	    (execf(c, err, "CREATE TABLE %s (movie_id integer NOT NULL, ease vector(%u) NOT NULL)",
+		   n->qease, d->ease->dim) < 0 ||
+	     copy_vectors(c, n->qease, "movie_id, ease", d->ease, 0, d->ease->dim, err) < 0 ||
+	     execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qease) < 0))
 		return -1;
 	if (copy_vectors(c, n->qusers, "user_id, embedding", d->users, 0, d->dim, err) < 0 ||
 	    copy_vectors(c, n->qitems, "movie_id, embedding", d->items, 0, d->dim, err) < 0 ||
@@ -288,13 +380,7 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 	snprintf(sdim, sizeof sdim, "%u", d->dim);
 	snprintf(nu, sizeof nu, "%u", d->users->rows);
 	snprintf(ni, sizeof ni, "%u", d->items->rows);
-	if (d->foldin)
-		snprintf(foldin, sizeof foldin,
-			 "{\"user_l2\": %.9g, \"weight_alpha\": %.9g, \"weight_norm\": %.9g, "
-			 "\"bias_last\": %.9g}",
-			 d->foldin_v[0], d->foldin_v[1], d->foldin_v[2], d->foldin_v[3]);
-	else
-		snprintf(foldin, sizeof foldin, "{}");
+	foldin_json(foldin, sizeof foldin, d, n);
 	const char *p[] = {o->model,
 			   ver,
 			   sdim,

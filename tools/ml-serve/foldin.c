@@ -18,9 +18,7 @@
 #define MAX_ITER 25
 #define TOL 1e-6
 
-/* Solves A x = y in place (x overwrites y) for symmetric positive definite A
- * (d x d, upper triangle used, destroyed). Returns -1 when A is not PD. */
-static int cholesky_solve(double *a, double *y, size_t d)
+int foldin_cholesky(double *a, double *y, size_t d)
 {
 	/* A = U^T U, U upper triangular, stored over A's upper triangle. */
 	for (size_t j = 0; j < d; j++) {
@@ -140,7 +138,7 @@ int foldin_solve(const double *items, size_t n_items, size_t dim, const size_t *
 				h[j * d + k] = total * (h[j * d + k] - mu[j] * mu[k]);
 			h[j * d + j] += ridge;
 		}
-		if (cholesky_solve(h, g, d) < 0) {
+		if (foldin_cholesky(h, g, d) < 0) {
 			free(w);
 			return lf_fail(err, EX_SOFTWARE, "fold-in: the Hessian is not positive definite");
 		}

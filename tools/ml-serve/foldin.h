@@ -33,4 +33,8 @@ struct foldin_params {
 int foldin_solve(const double *items, size_t n_items, size_t dim, const size_t *rows,
 		 size_t n_rows, const struct foldin_params *fp, double *out, lf_error *err);
 
+/* Solves A x = y in place (x overwrites y) for symmetric positive definite A
+ * (d x d row-major, upper triangle used, destroyed). -1 when A is not PD. */
+int foldin_cholesky(double *a, double *y, size_t d);
+
 #endif

@@ -41,6 +41,7 @@ static void snapshot_free(struct snapshot *s)
 	free(s->users_sql);
 	free(s->items_sql);
 	free(s->dirs_sql);
+	blendfold_free(&s->blend);
 	free(s);
 }
 
@@ -152,7 +153,10 @@ static int parse_set_json(struct snapshot *s, const char *metrics, const char *f
 	s->foldin.weight_alpha = json_num(f, "weight_alpha", 0.0);
 	s->foldin.weight_norm = json_num(f, "weight_norm", 1.0);
 	s->foldin.bias_last = json_num(f, "bias_last", 0.0) != 0.0; /* as ml-pgload reads an absent foldin table */
+	int rc = blendfold_parse(&s->blend, f, s->dim, err);
 	json_decref(f);
+	if (rc < 0)
+		return -1;
 
 	json_t *m = json_loads(metrics, 0, &je);
 	if (!json_is_object(m)) {
@@ -346,6 +350,9 @@ int snapshot_load(PGconn *conn, const char *model_name, struct snapshot **out, l
 			rc = load_users(conn, s, err);
 		if (rc == 0)
 			rc = load_items(conn, s, err);
+		if (rc == 0)
+			rc = blendfold_load(&s->blend, conn, s->item_ids, s->n_items, s->items,
+					    s->dim, err);
 		PGresult *r = PQexec(conn, rc == 0 ? "COMMIT" : "ROLLBACK");
 		PQclear(r);
 	}

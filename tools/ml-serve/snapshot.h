@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blendfold.h"
 #include "foldin.h"
 #include "log.h"
 
@@ -36,6 +37,7 @@ struct snapshot {
 	double *items;        /* n_items x dim, rows in item_ids' order */
 	char **titles;        /* per item; NULL when the movie is not in the catalogue */
 	struct foldin_params foldin;
+	struct blendfold blend; /* .present: fold in block by block (blendfold.h) */
 	size_t n_metrics;     /* offline metrics recorded with the set */
 	char **metric_names;
 	double *metric_values;

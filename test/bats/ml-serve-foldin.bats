@@ -1,0 +1,125 @@
+#!/usr/bin/env bats
+# ml-serve's fold-in (POST /recommendations) for the models with a blend table:
+# ml-pgload keeps the EASE fold-in map and the blend's parameters, ml-serve
+# solves a new user's vector block by block as ml-train built its users. A new
+# user who rated exactly a training user's movies must get that user's answer:
+# exactly for EASE, nearly for the blend (its softmax-MF block is the optimum
+# of the user's objective, not the Adam iterate stored).
+
+load helpers
+
+setup_file() {
+	fresh_db lensflow_test_foldin
+	export FOLDIN_DB_URL=$DATABASE_URL
+	local d=$BATS_FILE_TMPDIR
+	"$BIN/ml-fetch" --source "$DATA" ratings >"$d/ratings.tsv" 2>/dev/null
+	"$BIN/ml-fetch" --source "$DATA" movies >"$d/movies.tsv" 2>/dev/null
+	"$BIN/ml-split" --test "$d/test.tsv" <"$d/ratings.tsv" >"$d/train.tsv" 2>/dev/null
+	# the catalogue's ratings are the training ones: GET excludes what POST is given
+	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/train.tsv" >/dev/null
+	"$BIN/ml-train" -q --model ease --ease-dim 64 <"$d/train.tsv" >"$d/ease.lfe"
+	"$BIN/ml-train" -q --model blend --ease-dim 64 --ials-dim 16 --epochs 8 \
+		<"$d/train.tsv" >"$d/blend.lfe"
+	"$BIN/ml-pgload" -q --model-name ease --version 1 --switch <"$d/ease.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name blend --version 1 --switch <"$d/blend.lfe" >/dev/null
+	local m port
+	for m in ease blend; do
+		port=$(free_port)
+		echo "$port" >"$d/$m.port"
+		MLFLOW_TRACKING_URI='' "$BIN/ml-serve" --listen "127.0.0.1:$port" --model-name "$m" \
+			--threads 2 >"$d/$m.out" 2>"$d/$m.err" 3>&- &
+		echo $! >"$d/$m.pid"
+	done
+	for m in ease blend; do
+		port=$(cat "$d/$m.port")
+		for _ in $(seq 200); do
+			[ "$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$port/readyz")" = 200 ] &&
+				break
+			sleep 0.1
+		done
+	done
+}
+
+teardown_file() {
+	local m
+	for m in ease blend; do
+		[ -f "$BATS_FILE_TMPDIR/$m.pid" ] && kill "$(cat "$BATS_FILE_TMPDIR/$m.pid")" 2>/dev/null
+	done
+	return 0
+}
+
+setup() {
+	export DATABASE_URL=$FOLDIN_DB_URL
+}
+
+# same_user MODEL USER K: POST the user's training movies; GET the user; both
+# answers in $BATS_TEST_TMPDIR/{new,known}.json
+same_user() {
+	local url ratings
+	url=http://127.0.0.1:$(cat "$BATS_FILE_TMPDIR/$1.port")
+	ratings=$(awk -v u="$2" '$1 == u {print $2}' "$BATS_FILE_TMPDIR/train.tsv" |
+		jq -Rsc 'split("\n") | map(select(length > 0) | {movie_id: tonumber, rating: 4})')
+	curl -sf -X POST -H 'Content-Type: application/json' \
+		--data-binary "{\"ratings\": $ratings, \"k\": $3}" "$url/recommendations" \
+		>"$BATS_TEST_TMPDIR/new.json"
+	curl -sf "$url/recommendations/$2?k=$3" >"$BATS_TEST_TMPDIR/known.json"
+}
+
+@test "ml-pgload keeps the EASE fold-in map and the blend's parameters with the set" {
+	run sql "SELECT foldin->'blend'->>'k_e', foldin->>'ease_table' FROM embedding_sets
+		WHERE model_name = 'ease'"
+	assert_output "64|lf_ease_v1_foldin"
+	run sql "SELECT count(*), min(vector_dims(ease)) FROM lf_ease_v1_foldin"
+	assert_output "$(cut -f2 "$BATS_FILE_TMPDIR/train.tsv" | sort -u | wc -l)|64"
+	# a pruned set takes its fold-in table along
+	"$BIN/ml-pgload" -q --model-name ease --version 2 <"$BATS_FILE_TMPDIR/ease.lfe"
+	"$BIN/ml-pgload" -q --model-name ease --version 3 <"$BATS_FILE_TMPDIR/ease.lfe"
+	"$BIN/ml-pgload" --model-name ease --switch 3 >/dev/null
+	run "$BIN/ml-pgload" --model-name ease --prune --keep 1
+	assert_success
+	run sql "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'lf_ease_v%_foldin'"
+	assert_output 2 # 3 (serving) and 1 (the one it replaced) stay; 2 is gone
+	"$BIN/ml-pgload" --model-name ease --switch 1 >/dev/null
+}
+
+@test "EASE: a new user with a training user's movies gets that user's answer, scores and all" {
+	local u
+	for u in 1 2 13 405; do
+		same_user ease "$u" 20
+		jq -e --slurpfile k "$BATS_TEST_TMPDIR/known.json" '
+			[.items[].movie_id] == [$k[0].items[].movie_id] and
+			([.items, $k[0].items] | transpose | all(.[0].score as $a | .[1].score as $b
+				| ($a - $b | fabs) < 1e-4 * (1 + ($b | fabs))))' \
+			"$BATS_TEST_TMPDIR/new.json" || {
+			echo "user $u:" >&2
+			jq -c '[.items[] | [.movie_id, .score]]' "$BATS_TEST_TMPDIR"/{new,known}.json >&2
+			return 1
+		}
+	done
+}
+
+@test "blend: a new user with a training user's movies gets nearly that user's top 10" {
+	local u common total=0
+	for u in 1 2 13 405; do
+		same_user blend "$u" 10
+		common=$(jq -n --slurpfile a "$BATS_TEST_TMPDIR/new.json" \
+			--slurpfile b "$BATS_TEST_TMPDIR/known.json" \
+			'[$a[0].items[].movie_id] - ([$a[0].items[].movie_id] - [$b[0].items[].movie_id]) | length')
+		echo "user $u: $common of 10 in common"
+		total=$((total + common))
+	done
+	[ "$total" -ge 32 ]
+}
+
+@test "blend: the fold-in answers a one-movie user with that movie's neighbours" {
+	local url
+	url=http://127.0.0.1:$(cat "$BATS_FILE_TMPDIR/blend.port")
+	run curl -sf -X POST -H 'Content-Type: application/json' \
+		--data-binary '{"ratings": [{"movie_id": 50, "rating": 5}], "k": 5}' "$url/recommendations"
+	assert_success
+	jq -e '(.items | length == 5) and all(.items[]; .movie_id != 50)
+		and ([.items[].score] == ([.items[].score] | sort | reverse))' <<<"$output"
+	# Star Wars' neighbours: at least two of its sequels and kin in the top 5
+	jq -e '[.items[].movie_id] - [172, 181, 174, 127, 98, 100, 7, 121, 1, 117, 56, 64, 12, 22]
+		| length <= 3' <<<"$output"
+}
