@@ -289,6 +289,9 @@ BLEND=(-q --model blend --ease-dim 8 --ials-dim 4 --ials-iters 2 --epochs 3 --di
 	run "$BIN/ml-train" --ease-l2 -3 <"$FIX"
 	assert_failure 64
 	assert_output --partial "--ease-l2"
+	run "$BIN/ml-train" --rating-implicit some <"$FIX"
+	assert_failure 64
+	assert_output --partial "--rating-implicit: bad value 'some' (want none, users, movies or both)"
 	run "$BIN/ml-train" --bogus <"$FIX"
 	assert_failure 64
 	run "$BIN/ml-train" extra.tsv <"$FIX"
@@ -303,4 +306,17 @@ BLEND=(-q --model blend --ease-dim 8 --ials-dim 4 --ials-iters 2 --epochs 3 --di
 	run "$BIN/ml-train" --version
 	assert_success
 	assert_output --regexp '^ml-train lensflow [0-9]'
+}
+
+# the rating head on the official u1 split (issue 17's target RMSE <= 0.895);
+# its implicit parts are what take it there (0.888; none at the same 60 sweeps: 0.909)
+@test "SLOW rating head on u1: RMSE <= 0.895 with the implicit parts, worse without" {
+	"$BIN/ml-train" -q --model ease <"$DATA/u1.base" >"$TMP/u1.lfe"
+	"$BIN/ml-train" -q --model ease --rating-implicit none <"$DATA/u1.base" >"$TMP/u1n.lfe"
+	rmse() { "$BIN/ml-eval" --train "$DATA/u1.base" --test "$DATA/u1.test" <"$1" |
+		awk -F'\t' '$1 == "rmse" { print $2 }'; }
+	local with without
+	with=$(rmse "$TMP/u1.lfe") without=$(rmse "$TMP/u1n.lfe")
+	echo "# u1 rmse: $with (implicit parts), $without (none)" >&3
+	awk -v a="$with" -v b="$without" 'BEGIN { exit !(a <= 0.895 && a < b - 0.005) }'
 }

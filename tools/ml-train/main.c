@@ -55,9 +55,14 @@ static const char usage[] =
 	"  --ema X                 keep a moving average of the weights, avg = X avg + (1-X) w,\n"
 	"                          as the model (default 0: off)\n"
 	"  --rating-dim N          rating head factors per sample, 1..64 (default 6)\n"
-	"  --rating-sweeps N       rating head Gibbs sweeps (default 200)\n"
-	"  --rating-burn-in N      sweeps before the first kept sample (default 20)\n"
-	"  --rating-samples N      samples averaged, stored side by side (default 60)\n"
+	"  --rating-sweeps N       rating head Gibbs sweeps (default 60)\n"
+	"  --rating-burn-in N      at least N sweeps before the first kept sample; the samples\n"
+	"                          end at the last sweep (default 10)\n"
+	"  --rating-samples N      samples averaged, stored side by side (default 50)\n"
+	"  --rating-implicit WHO   implicit part (SVD++'s and its mirror): users (a user's\n"
+	"                          factors + |N(u)|^-1/2 sum z_j over the movies rated in train),\n"
+	"                          movies (the same over the users who rated the movie), both\n"
+	"                          or none (default both)\n"
 	"  --rating-robust NU      per-user and per-movie noise scales ~ Gamma(NU/2, NU/2);\n"
 	"                          0: one noise level for all (default 20)\n"
 	"  --seed N                random seed (default 42): same seed, same bytes\n"
@@ -95,6 +100,7 @@ enum {
 	OPT_RSAMPLES,
 	OPT_EMA,
 	OPT_ROBUST,
+	OPT_IMPLICIT,
 	OPT_SEED,
 	OPT_THREADS,
 	OPT_LOSSES,
@@ -138,6 +144,7 @@ static const struct option longopts[] = {
 	{"rating-samples", required_argument, NULL, OPT_RSAMPLES},
 	{"ema", required_argument, NULL, OPT_EMA},
 	{"rating-robust", required_argument, NULL, OPT_ROBUST},
+	{"rating-implicit", required_argument, NULL, OPT_IMPLICIT},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"threads", required_argument, NULL, OPT_THREADS},
 	{"losses", required_argument, NULL, OPT_LOSSES},
@@ -168,11 +175,12 @@ static train_config defaults(void)
 		.epochs = 0,
 		.max_epochs = 120,
 		.rating = {.dim = 6,
-			   .sweeps = 200,
-			   .burn_in = 20,
-			   .samples = 60,
+			   .sweeps = 60,
+			   .burn_in = 10,
+			   .samples = 50,
 			   .init_sd = 0.1,
 			   .robust = 20,
+			   .implicit = RMF_IMPLICIT_USERS | RMF_IMPLICIT_MOVIES,
 			   .seed = 43},
 		.validation_ratio = 0.9,
 		.seed = 42,
@@ -325,6 +333,18 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 			if (parse_double(optarg, 0.0, 1e6, &x) < 0)
 				return bad_value(name, optarg, "a number in 0..1e6");
 			c->rating.robust = x;
+			break;
+		case OPT_IMPLICIT:
+			if (strcmp(optarg, "none") == 0)
+				c->rating.implicit = 0;
+			else if (strcmp(optarg, "users") == 0)
+				c->rating.implicit = RMF_IMPLICIT_USERS;
+			else if (strcmp(optarg, "movies") == 0)
+				c->rating.implicit = RMF_IMPLICIT_MOVIES;
+			else if (strcmp(optarg, "both") == 0)
+				c->rating.implicit = RMF_IMPLICIT_USERS | RMF_IMPLICIT_MOVIES;
+			else
+				return bad_value(name, optarg, "none, users, movies or both");
 			break;
 		case OPT_VRATIO:
 			if (parse_double(optarg, 0.01, 0.99, &x) < 0)

@@ -1,6 +1,7 @@
 /*
- * rmf.c — see rmf.h. One sweep: user hyperparameters, users, item
- * hyperparameters, items, noise precision. Each entity's conditional is a
+ * rmf.c — see rmf.h. One sweep: the users' implicit z (hyperparameters,
+ * then each z_j), user hyperparameters, users, the same for the movies,
+ * then the noise scales and precision. Each entity's conditional is a
  * Gaussian with precision A = diag(lambda) + alpha * sum f f^T over its
  * ratings (f = the other side's [factors, 1]); it is drawn as
  * A^-1 rhs + L^-T z with A = L L^T (Cholesky, doubles, (d+1)^2 per rating).
@@ -85,6 +86,41 @@ static void draw_hyper(rng *g, const double *theta, size_t n, size_t w, double *
 	}
 }
 
+/* Draws th ~ N(A^-1 rhs, A^-1) for the w x w precision A (lower triangle
+ * filled; overwritten by its Cholesky factor, rhs by L^-1 rhs; z: w). */
+static void gauss_draw(rng *g, double *A, double *rhs, double *z, size_t w, double *th)
+{
+	/* Cholesky A = L L^T in the lower triangle */
+	for (size_t j = 0; j < w; j++) {
+		double s2 = A[j * w + j];
+		for (size_t k = 0; k < j; k++)
+			s2 -= A[j * w + k] * A[j * w + k];
+		double l = sqrt(s2 > 1e-12 ? s2 : 1e-12);
+		A[j * w + j] = l;
+		for (size_t i = j + 1; i < w; i++) {
+			double v = A[i * w + j];
+			for (size_t k = 0; k < j; k++)
+				v -= A[i * w + k] * A[j * w + k];
+			A[i * w + j] = v / l;
+		}
+	}
+	/* mean: L L^T m = rhs; sample: m + L^-T z */
+	for (size_t i = 0; i < w; i++) {
+		double v = rhs[i];
+		for (size_t k = 0; k < i; k++)
+			v -= A[i * w + k] * rhs[k];
+		rhs[i] = v / A[i * w + i];
+	}
+	for (size_t i = 0; i < w; i++)
+		z[i] = rng_normal(g) + rhs[i];
+	for (size_t i = w; i-- > 0;) {
+		double v = z[i];
+		for (size_t k = i + 1; k < w; k++)
+			v -= A[k * w + i] * th[k];
+		th[i] = v / A[i * w + i];
+	}
+}
+
 typedef struct side {
 	size_t n, w;	      /* entities, width d + 1 */
 	const size_t *start;  /* ratings of entity e: [start[e], start[e+1]) */
@@ -95,12 +131,15 @@ typedef struct side {
 	double mu[64 + 1], lam[64 + 1];
 } side;
 
-/* Draws every entity of s given the other side o. A and work: w*w, w. */
-static void draw_side(rng *g, side *s, const side *o, double mean, double alpha, double *A,
-		      double *rhs, double *z)
+/* Draws every entity of s given the other side o. A and work: w*w, w.
+ * off (n x d, or NULL): a fixed part of each entity's factors (the users'
+ * implicit sums), so the draw is of theta's share: y -= off_e . f. */
+static void draw_side(rng *g, side *s, const side *o, const double *off, double mean,
+		      double alpha, double *A, double *rhs, double *z)
 {
 	size_t w = s->w, d = w - 1;
 	for (size_t e = 0; e < s->n; e++) {
+		const double *oe = off ? off + e * d : NULL;
 		/* S = sum f f^T (lower triangle) and t = sum f y over the ratings,
 		 * f = [the other side's factors, 1], y = rating - mean - its bias */
 		memset(A, 0, w * w * sizeof *A);
@@ -108,6 +147,9 @@ static void draw_side(rng *g, side *s, const side *o, double mean, double alpha,
 		for (size_t t = s->start[e]; t < s->start[e + 1]; t++) {
 			const double *f = o->theta + (size_t)s->other[t] * w;
 			double y = s->val[t] - mean - f[d];
+			if (oe)
+				for (size_t a = 0; a < d; a++)
+					y -= oe[a] * f[a];
 			double wt = s->tau[e] * o->tau[s->other[t]];
 			for (size_t a = 0; a < d; a++) {
 				double wf = wt * f[a];
@@ -130,35 +172,139 @@ static void draw_side(rng *g, side *s, const side *o, double mean, double alpha,
 			A[a * w + a] += s->lam[a];
 			rhs[a] = alpha * rhs[a] + s->lam[a] * s->mu[a];
 		}
-		/* Cholesky A = L L^T in the lower triangle */
-		for (size_t j = 0; j < w; j++) {
-			double s2 = A[j * w + j];
-			for (size_t k = 0; k < j; k++)
-				s2 -= A[j * w + k] * A[j * w + k];
-			double l = sqrt(s2 > 1e-12 ? s2 : 1e-12);
-			A[j * w + j] = l;
-			for (size_t i = j + 1; i < w; i++) {
-				double v = A[i * w + j];
-				for (size_t k = 0; k < j; k++)
-					v -= A[i * w + k] * A[j * w + k];
-				A[i * w + j] = v / l;
+		gauss_draw(g, A, rhs, z, w, s->theta + e * w);
+	}
+}
+
+/* An implicit part (SVD++'s, and its mirror for movies): the factors of
+ * entity e of side s are p_e = x_e + c_e sum z_j over the entities j of the
+ * other side o that e has a train rating with, c_e = |N(e)|^-1/2. Every z_j
+ * is drawn given all else; a rating (e, i) with j in N(e) sees z_j through
+ * c_e z_j . f_i, so z_j's precision is lambda + alpha sum_e c_e^2 S_e with
+ * S_e = sum_i w f_i f_i^T over e's ratings (one pass per sweep), and its
+ * rhs is lambda mu + alpha sum_e c_e (h_e - S_e (p_e - c_e z_j)) with
+ * h_e = sum_i w f_i (r - mean - b_e - b_i). After each draw the entities
+ * that rated with j move p_e by c_e (new - old). */
+typedef struct implicit {
+	double *z;	   /* n_other x d */
+	double *S, *h, *c; /* n x d x d, n x d, n */
+	double *eff;	   /* n x w: [p_e, b_e], the factors o sees */
+	double *off;	   /* n x d: c_e sum z_j */
+	double *work;	   /* d x d + 3 d */
+	double mu[64], lam[64];
+} implicit;
+
+static int implicit_alloc(implicit *im, size_t n, size_t n_other, size_t d)
+{
+	im->z = lf_calloc(n_other * d + 1, sizeof(double));
+	im->S = lf_calloc(n * d * d + 1, sizeof(double));
+	im->h = lf_calloc(n * d + 1, sizeof(double));
+	im->c = lf_calloc(n + 1, sizeof(double));
+	im->eff = lf_calloc(n * (d + 1) + 1, sizeof(double));
+	im->off = lf_calloc(n * d + 1, sizeof(double));
+	im->work = lf_calloc(d * d + 3 * d + 1, sizeof(double));
+	for (size_t k = 0; k < d && k < 64; k++)
+		im->lam[k] = 1.0;
+	return im->z && im->S && im->h && im->c && im->eff && im->off && im->work ? 0 : -1;
+}
+
+static void implicit_free(implicit *im)
+{
+	free(im->z);
+	free(im->S);
+	free(im->h);
+	free(im->c);
+	free(im->eff);
+	free(im->off);
+	free(im->work);
+}
+
+/* eff = theta + off after theta's draw. */
+static void refresh_eff(implicit *im, const side *s)
+{
+	size_t w = s->w, d = w - 1;
+	for (size_t e = 0; e < s->n; e++) {
+		for (size_t a = 0; a < d; a++)
+			im->eff[e * w + a] = s->theta[e * w + a] + im->off[e * d + a];
+		im->eff[e * w + d] = s->theta[e * w + d];
+	}
+}
+
+/* s: the side with the implicit part (its own theta [x_e, b_e]); o: the
+ * other side as s sees it (effective factors). im->eff on return. */
+static void draw_implicit(rng *g, implicit *im, const side *s, const side *o, double mean,
+			  double alpha)
+{
+	size_t w = s->w, d = w - 1;
+	double *eff = im->eff, *A = im->work, *rhs = A + d * d, *zn = rhs + d, *zw = zn + d;
+	for (size_t u = 0; u < s->n; u++) {
+		double *S = im->S + u * d * d, *h = im->h + u * d;
+		const double *x = s->theta + u * w;
+		memset(S, 0, d * d * sizeof *S);
+		memset(h, 0, d * sizeof *h);
+		for (size_t t = s->start[u]; t < s->start[u + 1]; t++) {
+			const double *f = o->theta + (size_t)s->other[t] * w;
+			double wt = s->tau[u] * o->tau[s->other[t]];
+			double y = wt * (s->val[t] - mean - x[d] - f[d]);
+			for (size_t a = 0; a < d; a++) {
+				double wf = wt * f[a];
+				h[a] += f[a] * y;
+				for (size_t b = 0; b <= a; b++)
+					S[a * d + b] += wf * f[b];
 			}
 		}
-		/* mean: L L^T m = rhs; sample: m + L^-T z */
-		for (size_t i = 0; i < w; i++) {
-			double v = rhs[i];
-			for (size_t k = 0; k < i; k++)
-				v -= A[i * w + k] * rhs[k];
-			rhs[i] = v / A[i * w + i];
+		for (size_t a = 0; a < d; a++)
+			for (size_t b = 0; b < a; b++)
+				S[b * d + a] = S[a * d + b];
+		for (size_t a = 0; a < d; a++)
+			eff[u * w + a] = x[a] + im->off[u * d + a];
+		eff[u * w + d] = x[d];
+	}
+	for (size_t j = 0; j < o->n; j++) {
+		double *zj = im->z + j * d;
+		memset(A, 0, d * d * sizeof *A);
+		memset(rhs, 0, d * sizeof *rhs);
+		for (size_t t = o->start[j]; t < o->start[j + 1]; t++) {
+			size_t u = (size_t)o->other[t];
+			double cu = im->c[u], c2 = cu * cu;
+			const double *S = im->S + u * d * d, *h = im->h + u * d, *pu = eff + u * w;
+			double v[64];
+			for (size_t a = 0; a < d; a++)
+				v[a] = pu[a] - cu * zj[a];
+			for (size_t a = 0; a < d; a++) {
+				const double *Sa = S + a * d;
+				double sv = 0;
+				for (size_t b = 0; b < d; b++)
+					sv += Sa[b] * v[b];
+				rhs[a] += cu * (h[a] - sv);
+				for (size_t b = 0; b <= a; b++)
+					A[a * d + b] += c2 * Sa[b];
+			}
 		}
-		for (size_t i = 0; i < w; i++)
-			z[i] = rng_normal(g) + rhs[i];
-		double *th = s->theta + e * w;
-		for (size_t i = w; i-- > 0;) {
-			double v = z[i];
-			for (size_t k = i + 1; k < w; k++)
-				v -= A[k * w + i] * th[k];
-			th[i] = v / A[i * w + i];
+		for (size_t a = 0; a < d; a++) {
+			for (size_t b = 0; b <= a; b++)
+				A[a * d + b] *= alpha;
+			A[a * d + a] += im->lam[a];
+			rhs[a] = alpha * rhs[a] + im->lam[a] * im->mu[a];
+		}
+		gauss_draw(g, A, rhs, zw, d, zn);
+		for (size_t t = o->start[j]; t < o->start[j + 1]; t++) {
+			size_t u = (size_t)o->other[t];
+			for (size_t a = 0; a < d; a++)
+				eff[u * w + a] += im->c[u] * (zn[a] - zj[a]);
+		}
+		memcpy(zj, zn, d * sizeof *zj);
+	}
+	/* the sums afresh (no drift from the running updates) */
+	for (size_t u = 0; u < s->n; u++) {
+		double *of = im->off + u * d;
+		memset(of, 0, d * sizeof *of);
+		for (size_t t = s->start[u]; t < s->start[u + 1]; t++)
+			for (size_t a = 0; a < d; a++)
+				of[a] += im->z[(size_t)s->other[t] * d + a];
+		for (size_t a = 0; a < d; a++) {
+			of[a] *= im->c[u];
+			eff[u * w + a] = s->theta[u * w + a] + of[a];
 		}
 	}
 }
@@ -202,6 +348,7 @@ int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb
 	int avail = p->sweeps - burn;
 	int thin = avail / p->samples > 1 ? avail / p->samples : 1;
 	int kept_max = avail / thin < p->samples ? avail / thin : p->samples;
+	burn = p->sweeps - kept_max * thin; /* the last sweep is the last sample */
 	size_t width = (size_t)kept_max * d;
 	memset(out, 0, sizeof *out);
 	side us = {.n = nu, .w = w}, it = {.n = n_items, .w = w};
@@ -214,7 +361,14 @@ int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb
 	us.tau = lf_calloc(nu ? nu : 1, sizeof(double));
 	it.tau = lf_calloc(n_items ? n_items : 1, sizeof(double));
 	float *block = lf_calloc((nu + n_items) * (width + 1), sizeof(float));
+	implicit ui = {0}, ii = {0}; /* the users' and the movies' implicit parts */
 	int rc = -1;
+	int imp_u = p->implicit & RMF_IMPLICIT_USERS, imp_m = p->implicit & RMF_IMPLICIT_MOVIES;
+	if (w <= 65 && ((imp_u && implicit_alloc(&ui, nu, n_items, d) < 0) ||
+			(imp_m && implicit_alloc(&ii, n_items, nu, d) < 0))) {
+		free(block);
+		block = NULL;
+	}
 	if (w > 65 || !istart || !iuser || !ival || !work || !us.theta || !it.theta || !us.tau ||
 	    !it.tau || !block) {
 		free(block);
@@ -259,18 +413,53 @@ int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb
 		us.tau[u] = 1.0;
 	for (size_t i = 0; i < n_items; i++)
 		it.tau[i] = 1.0;
+	if (imp_u)
+		for (size_t u = 0; u < nu; u++) {
+			size_t nr = train->start[u + 1] - train->start[u];
+			ui.c[u] = nr ? 1.0 / sqrt((double)nr) : 0.0;
+		}
+	if (imp_m)
+		for (size_t i = 0; i < n_items; i++) {
+			size_t nr = istart[i + 1] - istart[i];
+			ii.c[i] = nr ? 1.0 / sqrt((double)nr) : 0.0;
+		}
+	/* each side as the other sees it: [x + implicit sum, bias] */
+	side ue = us, ie = it;
+	if (imp_u)
+		ue.theta = ui.eff;
+	if (imp_m)
+		ie.theta = ii.eff;
+	if (imp_m) /* no implicit sum yet */
+		memcpy(ii.eff, it.theta, n_items * w * sizeof(double));
 	double alpha = 1.0;
 	int kept = 0;
 	for (int sweep = 1; sweep <= p->sweeps; sweep++) {
 		double t0 = now_seconds();
+		/* each side's implicit part before its own factors: at the start
+		 * the factors are near 0, so what the company of a rating says
+		 * goes to z (shared by every user of that movie) and not to x */
+		if (imp_u) {
+			draw_hyper(&g, ui.z, n_items, d, ui.mu, ui.lam);
+			draw_implicit(&g, &ui, &us, &ie, out->mean, alpha);
+		}
 		draw_hyper(&g, us.theta, nu, w, us.mu, us.lam);
-		draw_side(&g, &us, &it, out->mean, alpha, work, work + w * w, work + w * w + w);
+		draw_side(&g, &us, &ie, ui.off, out->mean, alpha, work, work + w * w,
+			  work + w * w + w);
+		if (imp_u)
+			refresh_eff(&ui, &us);
+		if (imp_m) {
+			draw_hyper(&g, ii.z, nu, d, ii.mu, ii.lam);
+			draw_implicit(&g, &ii, &it, &ue, out->mean, alpha);
+		}
 		draw_hyper(&g, it.theta, n_items, w, it.mu, it.lam);
-		draw_side(&g, &it, &us, out->mean, alpha, work, work + w * w, work + w * w + w);
+		draw_side(&g, &it, &ue, ii.off, out->mean, alpha, work, work + w * w,
+			  work + w * w + w);
+		if (imp_m)
+			refresh_eff(&ii, &it);
 		double sse;
 		if (p->robust > 0) /* items' noise scales (users' come with the SSE) */
-			sweep_sse(&g, &it, &us, out->mean, alpha, p->robust, &sse);
-		double wsse = sweep_sse(&g, &us, &it, out->mean, alpha, p->robust, &sse);
+			sweep_sse(&g, &ie, &ue, out->mean, alpha, p->robust, &sse);
+		double wsse = sweep_sse(&g, &ue, &ie, out->mean, alpha, p->robust, &sse);
 		if (!isfinite(sse)) {
 			rmf_free(out);
 			lf_fail(err, EX_SOFTWARE, "the rating head diverged at sweep %d", sweep);
@@ -282,14 +471,14 @@ int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb
 			for (size_t u = 0; u < nu; u++) {
 				for (size_t k = 0; k < d; k++)
 					out->X[u * width + (size_t)kept * d + k] =
-						(float)us.theta[u * w + k] * inv;
-				out->bu[u] += (float)us.theta[u * w + d] * inv;
+						(float)ue.theta[u * w + k] * inv;
+				out->bu[u] += (float)ue.theta[u * w + d] * inv;
 			}
 			for (size_t i = 0; i < n_items; i++) {
 				for (size_t k = 0; k < d; k++)
 					out->Y[i * width + (size_t)kept * d + k] =
-						(float)it.theta[i * w + k];
-				out->bi[i] += (float)it.theta[i * w + d] * inv;
+						(float)ie.theta[i * w + k];
+				out->bi[i] += (float)ie.theta[i * w + d] * inv;
 			}
 			kept++;
 		}
@@ -307,5 +496,7 @@ done:
 	free(it.theta);
 	free(us.tau);
 	free(it.tau);
+	implicit_free(&ui);
+	implicit_free(&ii);
 	return rc;
 }
