@@ -410,8 +410,8 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 	     int *loaded, lf_error *err)
 {
 	lfe m = {0};
-	set_data d;
-	set_names n;
+	set_data d = {0};
+	set_names n = {0};
 	char *metrics = NULL;
 	hasher hash = {0};
 	int rc = -1;

@@ -137,7 +137,7 @@ int blendfold_derive(struct blendfold *b, const double *items, size_t n, size_t 
 			b->gram[j * ki + j] += b->reg;
 	}
 	if (m) {
-		if (!(b->mf = malloc(n * m * sizeof *b->mf)))
+		if (!(b->mf = malloc((n ? n : 1) * m * sizeof *b->mf)))
 			return lf_fail(err, EX_OSERR, "out of memory");
 		for (size_t i = 0; i < n; i++)
 			memcpy(b->mf + i * m, items + i * dim + off + ki, m * sizeof *b->mf);
