@@ -50,7 +50,7 @@ static void feed_blocks(uint32_t *h, unsigned char buf[64], size_t *fill, const 
 static void sha256_block(uint32_t *h, const unsigned char *p)
 {
 	uint32_t w[64];
-	for (int i = 0; i < 16; i++)
+	for (size_t i = 0; i < 16; i++)
 		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
 		       (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
 	for (int i = 16; i < 64; i++) {
@@ -108,7 +108,7 @@ void sha256_final(sha256_ctx *c, unsigned char out[32])
 	for (int i = 0; i < 8; i++)
 		pad[padlen + i] = (unsigned char)(bits >> (56 - 8 * i));
 	sha256_update(c, pad, padlen + 8);
-	for (int i = 0; i < 8; i++) {
+	for (size_t i = 0; i < 8; i++) {
 		out[4 * i] = (unsigned char)(c->h[i] >> 24);
 		out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);
 		out[4 * i + 2] = (unsigned char)(c->h[i] >> 8);
@@ -151,7 +151,7 @@ static const int SMD5[64] = {7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22, 7, 
 static void md5_block(uint32_t *h, const unsigned char *p)
 {
 	uint32_t m[16];
-	for (int i = 0; i < 16; i++)
+	for (size_t i = 0; i < 16; i++)
 		m[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
 		       (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
 	uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
@@ -207,7 +207,7 @@ void md5_final(md5_ctx *c, unsigned char out[16])
 	for (int i = 0; i < 8; i++)
 		pad[padlen + i] = (unsigned char)(bits >> (8 * i));
 	md5_update(c, pad, padlen + 8);
-	for (int i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		out[4 * i] = (unsigned char)c->h[i];
 		out[4 * i + 1] = (unsigned char)(c->h[i] >> 8);
 		out[4 * i + 2] = (unsigned char)(c->h[i] >> 16);

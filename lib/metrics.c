@@ -34,7 +34,8 @@ long topk_select(const float *scores, size_t n, size_t k, int32_t *top)
 		float s = scores[i];
 		/* NaN compares false everywhere: it is never kept, only noted */
 		nan |= s != s;
-		if (filled == k ? !(s > best[k - 1]) : !(s > -INFINITY))
+		/* k == 0: nothing is ever kept (best[k - 1] does not exist) */
+		if (filled == k ? k == 0 || !(s > best[k - 1]) : !(s > -INFINITY))
 			continue;
 		/* position: after every kept item whose score is >= s (they are
 		 * better, or tie with a lower index) */

@@ -32,7 +32,7 @@
 /* The k best of scores[0..n) into top[0..k) (catalogue indices, best first,
  * ties to the lower index). Items scored -INFINITY are excluded: set them so
  * before the call. Slots that cannot be filled are -1. Returns the number of
- * slots filled, -1 when a score is NaN, -2 when k > 64 and its scratch
+ * slots filled (0 when k is 0), -1 when a score is NaN, -2 when k > 64 and its scratch
  * cannot be allocated. One pass, O(n + k * inserts): no full sort. */
 long topk_select(const float *scores, size_t n, size_t k, int32_t *top);
 

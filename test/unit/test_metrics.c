@@ -59,6 +59,17 @@ TEST(topk_refuses_nan)
 	CHECK_EQ_INT(topk_select(s, 3, 2, top), -1);
 }
 
+TEST(topk_k_zero_keeps_nothing)
+{
+	/* k == 0 used to compare against best[-1] (out of bounds) */
+	float s[] = {0.2f, 0.8f, 0.5f};
+	int32_t guard = 7;
+	CHECK_EQ_INT(topk_select(s, 3, 0, &guard), 0);
+	CHECK_EQ_INT(guard, 7);
+	float t[] = {0.2f, NAN};
+	CHECK_EQ_INT(topk_select(t, 2, 0, &guard), -1);
+}
+
 TEST(topk_large_k)
 {
 	/* scores equal to the index: the best 70 of 100 are 99 down to 30 */
@@ -161,6 +172,7 @@ int main(void)
 	RUN(topk_ties_go_to_the_lower_index);
 	RUN(topk_skips_excluded_and_pads_when_k_exceeds_the_catalogue);
 	RUN(topk_refuses_nan);
+	RUN(topk_k_zero_keeps_nothing);
 	RUN(topk_large_k);
 	RUN(metrics_two_users_by_hand);
 	RUN(metrics_more_relevant_than_k);
