@@ -18,6 +18,12 @@
 #define MAX_GENRES 64
 #define MAX_FIELDS (5 + MAX_GENRES)
 
+/* A genre name: a view into the u.genre buffer (no copy, nothing to free). */
+typedef struct genre_view {
+	const char *s;
+	size_t len;
+} genre_view;
+
 /* Lines of [buf, buf+len); returns 1 with a line (no '\n'), 0 at the end. */
 static int next_line(const char *buf, size_t len, size_t *pos, const char **line, size_t *ll)
 {
@@ -86,8 +92,8 @@ static int finish(FILE *o, char **out, const char *what, lf_error *err)
 	return 0;
 }
 
-static int read_genres(const char *g, size_t glen, const char *name, char *names[MAX_GENRES],
-		       int *count, lf_error *err)
+static int read_genres(const char *g, size_t glen, const char *name,
+		       genre_view names[MAX_GENRES], int *count, lf_error *err)
 {
 	size_t pos = 0, lineno = 0, ll;
 	const char *line;
@@ -105,25 +111,23 @@ static int read_genres(const char *g, size_t glen, const char *name, char *names
 				       "%s:%zu: expected 'name|index' with index "
 				       "0..%d",
 				       name, lineno, MAX_GENRES - 1);
-		if (names[idx])
+		if (names[idx].s)
 			return lf_fail(err, EX_DATAERR, "%s:%zu: genre index %lld repeated", name,
 				       lineno, (long long)idx);
-		names[idx] = strndup(f[0], fl[0]);
-		if (!names[idx])
-			return lf_fail(err, EX_OSERR, "out of memory");
+		names[idx] = (genre_view){f[0], fl[0]};
 		if (idx + 1 > *count)
 			*count = (int)idx + 1;
 	}
 	for (int i = 0; i < *count; i++)
-		if (!names[i])
+		if (!names[i].s)
 			return lf_fail(err, EX_DATAERR, "%s: genre index %d missing", name, i);
 	if (*count == 0)
 		return lf_fail(err, EX_DATAERR, "%s: no genres", name);
 	return 0;
 }
 
-static int item_line(FILE *o, const char *line, size_t ll, int utf8, char *const *genres, int ng,
-		     const char *name, size_t lineno, lf_error *err)
+static int item_line(FILE *o, const char *line, size_t ll, int utf8, const genre_view *genres,
+		     int ng, const char *name, size_t lineno, lf_error *err)
 {
 	const char *f[MAX_FIELDS];
 	size_t fl[MAX_FIELDS];
@@ -158,7 +162,9 @@ static int item_line(FILE *o, const char *line, size_t ll, int utf8, char *const
 				       "or 1",
 				       name, lineno, g, (int)(fl[5 + g] > 8 ? 8 : fl[5 + g]), flag);
 		if (flag[0] == '1') {
-			fprintf(o, "%s%s", first ? "" : "|", genres[g]);
+			if (!first)
+				putc('|', o);
+			fwrite(genres[g].s, 1, genres[g].len, o);
 			first = 0;
 		}
 	}
@@ -169,7 +175,7 @@ static int item_line(FILE *o, const char *line, size_t ll, int utf8, char *const
 int convert_movies(const char *item, size_t ilen, const char *item_name, const char *genre,
 		   size_t glen, const char *genre_name, char **out, size_t *olen, lf_error *err)
 {
-	char *genres[MAX_GENRES] = {0};
+	genre_view genres[MAX_GENRES] = {{0}};
 	int ng = 0, rc = -1;
 	FILE *o = NULL;
 	*out = NULL;
@@ -208,8 +214,6 @@ int convert_movies(const char *item, size_t ilen, const char *item_name, const c
 		*out = NULL;
 	}
 done:
-	for (int i = 0; i < MAX_GENRES; i++)
-		free(genres[i]);
 	return rc;
 }
 
