@@ -123,14 +123,15 @@ int main(int argc, char **argv)
 	lf_error err = {0};
 	log_set_prog("ml-mlflow-log");
 	/* argc bounds every list: one calloc for the three */
-	const char **lists = calloc((size_t)argc * 3 + 3, sizeof *lists);
+	size_t slots = (size_t)argc + 1;
+	const char **lists = calloc(3 * slots, sizeof *lists);
 	if (!lists) {
 		log_error("out of memory");
 		return EX_SOFTWARE;
 	}
 	o.params.items = lists;
-	o.tags.items = lists + argc + 1;
-	o.artifacts.items = lists + 2 * (argc + 1);
+	o.tags.items = lists + slots;
+	o.artifacts.items = lists + 2 * slots;
 	while ((c = getopt_long(argc, argv, "u:e:m:n:vqh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
@@ -177,6 +178,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_REASON:
 			if (!utf8_valid(optarg, strlen(optarg))) {
+				free(lists);
 				log_error("--reason is not valid UTF-8");
 				return EX_USAGE;
 			}
@@ -231,7 +233,9 @@ int main(int argc, char **argv)
 	}
 	if (!o.git_commit)
 		o.git_commit = getenv("LENSFLOW_GIT_COMMIT");
-	if (!*o.model_name || !*o.experiment || !mlflow_key_valid(o.model_name)) {
+	/* never NULL (getopt hands every required argument over): checked for the analyzer */
+	if (!o.model_name || !*o.model_name || !o.experiment || !*o.experiment ||
+	    !mlflow_key_valid(o.model_name)) {
 		free(lists);
 		return usage_error("the experiment and model names must be plain names", NULL);
 	}

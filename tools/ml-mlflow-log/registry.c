@@ -22,9 +22,11 @@ static int open_client(const mlog_opts *o, mlflow *m, lf_error *err)
 static int need_version(const mlog_opts *o, mlflow *m, const char *version, mlflow_version *v,
 			lf_error *err)
 {
-	if (!version_valid(version))
-		return lf_fail(err, EX_USAGE, "'%s' is not a model version (a positive integer)",
-			       version);
+	if (!version_valid(version)) {
+		/* -1 spelled out: 0 here would hand back an unfilled *v */
+		lf_fail(err, EX_USAGE, "'%s' is not a model version (a positive integer)", version);
+		return -1;
+	}
 	int rc = mlflow_version_get(m, o->model_name, version, v, err);
 	if (rc == 1)
 		return lf_fail(err, EX_NOINPUT, "model %s has no version %s", o->model_name,
