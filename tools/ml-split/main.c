@@ -199,9 +199,9 @@ int main(int argc, char **argv)
 	int rc = ratings_read(in, in_name, &r, &err);
 	if (in != stdin)
 		fclose(in);
-	if (rc == 0) {
-		is_test = lf_calloc(r.n, 1);
-		rc = is_test ? 0 : lf_fail(&err, EX_OSERR, "out of memory");
+	if (rc == 0 && !(is_test = lf_calloc(r.n, 1))) {
+		lf_fail(&err, EX_OSERR, "out of memory");
+		rc = -1;
 	}
 	if (rc == 0)
 		rc = split_assign(&r, proto, ratio, (uint64_t)seed, is_test, &err);
