@@ -48,18 +48,18 @@ static size_t row_of(const int32_t *ids, size_t n, int32_t id)
 	return lo; /* ids holds every id: built from the same ratings */
 }
 
+/* *m is zeroed on failure: it never holds a freed pointer. */
 static int csr_alloc(csr *m, size_t n_rows, size_t n)
 {
 	memset(m, 0, sizeof *m);
-	m->n_rows = n_rows;
-	m->n = n;
-	m->start = lf_calloc(n_rows + 1, sizeof *m->start);
-	m->col = lf_calloc(n ? n : 1, sizeof *m->col);
-	m->val = lf_calloc(n ? n : 1, sizeof *m->val);
-	if (!m->start || !m->col || !m->val) {
-		csr_free(m);
+	size_t *start = lf_calloc(n_rows + 1, sizeof *start);
+	int32_t *col = lf_calloc(n ? n : 1, sizeof *col);
+	float *val = lf_calloc(n ? n : 1, sizeof *val);
+	if (!start || !col || !val) {
+		free(start), free(col), free(val);
 		return -1;
 	}
+	*m = (csr){.n_rows = n_rows, .n = n, .start = start, .col = col, .val = val};
 	return 0;
 }
 
