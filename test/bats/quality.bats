@@ -139,4 +139,14 @@ genre_movies() { LC_ALL=C awk -F'|' -v c="$1" '$c == 1 { print $1 }' "$DATA/u.it
 	assert_output --partial "want OPT=V1,V2"
 	run "$REPO/scripts/tune" --no-mlflow --train "$TMP/nope.tsv"
 	assert_failure 66
+	# --val-ratio: the share kept for fitting, strictly between 0 and 1
+	run --separate-stderr "$REPO/scripts/tune" --no-mlflow --bin "$BIN" --train "$TMP/train.tsv" \
+		--val-ratio 0.9 --grid ease-l2=50,5000 --fixed "${QUICK[*]} --model ease"
+	assert_success
+	assert_equal "${#lines[@]}" 3
+	for r in 1 1.5 0 0.0 x; do
+		run "$REPO/scripts/tune" --no-mlflow --train "$TMP/train.tsv" --val-ratio "$r"
+		assert_failure 64
+		assert_output --partial "--val-ratio"
+	done
 }
