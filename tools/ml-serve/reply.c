@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -31,23 +33,123 @@ static const char *error_code(int status)
 	}
 }
 
+/* Would civetweb keep this connection alive? Its should_keep_alive() (1.15)
+ * with keep-alive enabled (main.c) and nothing of civetweb's own forcing a
+ * close, which holds while a request is answered: the client's Connection
+ * header when there is one (civetweb matches an entry against "keep-alive"
+ * case-insensitively over the entry's length, up to any '='), else HTTP/1.1.
+ * civetweb decides the same way after the answer, so the Connection header
+ * written here is what it then does. */
+static int keep_alive(struct req *rq)
+{
+	const char *h = mg_get_header(rq->conn, "Connection");
+	if (!h) {
+		const char *v = rq->ri ? rq->ri->http_version : NULL;
+		return v && strcmp(v, "1.1") == 0;
+	}
+	static const char KA[] = "keep-alive";
+	const char *p = h;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		const char *next = comma ? comma + 1 : p + n;
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n > 0) {
+			const char *eq = memchr(p, '=', n);
+			if (eq)
+				n = (size_t)(eq - p);
+			if (n <= sizeof KA - 1 ? strncasecmp(p, KA, n) == 0 : 0)
+				return 1;
+		}
+		p = next;
+	}
+	return 0;
+}
+
+/* "Date: <IMF-fixdate>\r\n" for now, made once a second per thread. */
+static const char *date_line(size_t *len)
+{
+	static _Thread_local time_t at = (time_t)-1;
+	static _Thread_local char line[48];
+	static _Thread_local size_t line_len;
+	time_t now = time(NULL);
+	if (now != at) {
+		static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+		static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+						   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		int n = snprintf(line, sizeof line, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+				 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+				 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		line_len = n > 0 && (size_t)n < sizeof line ? (size_t)n : 0;
+		at = now;
+	}
+	*len = line_len;
+	return line;
+}
+
+int reply_send(struct req *rq, int status, const char *headers, size_t headers_len,
+	       const char *body, size_t len)
+{
+	rq->status = status;
+	if (rq->method == METHOD_HEAD || !body)
+		len = 0;
+	/* What civetweb's mg_response_header_send wrote, in its order: status
+	 * line, the given headers, Date, Connection, blank line. */
+	char small[2048];
+	const char *version = rq->ri && rq->ri->http_version ? rq->ri->http_version : "1.0";
+	int n = snprintf(small, sizeof small, "HTTP/%s %d %s\r\n", version, status,
+			 mg_get_response_code_text(rq->conn, status));
+	size_t date_len;
+	const char *date = date_line(&date_len);
+	const char *conn_line = keep_alive(rq) ? "Connection: keep-alive\r\n\r\n"
+					       : "Connection: close\r\n\r\n";
+	size_t conn_len = strlen(conn_line);
+	size_t head_len = n > 0 ? (size_t)n : 0;
+	size_t total_head = head_len + headers_len + date_len + conn_len;
+	if (total_head > sizeof small)
+		return status; /* not with the headers ml-serve writes */
+	char *p = small + head_len;
+	memcpy(p, headers, headers_len);
+	p += headers_len;
+	memcpy(p, date, date_len);
+	p += date_len;
+	memcpy(p, conn_line, conn_len);
+	/* One write: small answers whole on the stack (civetweb's worker stacks
+	 * are small), larger ones in one heap buffer; out of memory, two writes. */
+	if (total_head + len <= sizeof small) {
+		if (len)
+			memcpy(small + total_head, body, len);
+		mg_write(rq->conn, small, total_head + len);
+		return status;
+	}
+	char *out = malloc(total_head + len);
+	if (!out) {
+		mg_write(rq->conn, small, total_head);
+		mg_write(rq->conn, body, len);
+		return status;
+	}
+	memcpy(out, small, total_head);
+	memcpy(out + total_head, body, len);
+	mg_write(rq->conn, out, total_head + len);
+	free(out);
+	return status;
+}
+
 int reply_raw(struct req *rq, int status, const char *ctype, const char *body, size_t len)
 {
-	char n[24];
-	snprintf(n, sizeof n, "%zu", len);
-	rq->status = status;
-	mg_response_header_start(rq->conn, status);
-	mg_response_header_add(rq->conn, "Content-Type", ctype, -1);
-	mg_response_header_add(rq->conn, "Content-Length", n, -1);
-	mg_response_header_add(rq->conn, "Cache-Control", "no-store", -1);
-	if (rq->hdr_name)
-		mg_response_header_add(rq->conn, rq->hdr_name, rq->hdr_value, -1);
+	char headers[512];
+	int n = snprintf(headers, sizeof headers,
+			 "Content-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n%s%s%s%s",
+			 ctype, len, rq->hdr_name ? rq->hdr_name : "", rq->hdr_name ? ": " : "",
+			 rq->hdr_name ? rq->hdr_value : "", rq->hdr_name ? "\r\n" : "");
 	rq->hdr_name = rq->hdr_value = NULL;
-	mg_response_header_send(rq->conn);
-	const char *method = rq->ri ? rq->ri->request_method : NULL;
-	if (len && !(method && strcmp(method, "HEAD") == 0))
-		mg_write(rq->conn, body, len);
-	return status;
+	return reply_send(rq, status, headers,
+			  n > 0 && (size_t)n < sizeof headers ? (size_t)n : 0, body, len);
 }
 
 int reply_json(struct req *rq, int status, json_t *body)

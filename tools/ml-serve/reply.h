@@ -1,9 +1,14 @@
 /*
  * reply.h — what every handler needs from HTTP: the request context, JSON
- * answers and JSON errors written with mg_response_header_* and a
- * Content-Length (keep-alive works, and civetweb's own error pages, which
- * need a large stack, are never used), query parameters, ids in paths, and
- * the request body read up to a limit.
+ * answers and JSON errors with a Content-Length (keep-alive works, and
+ * civetweb's own error pages, which need a large stack, are never used),
+ * query parameters, ids in paths, and the request body read up to a limit.
+ *
+ * An answer leaves in one write (status line, headers, body): civetweb's
+ * mg_response_header_* send every line separately, one system call each. The
+ * headers are the ones mg_response_header_send wrote (Date, and Connection
+ * as civetweb then decides it: see keep_alive in reply.c); civetweb learns
+ * the status from the handler's return value, which is the status answered.
  *
  * Ownership: reply_json steals the reference to its body; read_body returns
  * a malloc'ed buffer the caller frees.
@@ -33,6 +38,12 @@ struct req {
 	int real_digits;                     /* significant digits of JSON reals; 0: 17 */
 };
 
+/* Answers status with header lines ("Name: value\r\n" each, Content-Length
+ * among them) and the body, which a HEAD leaves out. Returns status. */
+int reply_send(struct req *rq, int status, const char *headers, size_t headers_len,
+	       const char *body, size_t len);
+/* Content-Type ctype, Content-Length, Cache-Control: no-store and the extra
+ * header of rq when set. */
 int reply_raw(struct req *rq, int status, const char *ctype, const char *body, size_t len);
 /* Serialises body (stolen) compactly; 500 JSON when that fails. */
 int reply_json(struct req *rq, int status, json_t *body);

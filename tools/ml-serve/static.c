@@ -118,27 +118,18 @@ static int send_asset(struct req *rq, const struct asset *a)
 	const char *inm = mg_get_header(rq->conn, "If-None-Match");
 	int status = inm && etag_matches(inm, a->etag) ? 304 : 200;
 	size_t len = (size_t)(a->end - a->start);
-	char n[24];
-	snprintf(n, sizeof n, "%zu", len);
-	rq->status = status;
-	mg_response_header_start(rq->conn, status);
-	if (status == 200)
-		mg_response_header_add(rq->conn, "Content-Type", a->ctype, -1);
+	char h[1024];
 	/* A 304 has no body; its Content-Length is the 200's (RFC 9110, 8.6), and
 	 * keeps the connection alive. */
-	mg_response_header_add(rq->conn, "Content-Length", n, -1);
-	mg_response_header_add(rq->conn, "ETag", a->etag, -1);
-	mg_response_header_add(rq->conn, "Cache-Control", "no-cache", -1);
-	mg_response_header_add(rq->conn, "X-Content-Type-Options", "nosniff", -1);
-	mg_response_header_add(rq->conn, "Referrer-Policy", "no-referrer", -1);
-	if (a == &ASSETS[0]) {
-		mg_response_header_add(rq->conn, "Content-Security-Policy", CSP, -1);
-		mg_response_header_add(rq->conn, "Vary", "Accept", -1);
-	}
-	mg_response_header_send(rq->conn);
-	if (status == 200 && rq->method != METHOD_HEAD)
-		mg_write(rq->conn, a->start, len);
-	return status;
+	int n = snprintf(h, sizeof h,
+			 "%s%s%sContent-Length: %zu\r\nETag: %s\r\nCache-Control: no-cache\r\n"
+			 "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n%s%s%s",
+			 status == 200 ? "Content-Type: " : "", status == 200 ? a->ctype : "",
+			 status == 200 ? "\r\n" : "", len, a->etag,
+			 a == &ASSETS[0] ? "Content-Security-Policy: " : "",
+			 a == &ASSETS[0] ? CSP : "", a == &ASSETS[0] ? "\r\nVary: Accept\r\n" : "");
+	return reply_send(rq, status, h, n > 0 && (size_t)n < sizeof h ? (size_t)n : 0,
+			  status == 200 ? a->start : NULL, len);
 }
 
 int static_serve(struct req *rq, const char *path)
