@@ -1,10 +1,10 @@
 /*
  * ml-serve — the lensflow HTTP API: recommendations from the embedding set
  * that the `serving` table points at, answered by pgvector, with Prometheus
- * metrics. main() parses options and wires the parts: civetweb with one
- * catch-all handler (routes.c), a pool of --threads PostgreSQL connections
- * shared by civetweb's 4 x --threads threads (db.c), the in-memory snapshot
- * (snapshot.c) and its poll thread (reload.c).
+ * metrics. main() parses options and wires the parts: civetweb answering
+ * every request in its begin_request callback (routes.c), a pool of
+ * --threads PostgreSQL connections shared by civetweb's 4 x --threads threads
+ * (db.c), the in-memory snapshot (snapshot.c) and its poll thread (reload.c).
  */
 #include <getopt.h>
 #include <malloc.h>
@@ -264,6 +264,11 @@ int main(int argc, char **argv)
 	struct mg_callbacks cb = {0};
 	cb.log_message = quiet_log;
 	cb.http_error = serve_http_error;
+	/* Every request goes to serve_begin, which answers it: as civetweb's
+	 * first callback it also skips what civetweb does before a registered
+	 * handler, among it a stat() of "/.htpasswd" per request (the
+	 * authorisation check of a handler's empty path). */
+	cb.begin_request = serve_begin;
 	lf_error err = {0};
 	mlflow ml = {0};
 	if (app.cfg.tracking_uri && *app.cfg.tracking_uri) {
@@ -303,7 +308,6 @@ int main(int argc, char **argv)
 				  "with --listen", ports);
 		return EX_UNAVAILABLE;
 	}
-	mg_set_request_handler(ctx, "/", serve_handle, &app);
 	if (run_as)
 		log_info("running as user %s", run_as);
 	log_info("listening on http://%s (%d threads), model %s, polling every %g s", ports,

@@ -1,9 +1,9 @@
 /*
- * routes.c — the one request handler civetweb calls (registered on "/", so
- * that civetweb never answers a request itself): it matches the path to a
- * route template, checks the method (405 with Allow), dispatches, and
- * records the request's count and duration under the template, never the
- * raw path.
+ * routes.c — the one request handler civetweb calls (its begin_request
+ * callback, which answers every request, so that civetweb never answers one
+ * itself): it matches the path to a route template, checks the method (405
+ * with Allow), dispatches, and records the request's count and duration
+ * under the template, never the raw path.
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -159,13 +159,15 @@ static int dispatch(struct req *rq)
 	}
 }
 
-int serve_handle(struct mg_connection *conn, void *app)
+int serve_begin(struct mg_connection *conn)
 {
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	void *app = ri->user_data;
 	double start = now_seconds();
 	metrics_in_flight(1);
 	struct req rq = {
 		.conn = conn,
-		.ri = mg_get_request_info(conn),
+		.ri = ri,
 		.app = app,
 		.route = ROUTE_UNMATCHED,
 	};
@@ -175,7 +177,7 @@ int serve_handle(struct mg_connection *conn, void *app)
 		db_pool_put(&((struct serve_app *)app)->pool, rq.w);
 	metrics_in_flight(-1);
 	metrics_http(rq.route, rq.method, rq.status ? rq.status : status, now_seconds() - start);
-	return status;
+	return status > 0 ? status : 500; /* 0 would let civetweb answer the request too */
 }
 
 /* civetweb's own errors (a malformed request line, headers too large, ...):

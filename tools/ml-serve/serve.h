@@ -48,8 +48,9 @@ struct serve_app {
 	struct db_pool pool;         /* the database connections (cfg.threads of them) */
 };
 
-/* routes.c: the catch-all request handler and civetweb's error callback. */
-int serve_handle(struct mg_connection *conn, void *app);
+/* routes.c: civetweb's begin_request callback, which answers every request
+ * (mg_start's user data is the serve_app), and its error callback. */
+int serve_begin(struct mg_connection *conn);
 int serve_http_error(struct mg_connection *conn, int status, const char *msg);
 
 /* ops.c: operations endpoints. */
