@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int buf_reserve(struct buf *b, size_t extra)
+int buf_reserve(struct buf *b, size_t extra)
 {
 	if (b->failed)
 		return -1;

@@ -17,6 +17,8 @@ struct buf {
 	int failed;
 };
 
+/* Room for extra more bytes (and a NUL); -1 after a failure. */
+int buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const char *s, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

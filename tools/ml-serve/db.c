@@ -174,7 +174,9 @@ PGresult *db_query(struct worker *w, enum query_id q, const struct snapshot *s, 
 		char name[64];
 		PGresult *r = NULL;
 		if (prepare(w, q, s, k, name, sizeof name, err) == 0) {
-			r = PQexecPrepared(w->conn, name, n_params, params, NULL, NULL, 0);
+			/* The ranked rows in binary: int and float8 as they are, no strtod */
+			int binary = q == Q_USER_RECS || q == Q_NEW_USER_RECS || q == Q_SIMILAR;
+			r = PQexecPrepared(w->conn, name, n_params, params, NULL, NULL, binary);
 			if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 				metrics_db(q, now_seconds() - start);
 				return r;

@@ -62,9 +62,10 @@ PGconn *db_connect(const char *url, lf_error *err);
 PGconn *db_worker_conn(struct worker *w, lf_error *err);
 void db_worker_close(struct worker *w);
 
-/* Runs query q (text parameters, text results), timing it into the metrics.
- * Set queries (user_recs, new_user_recs, similar) need the snapshot s and k;
- * others ignore them. Returns a PGRES_TUPLES_OK result, or NULL with err
+/* Runs query q (text parameters), timing it into the metrics. Set queries
+ * (user_recs, new_user_recs, similar) need the snapshot s and k, and their
+ * results are binary (movie_id int4, score float8); others ignore s and k and
+ * their results are text. Returns a PGRES_TUPLES_OK result, or NULL with err
  * (EX_UNAVAILABLE: the database is down, timed out or refused). */
 PGresult *db_query(struct worker *w, enum query_id q, const struct snapshot *s, int k,
 		   int n_params, const char *const *params, lf_error *err);

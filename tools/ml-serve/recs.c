@@ -5,53 +5,113 @@
  * and scores only. A movie whose title is not in the catalogue is skipped,
  * as an inner join with `movies` would skip it.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "body.h"
 #include "buf.h"
+#include "jsontext.h"
 #include "serve.h"
 #include "util.h"
 
 static const char K_MSG[] = "k must be an integer from 1 to 100";
 
-static json_t *version_str(int v)
+/* Binary column types of the ranked rows (pg_type OIDs). */
+enum { OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_FLOAT4 = 700, OID_FLOAT8 = 701 };
+
+static uint64_t be_bits(const PGresult *r, int i, int c, int len)
 {
-	char s[16];
-	snprintf(s, sizeof s, "%d", v);
-	return json_string(s);
+	const unsigned char *p = (const unsigned char *)PQgetvalue(r, i, c);
+	uint64_t u = 0;
+	for (int j = 0; j < len; j++)
+		u = u << 8 | p[j];
+	return u;
 }
 
-/* {key: value, "model_version": "N", "items": [{movie_id, title, score}]} from (movie_id, score) rows. */
-static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, const char *key,
-		  json_t *value, PGresult *r)
+/* Column c of row i of a binary result as an integer / a real; -1 when NULL
+ * or not of an integer / floating type. */
+static int col_int(const PGresult *r, int i, int c, int64_t *v)
 {
-	json_t *items = json_array();
+	int len = PQgetlength(r, i, c);
+	if (PQgetisnull(r, i, c))
+		return -1;
+	Oid t = PQftype(r, c);
+	if (t == OID_INT4 && len == 4)
+		*v = (int32_t)(uint32_t)be_bits(r, i, c, 4);
+	else if (t == OID_INT8 && len == 8)
+		*v = (int64_t)be_bits(r, i, c, 8);
+	else if (t == OID_INT2 && len == 2)
+		*v = (int16_t)(uint16_t)be_bits(r, i, c, 2);
+	else
+		return -1;
+	return 0;
+}
+
+static int col_real(const PGresult *r, int i, int c, double *v)
+{
+	int len = PQgetlength(r, i, c);
+	if (PQgetisnull(r, i, c))
+		return -1;
+	Oid t = PQftype(r, c);
+	if (t == OID_FLOAT8 && len == 8) {
+		uint64_t u = be_bits(r, i, c, 8);
+		memcpy(v, &u, 8);
+	} else if (t == OID_FLOAT4 && len == 4) {
+		uint32_t u = (uint32_t)be_bits(r, i, c, 4);
+		float f;
+		memcpy(&f, &u, 4);
+		*v = f;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* {key: value, "model_version": "N", "items": [{movie_id, title, score}]} from
+ * the binary (movie_id, score) rows of r, written directly as jansson would
+ * (scores with 9 significant digits: pgvector's float4 arithmetic, which 9
+ * digits give exactly). value is JSON text ("1", "null"). */
+static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, const char *key,
+		  const char *value, PGresult *r)
+{
 	int n = PQntuples(r);
 	unsigned served = 0;
-	for (int i = 0; items && i < n; i++) {
+	struct buf b = {0};
+	char num[JSON_REAL_MAX];
+	buf_reserve(&b, 96 + (size_t)n * 128);
+	buf_puts(&b, "{\"");
+	buf_puts(&b, key);
+	buf_puts(&b, "\":");
+	buf_puts(&b, value);
+	buf_puts(&b, ",\"model_version\":\"");
+	buf_append(&b, num, json_int(num, s->version));
+	buf_puts(&b, "\",\"items\":[");
+	for (int i = 0; i < n; i++) {
 		int64_t id;
 		double score;
-		if (parse_i64(PQgetvalue(r, i, 0), INT32_MIN, INT32_MAX, &id) < 0 ||
-		    parse_double(PQgetvalue(r, i, 1), -1e300, 1e300, &score) < 0)
+		if (col_int(r, i, 0, &id) < 0 || id < INT32_MIN || id > INT32_MAX ||
+		    col_real(r, i, 1, &score) < 0 || !(fabs(score) <= 1e300))
 			continue;
 		long row = snapshot_item_row(s, id);
-		if (row < 0 || !s->titles[row])
+		if (row < 0 || !s->titles_json[row])
 			continue;
-		json_t *t = json_string(s->titles[row]);
-		if (!t)
-			continue;
-		json_array_append_new(items, json_pack("{s:I, s:o, s:f}", "movie_id",
-						       (json_int_t)id, "title", t, "score", score));
+		buf_puts(&b, served ? ",{\"movie_id\":" : "{\"movie_id\":");
+		buf_append(&b, num, json_int(num, id));
+		buf_puts(&b, ",\"title\":");
+		buf_puts(&b, s->titles_json[row]);
+		buf_puts(&b, ",\"score\":");
+		buf_append(&b, num, json_real9(num, score));
+		buf_puts(&b, "}");
 		served++;
 	}
+	buf_puts(&b, "]}");
 	PQclear(r);
 	metrics_served(kind, served);
-	/* Scores are float4 arithmetic in pgvector: 9 digits give the float exactly. */
-	rq->real_digits = 9;
-	return reply_json(rq, 200, json_pack("{s:o, s:o, s:o}", key, value, "model_version",
-					     version_str(s->version), "items",
-					     items ? items : json_array()));
+	int rc = b.failed ? reply_json(rq, 500, NULL) /* its "out of memory" 500 */
+			  : reply_raw(rq, 200, "application/json", b.p, b.len);
+	buf_free(&b);
+	return rc;
 }
 
 /* Runs query (one parameter: id) on s and answers the ranked rows under key;
@@ -60,11 +120,11 @@ static int ranked_by_id(struct req *rq, struct snapshot *s, enum query_id query,
 			enum kind_id kind, const char *key, int64_t id)
 {
 	char text[24];
-	snprintf(text, sizeof text, "%lld", (long long)id);
+	json_int(text, id);
 	const char *params[1] = {text};
 	lf_error err = {0};
 	PGresult *r = db_query(rq->w, query, s, k, 1, params, &err);
-	int rc = r ? ranked(rq, s, kind, key, json_integer(id), r) : reply_unavailable(rq, err.msg);
+	int rc = r ? ranked(rq, s, kind, key, text, r) : reply_unavailable(rq, err.msg);
 	snapshot_release(s);
 	return rc;
 }
@@ -159,7 +219,7 @@ int rec_new_user(struct req *rq)
 	}
 	const char *params[2] = {v.p, ex.p};
 	PGresult *r = db_query(rq->w, Q_NEW_USER_RECS, s, nu.k, 2, params, &err);
-	rc = r ? ranked(rq, s, KIND_NEW_USER, "user_id", json_null(), r)
+	rc = r ? ranked(rq, s, KIND_NEW_USER, "user_id", "null", r)
 	       : reply_unavailable(rq, err.msg);
 out:
 	buf_free(&unknown);

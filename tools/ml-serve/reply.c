@@ -154,8 +154,7 @@ int reply_raw(struct req *rq, int status, const char *ctype, const char *body, s
 
 int reply_json(struct req *rq, int status, json_t *body)
 {
-	int digits = rq->real_digits > 0 && rq->real_digits <= 17 ? rq->real_digits : 17;
-	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(digits)) : NULL;
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
 	json_decref(body);
 	if (!text) {
 		static const char oom[] =

@@ -35,7 +35,6 @@ struct req {
 	enum method_id method;
 	int status;                          /* what was answered; 0 before */
 	const char *hdr_name, *hdr_value;    /* one extra header for the next reply */
-	int real_digits;                     /* significant digits of JSON reals; 0: 17 */
 };
 
 /* Answers status with header lines ("Name: value\r\n" each, Content-Length
@@ -45,7 +44,8 @@ int reply_send(struct req *rq, int status, const char *headers, size_t headers_l
 /* Content-Type ctype, Content-Length, Cache-Control: no-store and the extra
  * header of rq when set. */
 int reply_raw(struct req *rq, int status, const char *ctype, const char *body, size_t len);
-/* Serialises body (stolen) compactly; 500 JSON when that fails. */
+/* Serialises body (stolen) compactly, reals with 17 digits; 500 JSON when
+ * that fails (body NULL: out of memory). */
 int reply_json(struct req *rq, int status, json_t *body);
 /* {"error": <code for status>, "message": <formatted>} */
 int reply_error(struct req *rq, int status, const char *fmt, ...)

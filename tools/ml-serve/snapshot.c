@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "body.h"
+#include "jsontext.h"
 #include "util.h"
 
 static pthread_mutex_t holder_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -25,14 +27,14 @@ static void snapshot_free(struct snapshot *s)
 {
 	if (!s)
 		return;
-	if (s->titles)
+	if (s->titles_json)
 		for (size_t i = 0; i < s->n_items; i++)
-			free(s->titles[i]);
+			free(s->titles_json[i]);
 	for (size_t i = 0; i < s->n_metrics; i++)
 		free(s->metric_names[i]);
 	free(s->metric_names);
 	free(s->metric_values);
-	free(s->titles);
+	free(s->titles_json);
 	free(s->items);
 	free(s->item_ids);
 	free(s->user_ids);
@@ -226,9 +228,9 @@ static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
 	}
 	size_t n = (size_t)PQntuples(r), dim = s->dim;
 	s->item_ids = calloc(n ? n : 1, sizeof *s->item_ids);
-	s->titles = calloc(n ? n : 1, sizeof *s->titles);
+	s->titles_json = calloc(n ? n : 1, sizeof *s->titles_json);
 	s->items = calloc(n ? n * dim : 1, sizeof *s->items);
-	if (!s->item_ids || !s->titles || !s->items) {
+	if (!s->item_ids || !s->titles_json || !s->items) {
 		PQclear(r);
 		return lf_fail(err, EX_OSERR, "out of memory");
 	}
@@ -253,9 +255,11 @@ static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
 			memcpy(&f, &bits, 4);
 			s->items[i * dim + j] = f;
 		}
-		if (!PQgetisnull(r, row, 2)) {
+		/* A title that is not UTF-8 stays NULL: no answer could carry it. */
+		size_t chars;
+		if (!PQgetisnull(r, row, 2) && utf8_chars(PQgetvalue(r, row, 2), &chars) == 0) {
 			int len = PQgetlength(r, row, 2);
-			if (!(s->titles[i] = strndup(PQgetvalue(r, row, 2), (size_t)len))) {
+			if (!(s->titles_json[i] = json_quote(PQgetvalue(r, row, 2), (size_t)len))) {
 				PQclear(r);
 				return lf_fail(err, EX_OSERR, "out of memory");
 			}

@@ -1,8 +1,9 @@
 /*
  * snapshot.h — the served embedding set as ml-serve holds it in memory: the
  * set's row of embedding_sets, its users' ids, its movies' ids, ranking
- * vectors and titles, and the fold-in parameters. Requests read a snapshot
- * without locks; a reload builds a new one and swaps the pointer.
+ * vectors and titles (as JSON text), and the fold-in parameters. Requests
+ * read a snapshot without locks; a reload builds a new one and swaps the
+ * pointer.
  *
  * Lifetime: a snapshot is reference-counted. snapshot_current() returns a
  * new reference (or NULL while none is loaded) that the caller gives back
@@ -35,7 +36,9 @@ struct snapshot {
 	size_t n_items;
 	int32_t *item_ids;    /* sorted */
 	double *items;        /* n_items x dim, rows in item_ids' order */
-	char **titles;        /* per item; NULL when the movie is not in the catalogue */
+	char **titles_json;   /* per item, as the answers write it: a JSON string with its
+			       * quotes (jsontext.h); NULL when the movie is not in the
+			       * catalogue or its title is not UTF-8 (never served) */
 	struct foldin_params foldin;
 	struct blendfold blend; /* .present: fold in block by block (blendfold.h) */
 	size_t n_metrics;     /* offline metrics recorded with the set */
