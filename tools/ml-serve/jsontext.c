@@ -82,7 +82,7 @@ static int digits9(double a, uint64_t *digits, int *exp10)
 	double fr = frexp(a, &e2);
 	uint64_t m = (uint64_t)ldexp(fr, 53); /* a = m * 2^(e2 - 53), exactly */
 	int shift = 53 - e2;                  /* 19..86 in this range */
-	int p = (int)floor(log10(a));
+	int p = (int)floor((e2 - 1) * 0.30102999566398120); /* log10(a), or one less */
 	unsigned __int128 q = 0, num = 0, den = 1;
 	int found = 0;
 	for (int tries = 0; tries < 4 && !found; tries++) {

@@ -72,6 +72,8 @@ static int col_real(const PGresult *r, int i, int c, double *v)
  * the binary (movie_id, score) rows of r, written directly as jansson would
  * (scores with 9 significant digits: pgvector's float4 arithmetic, which 9
  * digits give exactly). value is JSON text ("1", "null"). */
+#define BUF_LIT(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
+
 static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, const char *key,
 		  const char *value, PGresult *r)
 {
@@ -80,13 +82,13 @@ static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, c
 	struct buf b = {0};
 	char num[JSON_REAL_MAX];
 	buf_reserve(&b, 96 + (size_t)n * 128);
-	buf_puts(&b, "{\"");
+	BUF_LIT(&b, "{\"");
 	buf_puts(&b, key);
-	buf_puts(&b, "\":");
+	BUF_LIT(&b, "\":");
 	buf_puts(&b, value);
-	buf_puts(&b, ",\"model_version\":\"");
+	BUF_LIT(&b, ",\"model_version\":\"");
 	buf_append(&b, num, json_int(num, s->version));
-	buf_puts(&b, "\",\"items\":[");
+	BUF_LIT(&b, "\",\"items\":[");
 	for (int i = 0; i < n; i++) {
 		int64_t id;
 		double score;
@@ -96,16 +98,18 @@ static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, c
 		long row = snapshot_item_row(s, id);
 		if (row < 0 || !s->titles_json[row])
 			continue;
-		buf_puts(&b, served ? ",{\"movie_id\":" : "{\"movie_id\":");
+		if (served)
+			BUF_LIT(&b, ",");
+		BUF_LIT(&b, "{\"movie_id\":");
 		buf_append(&b, num, json_int(num, id));
-		buf_puts(&b, ",\"title\":");
+		BUF_LIT(&b, ",\"title\":");
 		buf_puts(&b, s->titles_json[row]);
-		buf_puts(&b, ",\"score\":");
+		BUF_LIT(&b, ",\"score\":");
 		buf_append(&b, num, json_real9(num, score));
-		buf_puts(&b, "}");
+		BUF_LIT(&b, "}");
 		served++;
 	}
-	buf_puts(&b, "]}");
+	BUF_LIT(&b, "]}");
 	PQclear(r);
 	metrics_served(kind, served);
 	int rc = b.failed ? reply_json(rq, 500, NULL) /* its "out of memory" 500 */

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "jsontext.h"
 #include "util.h"
 
 /* Drain at most this much of a refused body before answering, so that a
@@ -92,6 +93,22 @@ static const char *date_line(size_t *len)
 	return line;
 }
 
+/* Appends n bytes of s at p, when they fit before end; NULL once anything did not. */
+static char *put(char *p, const char *end, const char *s, size_t n)
+{
+	if (!p || (size_t)(end - p) < n)
+		return NULL;
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *puts_(char *p, const char *end, const char *s)
+{
+	return put(p, end, s, strlen(s));
+}
+
+#define PUT_LIT(p, end, lit) put((p), (end), (lit), sizeof(lit) - 1)
+
 int reply_send(struct req *rq, int status, const char *headers, size_t headers_len,
 	       const char *body, size_t len)
 {
@@ -101,55 +118,62 @@ int reply_send(struct req *rq, int status, const char *headers, size_t headers_l
 	/* What civetweb's mg_response_header_send wrote, in its order: status
 	 * line, the given headers, Date, Connection, blank line. */
 	char small[2048];
-	const char *version = rq->ri && rq->ri->http_version ? rq->ri->http_version : "1.0";
-	int n = snprintf(small, sizeof small, "HTTP/%s %d %s\r\n", version, status,
-			 mg_get_response_code_text(rq->conn, status));
+	const char *end = small + sizeof small;
+	char code[24];
 	size_t date_len;
 	const char *date = date_line(&date_len);
-	const char *conn_line = keep_alive(rq) ? "Connection: keep-alive\r\n\r\n"
-					       : "Connection: close\r\n\r\n";
-	size_t conn_len = strlen(conn_line);
-	size_t head_len = n > 0 ? (size_t)n : 0;
-	size_t total_head = head_len + headers_len + date_len + conn_len;
-	if (total_head > sizeof small)
+	char *p = PUT_LIT(small, end, "HTTP/");
+	p = puts_(p, end, rq->ri && rq->ri->http_version ? rq->ri->http_version : "1.0");
+	p = PUT_LIT(p, end, " ");
+	p = put(p, end, code, json_int(code, status));
+	p = PUT_LIT(p, end, " ");
+	p = puts_(p, end, mg_get_response_code_text(rq->conn, status));
+	p = PUT_LIT(p, end, "\r\n");
+	p = put(p, end, headers, headers_len);
+	p = put(p, end, date, date_len);
+	p = keep_alive(rq) ? PUT_LIT(p, end, "Connection: keep-alive\r\n\r\n")
+			   : PUT_LIT(p, end, "Connection: close\r\n\r\n");
+	if (!p)
 		return status; /* not with the headers ml-serve writes */
-	char *p = small + head_len;
-	memcpy(p, headers, headers_len);
-	p += headers_len;
-	memcpy(p, date, date_len);
-	p += date_len;
-	memcpy(p, conn_line, conn_len);
+	size_t head = (size_t)(p - small);
 	/* One write: small answers whole on the stack (civetweb's worker stacks
 	 * are small), larger ones in one heap buffer; out of memory, two writes. */
-	if (total_head + len <= sizeof small) {
+	if (len <= (size_t)(end - p)) {
 		if (len)
-			memcpy(small + total_head, body, len);
-		mg_write(rq->conn, small, total_head + len);
+			memcpy(p, body, len);
+		mg_write(rq->conn, small, head + len);
 		return status;
 	}
-	char *out = malloc(total_head + len);
+	char *out = malloc(head + len);
 	if (!out) {
-		mg_write(rq->conn, small, total_head);
+		mg_write(rq->conn, small, head);
 		mg_write(rq->conn, body, len);
 		return status;
 	}
-	memcpy(out, small, total_head);
-	memcpy(out + total_head, body, len);
-	mg_write(rq->conn, out, total_head + len);
+	memcpy(out, small, head);
+	memcpy(out + head, body, len);
+	mg_write(rq->conn, out, head + len);
 	free(out);
 	return status;
 }
 
 int reply_raw(struct req *rq, int status, const char *ctype, const char *body, size_t len)
 {
-	char headers[512];
-	int n = snprintf(headers, sizeof headers,
-			 "Content-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n%s%s%s%s",
-			 ctype, len, rq->hdr_name ? rq->hdr_name : "", rq->hdr_name ? ": " : "",
-			 rq->hdr_name ? rq->hdr_value : "", rq->hdr_name ? "\r\n" : "");
+	char headers[512], n[24];
+	const char *end = headers + sizeof headers;
+	char *p = PUT_LIT(headers, end, "Content-Type: ");
+	p = puts_(p, end, ctype);
+	p = PUT_LIT(p, end, "\r\nContent-Length: ");
+	p = put(p, end, n, json_int(n, (int64_t)len));
+	p = PUT_LIT(p, end, "\r\nCache-Control: no-store\r\n");
+	if (rq->hdr_name) {
+		p = puts_(p, end, rq->hdr_name);
+		p = PUT_LIT(p, end, ": ");
+		p = puts_(p, end, rq->hdr_value);
+		p = PUT_LIT(p, end, "\r\n");
+	}
 	rq->hdr_name = rq->hdr_value = NULL;
-	return reply_send(rq, status, headers,
-			  n > 0 && (size_t)n < sizeof headers ? (size_t)n : 0, body, len);
+	return reply_send(rq, status, headers, p ? (size_t)(p - headers) : 0, body, len);
 }
 
 int reply_json(struct req *rq, int status, json_t *body)
