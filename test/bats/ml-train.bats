@@ -143,7 +143,7 @@ ids_of() { # ids_of COLUMN FILE: sorted distinct ids, space-separated
 	for kv in "model	softmax-mf" "dim	8" "patience	2" "seed	42" "n_ratings	321" \
 		"n_users	$(ids_of 1 "$FIX" | wc -w)" "n_items	$(ids_of 2 "$FIX" | wc -w)" \
 		"lr	0.0183" "user_l2	2.17" "item_l2	14.86" "user_weight_alpha	0.4" \
-		"batch_users	256" "rating_sweeps	4"; do
+		"batch_users	256" "rating_sweeps	4" "rating_implicit	both"; do
 		grep -qxF "$kv" "$TMP/p.tsv" || { echo "missing: $kv"; false; }
 	done
 	grep -qE $'^train_seconds\t[0-9.]+$' "$TMP/p.tsv"

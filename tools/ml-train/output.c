@@ -219,6 +219,8 @@ int write_params(FILE *f, const char *name, const dataset *d, const train_config
 	fprintf(f, "rating_burn_in\t%d\n", c->rating.burn_in);
 	fprintf(f, "rating_samples\t%d\n", c->rating.samples);
 	fprintf(f, "rating_robust\t%.9g\n", c->rating.robust);
+	static const char *const implicit[] = {"none", "users", "movies", "both"};
+	fprintf(f, "rating_implicit\t%s\n", implicit[c->rating.implicit & 3]);
 	fprintf(f, "seed\t%llu\n", (unsigned long long)c->seed);
 	fprintf(f, "threads\t%d\n", c->threads);
 	fprintf(f, "epochs_chosen\t%d\n", r->rank_epochs);
