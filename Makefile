@@ -312,10 +312,10 @@ bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen
 bench: ## benchmarks of issue 16 → test/bench/results/ (about 20 min)
 	@scripts/deps >&2
 	@$(MAKE) -s --no-print-directory bench-build
-	@LENSFLOW_HOME=$(BENCH_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) test/bench/run all
+	@LENSFLOW_HOME=$(BENCH_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) TRAIN_FLAGS="$(TRAIN_FLAGS)" test/bench/run all
 $(BENCH_PARTS:%=bench-%): bench-%:
 	@$(MAKE) -s --no-print-directory bench-build
-	@LENSFLOW_HOME=$(BENCH_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) test/bench/run $*
+	@LENSFLOW_HOME=$(BENCH_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) TRAIN_FLAGS="$(TRAIN_FLAGS)" test/bench/run $*
 bench-report: ## render test/bench/results/README.md from the JSON files
 	@test/bench/render
 

@@ -142,8 +142,36 @@ hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 # under_load CMD…: runs a load command (its last stdout line is JSON) and adds
 # ml-serve's and Postgres's CPU µs per request (requests by ml-serve's counter)
 # and ml-serve's RSS at the end.
+# ml-serve's own request-duration histogram (/metrics), summed over routes: "le count"
+# lines, le in seconds, +Inf last
+server_buckets() {
+	curl -s "http://$SERVE_ADDR/metrics" | sed -n \
+		's/^lensflow_http_request_duration_seconds_bucket{.*le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p' |
+		awk '{c[$1] += $2; if (!($1 in o)) {o[$1] = n++; k[n - 1] = $1}}
+			END {for (i = 0; i < n; i++) print k[i], c[k[i]]}'
+}
+
+# server_quantiles BEFORE AFTER: JSON {server_p50_le_ms, server_p99_le_ms}: the upper
+# bound of the histogram bucket that holds ml-serve's own p50 / p99 over the run
+# (time from the request read to the answer written; the client's figures add
+# the wait before ml-serve reads the request and the loopback both ways)
+server_quantiles() {
+	awk 'FNR == NR {b[$1] = $2; next}
+		{le[++n] = $1; d[n] = $2 - ($1 in b ? b[$1] : 0)}
+		END {
+			t = n ? d[n] : 0; p50 = p99 = "null"
+			for (i = 1; i <= n && t > 0; i++) {
+				v = le[i] == "+Inf" ? "null" : le[i] * 1000
+				if (p50 == "null" && d[i] >= 0.5 * t) p50 = v
+				if (p99 == "null" && d[i] >= 0.99 * t) p99 = v
+			}
+			printf "{\"server_p50_le_ms\": %s, \"server_p99_le_ms\": %s}\n", p50, p99 }' \
+		<(echo "$1") <(echo "$2")
+}
+
 under_load() {
-	local a0 p0 n0 a1 p1 n1 out rss
+	local a0 p0 n0 a1 p1 n1 out rss b0 b1
+	b0=$(server_buckets)
 	n0=$(served)
 	a0=$(ticks_of "$SERVE_PID")
 	p0=$(pg_ticks)
@@ -152,11 +180,12 @@ under_load() {
 	p1=$(pg_ticks)
 	n1=$(served)
 	rss=$(rss_kb "$SERVE_PID")
+	b1=$(server_buckets)
 	local n=$((n1 - n0 - 1))
 	jq -c --argjson api "$(us_per $((a1 - a0)) $n)" --argjson pg "$(us_per $((p1 - p0)) $n)" \
-		--argjson rss "$rss" --argjson n "$n" \
+		--argjson rss "$rss" --argjson n "$n" --argjson sq "$(server_quantiles "$b0" "$b1")" \
 		'. + {served: $n, api_cpu_us_per_req: $api, pg_cpu_us_per_req: $pg,
-		      serve_rss_mb: ($rss / 1024 * 10 | round / 10)}' <<<"$out"
+		      serve_rss_mb: ($rss / 1024 * 10 | round / 10)} + $sq' <<<"$out"
 }
 
 # ---- load generators -----------------------------------------------------------

@@ -160,6 +160,23 @@ section_serve() {
 		serve_stop
 	fi
 
+	# a lever: the served model's width. The pipeline serves the blend (401 dims); the
+	# Python service served a 64-dim softmax MF. The softmax MF of ml-train (81 dims) on
+	# the same split, loaded as model "smf": its database floor and ml-serve on it.
+	"$BIN/ml-train" -q <"$run/train.tsv" >"$WORK/smf.lfe"
+	local su si sv
+	sv=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'smf'")
+	"$BIN/ml-pgload" -q --model-name smf --version "$sv" --switch <"$WORK/smf.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name smf --prune --keep 1 >/dev/null
+	read -r su si <<<"$(set_tables smf)"
+	user_recs_sql "$su" "$si" :uid 10 | recs_script 943 >"$WORK/recs_smf.sql"
+	fig "lever: (c) database floor, softmax MF (81 dims), 8 clients" \
+		"$(pgbench_run "$WORK/recs_smf.sql" 8 "$D_SAT")"
+	serve_start smf
+	fig "lever: /recommendations, softmax MF (81 dims), saturated" \
+		"$(under_load wrk_run '/recommendations/{id}?k=10' 943 2 8 "$D_SAT")"
+	serve_stop
+
 	# a lever: worker threads (each one a database connection), saturated
 	local th
 	for th in 2 4 8; do
