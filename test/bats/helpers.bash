@@ -47,11 +47,12 @@ sql() {
 	"$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"
 }
 
-# A free TCP port on 127.0.0.1 (nothing answers a connect), for a server the test starts.
+# A free TCP port on 127.0.0.1 (nothing answers a connect), for a server the test starts;
+# below Linux's ephemeral range (32768-60999), where a client connection could take it first.
 free_port() {
 	local p
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0

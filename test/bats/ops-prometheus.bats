@@ -127,7 +127,7 @@ render_local() {
 
 @test "scripts/monitor: Prometheus with the repo's rules and both targets, in the foreground; TERM stops it all" {
 	command -v prometheus >/dev/null || fail "prometheus is missing: apt-get install -y prometheus"
-	free() { local p; for _ in $(seq 50); do p=$((20000 + RANDOM % 40000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo $p; return; }; done; }
+	free() { local p; for _ in $(seq 50); do p=$((20000 + RANDOM % 12000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo $p; return; }; done; }
 	pp=$(free) np=$(free) ap=$(free)
 	LENSFLOW_HOME=$BATS_TEST_TMPDIR/home PROMETHEUS_PORT=$pp NODE_EXPORTER_PORT=$np \
 		LENSFLOW_LISTEN=0.0.0.0:$ap SCRAPE_INTERVAL=1s "$REPO/scripts/monitor" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &

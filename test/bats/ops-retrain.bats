@@ -79,7 +79,7 @@ served() { "$BIN/ml-pgload" --model-name "$MODEL_NAME" --serving; }
 }
 
 @test "a promotion reaches a running ml-serve without a restart and without a failed request" {
-	port=$((20000 + RANDOM % 40000))
+	port=$((20000 + RANDOM % 12000))
 	"$BIN/ml-serve" --listen "127.0.0.1:$port" --model-name "$MODEL_NAME" --threads 2 --poll 1 \
 		>"$BATS_TEST_TMPDIR/serve.log" 2>&1 3>&- &
 	pid=$!

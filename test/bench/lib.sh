@@ -94,7 +94,7 @@ us_per() { jq -n --argjson d "$1" --argjson n "$2" --argjson hz "$CLK_TCK" \
 free_port() {
 	local p
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 20000))
+		p=$((20000 + RANDOM % 12000))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
 			echo "$p"
 			return
