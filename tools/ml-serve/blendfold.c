@@ -4,10 +4,11 @@
  */
 #include "blendfold.h"
 
-#include <arpa/inet.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "pgbin.h"
 
 static int num(json_t *o, const char *key, double *v)
 {
@@ -53,13 +54,6 @@ int blendfold_parse(struct blendfold *b, json_t *foldin, size_t dim, lf_error *e
 	return 0;
 }
 
-static int32_t be32(const char *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return (int32_t)ntohl(v);
-}
-
 static int load_ease(struct blendfold *b, PGconn *conn, const int32_t *item_ids, size_t n,
 		     lf_error *err)
 {
@@ -90,20 +84,12 @@ static int load_ease(struct blendfold *b, PGconn *conn, const int32_t *item_ids,
 		return lf_fail(err, EX_OSERR, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
-		int row = (int)i;
-		const char *v = PQgetvalue(r, row, 1);
-		uint16_t vdim = 0;
-		if (PQgetlength(r, row, 1) >= 2)
-			memcpy(&vdim, v, 2);
-		if (PQgetlength(r, row, 0) != 4 || be32(PQgetvalue(r, row, 0)) != item_ids[i] ||
-		    (size_t)PQgetlength(r, row, 1) != 4 + 4 * ke || (size_t)ntohs(vdim) != ke) {
+		int32_t id;
+		if (pgbin_int4(r, (int)i, 0, &id) < 0 || id != item_ids[i] ||
+		    pgbin_vector(r, (int)i, 1, ke, b->ease + i * ke, NULL) < 0) {
 			PQclear(r);
 			return lf_fail(err, EX_DATAERR,
 				       "EASE fold-in row %zu does not match the set's movies", i);
-		}
-		for (size_t j = 0; j < ke; j++) {
-			uint32_t bits = (uint32_t)be32(v + 4 + 4 * j);
-			memcpy(&b->ease[i * ke + j], &bits, 4);
 		}
 	}
 	PQclear(r);

@@ -7,7 +7,6 @@
  */
 #include "snapshot.h"
 
-#include <arpa/inet.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -17,6 +16,7 @@
 
 #include "body.h"
 #include "jsontext.h"
+#include "pgbin.h"
 #include "util.h"
 
 static pthread_mutex_t holder_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -113,13 +113,6 @@ static int db_fail(lf_error *err, PGconn *conn, const char *what)
 	return lf_fail(err, code, "%s: %.*s", what, (int)n, m);
 }
 
-static int32_t be32(const char *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return (int32_t)ntohl(v);
-}
-
 static char *quote_ident(PGconn *conn, const char *name, lf_error *err)
 {
 	char *q = PQescapeIdentifier(conn, name, strlen(name));
@@ -204,11 +197,10 @@ static int load_users(PGconn *conn, struct snapshot *s, lf_error *err)
 		return lf_fail(err, EX_OSERR, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (PQgetisnull(r, (int)i, 0) || PQgetlength(r, (int)i, 0) != 4) {
+		if (pgbin_int4(r, (int)i, 0, &s->user_ids[i]) < 0) {
 			PQclear(r);
 			return lf_fail(err, EX_DATAERR, "a user id of v%d is not an int4", s->version);
 		}
-		s->user_ids[i] = be32(PQgetvalue(r, (int)i, 0));
 	}
 	s->n_users = n;
 	PQclear(r);
@@ -237,23 +229,12 @@ static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
 	s->n_items = n;
 	for (size_t i = 0; i < n; i++) {
 		int row = (int)i;
-		const char *v = PQgetvalue(r, row, 1);
-		uint16_t vdim = 0;
-		if (PQgetlength(r, row, 1) >= 2)
-			memcpy(&vdim, v, 2);
-		if (PQgetisnull(r, row, 0) || PQgetlength(r, row, 0) != 4 || PQgetisnull(r, row, 1) ||
-		    (size_t)PQgetlength(r, row, 1) != 4 + 4 * dim || (size_t)ntohs(vdim) != dim) {
+		if (pgbin_int4(r, row, 0, &s->item_ids[i]) < 0 ||
+		    pgbin_vector(r, row, 1, dim, NULL, s->items + i * dim) < 0) {
 			PQclear(r);
 			return lf_fail(err, EX_DATAERR,
 				       "movie row %zu of v%d is not a vector of dimension %zu", i,
 				       s->version, dim);
-		}
-		s->item_ids[i] = be32(PQgetvalue(r, row, 0));
-		for (size_t j = 0; j < dim; j++) {
-			uint32_t bits = (uint32_t)be32(v + 4 + 4 * j);
-			float f;
-			memcpy(&f, &bits, 4);
-			s->items[i * dim + j] = f;
 		}
 		/* A title that is not UTF-8 stays NULL: no answer could carry it. */
 		size_t chars;
