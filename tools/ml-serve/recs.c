@@ -12,68 +12,18 @@
 #include "body.h"
 #include "buf.h"
 #include "jsontext.h"
+#include "pgbin.h"
 #include "serve.h"
 #include "util.h"
 
 static const char K_MSG[] = "k must be an integer from 1 to 100";
 
-/* Binary column types of the ranked rows (pg_type OIDs). */
-enum { OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_FLOAT4 = 700, OID_FLOAT8 = 701 };
-
-static uint64_t be_bits(const PGresult *r, int i, int c, int len)
-{
-	const unsigned char *p = (const unsigned char *)PQgetvalue(r, i, c);
-	uint64_t u = 0;
-	for (int j = 0; j < len; j++)
-		u = u << 8 | p[j];
-	return u;
-}
-
-/* Column c of row i of a binary result as an integer / a real; -1 when NULL
- * or not of an integer / floating type. */
-static int col_int(const PGresult *r, int i, int c, int64_t *v)
-{
-	int len = PQgetlength(r, i, c);
-	if (PQgetisnull(r, i, c))
-		return -1;
-	Oid t = PQftype(r, c);
-	if (t == OID_INT4 && len == 4)
-		*v = (int32_t)(uint32_t)be_bits(r, i, c, 4);
-	else if (t == OID_INT8 && len == 8)
-		*v = (int64_t)be_bits(r, i, c, 8);
-	else if (t == OID_INT2 && len == 2)
-		*v = (int16_t)(uint16_t)be_bits(r, i, c, 2);
-	else
-		return -1;
-	return 0;
-}
-
-static int col_real(const PGresult *r, int i, int c, double *v)
-{
-	int len = PQgetlength(r, i, c);
-	if (PQgetisnull(r, i, c))
-		return -1;
-	Oid t = PQftype(r, c);
-	if (t == OID_FLOAT8 && len == 8) {
-		uint64_t u = be_bits(r, i, c, 8);
-		memcpy(v, &u, 8);
-	} else if (t == OID_FLOAT4 && len == 4) {
-		uint32_t u = (uint32_t)be_bits(r, i, c, 4);
-		float f;
-		memcpy(&f, &u, 4);
-		*v = f;
-	} else {
-		return -1;
-	}
-	return 0;
-}
+#define BUF_LIT(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
 
 /* {key: value, "model_version": "N", "items": [{movie_id, title, score}]} from
  * the binary (movie_id, score) rows of r, written directly as jansson would
  * (scores with 9 significant digits: pgvector's float4 arithmetic, which 9
  * digits give exactly). value is JSON text ("1", "null"). */
-#define BUF_LIT(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
-
 static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, const char *key,
 		  const char *value, PGresult *r)
 {
@@ -92,8 +42,8 @@ static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, c
 	for (int i = 0; i < n; i++) {
 		int64_t id;
 		double score;
-		if (col_int(r, i, 0, &id) < 0 || id < INT32_MIN || id > INT32_MAX ||
-		    col_real(r, i, 1, &score) < 0 || !(fabs(score) <= 1e300))
+		if (pgbin_integer(r, i, 0, &id) < 0 || id < INT32_MIN || id > INT32_MAX ||
+		    pgbin_real(r, i, 1, &score) < 0 || !(fabs(score) <= 1e300))
 			continue;
 		long row = snapshot_item_row(s, id);
 		if (row < 0 || !s->titles_json[row])
