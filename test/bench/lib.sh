@@ -139,9 +139,6 @@ served() {
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
-# under_load CMD…: runs a load command (its last stdout line is JSON) and adds
-# ml-serve's and Postgres's CPU µs per request (requests by ml-serve's counter)
-# and ml-serve's RSS at the end.
 # ml-serve's own request-duration histogram (/metrics), summed over routes: "le count"
 # lines, le in seconds, +Inf last
 server_buckets() {
@@ -169,19 +166,22 @@ server_quantiles() {
 		<(echo "$1") <(echo "$2")
 }
 
+# under_load CMD…: runs a load command (its last stdout line is JSON) and adds
+# ml-serve's and Postgres's CPU µs per request, ml-serve's own p50/p99 and its
+# RSS at the end. Requests are counted by ml-serve's histogram (the +Inf bucket,
+# every route: what served() reads), less the first scrape of /metrics.
 under_load() {
-	local a0 p0 n0 a1 p1 n1 out rss b0 b1
+	local a0 p0 a1 p1 out rss b0 b1
 	b0=$(server_buckets)
-	n0=$(served)
 	a0=$(ticks_of "$SERVE_PID")
 	p0=$(pg_ticks)
 	out=$("$@" | grep '^{' | tail -1)
 	a1=$(ticks_of "$SERVE_PID")
 	p1=$(pg_ticks)
-	n1=$(served)
 	rss=$(rss_kb "$SERVE_PID")
 	b1=$(server_buckets)
-	local n=$((n1 - n0 - 1))
+	local n=$(($(awk '$1 == "+Inf" {n = $2} END {print n + 0}' <<<"$b1") - \
+		$(awk '$1 == "+Inf" {n = $2} END {print n + 0}' <<<"$b0") - 1))
 	jq -c --argjson api "$(us_per $((a1 - a0)) $n)" --argjson pg "$(us_per $((p1 - p0)) $n)" \
 		--argjson rss "$rss" --argjson n "$n" --argjson sq "$(server_quantiles "$b0" "$b1")" \
 		'. + {served: $n, api_cpu_us_per_req: $api, pg_cpu_us_per_req: $pg,
