@@ -231,12 +231,15 @@ static void refresh_eff(implicit *im, const side *s)
 }
 
 /* s: the side with the implicit part (its own theta [x_e, b_e]); o: the
- * other side as s sees it (effective factors). im->eff on return. */
+ * other side as s sees it (effective factors). Draws every z_j and leaves
+ * the new sums in im->off; refresh_eff brings im->eff up to date after s's
+ * own factors are drawn. */
 static void draw_implicit(rng *g, implicit *im, const side *s, const side *o, double mean,
 			  double alpha)
 {
 	size_t w = s->w, d = w - 1;
 	double *eff = im->eff, *A = im->work, *rhs = A + d * d, *zn = rhs + d, *zw = zn + d;
+	refresh_eff(im, s);
 	for (size_t u = 0; u < s->n; u++) {
 		double *S = im->S + u * d * d, *h = im->h + u * d;
 		const double *x = s->theta + u * w;
@@ -256,9 +259,6 @@ static void draw_implicit(rng *g, implicit *im, const side *s, const side *o, do
 		for (size_t a = 0; a < d; a++)
 			for (size_t b = 0; b < a; b++)
 				S[b * d + a] = S[a * d + b];
-		for (size_t a = 0; a < d; a++)
-			eff[u * w + a] = x[a] + im->off[u * d + a];
-		eff[u * w + d] = x[d];
 	}
 	for (size_t j = 0; j < o->n; j++) {
 		double *zj = im->z + j * d;
@@ -295,17 +295,16 @@ static void draw_implicit(rng *g, implicit *im, const side *s, const side *o, do
 		}
 		memcpy(zj, zn, d * sizeof *zj);
 	}
-	/* the sums afresh (no drift from the running updates) */
+	/* the sums afresh (no drift from the running updates); eff follows
+	 * them in refresh_eff once s's own factors are drawn */
 	for (size_t u = 0; u < s->n; u++) {
 		double *of = im->off + u * d;
 		memset(of, 0, d * sizeof *of);
 		for (size_t t = s->start[u]; t < s->start[u + 1]; t++)
 			for (size_t a = 0; a < d; a++)
 				of[a] += im->z[(size_t)s->other[t] * d + a];
-		for (size_t a = 0; a < d; a++) {
+		for (size_t a = 0; a < d; a++)
 			of[a] *= im->c[u];
-			eff[u * w + a] = s->theta[u * w + a] + of[a];
-		}
 	}
 }
 
