@@ -201,16 +201,24 @@ loadgen_run() {
 		--duration "$5" --warmup 1 | jq -c '. + {tool: "loadgen"}'
 }
 
-# pgbench_run SCRIPT CLIENTS SECONDS [PGOPTIONS]: the database floor; JSON with
-# tps, latency percentiles from pgbench's per-transaction log, Postgres CPU µs/query
+# pgbench_run SCRIPT CLIENTS SECONDS [PGOPTIONS] [RATE]: the database floor; JSON
+# with tps, latency percentiles from pgbench's per-transaction log, Postgres CPU
+# µs/query and pgbench's own CPU µs/query (the client side of the same round trip).
+# RATE > 0: open loop, pgbench -R (Poisson arrivals); a transaction's logged time
+# then runs from its scheduled start, so waiting for a free client counts.
 pgbench_run() {
-	local script=$1 c=$2 secs=$3 opts=${4:-} j=1 p0 p1 out tps lat
+	local script=$1 c=$2 secs=$3 opts=${4:-} rate=${5:-0} j=1 p0 p1 out tps lat cl
+	local -a throttle=()
 	[ "$c" -gt 1 ] && j=2
+	[ "$rate" -gt 0 ] && throttle=(-R "$rate")
 	rm -f "$WORK"/pgblog*
 	p0=$(pg_ticks)
-	out=$(cd "$WORK" && PGOPTIONS="$opts" "$PG_BIN/pgbench" -n -M prepared -c "$c" -j "$j" \
-		-T "$secs" -f "$script" --log --log-prefix=pgblog "$DATABASE_URL" 2>&1) ||
-		die "pgbench failed: $out"
+	# `times` in the subshell: the user and system time of its child, pgbench
+	out=$(cd "$WORK" && {
+		PGOPTIONS="$opts" "$PG_BIN/pgbench" -n -M prepared -c "$c" -j "$j" "${throttle[@]}" \
+			-T "$secs" -f "$script" --log --log-prefix=pgblog "$DATABASE_URL" >pgbench.out 2>&1 &&
+			times >pgbench.times
+	} && cat pgbench.out) || die "pgbench failed: $(cat "$WORK/pgbench.out")"
 	sleep 0.3 # the backends' exit: the postmaster must have reaped them (cutime)
 	p1=$(pg_ticks)
 	tps=$(awk '/^tps = / {print $3; exit}' <<<"$out")
@@ -220,10 +228,18 @@ pgbench_run() {
 			NR, v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000, 0 }')
 	local n
 	n=$(jq .queries <<<"$lat")
+	# times' second line: "0m0.150s 0m0.670s" (children's user, system)
+	cl=$(awk 'NR == 2 {
+		split($1, u, /[ms]/); split($2, s, /[ms]/)
+		printf "%.6f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$WORK/pgbench.times")
 	jq -c --argjson tps "$tps" --argjson c "$c" --argjson pg "$(us_per $((p1 - p0)) "$n")" \
-		--arg opts "$opts" \
+		--arg opts "$opts" --argjson rate "$rate" --argjson cl "$cl" \
 		'. + {tool: "pgbench -M prepared", clients: $c, rps: ($tps * 10 | round / 10),
-		      pg_cpu_us_per_req: $pg, pgoptions: $opts} | del(.mean_ms)' <<<"$lat"
+		      pg_cpu_us_per_req: $pg,
+		      client_cpu_us_per_req: (if .queries > 0 then ($cl * 1e6 / .queries * 10 | round / 10) else null end),
+		      pgoptions: $opts}
+		 + (if $rate > 0 then {rate_target: $rate, arrivals: "poisson"} else {} end)
+		 | del(.mean_ms)' <<<"$lat"
 }
 
 # psql on the bench database

@@ -110,7 +110,18 @@ section_serve() {
 		"$("$HB/topk" --model "$run/model.lfe" --ratings "$run/ratings.tsv" --bench \
 			--queries 20000 --threads 2)"
 	fig "(c) database floor: serving SQL (exact), 1 client" "$(pgbench_run "$WORK/recs.sql" 1 "$D_UNL")"
-	fig "(c) database floor: serving SQL (exact), 8 clients" "$(pgbench_run "$WORK/recs.sql" 8 "$D_SAT")"
+	local floor8 frate pct
+	floor8=$(pgbench_run "$WORK/recs.sql" 8 "$D_SAT")
+	fig "(c) database floor: serving SQL (exact), 8 clients" "$floor8"
+	# the database floor's own tail under an open loop: what p99 at 80 % can be at best
+	for pct in 50 80; do
+		frate=$(jq --argjson p "$pct" '.rps * $p / 100 | floor' <<<"$floor8")
+		fig "(c) database floor: serving SQL (exact), 8 clients, open loop at $pct % of its saturation" \
+			"$(pgbench_run "$WORK/recs.sql" 8 "$D_OPEN" "" "$frate" |
+				jq -c --argjson p "$pct" '. + {percent_of_saturation: $p}')"
+	done
+	# (d) the machine's own floor for tails: how late a sleeping thread wakes, idle
+	fig "(d) machine floor: lateness of a 200 µs sleep, idle" "$("$HB/jitter" --samples 20000)"
 	fig "(c) database floor: serving SQL (HNSW), 1 client" \
 		"$(pgbench_run "$WORK/recs.sql" 1 "$D_UNL" "-c enable_seqscan=off")"
 	fig "(c) database floor: serving SQL (HNSW), 8 clients" \
