@@ -140,10 +140,11 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
 # ml-serve's own request-duration histogram (/metrics), summed over routes: "le count"
-# lines, le in seconds, +Inf last
+# lines, le in seconds, +Inf last. Counts may be written as reals ("123.0": the
+# Python service's prometheus_client), and le need not be the last label.
 server_buckets() {
 	curl -s "http://$SERVE_ADDR/metrics" | sed -n \
-		's/^lensflow_http_request_duration_seconds_bucket{.*le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p' |
+		's/^lensflow_http_request_duration_seconds_bucket{.*le="\([^"]*\)".*} \([0-9][0-9.e+]*\)$/\1 \2/p' |
 		awk '{c[$1] += $2; if (!($1 in o)) {o[$1] = n++; k[n - 1] = $1}}
 			END {for (i = 0; i < n; i++) print k[i], c[k[i]]}'
 }
