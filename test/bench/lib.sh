@@ -196,10 +196,10 @@ wrk_run() {
 		grep '^{' | jq -c --argjson t "$3" --argjson c "$4" '. + {tool: "wrk", threads: $t, conns: $c}'
 }
 
-# loadgen_run PATH IDS CONNS RATE SECONDS (RATE 0: closed loop)
+# loadgen_run PATH IDS CONNS RATE SECONDS [LOADGEN OPTION…] (RATE 0: closed loop)
 loadgen_run() {
 	"$HB/loadgen" --addr "$SERVE_ADDR" --path "$1" --ids "$2" --conns "$3" --rate "$4" \
-		--duration "$5" --warmup 1 | jq -c '. + {tool: "loadgen"}'
+		--duration "$5" --warmup 1 "${@:6}" | jq -c '. + {tool: "loadgen"}'
 }
 
 # pgbench_run SCRIPT CLIENTS SECONDS [PGOPTIONS] [RATE]: the database floor; JSON

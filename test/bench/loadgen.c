@@ -2,10 +2,12 @@
  * loadgen — the bench's HTTP/1.1 load generator (keep-alive, one epoll thread).
  *
  *   loadgen --addr 127.0.0.1:8000 --path '/recommendations/{id}?k=10' --ids 943
- *           [--conns 8] [--rate 2000] [--duration 10] [--warmup 1] [--seed 1]
+ *           [--conns 8] [--rate 2000] [--poisson] [--duration 10] [--warmup 1] [--seed 1]
  *
  * --rate R > 0 is an OPEN loop: request n is due at t0 + n/R whatever happened
- * before (timerfd, nanosecond deadlines); a due request waits in a queue until
+ * before (timerfd, nanosecond deadlines), or with --poisson after exponential
+ * gaps of mean 1/R (Poisson arrivals, as pgbench -R schedules its transactions);
+ * a due request waits in a queue until
  * a connection is free, and its latency runs from its due time, so queueing
  * behind a slow answer counts (no coordinated omission). --rate 0 is a closed
  * loop: each connection sends its next request as soon as the last answered.
@@ -19,6 +21,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -180,9 +183,10 @@ int main(int argc, char **argv)
 		{"ids", required_argument, NULL, 'i'},	    {"conns", required_argument, NULL, 'c'},
 		{"rate", required_argument, NULL, 'r'},	    {"duration", required_argument, NULL, 'd'},
 		{"warmup", required_argument, NULL, 'w'},   {"seed", required_argument, NULL, 's'},
-		{NULL, 0, NULL, 0}};
+		{"poisson", no_argument, NULL, 'P'},	    {NULL, 0, NULL, 0}};
 	int64_t nconns = 8, seed = 1;
 	double rate = 0, duration = 10, warmup = 1;
+	int poisson = 0;
 	const char *a = "127.0.0.1:8000";
 	int o;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -196,6 +200,7 @@ int main(int argc, char **argv)
 		case 'd': bad = parse_double(optarg, 0.1, 3600, &duration); break;
 		case 'w': bad = parse_double(optarg, 0, 3600, &warmup); break;
 		case 's': bad = parse_i64(optarg, 0, INT64_MAX, &seed); break;
+		case 'P': poisson = 1; break;
 		default: bad = 1;
 		}
 		if (bad) {
@@ -218,6 +223,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rng_seed(&rnd, (uint64_t)seed);
+	rng arrivals; /* its own stream: the users asked for stay those of the even schedule */
+	rng_seed(&arrivals, (uint64_t)seed ^ UINT64_C(0x9e3779b97f4a7c15));
 
 	int ep = epoll_create1(0), tfd = timerfd_create(CLOCK_MONOTONIC, 0);
 	if (ep < 0 || tfd < 0)
@@ -261,7 +268,8 @@ int main(int argc, char **argv)
 					die("queue overflow");
 				q[(qhead + qlen++) % qcap] = next_due;
 				scheduled++;
-				next_due = t0 + (double)scheduled / rate;
+				next_due = poisson ? next_due - log1p(-rng_uniform(&arrivals)) / rate
+						   : t0 + (double)scheduled / rate;
 			}
 			if (qlen > qmax)
 				qmax = qlen;
@@ -353,12 +361,13 @@ int main(int argc, char **argv)
 	double sum = 0;
 	for (size_t i = 0; i < lat.n; i++)
 		sum += lat.v[i];
-	printf("{\"mode\": \"%s\", \"conns\": %lld, \"rate_target\": %.1f, \"duration_s\": %.3f, "
+	printf("{\"mode\": \"%s\", \"arrivals\": \"%s\", \"conns\": %lld, \"rate_target\": %.1f, \"duration_s\": %.3f, "
 	       "\"completed\": %llu, \"non2xx\": %llu, \"errors\": %llu, \"unfinished\": %llu, "
 	       "\"reconnects\": %llu, \"rps\": %.1f, \"mean_ms\": %.4f, \"p50_ms\": %.4f, "
 	       "\"p90_ms\": %.4f, \"p99_ms\": %.4f, \"p999_ms\": %.4f, \"max_ms\": %.4f, "
 	       "\"p99_sent_ms\": %.4f, \"queue_max\": %zu}\n",
-	       rate > 0 ? "open" : "closed", (long long)nconns, rate, duration,
+	       rate > 0 ? "open" : "closed", rate <= 0 ? "closed loop" : poisson ? "poisson" : "even",
+	       (long long)nconns, rate, duration,
 	       (unsigned long long)completed, (unsigned long long)non2xx,
 	       (unsigned long long)errors, (unsigned long long)unfinished,
 	       (unsigned long long)reconnects, (double)completed / duration,

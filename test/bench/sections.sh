@@ -91,6 +91,14 @@ recs_suite() {
 			"$(under_load loadgen_run "$path" "$ids" 16 "$r" "$D_OPEN" |
 				jq -c --argjson p "$pct" '. + {percent_of_saturation: $p}')"
 	done
+	# the same with Poisson arrivals, as floor (c)'s open-loop rows (pgbench -R) have them
+	[ "$label" = exact ] || return 0
+	for pct in 50 80; do
+		r=$(jq -n --argjson s "$SAT_RPS" --argjson p "$pct" '$s * $p / 100 | floor')
+		fig "/recommendations ($label), open loop at $pct % of saturation, Poisson arrivals" \
+			"$(under_load loadgen_run "$path" "$ids" 16 "$r" "$D_OPEN" --poisson |
+				jq -c --argjson p "$pct" '. + {percent_of_saturation: $p}')"
+	done
 }
 
 section_serve() {
