@@ -18,13 +18,6 @@
 
 #include "util.h"
 
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -62,10 +55,10 @@ int main(int argc, char **argv)
 		die("out of memory");
 	const struct timespec nap = {.tv_sec = sleep_us / 1000000, .tv_nsec = (sleep_us % 1000000) * 1000};
 	for (int64_t i = 0; i < samples; i++) {
-		double t0 = now_s();
+		double t0 = now_seconds();
 		while (clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, NULL) != 0) {
 		}
-		late[i] = (now_s() - t0) * 1e3 - (double)sleep_us / 1e3;
+		late[i] = (now_seconds() - t0) * 1e3 - (double)sleep_us / 1e3;
 	}
 	qsort(late, (size_t)samples, sizeof *late, cmp_double);
 	size_t n = (size_t)samples;

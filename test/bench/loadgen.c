@@ -62,13 +62,6 @@ static samples lat, lat_sent;
 static double t_measure; /* requests due from here on are recorded */
 static uint64_t completed, non2xx, errors, reconnects;
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void die(const char *what)
 {
 	fprintf(stderr, "loadgen: %s: %s\n", what, strerror(errno));
@@ -117,7 +110,7 @@ static void send_req(conn *c, double due, int ep)
 	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n", path);
 	c->busy = 1;
 	c->due = due;
-	c->sent = now();
+	c->sent = now_seconds();
 	c->rlen = c->total = 0;
 	/* A request this small fits the socket buffer of an idle keep-alive connection. */
 	for (int off = 0; off < n;) {
@@ -241,18 +234,18 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nconns; i++)
 		open_conn(&cs[i], ep);
 
-	double t0 = now(), t_end = t0 + warmup + duration;
+	double t0 = now_seconds(), t_end = t0 + warmup + duration;
 	t_measure = t0 + warmup;
 	uint64_t scheduled = 0;
 	double next_due = t0;
 	if (rate <= 0)
 		for (int i = 0; i < nconns; i++)
-			send_req(&cs[i], now(), ep);
+			send_req(&cs[i], now_seconds(), ep);
 
 	int stopping = 0;
 	double hard_stop = t_end + 2.0;
 	for (;;) {
-		double t = now();
+		double t = now_seconds();
 		if (!stopping && t >= t_end)
 			stopping = 1;
 		if (stopping) {
@@ -313,7 +306,7 @@ int main(int argc, char **argv)
 				reconnects++;
 				open_conn(c, ep);
 				if (rate <= 0 && !stopping)
-					send_req(c, now(), ep);
+					send_req(c, now_seconds(), ep);
 				continue;
 			}
 			c->rlen += (size_t)r;
@@ -327,7 +320,7 @@ int main(int argc, char **argv)
 			}
 			if (!done)
 				continue;
-			double tc = now();
+			double tc = now_seconds();
 			c->busy = 0;
 			if (c->due >= t_measure) {
 				completed++;
@@ -345,7 +338,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	double t_stop = now();
+	double t_stop = now_seconds();
 	uint64_t unfinished = 0;
 	for (int i = 0; i < nconns; i++)
 		if (cs[i].busy && cs[i].due >= t_measure)

@@ -78,26 +78,30 @@ with_opts() { # DB_URL "-c a=b -c c=d" → the URL with libpq's options paramete
 	case $1 in *\?*) echo "$1&options=$enc" ;; *) echo "$1?options=$enc" ;; esac
 }
 
+# open_loop LABEL IDS PCT [LOADGEN OPTION…]: one open-loop figure of recs_suite at
+# PCT % of the saturated rate SAT_RPS; NAME_TAIL is appended to the figure's name
+open_loop() {
+	local label=$1 ids=$2 pct=$3 r
+	r=$(jq -n --argjson s "$SAT_RPS" --argjson p "$pct" '$s * $p / 100 | floor')
+	fig "/recommendations ($label), open loop at $pct % of saturation${NAME_TAIL:-}" \
+		"$(under_load loadgen_run '/recommendations/{id}?k=10' "$ids" 16 "$r" "$D_OPEN" "${@:4}" |
+			jq -c --argjson p "$pct" '. + {percent_of_saturation: $p}')"
+}
+
 # the /recommendations figures of one ml-serve (label: exact or hnsw)
 recs_suite() {
-	local label=$1 ids=$2 path='/recommendations/{id}?k=10' sat r pct
+	local label=$1 ids=$2 path='/recommendations/{id}?k=10' sat pct
 	fig "/recommendations ($label), unloaded" "$(loadgen_run "$path" "$ids" 1 0 "$D_UNL")"
 	sat=$(under_load wrk_run "$path" "$ids" 2 8 "$D_SAT")
 	fig "/recommendations ($label), saturated" "$sat"
 	SAT_RPS=$(jq .rps <<<"$sat")
 	for pct in 50 80 95; do
-		r=$(jq -n --argjson s "$SAT_RPS" --argjson p "$pct" '$s * $p / 100 | floor')
-		fig "/recommendations ($label), open loop at $pct % of saturation" \
-			"$(under_load loadgen_run "$path" "$ids" 16 "$r" "$D_OPEN" |
-				jq -c --argjson p "$pct" '. + {percent_of_saturation: $p}')"
+		open_loop "$label" "$ids" "$pct"
 	done
 	# the same with Poisson arrivals, as floor (c)'s open-loop rows (pgbench -R) have them
 	[ "$label" = exact ] || return 0
 	for pct in 50 80; do
-		r=$(jq -n --argjson s "$SAT_RPS" --argjson p "$pct" '$s * $p / 100 | floor')
-		fig "/recommendations ($label), open loop at $pct % of saturation, Poisson arrivals" \
-			"$(under_load loadgen_run "$path" "$ids" 16 "$r" "$D_OPEN" --poisson |
-				jq -c --argjson p "$pct" '. + {percent_of_saturation: $p}')"
+		NAME_TAIL=', Poisson arrivals' open_loop "$label" "$ids" "$pct" --poisson
 	done
 }
 
