@@ -308,6 +308,10 @@ BENCH_PARTS := pipeline serve scale ingest profile python
 $(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lpq -lpthread $(COMMON_LIBS)
+# civetweb's worker threads and OpenBLAS's static TLS do not mix (as in ml-serve)
+$(BUILD)/bench/minserve: $(BUILD)/test/bench/minserve.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb -lpq -lpthread $(COMMON_LIBS)
 bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen
 bench: ## benchmarks of issue 16 → test/bench/results/ (about 20 min)
 	@scripts/deps >&2

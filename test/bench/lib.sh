@@ -243,6 +243,58 @@ pgbench_run() {
 		 | del(.mean_ms)' <<<"$lat"
 }
 
+# pgloop_run SQL_FILE THREADS SECONDS [PGOPTIONS]: floor (c) in ml-serve's own shape
+# (test/bench/pgloop: a thread per libpq connection, blocking, prepared, binary
+# rows; SQL_FILE with $1 for the user), with Postgres CPU µs/query added
+pgloop_run() {
+	local p0 p1 out
+	p0=$(pg_ticks)
+	out=$(PGOPTIONS="${4:-}" "$HB/pgloop" --sql "$1" --threads "$2" --duration "$3" \
+		--users 943) || die "pgloop failed"
+	sleep 0.3 # the backends' exit (cutime)
+	p1=$(pg_ticks)
+	jq -c --argjson pg "$(us_per $((p1 - p0)) "$(jq .queries <<<"$out")")" --arg opts "${4:-}" \
+		'. + {tool: "test/bench/pgloop", pg_cpu_us_per_req: $pg, pgoptions: $opts}' <<<"$out"
+}
+
+# minserve_start SQL_FILE: floor (e), test/bench/minserve (civetweb + libpq as
+# ml-serve uses them, none of ml-serve's own work) on a free port: MIN_ADDR, MIN_PID
+minserve_start() {
+	local port
+	port=$(free_port)
+	MIN_ADDR=127.0.0.1:$port
+	"$HB/minserve" --sql "$1" --listen "$MIN_ADDR" --threads 8 >"$WORK/minserve.log" 2>&1 &
+	MIN_PID=$!
+	for _ in $(seq 50); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$MIN_ADDR/healthz")" = 200 ] && return 0
+		sleep 0.1
+	done
+	die "minserve did not start: $(cat "$WORK/minserve.log")"
+}
+
+minserve_stop() {
+	[ -n "${MIN_PID:-}" ] || return 0
+	kill "$MIN_PID" 2>/dev/null || true
+	wait "$MIN_PID" 2>/dev/null || true
+	MIN_PID=
+}
+
+# minserve_load CMD…: a load command against minserve (SERVE_ADDR pointed at it);
+# its JSON with minserve's and Postgres's CPU µs per request, counted by the load
+# generator (wrk's requests, loadgen's completed): minserve keeps no counter
+minserve_load() {
+	local a0 a1 p0 p1 out n
+	a0=$(ticks_of "$MIN_PID")
+	p0=$(pg_ticks)
+	out=$(SERVE_ADDR=$MIN_ADDR "$@" | grep '^{' | tail -1)
+	a1=$(ticks_of "$MIN_PID")
+	p1=$(pg_ticks)
+	n=$(jq '.requests // .completed' <<<"$out")
+	jq -c --argjson api "$(us_per $((a1 - a0)) "$n")" --argjson pg "$(us_per $((p1 - p0)) "$n")" \
+		'. + {api_cpu_us_per_req: $api, pg_cpu_us_per_req: $pg,
+		      server: "test/bench/minserve"}' <<<"$out"
+}
+
 # psql on the bench database
 sql() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 

@@ -132,6 +132,23 @@ section_serve() {
 			"$(pgbench_run "$WORK/recs.sql" 8 "$D_OPEN" "" "$frate" |
 				jq -c --argjson p "$pct" '. + {percent_of_saturation: $p}')"
 	done
+	# floor (c) in ml-serve's shape: a thread per connection, blocking libpq, binary rows
+	user_recs_sql "$users" "$items" '$1' 10 >"$WORK/recs1.sql"
+	fig "(c) database floor: libpq loop as ml-serve runs the SQL (exact), 1 connection" \
+		"$(pgloop_run "$WORK/recs1.sql" 1 "$D_UNL")"
+	fig "(c) database floor: libpq loop as ml-serve runs the SQL (exact), 8 connections" \
+		"$(pgloop_run "$WORK/recs1.sql" 8 "$D_SAT")"
+	# (e) the architecture's floor: civetweb + libpq as ml-serve uses them, nothing else
+	serve_stop
+	minserve_start "$WORK/recs1.sql"
+	fig "(e) architecture floor: civetweb + libpq, no ml-serve code (exact), unloaded" \
+		"$(minserve_load loadgen_run '/r/{id}' 943 1 0 "$D_UNL")"
+	fig "(e) architecture floor: civetweb + libpq, no ml-serve code (exact), saturated" \
+		"$(minserve_load wrk_run '/r/{id}' 943 2 8 "$D_SAT")"
+	fig "(e) architecture floor: civetweb + libpq, GET /healthz, saturated" \
+		"$(minserve_load wrk_run /healthz 0 2 8 "$D_SAT")"
+	minserve_stop
+	serve_start lensflow
 	# (d) the machine's own floor for tails: how late a sleeping thread wakes, idle
 	fig "(d) machine floor: lateness of a 200 µs sleep, idle" "$("$HB/jitter" --samples 20000)"
 	fig "(c) database floor: serving SQL (HNSW), 1 client" \
