@@ -134,10 +134,17 @@ typedef struct side {
 /* Draws every entity of s given the other side o. A and work: w*w, w.
  * off (n x d, or NULL): a fixed part of each entity's factors (the users'
  * implicit sums), so the draw is of theta's share: y -= off_e . f. */
-static void draw_side(rng *g, side *s, const side *o, const double *off, double mean,
-		      double alpha, double *A, double *rhs, double *z)
+/* The Gibbs steps below are inlined twice: for the default rating head's
+ * factor count (DIM_FIXED), where d is a constant the compiler unrolls, and
+ * for any other. Same operations in the same order: the same samples. */
+#define DIM_FIXED 6
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE void draw_side_d(rng *g, side *s, const side *o, const double *off,
+				      double mean, double alpha, double *A, double *rhs, double *z,
+				      size_t d)
 {
-	size_t w = s->w, d = w - 1;
+	size_t w = d + 1;
 	for (size_t e = 0; e < s->n; e++) {
 		const double *oe = off ? off + e * d : NULL;
 		/* S = sum f f^T (lower triangle) and t = sum f y over the ratings,
@@ -148,18 +155,22 @@ static void draw_side(rng *g, side *s, const side *o, const double *off, double 
 			const double *f = o->theta + (size_t)s->other[t] * w;
 			double y = s->val[t] - mean - f[d];
 			if (oe)
+#pragma GCC unroll 8
 				for (size_t a = 0; a < d; a++)
 					y -= oe[a] * f[a];
 			double wt = s->tau[e] * o->tau[s->other[t]];
+#pragma GCC unroll 8
 			for (size_t a = 0; a < d; a++) {
 				double wf = wt * f[a];
 				rhs[a] += wf * y;
 				double *row = A + a * w;
+#pragma GCC unroll 8
 				for (size_t b = 0; b <= a; b++)
 					row[b] += wf * f[b];
 			}
 			/* the constant 1 in place of the other side's bias */
 			double *last = A + d * w;
+#pragma GCC unroll 8
 			for (size_t b = 0; b < d; b++)
 				last[b] += wt * f[b];
 			last[d] += wt;
@@ -174,6 +185,15 @@ static void draw_side(rng *g, side *s, const side *o, const double *off, double 
 		}
 		gauss_draw(g, A, rhs, z, w, s->theta + e * w);
 	}
+}
+
+static void draw_side(rng *g, side *s, const side *o, const double *off, double mean,
+		      double alpha, double *A, double *rhs, double *z)
+{
+	if (s->w == DIM_FIXED + 1)
+		draw_side_d(g, s, o, off, mean, alpha, A, rhs, z, DIM_FIXED);
+	else
+		draw_side_d(g, s, o, off, mean, alpha, A, rhs, z, s->w - 1);
 }
 
 /* An implicit part (SVD++'s, and its mirror for movies): the factors of
@@ -234,10 +254,10 @@ static void refresh_eff(implicit *im, const side *s)
  * other side as s sees it (effective factors). Draws every z_j and leaves
  * the new sums in im->off; refresh_eff brings im->eff up to date after s's
  * own factors are drawn. */
-static void draw_implicit(rng *g, implicit *im, const side *s, const side *o, double mean,
-			  double alpha)
+static ALWAYS_INLINE void draw_implicit_d(rng *g, implicit *im, const side *s, const side *o,
+					  double mean, double alpha, size_t d)
 {
-	size_t w = s->w, d = w - 1;
+	size_t w = d + 1;
 	double *eff = im->eff, *A = im->work, *rhs = A + d * d, *zn = rhs + d, *zw = zn + d;
 	refresh_eff(im, s);
 	for (size_t u = 0; u < s->n; u++) {
@@ -249,9 +269,11 @@ static void draw_implicit(rng *g, implicit *im, const side *s, const side *o, do
 			const double *f = o->theta + (size_t)s->other[t] * w;
 			double wt = s->tau[u] * o->tau[s->other[t]];
 			double y = wt * (s->val[t] - mean - x[d] - f[d]);
+#pragma GCC unroll 8
 			for (size_t a = 0; a < d; a++) {
 				double wf = wt * f[a];
 				h[a] += f[a] * y;
+#pragma GCC unroll 8
 				for (size_t b = 0; b <= a; b++)
 					S[a * d + b] += wf * f[b];
 			}
@@ -269,14 +291,18 @@ static void draw_implicit(rng *g, implicit *im, const side *s, const side *o, do
 			double cu = im->c[u], c2 = cu * cu;
 			const double *S = im->S + u * d * d, *h = im->h + u * d, *pu = eff + u * w;
 			double v[64];
+#pragma GCC unroll 8
 			for (size_t a = 0; a < d; a++)
 				v[a] = pu[a] - cu * zj[a];
+#pragma GCC unroll 8
 			for (size_t a = 0; a < d; a++) {
 				const double *Sa = S + a * d;
 				double sv = 0;
+#pragma GCC unroll 8
 				for (size_t b = 0; b < d; b++)
 					sv += Sa[b] * v[b];
 				rhs[a] += cu * (h[a] - sv);
+#pragma GCC unroll 8
 				for (size_t b = 0; b <= a; b++)
 					A[a * d + b] += c2 * Sa[b];
 			}
@@ -306,6 +332,15 @@ static void draw_implicit(rng *g, implicit *im, const side *s, const side *o, do
 		for (size_t a = 0; a < d; a++)
 			of[a] *= im->c[u];
 	}
+}
+
+static void draw_implicit(rng *g, implicit *im, const side *s, const side *o, double mean,
+			  double alpha)
+{
+	if (s->w == DIM_FIXED + 1)
+		draw_implicit_d(g, im, s, o, mean, alpha, DIM_FIXED);
+	else
+		draw_implicit_d(g, im, s, o, mean, alpha, s->w - 1);
 }
 
 /* Squared errors of the current sample: the plain sum (for the progress
