@@ -32,7 +32,7 @@ int buf_reserve(struct buf *b, size_t extra)
 	return 0;
 }
 
-void buf_append(struct buf *b, const char *s, size_t n)
+void buf_append_grow(struct buf *b, const char *s, size_t n)
 {
 	if (buf_reserve(b, n) < 0)
 		return;

@@ -78,9 +78,12 @@ static const uint64_t POW10[20] = {
  * when the powers of ten needed are beyond the table (never in that range). */
 static int digits9(double a, uint64_t *digits, int *exp10)
 {
-	int e2;
-	double fr = frexp(a, &e2);
-	uint64_t m = (uint64_t)ldexp(fr, 53); /* a = m * 2^(e2 - 53), exactly */
+	/* a = m * 2^(e2 - 53) exactly, as frexp and ldexp(fr, 53) give them: a is
+	 * normal here (>= 1e-10), so m is its 52 stored bits and the implicit 1 */
+	uint64_t bits;
+	memcpy(&bits, &a, sizeof bits);
+	int e2 = (int)((bits >> 52) & 0x7ff) - 1022;
+	uint64_t m = (bits & ((UINT64_C(1) << 52) - 1)) | UINT64_C(1) << 52;
 	int shift = 53 - e2;                  /* 19..86 in this range */
 	int p = (int)floor((e2 - 1) * 0.30102999566398120); /* log10(a), or one less */
 	unsigned __int128 q = 0, num = 0, den = 1;
@@ -91,7 +94,8 @@ static int digits9(double a, uint64_t *digits, int *exp10)
 		/* a / 10^(p-8) = num / den */
 		num = (unsigned __int128)m * (p <= 8 ? POW10[8 - p] : 1);
 		den = ((unsigned __int128)1 << shift) * (p > 8 ? POW10[p - 8] : 1);
-		q = num / den;
+		/* den is a power of two unless p > 8 (scores are mostly below 1e9) */
+		q = p <= 8 ? num >> shift : num / den;
 		if (q >= POW10[9])
 			p++;
 		else if (q < POW10[8])
