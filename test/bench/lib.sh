@@ -103,6 +103,17 @@ free_port() {
 	die "no free port"
 }
 
+# await_200 URL PID TRIES PAUSE: 0 once URL answers 200; 1 when PID has exited or
+# TRIES checks PAUSE seconds apart found no 200
+await_200() {
+	for _ in $(seq "$3"); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep "$4"
+	done
+	return 1
+}
+
 # serve_start MODEL [DB_URL] [ml-serve options…]: starts ml-serve, waits for /readyz
 serve_start() {
 	local model=$1 db=${2:-$DATABASE_URL}
@@ -112,13 +123,7 @@ serve_start() {
 	"$BIN/ml-serve" --listen "$SERVE_ADDR" --model-name "$model" --db "$db" "$@" \
 		>"$WORK/ml-serve.log" 2>&1 &
 	SERVE_PID=$!
-	for _ in $(seq 150); do
-		if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$SERVE_ADDR/readyz")" = 200 ]; then
-			return 0
-		fi
-		kill -0 "$SERVE_PID" 2>/dev/null || break
-		sleep 0.2
-	done
+	await_200 "http://$SERVE_ADDR/readyz" "$SERVE_PID" 150 0.2 && return 0
 	cat "$WORK/ml-serve.log" >&2
 	die "ml-serve did not become ready"
 }
@@ -265,10 +270,7 @@ minserve_start() {
 	MIN_ADDR=127.0.0.1:$port
 	"$HB/minserve" --sql "$1" --listen "$MIN_ADDR" --threads 8 >"$WORK/minserve.log" 2>&1 &
 	MIN_PID=$!
-	for _ in $(seq 50); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$MIN_ADDR/healthz")" = 200 ] && return 0
-		sleep 0.1
-	done
+	await_200 "http://$MIN_ADDR/healthz" "$MIN_PID" 50 0.1 && return 0
 	die "minserve did not start: $(cat "$WORK/minserve.log")"
 }
 

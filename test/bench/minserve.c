@@ -138,21 +138,22 @@ static int quiet(const struct mg_connection *c, const char *msg)
 	return 1;
 }
 
-static char *slurp(const char *path)
+/* The --sql file, NUL-terminated (lib's read_all), under 64 KiB. */
+static char *read_sql(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return NULL;
-	char *buf = malloc(65536);
-	size_t n = buf ? fread(buf, 1, 65535, f) : 0;
-	int bad = ferror(f) || !feof(f);
+		die("cannot open the --sql file");
+	unsigned char *buf;
+	size_t len;
+	lf_error err = {0};
+	int rc = read_all(f, path, 65535, &buf, &len, &err);
 	fclose(f);
-	if (!buf || bad) {
-		free(buf);
-		return NULL;
+	if (rc < 0) {
+		fprintf(stderr, "minserve: %s\n", err.msg);
+		exit(1);
 	}
-	buf[n] = '\0';
-	return buf;
+	return (char *)buf;
 }
 
 int main(int argc, char **argv)
@@ -184,8 +185,7 @@ int main(int argc, char **argv)
 		die("--sql FILE is required");
 	if (!db_url || !*db_url)
 		die("no database: --url or DATABASE_URL");
-	if (!(stmt_sql = slurp(sql_path)))
-		die("cannot read the --sql file (or it is over 64 KiB)");
+	stmt_sql = read_sql(sql_path);
 
 	sigset_t stop;
 	sigemptyset(&stop);

@@ -106,30 +106,31 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static char *read_file(const char *path)
+/* Exits with "pgloop: what: " and the first line of the connection's error. */
+static void die_pg(const char *what, PGconn *conn)
+{
+	char msg[256];
+	first_line(msg, sizeof msg, PQerrorMessage(conn));
+	fprintf(stderr, "pgloop: %s: %s\n", what, msg);
+	exit(1);
+}
+
+/* The --sql file, NUL-terminated (lib's read_all), up to 1 MiB. */
+static char *read_sql(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return NULL;
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		n += fread(buf + n, 1, cap - 1 - n, f);
-		if (n < cap - 1)
-			break;
-		char *b = realloc(buf, cap *= 2);
-		if (!b)
-			free(buf);
-		buf = b;
-	}
-	int bad = ferror(f);
+		die("cannot open the --sql file");
+	unsigned char *buf;
+	size_t len;
+	lf_error err = {0};
+	int rc = read_all(f, path, 1u << 20, &buf, &len, &err);
 	fclose(f);
-	if (!buf || bad) {
-		free(buf);
-		return NULL;
+	if (rc < 0) {
+		fprintf(stderr, "pgloop: %s\n", err.msg);
+		exit(1);
 	}
-	buf[n] = '\0';
-	return buf;
+	return (char *)buf;
 }
 
 static void nap(double s)
@@ -183,9 +184,7 @@ int main(int argc, char **argv)
 		die("--sql FILE is required");
 	if (!url || !*url)
 		die("no database: --url or DATABASE_URL");
-	char *sql = read_file(sql_path);
-	if (!sql)
-		die("cannot read the --sql file");
+	char *sql = read_sql(sql_path);
 
 	struct loop *loops = calloc((size_t)threads, sizeof *loops);
 	if (!loops)
@@ -193,19 +192,11 @@ int main(int argc, char **argv)
 	for (int64_t i = 0; i < threads; i++) {
 		struct loop *l = &loops[i];
 		l->conn = PQconnectdb(url);
-		if (PQstatus(l->conn) != CONNECTION_OK) {
-			char msg[256];
-			first_line(msg, sizeof msg, PQerrorMessage(l->conn));
-			fprintf(stderr, "pgloop: database unreachable: %s\n", msg);
-			return 1;
-		}
+		if (PQstatus(l->conn) != CONNECTION_OK)
+			die_pg("database unreachable", l->conn);
 		PGresult *res = PQprepare(l->conn, "q", sql, 0, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			char msg[256];
-			first_line(msg, sizeof msg, PQerrorMessage(l->conn));
-			fprintf(stderr, "pgloop: cannot prepare the statement: %s\n", msg);
-			return 1;
-		}
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			die_pg("cannot prepare the statement", l->conn);
 		PQclear(res);
 		l->seed = (uint64_t)seed * 1000003u + (uint64_t)i;
 		l->users = users;
