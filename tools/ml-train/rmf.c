@@ -131,15 +131,15 @@ typedef struct side {
 	double mu[64 + 1], lam[64 + 1];
 } side;
 
-/* Draws every entity of s given the other side o. A and work: w*w, w.
- * off (n x d, or NULL): a fixed part of each entity's factors (the users'
- * implicit sums), so the draw is of theta's share: y -= off_e . f. */
 /* The Gibbs steps below are inlined twice: for the default rating head's
  * factor count (DIM_FIXED), where d is a constant the compiler unrolls, and
  * for any other. Same operations in the same order: the same samples. */
 #define DIM_FIXED 6
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
+/* Draws every entity of s given the other side o. A and work: w*w, w.
+ * off (n x d, or NULL): a fixed part of each entity's factors (the users'
+ * implicit sums), so the draw is of theta's share: y -= off_e . f. */
 static ALWAYS_INLINE void draw_side_d(rng *g, side *s, const side *o, const double *off,
 				      double mean, double alpha, double *A, double *rhs, double *z,
 				      size_t d)
