@@ -207,8 +207,16 @@ serve() {
 		sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" && rc=0 || rc=$?
-		# the set is there whole, or not at all; one statement, so one snapshot (a COMMIT
-		# already sent before the kill may land between two statements)
+		# the killed client's backend runs on until its statement ends (a COMMIT sent just
+		# before the kill still commits): judge the set once that backend is gone
+		gone=0
+		for _ in $(seq 300); do
+			[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+				AND application_name = 'ml-pgload'")" = 0 ] && gone=1 && break
+			sleep 0.1
+		done
+		[ "$gone" = 1 ] || fail "trial $trial: the killed ml-pgload's backend still runs after 30 s"
+		# the set is there whole, or not at all (one statement, so one snapshot)
 		state=$(sql "SELECT coalesce((SELECT n_users || '|' || n_items FROM embedding_sets
 			WHERE model_name = 'lensflow' AND version = $v), '') || ';' || (SELECT count(*) FROM pg_tables
 			WHERE tablename LIKE 'lf\\_lensflow\\_v${v}\\_%')")
