@@ -111,7 +111,7 @@ setup() {
 }
 
 teardown_file() {
-	for name in main outage outage2 closed registry empty; do
+	for name in main outage outage2 closed registry empty sparse; do
 		if [ -f "$BATS_FILE_TMPDIR/$name.pid" ] && [ ! -f "$BATS_FILE_TMPDIR/$name.exit" ]; then
 			stop_serve "$name"
 		fi
@@ -217,6 +217,47 @@ teardown_file() {
 		awk -F'\t' '{ d = $2 - $4; if (d < 0) d = -d; if (d > 1e-5) { print "score", $0; bad = 1 } }
 			END { exit bad }' <<<"$output"
 	done
+}
+
+@test "sparse movie ids (no dense id table): the model's top-k with the catalogue's titles" {
+	[ -x "$TEST_TOOLS/lfe-topk" ] || fail "lfe-topk is not built ($TEST_TOOLS)"
+	local d=$BATS_TEST_TMPDIR f=$BATS_FILE_TMPDIR
+	# movie m becomes m * 1000003: ids up to 1.68e9, far too sparse for a dense table
+	awk -F'\t' -v OFS='\t' '{ $2 = $2 * 1000003; print }' "$f/train.tsv" >"$d/train.tsv"
+	awk -F'\t' -v OFS='\t' '{ $2 = $2 * 1000003; print }' "$f/ratings.tsv" >"$d/ratings.tsv"
+	awk -F'\t' -v OFS='\t' '{ $1 = $1 * 1000003; print }' "$f/movies.tsv" >"$d/movies.tsv"
+	"$BIN/ml-train" -q --dim 16 --epochs 4 --threads 1 --seed 1 <"$d/train.tsv" >"$d/s.lfe"
+	fresh_db lensflow_test_serve_sparse
+	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
+	"$BIN/ml-pgload" -q --version 1 --switch <"$d/s.lfe" >/dev/null
+	local port
+	port=$(free_port)
+	MLFLOW_TRACKING_URI='' start_serve sparse --listen "127.0.0.1:$port" --threads 1
+	wait_for "http://127.0.0.1:$port" /readyz 200
+	for user in 1 943; do
+		curl -s "http://127.0.0.1:$port/recommendations/$user?k=20" >"$d/api.json"
+		jq -r '.items[] | "\(.movie_id)\t\(.score)"' "$d/api.json" >"$d/api.tsv"
+		"$TEST_TOOLS/lfe-topk" "$d/s.lfe" "$user" 20 "$d/ratings.tsv" >"$d/model.tsv"
+		assert_equal "$(wc -l <"$d/api.tsv")" 20
+		assert_equal "$(cut -f1 "$d/api.tsv")" "$(cut -f1 "$d/model.tsv")"
+		run paste "$d/api.tsv" "$d/model.tsv"
+		awk -F'\t' '{ d = $2 - $4; if (d < 0) d = -d; if (d > 1e-5) { print "score", $0; bad = 1 } }
+			END { exit bad }' <<<"$output"
+		# each title is the catalogue's for that id
+		jq -r '.items[] | "\(.movie_id)\t\(.title)"' "$d/api.json" | while IFS=$'\t' read -r id title; do
+			assert_equal "$title" "$(awk -F'\t' -v id="$id" '$1 == id { print $2 }' "$d/movies.tsv")"
+		done
+	done
+	run curl -s "http://127.0.0.1:$port/movies/50000150/similar?k=5"
+	jq -e '.movie_id == 50000150 and (.items | length == 5)
+		and all(.items[]; .movie_id % 1000003 == 0)' <<<"$output"
+	# an id between two movies, and one past the last
+	for id in 50000151 2000000000; do
+		run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/movies/$id/similar"
+		assert_output 404
+	done
+	stop_serve sparse
+	assert_equal "$STOPPED" 0
 }
 
 @test "k is honoured from 1 to 100; the default is 10" {

@@ -53,7 +53,7 @@ static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, c
 		BUF_LIT(&b, "{\"movie_id\":");
 		buf_append(&b, num, json_int(num, id));
 		BUF_LIT(&b, ",\"title\":");
-		buf_puts(&b, s->titles_json[row]);
+		buf_append(&b, s->titles_json[row], s->title_lens[row]);
 		BUF_LIT(&b, ",\"score\":");
 		buf_append(&b, num, json_real9(num, score));
 		BUF_LIT(&b, "}");

@@ -35,6 +35,8 @@ static void snapshot_free(struct snapshot *s)
 	free(s->metric_names);
 	free(s->metric_values);
 	free(s->titles_json);
+	free(s->title_lens);
+	free(s->row_of);
 	free(s->items);
 	free(s->item_ids);
 	free(s->user_ids);
@@ -92,6 +94,10 @@ int snapshot_has_user(const struct snapshot *s, int64_t user_id)
 
 long snapshot_item_row(const struct snapshot *s, int64_t movie_id)
 {
+	if (s->row_of) {
+		int64_t at = movie_id - s->row_of_base;
+		return at >= 0 && (uint64_t)at < s->row_of_n ? (long)s->row_of[at] : -1;
+	}
 	size_t lo = 0, hi = s->n_items;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -207,6 +213,36 @@ static int load_users(PGconn *conn, struct snapshot *s, lf_error *err)
 	return 0;
 }
 
+/* A dense id -> row table when the ids (sorted, distinct) span at most four
+ * times their number: one load per answered movie instead of a binary search.
+ * Sparser ids keep the search. */
+static int index_rows(struct snapshot *s, lf_error *err)
+{
+	size_t n = s->n_items;
+	if (n == 0 || n > INT32_MAX)
+		return 0;
+	int64_t span = (int64_t)s->item_ids[n - 1] - s->item_ids[0] + 1;
+	if (span > 4 * (int64_t)n + 64)
+		return 0;
+	s->row_of = malloc((size_t)span * sizeof *s->row_of);
+	if (!s->row_of)
+		return lf_fail(err, EX_OSERR, "out of memory");
+	s->row_of_base = s->item_ids[0];
+	s->row_of_n = (size_t)span;
+	for (size_t i = 0; i < s->row_of_n; i++)
+		s->row_of[i] = -1;
+	for (size_t i = 0; i < n; i++) {
+		/* the query sorts them; a repeated id keeps its first row, as the search does */
+		int64_t at = (int64_t)s->item_ids[i] - s->row_of_base;
+		if (at < 0 || at >= span)
+			return lf_fail(err, EX_DATAERR, "the movie ids of v%d are not sorted",
+				       s->version);
+		if (s->row_of[at] < 0)
+			s->row_of[at] = (int32_t)i;
+	}
+	return 0;
+}
+
 static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
 {
 	char sql[512];
@@ -221,8 +257,9 @@ static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
 	size_t n = (size_t)PQntuples(r), dim = s->dim;
 	s->item_ids = calloc(n ? n : 1, sizeof *s->item_ids);
 	s->titles_json = calloc(n ? n : 1, sizeof *s->titles_json);
+	s->title_lens = calloc(n ? n : 1, sizeof *s->title_lens);
 	s->items = calloc(n ? n * dim : 1, sizeof *s->items);
-	if (!s->item_ids || !s->titles_json || !s->items) {
+	if (!s->item_ids || !s->titles_json || !s->title_lens || !s->items) {
 		PQclear(r);
 		return lf_fail(err, EX_OSERR, "out of memory");
 	}
@@ -244,10 +281,11 @@ static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
 				PQclear(r);
 				return lf_fail(err, EX_OSERR, "out of memory");
 			}
+			s->title_lens[i] = strlen(s->titles_json[i]);
 		}
 	}
 	PQclear(r);
-	return 0;
+	return index_rows(s, err);
 }
 
 int snapshot_served_version(PGconn *conn, const char *model_name, int *version, lf_error *err)

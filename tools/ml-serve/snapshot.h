@@ -39,6 +39,11 @@ struct snapshot {
 	char **titles_json;   /* per item, as the answers write it: a JSON string with its
 			       * quotes (jsontext.h); NULL when the movie is not in the
 			       * catalogue or its title is not UTF-8 (never served) */
+	size_t *title_lens;   /* per item, strlen of titles_json (0 when NULL) */
+	int32_t *row_of;      /* row_of[id - row_of_base]: the row of a movie id, or -1; NULL
+			       * when the ids are too sparse for a dense table */
+	int32_t row_of_base;
+	size_t row_of_n;
 	struct foldin_params foldin;
 	struct blendfold blend; /* .present: fold in block by block (blendfold.h) */
 	size_t n_metrics;     /* offline metrics recorded with the set */
