@@ -37,6 +37,15 @@ assert_json_error() {
 	}
 }
 
+# assert_same_topk API_TSV MODEL_TSV (movie_id TAB score): the same ids in the
+# same order, each score within 1e-5 of the model's.
+assert_same_topk() {
+	assert_equal "$(cut -f1 "$1")" "$(cut -f1 "$2")"
+	run paste "$1" "$2"
+	awk -F'\t' '{ d = $2 - $4; if (d < 0) d = -d; if (d > 1e-5) { print "score", $0; bad = 1 } }
+		END { exit bad }' <<<"$output"
+}
+
 assert_code() {
 	if [ "$CODE" != "$1" ]; then
 		echo "expected HTTP $1, got $CODE: $BODY" >&2
@@ -212,10 +221,7 @@ teardown_file() {
 		jq -r '.items[] | "\(.movie_id)\t\(.score)"' <<<"$BODY" >"$BATS_TEST_TMPDIR/api.tsv"
 		"$TEST_TOOLS/lfe-topk" "$BATS_FILE_TMPDIR/v1.lfe" "$user" 10 \
 			"$BATS_FILE_TMPDIR/ratings.tsv" >"$BATS_TEST_TMPDIR/model.tsv"
-		assert_equal "$(cut -f1 "$BATS_TEST_TMPDIR/api.tsv")" "$(cut -f1 "$BATS_TEST_TMPDIR/model.tsv")"
-		run paste "$BATS_TEST_TMPDIR/api.tsv" "$BATS_TEST_TMPDIR/model.tsv"
-		awk -F'\t' '{ d = $2 - $4; if (d < 0) d = -d; if (d > 1e-5) { print "score", $0; bad = 1 } }
-			END { exit bad }' <<<"$output"
+		assert_same_topk "$BATS_TEST_TMPDIR/api.tsv" "$BATS_TEST_TMPDIR/model.tsv"
 	done
 }
 
@@ -239,10 +245,7 @@ teardown_file() {
 		jq -r '.items[] | "\(.movie_id)\t\(.score)"' "$d/api.json" >"$d/api.tsv"
 		"$TEST_TOOLS/lfe-topk" "$d/s.lfe" "$user" 20 "$d/ratings.tsv" >"$d/model.tsv"
 		assert_equal "$(wc -l <"$d/api.tsv")" 20
-		assert_equal "$(cut -f1 "$d/api.tsv")" "$(cut -f1 "$d/model.tsv")"
-		run paste "$d/api.tsv" "$d/model.tsv"
-		awk -F'\t' '{ d = $2 - $4; if (d < 0) d = -d; if (d > 1e-5) { print "score", $0; bad = 1 } }
-			END { exit bad }' <<<"$output"
+		assert_same_topk "$d/api.tsv" "$d/model.tsv"
 		# each title is the catalogue's for that id
 		jq -r '.items[] | "\(.movie_id)\t\(.title)"' "$d/api.json" | while IFS=$'\t' read -r id title; do
 			assert_equal "$title" "$(awk -F'\t' -v id="$id" '$1 == id { print $2 }' "$d/movies.tsv")"
