@@ -29,9 +29,12 @@ static const char usage[] =
 	"each score divided by its spread, vectors side by side: the best ranking, the\n"
 	"pipeline's default; see docs/architecture.md for its fold-in).\n"
 	"\n"
-	"  --model NAME            softmax-mf (default), blend, ease, ials or auto (the model\n"
-	"                          for the data's size: the blend up to 2M ratings, EASE +\n"
-	"                          iALS beyond; recorded as the params' model_auto)\n"
+	"  --model NAME            softmax-mf (default), blend, ease, ials, ease-ials (the\n"
+	"                          blend without the softmax MF: --blend-weight for EASE,\n"
+	"                          iALS the rest, iALS by 3 CG steps unless --ials-cg) or\n"
+	"                          auto (the model for the data's size: the blend up to 2M\n"
+	"                          ratings, ease-ials beyond; recorded as the params'\n"
+	"                          model_auto)\n"
 	"  --ease-l2 X             EASE's L2 on the Gram diagonal (default 500)\n"
 	"  --ease-dim N            EASE eigenpairs kept, capped at the user count (default 256)\n"
 	"  --ease-power N          subspace iterations for them (default 3)\n"
@@ -215,7 +218,7 @@ static int bad_value(const char *opt, const char *arg, const char *want)
 static int parse_args(int argc, char **argv, train_config *c, const char **out, const char **losses,
 		      const char **params, int *want_auto)
 {
-	int opt, item_l2_given = 0;
+	int opt, item_l2_given = 0, cg_given = 0;
 	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
 		int64_t i = 0;
 		double x = 0;
@@ -225,7 +228,10 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 				name = o->name;
 		switch (opt) {
 		case OPT_MODEL:
-			if (strcmp(optarg, "auto") == 0) {
+			if (strcmp(optarg, "ease-ials") == 0) {
+				c->model = MODEL_BLEND;
+				c->mf_off = 1;
+			} else if (strcmp(optarg, "auto") == 0) {
 				c->model = MODEL_BLEND;
 				*want_auto = 1;
 			} else if (strcmp(optarg, "softmax-mf") == 0) {
@@ -238,7 +244,7 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 				c->model = MODEL_BLEND;
 			} else {
 				log_error("--model: unknown model '%s'; want auto, blend, "
-					  "softmax-mf, ease or ials",
+					  "ease-ials, softmax-mf, ease or ials",
 					  optarg);
 				return EX_USAGE;
 			}
@@ -284,6 +290,7 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 			if (parse_i64(optarg, 0, 64, &i) < 0)
 				return bad_value(name, optarg, "an integer in 0..64");
 			c->ials.cg_steps = (int)i;
+			cg_given = 1;
 			break;
 		case OPT_IALS_ALPHA:
 		case OPT_IALS_REG:
@@ -411,7 +418,10 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 	c->ease.threads = c->ials.threads = c->threads;
 	if (c->model == MODEL_BLEND && !item_l2_given)
 		c->rank.item_l2 = BLEND_ITEM_L2;
-	if (c->model == MODEL_BLEND && c->blend_weight + c->ials_weight >= 0.999) {
+	if (c->mf_off) { /* ease-ials: EASE's share, iALS the rest */
+		c->ials_weight = 1.0 - c->blend_weight;
+		c->ials.cg_steps = cg_given ? c->ials.cg_steps : 3;
+	} else if (c->model == MODEL_BLEND && c->blend_weight + c->ials_weight >= 0.999) {
 		log_error("--blend-weight + --ials-weight must stay below 1 (the softmax MF's "
 			  "share); "
 			  "see --help");
