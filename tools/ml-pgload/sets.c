@@ -30,6 +30,7 @@
 
 #include "hash.h"
 #include "lfe.h"
+#include "model.h"
 #include "pg.h"
 #include "pgload.h"
 #include "tsv.h"
@@ -43,97 +44,28 @@ typedef struct set_names {
 } set_names;
 
 typedef struct set_data {
-	const lfe_table *users, *items, *foldin;
-	const lfe_table *blend, *ease; /* NULL when the model has none */
-	uint32_t dim, ddim; /* ranking and direction dimensions */
-	float foldin_v[4];
+	struct model_set m; /* the tables and parameters (lib/model.h) */
 	int hnsw; /* resolved: 1 HNSW indexes, 0 exact scans only */
 } set_data;
 
-/* blend: 1 x 9 {k_e, k_i, m, a_e, a_i, w_e, w_i, ials_alpha, ials_reg} whose
- * blocks tile the ranking vectors; ease_foldin: one k_e row per movie, in
- * the items' order. */
-static int check_blend(const set_data *d, const char *name, lf_error *err)
-{
-	if (!d->blend)
-		return d->ease ? lf_fail(err, EX_DATAERR, "%s: ease_foldin without a blend table",
-					 name)
-			       : 0;
-	if (d->blend->rows != 1 || d->blend->dim != 9)
-		return lf_fail(err, EX_DATAERR, "%s: blend is %ux%u, expected 1x9", name,
-			       d->blend->rows, d->blend->dim);
-	const float *b = d->blend->values;
-	for (int j = 0; j < 9; j++)
-		if (!isfinite(b[j]) || b[j] < 0)
-			return lf_fail(err, EX_DATAERR, "%s: blend value %d is %g", name, j,
-				       (double)b[j]);
-	for (int j = 0; j < 3; j++)
-		if (b[j] != floorf(b[j]) || b[j] > PG_VECTOR_MAX_DIM)
-			return lf_fail(err, EX_DATAERR, "%s: blend block size %g is not a dimension",
-				       name, (double)b[j]);
-	uint32_t ke = (uint32_t)b[0], ki = (uint32_t)b[1], m = (uint32_t)b[2];
-	if (ke + ki + m != d->dim)
-		return lf_fail(err, EX_DATAERR,
-			       "%s: blend blocks %u + %u + %u do not make the dimension %u", name, ke,
-			       ki, m, d->dim);
-	if (m && !d->foldin)
-		return lf_fail(err, EX_DATAERR, "%s: a softmax-MF block without a foldin table",
-			       name);
-	if (!ke)
-		return d->ease ? lf_fail(err, EX_DATAERR, "%s: ease_foldin without an EASE block",
-					 name)
-			       : 0;
-	if (!d->ease)
-		return lf_fail(err, EX_DATAERR, "%s: an EASE block without ease_foldin", name);
-	if (d->ease->dim != ke || d->ease->rows != d->items->rows)
-		return lf_fail(err, EX_DATAERR, "%s: ease_foldin is %ux%u, expected %ux%u", name,
-			       d->ease->rows, d->ease->dim, d->items->rows, ke);
-	if (memcmp(d->ease->ids, d->items->ids, d->items->rows * sizeof *d->items->ids) != 0)
-		return lf_fail(err, EX_DATAERR, "%s: ease_foldin's movies are not the items'", name);
-	return 0;
-}
-
+/* lib/model's checks, then pgvector's limits. */
 static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_error *err)
 {
-	d->users = lfe_find(m, "users");
-	d->items = lfe_find(m, "items");
-	d->foldin = lfe_find(m, "foldin");
-	d->blend = lfe_find(m, "blend");
-	d->ease = lfe_find(m, "ease_foldin");
-	if (!d->users || !d->items)
-		return lf_fail(err, EX_DATAERR,
-			       "%s: no '%s' table; an .lfe for serving needs users and items", name,
-			       d->users ? "items" : "users");
-	if (d->users->rows == 0 || d->items->rows == 0)
-		return lf_fail(err, EX_DATAERR, "%s: the %s table is empty", name,
-			       d->users->rows ? "items" : "users");
-	if (d->users->dim != d->items->dim)
-		return lf_fail(err, EX_DATAERR, "%s: users have dim %u but items dim %u", name,
-			       d->users->dim, d->items->dim);
-	d->dim = d->items->dim;
-	if (d->dim > PG_VECTOR_MAX_DIM)
+	if (model_view(m, name, &d->m, err) < 0)
+		return -1;
+	uint32_t dim = d->m.dim;
+	if (dim > PG_VECTOR_MAX_DIM)
 		return lf_fail(err, EX_DATAERR, "%s: dim %u is over pgvector's limit of %d", name,
-			       d->dim, PG_VECTOR_MAX_DIM);
+			       dim, PG_VECTOR_MAX_DIM);
 	/* auto (-1): an index only where a catalogue is big enough for the exact
 	 * scan to cost more than the index's approximation (and its filtered
 	 * scans) is worth: the exact scan is also the model's exact ranking */
-	d->hnsw = hnsw >= 0 ? hnsw : d->items->rows >= HNSW_AUTO_MIN_ITEMS && d->dim <= PG_HNSW_MAX_DIM;
-	if (d->hnsw && d->dim > PG_HNSW_MAX_DIM)
+	d->hnsw = hnsw >= 0 ? hnsw : d->m.items->rows >= HNSW_AUTO_MIN_ITEMS && dim <= PG_HNSW_MAX_DIM;
+	if (d->hnsw && dim > PG_HNSW_MAX_DIM)
 		return lf_fail(err, EX_DATAERR,
 			       "%s: dim %u is over HNSW's limit of %d; load with --index none",
-			       name, d->dim, PG_HNSW_MAX_DIM);
-	memset(d->foldin_v, 0, sizeof d->foldin_v);
-	if (d->foldin) {
-		if (d->foldin->rows != 1 || d->foldin->dim != 4)
-			return lf_fail(err, EX_DATAERR, "%s: foldin is %ux%u, expected 1x4", name,
-				       d->foldin->rows, d->foldin->dim);
-		memcpy(d->foldin_v, d->foldin->values, sizeof d->foldin_v);
-	}
-	d->ddim = d->dim - (d->foldin_v[3] != 0.0f ? 1 : 0);
-	if (d->ddim == 0)
-		return lf_fail(err, EX_DATAERR, "%s: dim 1 with bias_last leaves no movie factor",
-			       name);
-	return check_blend(d, name, err);
+			       name, dim, PG_HNSW_MAX_DIM);
+	return 0;
 }
 
 static int make_names(PGconn *c, const set_opts *o, set_names *n, lf_error *err)
@@ -282,39 +214,11 @@ static const char *hasher_hex(hasher *h)
 	return h->hex;
 }
 
-/* embedding_sets.foldin: the softmax-MF fold-in's parameters, and the blend's
- * with the EASE table's name when the model has them. */
-static void foldin_json(char *out, size_t cap, const set_data *d, const set_names *n)
-{
-	size_t len = 0;
-	len += (size_t)snprintf(out, cap, "{");
-	if (d->foldin)
-		len += (size_t)snprintf(out + len, cap - len,
-					"\"user_l2\": %.9g, \"weight_alpha\": %.9g, "
-					"\"weight_norm\": %.9g, \"bias_last\": %.9g",
-					d->foldin_v[0], d->foldin_v[1], d->foldin_v[2],
-					d->foldin_v[3]);
-	if (d->blend && len < cap) {
-		const float *b = d->blend->values;
-		len += (size_t)snprintf(out + len, cap - len,
-					"%s\"blend\": {\"k_e\": %.9g, \"k_i\": %.9g, \"m\": %.9g, "
-					"\"a_e\": %.9g, \"a_i\": %.9g, \"w_e\": %.9g, "
-					"\"w_i\": %.9g, \"ials_alpha\": %.9g, \"ials_reg\": %.9g}",
-					d->foldin ? ", " : "", b[0], b[1], b[2], b[3], b[4], b[5],
-					b[6], b[7], b[8]);
-		if (d->ease && len < cap) /* [a-z0-9_] only: no escaping */
-			len += (size_t)snprintf(out + len, cap - len, ", \"ease_table\": \"%s\"",
-						n->ease);
-	}
-	if (len < cap)
-		snprintf(out + len, cap - len, "}");
-}
-
 /* 1 = loaded, 0 = unchanged, -1 = error; the caller rolls back on error. */
 static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_names *n,
 		   hasher *hash, const char *metrics, lf_error *err)
 {
-	char ver[16], key[96], sdim[16], nu[16], ni[16], foldin[768];
+	char ver[16], key[96], sdim[16], nu[16], ni[16];
 	PGresult *res;
 
 	snprintf(ver, sizeof ver, "%d", o->version);
@@ -344,23 +248,23 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 	    execf(c, err, "SET LOCAL maintenance_work_mem = '256MB'") < 0 ||
 	    execf(c, err,
 		  "CREATE TABLE %s (user_id integer NOT NULL, embedding vector(%u) NOT NULL)",
-		  n->qusers, d->dim) < 0 ||
+		  n->qusers, d->m.dim) < 0 ||
 	    execf(c, err,
 		  "CREATE TABLE %s (movie_id integer NOT NULL, embedding vector(%u) NOT NULL)",
-		  n->qitems, d->dim) < 0 ||
+		  n->qitems, d->m.dim) < 0 ||
 	    execf(c, err,
 		  "CREATE TABLE %s (movie_id integer NOT NULL, direction vector(%u) NOT NULL)",
-		  n->qdirs, d->ddim) < 0)
+		  n->qdirs, d->m.ddim) < 0)
 		return -1;
-	if (d->ease &&
+	if (d->m.ease &&
 	    (execf(c, err, "CREATE TABLE %s (movie_id integer NOT NULL, ease vector(%u) NOT NULL)",
-		   n->qease, d->ease->dim) < 0 ||
-	     copy_vectors(c, n->qease, "movie_id, ease", d->ease, 0, d->ease->dim, err) < 0 ||
+		   n->qease, d->m.ease->dim) < 0 ||
+	     copy_vectors(c, n->qease, "movie_id, ease", d->m.ease, 0, d->m.ease->dim, err) < 0 ||
 	     execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qease) < 0))
 		return -1;
-	if (copy_vectors(c, n->qusers, "user_id, embedding", d->users, 0, d->dim, err) < 0 ||
-	    copy_vectors(c, n->qitems, "movie_id, embedding", d->items, 0, d->dim, err) < 0 ||
-	    copy_vectors(c, n->qdirs, "movie_id, direction", d->items, 1, d->ddim, err) < 0)
+	if (copy_vectors(c, n->qusers, "user_id, embedding", d->m.users, 0, d->m.dim, err) < 0 ||
+	    copy_vectors(c, n->qitems, "movie_id, embedding", d->m.items, 0, d->m.dim, err) < 0 ||
+	    copy_vectors(c, n->qdirs, "movie_id, direction", d->m.items, 1, d->m.ddim, err) < 0)
 		return -1;
 	if (execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (user_id)", n->qusers) < 0 ||
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qitems) < 0 ||
@@ -377,10 +281,15 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 		return -1;
 	if (execf(c, err, "ANALYZE %s, %s, %s", n->qusers, n->qitems, n->qdirs) < 0)
 		return -1;
-	snprintf(sdim, sizeof sdim, "%u", d->dim);
-	snprintf(nu, sizeof nu, "%u", d->users->rows);
-	snprintf(ni, sizeof ni, "%u", d->items->rows);
-	foldin_json(foldin, sizeof foldin, d, n);
+	snprintf(sdim, sizeof sdim, "%u", d->m.dim);
+	snprintf(nu, sizeof nu, "%u", d->m.users->rows);
+	snprintf(ni, sizeof ni, "%u", d->m.items->rows);
+	/* what the fold-in needs: the parameters and the EASE table's name */
+	const struct model_set *ms = &d->m;
+	char *foldin = model_params_dumps(ms->has_foldin ? &ms->foldin : NULL,
+					  ms->has_blend ? &ms->blend : NULL, ms->ease ? n->ease : NULL);
+	if (!foldin)
+		return lf_fail(err, EX_SOFTWARE, "out of memory");
 	const char *p[] = {o->model,
 			   ver,
 			   sdim,
@@ -401,8 +310,11 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 		    "foldin, "
 		    "loaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, "
 		    "$13::jsonb, now())",
-		    13, p, err) < 0)
+		    13, p, err) < 0) {
+		free(foldin);
 		return -1;
+	}
+	free(foldin);
 	return pg_commit(c, err) < 0 ? -1 : 1;
 }
 
@@ -432,7 +344,7 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 	*loaded = r;
 	if (r)
 		log_info("%s v%d: %u users, %u items of dim %u loaded in %.2f s (index %s)",
-			 o->model, o->version, d.users->rows, d.items->rows, d.dim,
+			 o->model, o->version, d.m.users->rows, d.m.items->rows, d.m.dim,
 			 now_seconds() - t0, d.hnsw ? "hnsw" : "none");
 	rc = 0;
 out:

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blendfold.h"
 #include "body.h"
 #include "jsontext.h"
 #include "pgbin.h"
@@ -45,7 +46,7 @@ static void snapshot_free(struct snapshot *s)
 	free(s->users_sql);
 	free(s->items_sql);
 	free(s->dirs_sql);
-	blendfold_free(&s->blend);
+	model_fold_free(&s->fold);
 	free(s);
 }
 
@@ -133,12 +134,6 @@ static char *quote_ident(PGconn *conn, const char *name, lf_error *err)
 	return copy;
 }
 
-static double json_num(json_t *o, const char *key, double dflt)
-{
-	json_t *v = json_object_get(o, key);
-	return json_is_number(v) ? json_number_value(v) : dflt;
-}
-
 /* Fills foldin params and offline metrics from the set's jsonb columns. */
 static int parse_set_json(struct snapshot *s, const char *metrics, const char *foldin,
 			  lf_error *err)
@@ -150,11 +145,7 @@ static int parse_set_json(struct snapshot *s, const char *metrics, const char *f
 		return lf_fail(err, EX_DATAERR, "embedding_sets.foldin of v%d is not a JSON object",
 			       s->version);
 	}
-	s->foldin.user_l2 = json_num(f, "user_l2", 0.0);
-	s->foldin.weight_alpha = json_num(f, "weight_alpha", 0.0);
-	s->foldin.weight_norm = json_num(f, "weight_norm", 1.0);
-	s->foldin.bias_last = json_num(f, "bias_last", 0.0) != 0.0; /* as ml-pgload reads an absent foldin table */
-	int rc = blendfold_parse(&s->blend, f, s->dim, err);
+	int rc = model_fold_parse(&s->fold, f, s->dim, err);
 	json_decref(f);
 	if (rc < 0)
 		return -1;
@@ -374,7 +365,7 @@ int snapshot_load(PGconn *conn, const char *model_name, struct snapshot **out, l
 		if (rc == 0)
 			rc = load_items(conn, s, err);
 		if (rc == 0)
-			rc = blendfold_load(&s->blend, conn, s->item_ids, s->n_items, s->items,
+			rc = blendfold_load(&s->fold, conn, s->item_ids, s->n_items, s->items,
 					    s->dim, err);
 		PGresult *r = PQexec(conn, rc == 0 ? "COMMIT" : "ROLLBACK");
 		PQclear(r);
