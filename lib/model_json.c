@@ -11,8 +11,12 @@
 /* 9 significant digits: a float of the .lfe reads back as itself */
 #define REAL_FLAGS (JSON_REAL_PRECISION(9) | JSON_PRESERVE_ORDER | JSON_COMPACT)
 
+/* JSON has one number type: a whole value is written as an integer ("2", not
+ * jansson's "2.0"), the text "%.9g" gives, so the jsonb keeps its old text. */
 static int set_real(json_t *o, const char *key, double v)
 {
+	if (v == floor(v) && fabs(v) < 9007199254740992.0)
+		return json_object_set_new(o, key, json_integer((json_int_t)v));
 	return json_object_set_new(o, key, json_real(v));
 }
 
