@@ -1,6 +1,7 @@
 /*
- * blendfold.c — see blendfold.h. The EASE table is read in binary (int4 id,
- * pgvector's binary vector), like the snapshot's movies.
+ * blendfold.c — see blendfold.h. The EASE table is read in binary
+ * (store_set_ease: int4 id, pgvector's binary vector), like the snapshot's
+ * movies.
  */
 #include "blendfold.h"
 
@@ -8,26 +9,14 @@
 #include <string.h>
 
 #include "pgbin.h"
+#include "store.h"
 
 static int load_ease(struct model_fold *b, PGconn *conn, const int32_t *item_ids, size_t n,
 		     lf_error *err)
 {
-	char *q = PQescapeIdentifier(conn, b->ease_table, strlen(b->ease_table));
-	if (!q)
-		return lf_fail(err, EX_OSERR, "out of memory");
-	char sql[320];
-	int len = snprintf(sql, sizeof sql, "SELECT movie_id, ease FROM %s ORDER BY movie_id", q);
-	PQfreemem(q);
-	if (len < 0 || (size_t)len >= sizeof sql)
-		return lf_fail(err, EX_DATAERR, "the EASE table's name is too long");
-	PGresult *r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 1);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		const char *m = PQerrorMessage(conn);
-		lf_fail(err, PQstatus(conn) == CONNECTION_OK ? EX_DATAERR : EX_UNAVAILABLE,
-			"reading the set's EASE fold-in: %.*s", (int)strcspn(m, "\n"), m);
-		PQclear(r);
+	PGresult *r = store_set_ease(conn, b->ease_table, err);
+	if (!r)
 		return -1;
-	}
 	size_t ke = b->blend.k_e;
 	if ((size_t)PQntuples(r) != n) {
 		PQclear(r);
