@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "mlflow.h"
+#include "pg.h"
 #include "serve.h"
 #include "util.h"
 
@@ -202,6 +203,11 @@ int main(int argc, char **argv)
 		log_error("no database: give --db URL or set DATABASE_URL");
 		return EX_USAGE;
 	}
+	lf_error err = {0};
+	if (pg_url_check(app.cfg.db_url, &err) < 0) { /* a typo is not an outage to wait out */
+		log_error("%s; fix --db or DATABASE_URL", err.msg);
+		return EX_USAGE;
+	}
 	char ports[128];
 	if (!listen || !*listen)
 		listen = "127.0.0.1:8000";
@@ -269,10 +275,9 @@ int main(int argc, char **argv)
 	 * handler, among it a stat() of "/.htpasswd" per request (the
 	 * authorisation check of a handler's empty path). */
 	cb.begin_request = serve_begin;
-	lf_error err = {0};
 	mlflow ml = {0};
 	if (app.cfg.tracking_uri && *app.cfg.tracking_uri) {
-		if (http_open(&ml.http, app.cfg.tracking_uri, CHAMPION_TIMEOUT_S, &err) < 0) {
+		if (mlflow_open_timeout(&ml, app.cfg.tracking_uri, CHAMPION_TIMEOUT_S, &err) < 0) {
 			mg_exit_library();
 			log_error("--tracking-uri: %s", err.msg);
 			return EX_USAGE;
