@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "impressions.h"
 #include "mlflow.h"
 #include "serve.h"
 #include "util.h"
@@ -324,7 +325,17 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return err.code;
 	}
+	if (impressions_start(app.cfg.feedback_db_url, app.cfg.model_name, app.cfg.impressions_queue,
+			      &err) < 0) {
+		db_pool_free(&app.feedback_pool);
+		db_pool_free(&app.pool);
+		mlflow_close(&ml);
+		mg_exit_library();
+		log_error("%s", err.msg);
+		return err.code;
+	}
 	if (poll_start(&app, &err) < 0) {
+		impressions_stop();
 		db_pool_free(&app.feedback_pool);
 		db_pool_free(&app.pool);
 		mlflow_close(&ml);
@@ -335,6 +346,7 @@ int main(int argc, char **argv)
 	struct mg_context *ctx = mg_start(&cb, &app, options);
 	if (!ctx) {
 		poll_stop(&app);
+		impressions_stop();
 		db_pool_free(&app.feedback_pool);
 		db_pool_free(&app.pool);
 		mlflow_close(&ml);
@@ -359,6 +371,7 @@ int main(int argc, char **argv)
 	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	mg_stop(ctx);
 	poll_stop(&app);
+	impressions_stop(); /* after the last answer: writes what the queue holds */
 	db_pool_free(&app.feedback_pool);
 	db_pool_free(&app.pool);
 	mlflow_close(&ml);

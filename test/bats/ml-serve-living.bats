@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
-# POST /feedback: events in, stored once, committed before the 202; every
-# malformed shape refused with its 4xx and nothing of it stored; a kill -9
-# during a burst loses no event that got a 202.
+# The living-data loop in ml-serve: POST /feedback (events in, stored once,
+# committed before the 202; every malformed shape refused with its 4xx and
+# nothing of it stored; a kill -9 during a burst loses no event that got a
+# 202) and the impressions of every ranked answer.
 
 load helpers
 
@@ -92,7 +93,7 @@ setup() {
 }
 
 teardown_file() {
-	for name in main notoken other burst; do
+	for name in main notoken other burst dead; do
 		if [ -f "$BATS_FILE_TMPDIR/$name.pid" ] && [ ! -f "$BATS_FILE_TMPDIR/$name.exit" ]; then
 			stop_serve "$name"
 		fi
@@ -309,4 +310,118 @@ bad() {
 		WHERE user_id > 970000 AND user_id <= 970006" | tr '|' '\t' | sort >"$TMP/stored.tsv"
 	# every acknowledged event is stored (comm -23: lines only in acked)
 	assert_equal "$(comm -23 "$TMP/acked.tsv" "$TMP/stored.tsv" | wc -l)" 0
+}
+
+# ---- impressions ----------------------------------------------------------------
+
+# metric NAME: its value in /metrics of $URL
+metric() {
+	curl -s "$URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+# wait_row SQL: until the query (a boolean) answers true (5 s at most)
+wait_row() {
+	local i out
+	for i in $(seq 50); do
+		out=$(sql "$1")
+		[ "$out" = t ] && return 0
+		sleep 0.1
+	done
+	echo "never: $1" >&2
+	return 1
+}
+
+@test "a known user's answer carries request_id and arm; its impression is the list as served" {
+	http GET '/recommendations/1?k=5'
+	assert_equal "$CODE" 200
+	local rid
+	rid=$(jq -r .request_id <<<"$BODY")
+	[[ $rid =~ ^[0-9a-f]{8}-[0-9a-f]+$ ]]
+	assert_equal "$(jq -r .arm <<<"$BODY")" champion
+	wait_row "SELECT count(*) = 1 FROM impressions WHERE request_id = '$rid'"
+	assert_equal "$(sql "SELECT user_id, model_name, model_version, arm, array_to_string(movie_ids, ',')
+		FROM impressions WHERE request_id = '$rid'")" \
+		"1|lensflow|1|champion|$(jq -r '[.items[].movie_id] | join(",")' <<<"$BODY")"
+	# served within the last minute, by the database's clock
+	assert_equal "$(sql "SELECT abs(extract(epoch FROM now() - served_at)) < 60 FROM impressions
+		WHERE request_id = '$rid'")" t
+}
+
+@test "a new user's answer is recorded without a user; similar movies are not recorded" {
+	http POST /recommendations -H 'Content-Type: application/json' \
+		--data-binary '{"ratings": [{"movie_id": 1, "rating": 5}, {"movie_id": 50, "rating": 4}], "k": 3}'
+	assert_equal "$CODE" 200
+	local rid
+	rid=$(jq -r .request_id <<<"$BODY")
+	assert_equal "$(jq -r .arm <<<"$BODY")" champion
+	wait_row "SELECT count(*) = 1 FROM impressions WHERE request_id = '$rid'"
+	assert_equal "$(sql "SELECT coalesce(user_id::text, 'null'), cardinality(movie_ids)
+		FROM impressions WHERE request_id = '$rid'")" "null|3"
+	http GET '/movies/50/similar?k=3'
+	assert_equal "$CODE" 200
+	assert_equal "$(jq -c 'has("request_id")' <<<"$BODY")" false
+}
+
+@test "request ids are distinct; every answer is one impression; written_total counts them" {
+	local before_rows before_written
+	sleep 1.5 # let earlier answers' impressions be written
+	before_rows=$(sql "SELECT count(*) FROM impressions")
+	before_written=$(metric lensflow_impressions_written_total)
+	for u in $(seq 1 60); do
+		curl -s "$URL/recommendations/$u?k=2" | jq -r .request_id
+	done >"$TMP/ids"
+	assert_equal "$(sort -u "$TMP/ids" | wc -l)" 60
+	wait_row "SELECT count(*) >= $((before_rows + 60)) FROM impressions"
+	assert_equal "$(sql "SELECT count(*) FROM impressions")" "$((before_rows + 60))"
+	sleep 0.5
+	assert_equal "$(metric lensflow_impressions_written_total)" "$((before_written + 60))"
+	assert_equal "$(metric lensflow_impressions_dropped_total)" 0
+}
+
+@test "no database to write impressions to: answers as fast as ever, every impression counted as dropped" {
+	local port
+	port=$(free_port)
+	LENSFLOW_FEEDBACK_TOKEN=$FTOKEN MLFLOW_TRACKING_URI='' start_serve dead \
+		--listen "127.0.0.1:$port" --threads 2 --feedback-db "postgresql://127.0.0.1:1/none" \
+		--impressions-queue 8
+	wait_for "http://127.0.0.1:$port" /readyz 200
+	# 40 answers from it and from the server that writes its impressions: the
+	# slowest of the dead one's within a few times the other's (and far below
+	# the 2 s connect timeout of the impressions' writer)
+	for u in $(seq 1 40); do
+		curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 5 \
+			"http://127.0.0.1:$port/recommendations/$u?k=5"
+	done >"$TMP/dead"
+	for u in $(seq 1 40); do
+		curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 5 \
+			"$URL/recommendations/$u?k=5"
+	done >"$TMP/alive"
+	assert_equal "$(awk '$1 == 200' "$TMP/dead" | wc -l)" 40
+	run awk 'NR == FNR { if ($2 > a) a = $2; next } { if ($2 > d) d = $2 }
+		END { print d, a; exit !(d < 3 * a + 0.3 && d < 1) }' "$TMP/alive" "$TMP/dead"
+	assert_success
+	sleep 2.5
+	URL=http://127.0.0.1:$port run metric lensflow_impressions_dropped_total
+	assert_equal "$output" 40
+	URL=http://127.0.0.1:$port run metric lensflow_impressions_written_total
+	assert_equal "$output" 0
+	stop_serve dead
+}
+
+@test "--impressions-queue 0 records nothing; SIGTERM writes what the queue holds" {
+	local port before
+	before=$(sql "SELECT count(*) FROM impressions")
+	port=$(free_port)
+	MLFLOW_TRACKING_URI='' start_serve off --listen "127.0.0.1:$port" --threads 1 \
+		--impressions-queue 0
+	wait_for "http://127.0.0.1:$port" /readyz 200
+	curl -sf "http://127.0.0.1:$port/recommendations/3?k=2" | jq -e '.request_id and .arm'
+	stop_serve off
+	assert_equal "$(sql "SELECT count(*) FROM impressions")" "$before"
+	rm -f "$BATS_FILE_TMPDIR/off.exit"
+	MLFLOW_TRACKING_URI='' start_serve off --listen "127.0.0.1:$port" --threads 1
+	wait_for "http://127.0.0.1:$port" /readyz 200
+	for u in 1 2 3; do curl -sf "http://127.0.0.1:$port/recommendations/$u?k=2" >/dev/null; done
+	stop_serve off # at once: the 1 s flush has not come yet
+	assert_equal "$(sql "SELECT count(*) FROM impressions")" "$((before + 3))"
 }
