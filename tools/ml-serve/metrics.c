@@ -40,6 +40,9 @@ static struct {
 	_Atomic long in_flight;
 	_Atomic int ready;
 	_Atomic int champion;
+	_Atomic int foldin_in_flight;
+	int foldin_limit;             /* set once before the server starts; 0: no bound */
+	_Atomic uint64_t foldin_rejected;
 } M;
 
 static const char *const ROUTES[ROUTE_COUNT] = {
@@ -139,6 +142,26 @@ void metrics_set_champion(int version)
 int metrics_champion(void)
 {
 	return atomic_load(&M.champion);
+}
+
+void metrics_foldin_limit(int limit)
+{
+	M.foldin_limit = limit;
+}
+
+int metrics_foldin_enter(void)
+{
+	int was = atomic_fetch_add(&M.foldin_in_flight, 1);
+	if (M.foldin_limit == 0 || was < M.foldin_limit)
+		return 1;
+	atomic_fetch_sub(&M.foldin_in_flight, 1);
+	atomic_fetch_add_explicit(&M.foldin_rejected, 1, memory_order_relaxed);
+	return 0;
+}
+
+void metrics_foldin_leave(void)
+{
+	atomic_fetch_sub(&M.foldin_in_flight, 1);
 }
 
 /* The shortest of %.15g and %.17g that reads back as the same double. */
@@ -298,6 +321,16 @@ char *metrics_render(const struct metrics_model *model, size_t *len)
 	head(&b, "lensflow_model_inference_seconds", "histogram",
 	     "In-process model work per request (fold-in of a new user's ratings).");
 	render_hist(&b, "lensflow_model_inference_seconds", "operation=\"fold_in\",", &M.inference);
+	head(&b, "lensflow_foldin_in_flight", "gauge",
+	     "Fold-ins (POST /recommendations) being handled right now.");
+	buf_printf(&b, "lensflow_foldin_in_flight %d\n", atomic_load(&M.foldin_in_flight));
+	head(&b, "lensflow_foldin_concurrency_limit", "gauge",
+	     "Most fold-ins handled at a time (--foldin-concurrency; 0: no bound).");
+	buf_printf(&b, "lensflow_foldin_concurrency_limit %d\n", M.foldin_limit);
+	head(&b, "lensflow_foldin_rejected_total", "counter",
+	     "Fold-ins answered 503 at once because the limit were in flight already.");
+	buf_printf(&b, "lensflow_foldin_rejected_total %llu\n",
+		   (unsigned long long)atomic_load(&M.foldin_rejected));
 	head(&b, "lensflow_recommendations_served_total", "counter",
 	     "Movies returned to clients, by endpoint kind (user, new_user, similar).");
 	for (int k = 0; k < KIND_COUNT; k++)

@@ -63,6 +63,13 @@ void metrics_reload(enum reload_outcome o);
 void metrics_set_ready(int ready);
 void metrics_set_champion(int version);
 int metrics_champion(void);
+/* The fold-in bulkhead (POST /recommendations): at most limit fold-ins at a
+ * time, limit 0 meaning no bound. metrics_foldin_enter is a non-blocking
+ * try-acquire: 1 when admitted (then metrics_foldin_leave once done), 0 when
+ * limit are in flight already (counted as a rejection). */
+void metrics_foldin_limit(int limit);
+int metrics_foldin_enter(void);
+void metrics_foldin_leave(void);
 
 /* What the model gauges show; the strings are copied. */
 struct metrics_model {

@@ -134,6 +134,19 @@ static int dispatch(struct req *rq)
 			return reply_error(rq, 404, "%s %.*s is unknown", what,
 					   m.id_len > 40 ? 40 : (int)m.id_len, m.id);
 	}
+	/* The fold-in bulkhead: a fold-in is CPU-heavy (18 ms for 500 ratings), so at
+	 * most --foldin-concurrency run at a time and the excess is refused at once,
+	 * before it takes a database connection the other routes need. */
+	if (m.route == ROUTE_RECS_NEW) {
+		if (!metrics_foldin_enter()) {
+			drain_body(rq);
+			rq->hdr_name = "Retry-After";
+			rq->hdr_value = "1";
+			return reply_error(rq, 503, "too many new-user requests at once; retry "
+					   "after 1 s");
+		}
+		rq->foldin = 1;
+	}
 	/* A database connection for the rest of the request, for the routes that use one:
 	 * there are fewer of them than civetweb's threads, so a thread waits here when all
 	 * are busy, never while a slow client is still sending its request. */
@@ -177,6 +190,8 @@ int serve_begin(struct mg_connection *conn)
 	int status = dispatch(&rq);
 	if (rq.w)
 		db_pool_put(&((struct serve_app *)app)->pool, rq.w);
+	if (rq.foldin)
+		metrics_foldin_leave();
 	metrics_in_flight(-1);
 	metrics_http(rq.route, rq.method, rq.status ? rq.status : status, now_seconds() - start);
 	return status > 0 ? status : 500; /* 0 would let civetweb answer the request too */
