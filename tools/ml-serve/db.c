@@ -52,6 +52,7 @@ void db_worker_close(struct worker *w)
 	w->conn = NULL;
 	w->gen = 0;
 	w->fixed = 0;
+	w->feedback_prepared = 0;
 	memset(w->set_prepared, 0, sizeof w->set_prepared);
 }
 

@@ -33,6 +33,7 @@ struct worker {
 	uint64_t gen;              /* snapshot generation of the prepared set statements */
 	unsigned char fixed;       /* bit per fixed statement prepared */
 	unsigned char set_prepared[3][MAX_K + 1];
+	unsigned char feedback_prepared; /* lib/store_feedback's insert (feedback pool) */
 };
 
 /* The workers' database state, shared by civetweb's threads: a request takes
