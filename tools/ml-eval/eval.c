@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "model.h"
 #include "rng.h"
 #include "util.h"
 
@@ -146,8 +147,8 @@ static int rank_block(const scorer *s, state *st, const int32_t *ids, const long
 
 static int add_rmse(const lfe *model, const ratings *test, metric_set *out, lf_error *err)
 {
-	const lfe_table *ru = lfe_find(model, "rating_users"),
-			*ri = lfe_find(model, "rating_items");
+	const lfe_table *ru = lfe_find(model, MODEL_T_RATING_USERS),
+			*ri = lfe_find(model, MODEL_T_RATING_ITEMS);
 	if (!ru || !ri)
 		return 0;
 	if (ru->dim != ri->dim)
@@ -185,10 +186,10 @@ static int build_catalogue(const lfe *model, const ratings *train, id_row **map,
 			   float **vec, size_t *dim, lf_error *err)
 {
 	if (model) {
-		const lfe_table *it = lfe_find(model, "items"), *us = lfe_find(model, "users");
+		const lfe_table *it = lfe_find(model, MODEL_T_ITEMS), *us = lfe_find(model, MODEL_T_USERS);
 		if (!it || !us)
 			return lf_fail(err, EX_DATAERR, "stdin: the model has no %s table",
-				       it ? "users" : "items");
+				       it ? MODEL_T_USERS : MODEL_T_ITEMS);
 		if (it->dim != us->dim)
 			return lf_fail(err, EX_DATAERR,
 				       "stdin: users have dim %u but items %u; not a ranking model",
@@ -297,7 +298,7 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 	*skipped = 0;
 	if (build_catalogue(model, train, &cat, &n_cat, &vec, &dim, err) < 0)
 		goto done;
-	const lfe_table *users = model ? lfe_find(model, "users") : NULL;
+	const lfe_table *users = model ? lfe_find(model, MODEL_T_USERS) : NULL;
 	if (rank_eval_init(&ev, k, n_cat, err) < 0)
 		goto done;
 	tr = to_pairs(train, cat, n_cat);
