@@ -126,6 +126,8 @@ SEED ?= 42
 MODEL_NAME ?= lensflow
 EXPERIMENT ?= lensflow
 TRAIN_FLAGS ?=
+# ml-eval ranks at most this many test users (a seeded sample; all of ML-100k's 943)
+EVAL_USERS ?= 20000
 # Offline machines: a copy of ml-100k beside the checkout is used when
 # LENSFLOW_DATA_URL is unset (ml-fetch's own default is GroupLens' archive).
 export LENSFLOW_DATA_URL ?= $(firstword $(abspath $(wildcard ../shared/data/ml-100k ../ml-100k)))
@@ -158,7 +160,7 @@ pipeline: services-up ## fetch → split → train → evaluate → register →
 	cat $$run/pipeline.json
 
 ifdef W
-export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS GIT_COMMIT
+export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS EVAL_USERS GIT_COMMIT
 export BIN := $(abspath $(BIN))
 STEP := scripts/pipeline-step
 run-chain: $(W)/pipeline.json
@@ -368,13 +370,14 @@ soak: ## ml-serve for SOAK_SECONDS (600) at half its saturation: errors, RSS, fd
 # is set). About 5 minutes on 2 cores.
 # scripts/tune is the hyperparameter search (validation carved from train).
 #
-# The pipeline's default ranking model is the blend of EASE and the softmax MF
-# (ms-stratified seed 42 NDCG@10 0.489 against the softmax MF's 0.479; see
-# quality.md). ml-train's own default stays softmax-mf, and a TRAIN_FLAGS
+# The pipeline's default ranking model is `--model auto`: on ML-100k the blend of
+# EASE, iALS and the softmax MF, byte for byte (ms-stratified seed 42 NDCG@10 0.489
+# against the softmax MF's 0.479; see quality.md), past 2M ratings EASE + iALS
+# (docs/scale.md). ml-train's own default stays softmax-mf, and a TRAIN_FLAGS
 # given on the command line or in the environment (cron's retrain.env, the
 # tests) is used as it is: only the Makefile's empty default is replaced.
 ifeq ($(origin TRAIN_FLAGS),file)
-TRAIN_FLAGS := --model blend
+TRAIN_FLAGS := --model auto
 endif
 .PHONY: quality
 quality: deps ## model quality over seeds 42..46, anchors beside ours → test/bench/results/quality.*
