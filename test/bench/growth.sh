@@ -8,10 +8,11 @@
 # (test/bench/growth.c) fits the exponents and writes
 # results/scale-growth.{json,md,svg}.
 #
-# The releases come from test/tools/ml-synth in the release's own format when
-# it is built and ml-fetch reads them (--dataset); otherwise from
-# test/bench/ratings-synth as a u.data directory (whole stars). Which one ran
-# is in the table's title. BENCH_GROWTH_KEEP=1 keeps the committed rows of
+# The releases come from test/bench/ratings-synth as a u.data directory
+# (whole stars; the default, so that runs of different sizes compare), or
+# with BENCH_GROWTH_SYNTH=ml-synth from test/tools/ml-synth in the release's
+# own format (ml-fetch then converts CSV or '::' files). Which one ran is in
+# the table's title. BENCH_GROWTH_KEEP=1 keeps the committed rows of
 # the sizes not run this time. The serving measurements at synthetic catalogue
 # sizes (HNSW, iterative scans, recall) are the part "catalogue" (scale.sh).
 
@@ -75,10 +76,10 @@ growth_one() {
 section_growth() {
 	start_section scale-growth
 	SYNTH=$REPO/${BUILD:-build/release}/test-tools/ml-synth
-	if [ -x "$SYNTH" ] && "$BIN/ml-fetch" --help 2>&1 | grep -q -- '--dataset'; then
-		GROWTH_SYNTH=ml-synth
-	else
-		GROWTH_SYNTH=ratings-synth
+	GROWTH_SYNTH=${BENCH_GROWTH_SYNTH:-ratings-synth}
+	if [ "$GROWTH_SYNTH" = ml-synth ] && ! { [ -x "$SYNTH" ] &&
+		"$BIN/ml-fetch" --help 2>&1 | grep -q -- '--dataset'; }; then
+		die "BENCH_GROWTH_SYNTH=ml-synth needs test-tools/ml-synth and ml-fetch --dataset"
 	fi
 	GROWTH_TSV=$WORK/growth.tsv
 	: >"$GROWTH_TSV"
