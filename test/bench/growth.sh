@@ -62,6 +62,8 @@ growth_one() {
 		"$BIN/ml-train" "$d/params.tsv" "$d/train.tsv" "$d/model.lfe"
 	timed_stage "$size" "$n" eval sh -c '"$1" --users 20000 --train "$2" --test "$3" <"$4" >"$5"' _ \
 		"$BIN/ml-eval" "$d/train.tsv" "$d/test.tsv" "$d/model.lfe" "$d/metrics.tsv"
+	"$BIN/ml-eval" --users 20000 --baseline popularity --train "$d/train.tsv" \
+		--test "$d/test.tsv" >"$d/baseline.tsv"
 	GROWTH_VERSION=$((GROWTH_VERSION + 1))
 	timed_stage "$size" "$n" load sh -c '"$1" -q --model-name growth --version "$2" --index auto <"$3" >/dev/null' _ \
 		"$BIN/ml-pgload" "$GROWTH_VERSION" "$d/model.lfe"
@@ -69,12 +71,14 @@ growth_one() {
 		--arg model "$(awk -F'\t' '$1 == "model_auto" { print $2 }' "$d/params.tsv")" \
 		--argjson ndcg "$(awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$d/metrics.tsv")" \
 		--argjson rmse "$(awk -F'\t' '$1 == "rmse" { print $2 }' "$d/metrics.tsv")" \
-		'{size: $size, ratings: $n, model_auto: $model, ndcg_at_10_sample: $ndcg, rmse: $rmse}')"
+		--argjson pop "$(awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$d/baseline.tsv")" \
+		'{size: $size, ratings: $n, ndcg_at_10_sample: $ndcg, popularity_ndcg_at_10: $pop,
+		  rmse: $rmse, model_auto: $model}')"
 	rm -rf "$d"
 }
 
 section_growth() {
-	start_section scale-growth
+	start_section scale-stages # the figures; the growth table is scale-growth.*
 	SYNTH=$REPO/${BUILD:-build/release}/test-tools/ml-synth
 	GROWTH_SYNTH=${BENCH_GROWTH_SYNTH:-ratings-synth}
 	if [ "$GROWTH_SYNTH" = ml-synth ] && ! { [ -x "$SYNTH" ] &&
