@@ -141,7 +141,7 @@ static void write_svg(FILE *f, const char *title)
 		x1 = x0 + 1;
 	if (y1 <= y0)
 		y1 = y0 + 1;
-	const double W = 640, H = 420, L = 70, R = 150, T = 40, B = 50;
+	const double W = 780, H = 440, L = 70, R = 170, T = 44, B = 50;
 	double pw = W - L - R, ph = H - T - B;
 #define PX(lx) (L + ((lx) - x0) / (x1 - x0) * pw)
 #define PY(ly) (T + ph - ((ly) - y0) / (y1 - y0) * ph)
@@ -149,7 +149,7 @@ static void write_svg(FILE *f, const char *title)
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
 		"font-family=\"sans-serif\" font-size=\"12\">\n"
 		"<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-		"<text x=\"%.0f\" y=\"22\" font-size=\"14\">%s</text>\n",
+		"<text x=\"%.0f\" y=\"22\" font-size=\"13\">%s</text>\n",
 		W, H, L, title);
 	for (double d = x0; d <= x1 + 1e-9; d++)
 		fprintf(f,

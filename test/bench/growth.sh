@@ -98,7 +98,7 @@ section_growth() {
 	for s in ${BENCH_GROWTH:-100k 1m 10m 25m}; do
 		growth_one "$s"
 	done
-	"$HB/growth" --title "lensflow stage growth (synthetic releases from $GROWTH_SYNTH, $(nproc) cores, commit $(commit_id))" \
+	"$HB/growth" --title "lensflow stage growth ($GROWTH_SYNTH releases, $(nproc) cores, commit $(commit_id))" \
 		--json "$RESULTS/scale-growth.json" --md "$RESULTS/scale-growth.md" \
 		--svg "$RESULTS/scale-growth.svg" <"$GROWTH_TSV"
 	cp "$GROWTH_TSV" "$RESULTS/scale-growth.tsv"
