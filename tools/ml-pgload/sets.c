@@ -32,6 +32,7 @@
 #include "lfe.h"
 #include "pg.h"
 #include "pgload.h"
+#include "store_compact.h"
 #include "tsv.h"
 #include "util.h"
 
@@ -45,7 +46,9 @@ typedef struct set_names {
 typedef struct set_data {
 	const lfe_table *users, *items, *foldin;
 	const lfe_table *blend, *ease; /* NULL when the model has none */
+	const lfe_table *fold, *map;   /* the compact form's (store_compact.h), else NULL */
 	uint32_t dim, ddim; /* ranking and direction dimensions */
+	uint32_t wdim;      /* the model's full width: fold's, else dim */
 	float foldin_v[4];
 	int hnsw; /* resolved: 1 HNSW indexes, 0 exact scans only */
 } set_data;
@@ -72,10 +75,10 @@ static int check_blend(const set_data *d, const char *name, lf_error *err)
 			return lf_fail(err, EX_DATAERR, "%s: blend block size %g is not a dimension",
 				       name, (double)b[j]);
 	uint32_t ke = (uint32_t)b[0], ki = (uint32_t)b[1], m = (uint32_t)b[2];
-	if (ke + ki + m != d->dim)
+	if (ke + ki + m != d->wdim)
 		return lf_fail(err, EX_DATAERR,
 			       "%s: blend blocks %u + %u + %u do not make the dimension %u", name, ke,
-			       ki, m, d->dim);
+			       ki, m, d->wdim);
 	if (m && !d->foldin)
 		return lf_fail(err, EX_DATAERR, "%s: a softmax-MF block without a foldin table",
 			       name);
@@ -93,6 +96,27 @@ static int check_blend(const set_data *d, const char *name, lf_error *err)
 	return 0;
 }
 
+/* The compact form (ml-train --serve-dim): fold_items, the full-width movies
+ * in the items' order, and serve_map, w x dim. Directions come from the
+ * full-width movies, as without it. */
+static int check_compact(set_data *d, const char *name, lf_error *err)
+{
+	d->wdim = d->dim;
+	if (!d->fold && !d->map)
+		return 0;
+	if (!d->fold || !d->map)
+		return lf_fail(err, EX_DATAERR, "%s: %s without %s", name,
+			       d->fold ? "fold_items" : "serve_map", d->fold ? "serve_map" : "fold_items");
+	if (d->fold->rows != d->items->rows ||
+	    memcmp(d->fold->ids, d->items->ids, d->items->rows * sizeof *d->items->ids) != 0)
+		return lf_fail(err, EX_DATAERR, "%s: fold_items' movies are not the items'", name);
+	if (d->map->dim != d->dim || d->map->rows != d->fold->dim || d->fold->dim > PG_VECTOR_MAX_DIM)
+		return lf_fail(err, EX_DATAERR, "%s: serve_map is %ux%u, expected %ux%u", name,
+			       d->map->rows, d->map->dim, d->fold->dim, d->dim);
+	d->wdim = d->fold->dim;
+	return 0;
+}
+
 static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_error *err)
 {
 	d->users = lfe_find(m, "users");
@@ -100,6 +124,8 @@ static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_e
 	d->foldin = lfe_find(m, "foldin");
 	d->blend = lfe_find(m, "blend");
 	d->ease = lfe_find(m, "ease_foldin");
+	d->fold = lfe_find(m, "fold_items");
+	d->map = lfe_find(m, "serve_map");
 	if (!d->users || !d->items)
 		return lf_fail(err, EX_DATAERR,
 			       "%s: no '%s' table; an .lfe for serving needs users and items", name,
@@ -129,7 +155,9 @@ static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_e
 				       d->foldin->rows, d->foldin->dim);
 		memcpy(d->foldin_v, d->foldin->values, sizeof d->foldin_v);
 	}
-	d->ddim = d->dim - (d->foldin_v[3] != 0.0f ? 1 : 0);
+	if (check_compact(d, name, err) < 0)
+		return -1;
+	d->ddim = d->wdim - (d->foldin_v[3] != 0.0f ? 1 : 0);
 	if (d->ddim == 0)
 		return lf_fail(err, EX_DATAERR, "%s: dim 1 with bias_last leaves no movie factor",
 			       name);
@@ -284,7 +312,8 @@ static const char *hasher_hex(hasher *h)
 
 /* embedding_sets.foldin: the softmax-MF fold-in's parameters, and the blend's
  * with the EASE table's name when the model has them. */
-static void foldin_json(char *out, size_t cap, const set_data *d, const set_names *n)
+static void foldin_json(char *out, size_t cap, const set_opts *o, const set_data *d,
+			const set_names *n)
 {
 	size_t len = 0;
 	len += (size_t)snprintf(out, cap, "{");
@@ -306,6 +335,14 @@ static void foldin_json(char *out, size_t cap, const set_data *d, const set_name
 			len += (size_t)snprintf(out + len, cap - len, ", \"ease_table\": \"%s\"",
 						n->ease);
 	}
+	if (d->fold && len < cap) {
+		char fold[PG_IDENT_MAX], map[PG_IDENT_MAX];
+		store_compact_names(o->model, o->version, fold, map, sizeof fold);
+		len += (size_t)snprintf(out + len, cap - len,
+					"%s\"compact\": {\"full_dim\": %u, \"fold_table\": \"%s\", "
+					"\"map_table\": \"%s\"}",
+					len > 1 ? ", " : "", d->fold->dim, fold, map);
+	}
 	if (len < cap)
 		snprintf(out + len, cap - len, "}");
 }
@@ -314,7 +351,7 @@ static void foldin_json(char *out, size_t cap, const set_data *d, const set_name
 static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_names *n,
 		   hasher *hash, const char *metrics, lf_error *err)
 {
-	char ver[16], key[96], sdim[16], nu[16], ni[16], foldin[768];
+	char ver[16], key[96], sdim[16], nu[16], ni[16], foldin[1024];
 	PGresult *res;
 
 	snprintf(ver, sizeof ver, "%d", o->version);
@@ -360,7 +397,10 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 		return -1;
 	if (copy_vectors(c, n->qusers, "user_id, embedding", d->users, 0, d->dim, err) < 0 ||
 	    copy_vectors(c, n->qitems, "movie_id, embedding", d->items, 0, d->dim, err) < 0 ||
-	    copy_vectors(c, n->qdirs, "movie_id, direction", d->items, 1, d->ddim, err) < 0)
+	    copy_vectors(c, n->qdirs, "movie_id, direction", d->fold ? d->fold : d->items, 1,
+			 d->ddim, err) < 0)
+		return -1;
+	if (d->fold && store_compact_write(c, o->model, o->version, d->fold, d->map, err) < 0)
 		return -1;
 	if (execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (user_id)", n->qusers) < 0 ||
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qitems) < 0 ||
@@ -380,7 +420,7 @@ static int load_tx(PGconn *c, const set_opts *o, const set_data *d, const set_na
 	snprintf(sdim, sizeof sdim, "%u", d->dim);
 	snprintf(nu, sizeof nu, "%u", d->users->rows);
 	snprintf(ni, sizeof ni, "%u", d->items->rows);
-	foldin_json(foldin, sizeof foldin, d, n);
+	foldin_json(foldin, sizeof foldin, o, d, n);
 	const char *p[] = {o->model,
 			   ver,
 			   sdim,

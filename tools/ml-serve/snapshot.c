@@ -46,6 +46,7 @@ static void snapshot_free(struct snapshot *s)
 	free(s->items_sql);
 	free(s->dirs_sql);
 	blendfold_free(&s->blend);
+	compactform_free(&s->compact);
 	free(s);
 }
 
@@ -154,7 +155,10 @@ static int parse_set_json(struct snapshot *s, const char *metrics, const char *f
 	s->foldin.weight_alpha = json_num(f, "weight_alpha", 0.0);
 	s->foldin.weight_norm = json_num(f, "weight_norm", 1.0);
 	s->foldin.bias_last = json_num(f, "bias_last", 0.0) != 0.0; /* as ml-pgload reads an absent foldin table */
-	int rc = blendfold_parse(&s->blend, f, s->dim, err);
+	int rc = compactform_parse(&s->compact, f, s->dim, err);
+	if (rc == 0)
+		rc = blendfold_parse(&s->blend, f, s->compact.present ? s->compact.wdim : s->dim,
+				     err);
 	json_decref(f);
 	if (rc < 0)
 		return -1;
@@ -374,8 +378,12 @@ int snapshot_load(PGconn *conn, const char *model_name, struct snapshot **out, l
 		if (rc == 0)
 			rc = load_items(conn, s, err);
 		if (rc == 0)
-			rc = blendfold_load(&s->blend, conn, s->item_ids, s->n_items, s->items,
-					    s->dim, err);
+			rc = compactform_load(&s->compact, conn, s->item_ids, s->n_items, s->dim,
+					      err);
+		if (rc == 0)
+			rc = blendfold_load(&s->blend, conn, s->item_ids, s->n_items,
+					    s->compact.present ? s->compact.fold : s->items,
+					    s->compact.present ? s->compact.wdim : s->dim, err);
 		PGresult *r = PQexec(conn, rc == 0 ? "COMMIT" : "ROLLBACK");
 		PQclear(r);
 	}

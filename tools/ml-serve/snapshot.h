@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "blendfold.h"
+#include "compactform.h"
 #include "foldin.h"
 #include "log.h"
 
@@ -46,6 +47,7 @@ struct snapshot {
 	size_t row_of_n;
 	struct foldin_params foldin;
 	struct blendfold blend; /* .present: fold in block by block (blendfold.h) */
+	struct compact_form compact; /* .present: folded in at its full width, then mapped */
 	size_t n_metrics;     /* offline metrics recorded with the set */
 	char **metric_names;
 	double *metric_values;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compact.h"
 #include "lfe.h"
 #include "log.h"
 #include "train.h"
@@ -55,6 +56,11 @@ static const char usage[] =
 	"  --ema X                 keep a moving average of the weights, avg = X avg + (1-X) w,\n"
 	"                          as the model (default 0: off)\n"
 	"  --rating-dim N          rating head factors per sample, 1..64 (default 6)\n"
+	"  --serve-dim N           write users and items at N dimensions: the best rank-N\n"
+	"                          approximation of the model's user x movie scores, with the\n"
+	"                          full-width movies (fold_items) and the map of a full-width\n"
+	"                          user into it (serve_map) for new users (0: full width,\n"
+	"                          the default)\n"
 	"  --rating-sweeps N       rating head Gibbs sweeps (default 60)\n"
 	"  --rating-burn-in N      at least N sweeps before the first kept sample; the samples\n"
 	"                          end at the last sweep (default 10)\n"
@@ -95,6 +101,7 @@ enum {
 	OPT_BATCH,
 	OPT_VRATIO,
 	OPT_RDIM,
+	OPT_SERVE_DIM,
 	OPT_RSWEEPS,
 	OPT_RBURN,
 	OPT_RSAMPLES,
@@ -139,6 +146,7 @@ static const struct option longopts[] = {
 	{"batch-users", required_argument, NULL, OPT_BATCH},
 	{"validation-ratio", required_argument, NULL, OPT_VRATIO},
 	{"rating-dim", required_argument, NULL, OPT_RDIM},
+	{"serve-dim", required_argument, NULL, OPT_SERVE_DIM},
 	{"rating-sweeps", required_argument, NULL, OPT_RSWEEPS},
 	{"rating-burn-in", required_argument, NULL, OPT_RBURN},
 	{"rating-samples", required_argument, NULL, OPT_RSAMPLES},
@@ -273,6 +281,11 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 			if (parse_i64(optarg, 1, LFE_MAX_DIM - 1, &i) < 0)
 				return bad_value(name, optarg, "an integer in 1..4095");
 			c->rank.dim = (size_t)i;
+			break;
+		case OPT_SERVE_DIM:
+			if (parse_i64(optarg, 0, LFE_MAX_DIM - 1, &i) < 0)
+				return bad_value(name, optarg, "an integer in 0..4095");
+			c->serve_dim = (size_t)i;
 			break;
 		case OPT_RDIM:
 			if (parse_i64(optarg, 1, 64, &i) < 0)
@@ -438,7 +451,8 @@ static int run(const train_config *c, const char *out, const char *losses, const
 		goto done;
 	ratings_free(&r);
 	openblas_set_num_threads(c->threads > 1 ? c->threads - 1 : 1);
-	if (train_all(&d, c, &res, err) < 0 || train_to_lfe(&d, c, &res, &model, err) < 0)
+	if (train_all(&d, c, &res, err) < 0 || train_to_lfe(&d, c, &res, &model, err) < 0 ||
+	    (c->serve_dim && compact_model(&model, c->serve_dim, err) < 0))
 		goto done;
 	/* every output is complete in its temporary file before any is renamed */
 	if (losses && write_record(losses, losses_rec, &d, c, &res, &ol, err) < 0)

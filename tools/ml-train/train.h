@@ -49,6 +49,7 @@ typedef struct train_config {
 	double validation_ratio;
 	uint64_t seed;
 	int threads;
+	size_t serve_dim;   /* > 0: users and items written at this width (compact.h) */
 } train_config;
 
 typedef struct loss_row {
