@@ -6,6 +6,7 @@
 #include "store_compact.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,6 +62,22 @@ int store_compact_write(PGconn *c, const char *model, int version, const lfe_tab
 		return -1;
 	snprintf(sql, sizeof sql, "ALTER TABLE %s ADD PRIMARY KEY (k)", q[1]);
 	return pg_exec(c, sql, 0, NULL, err);
+}
+
+char *store_compact_foldin(const char *foldin_json, const char *model, int version,
+			   uint32_t wdim)
+{
+	char fold[PG_IDENT_MAX], map[PG_IDENT_MAX];
+	store_compact_names(model, version, fold, map, sizeof fold);
+	json_t *o = json_loads(foldin_json, 0, NULL);
+	json_t *c = json_pack("{s:i, s:s, s:s}", "full_dim", (json_int_t)wdim, "fold_table", fold,
+			      "map_table", map);
+	char *out = NULL;
+	if (json_is_object(o) && c && json_object_set(o, "compact", c) == 0)
+		out = json_dumps(o, JSON_COMPACT);
+	json_decref(c);
+	json_decref(o);
+	return out;
 }
 
 int store_compact_drop(PGconn *c, const char *model, const char *version, lf_error *err)

@@ -33,6 +33,12 @@ void store_compact_names(const char *model, int version, char *fold, char *map, 
 int store_compact_write(PGconn *c, const char *model, int version, const lfe_table *fold,
 			const lfe_table *map, lf_error *err);
 
+/* foldin_json (model.h's embedding_sets.foldin text) with "compact":
+ * {"full_dim": wdim, "fold_table": ..., "map_table": ...} added: a new string
+ * (caller frees), NULL when out of memory or foldin_json is not an object. */
+char *store_compact_foldin(const char *foldin_json, const char *model, int version,
+			   uint32_t wdim);
+
 /* DROP TABLE IF EXISTS of both tables of a set. */
 int store_compact_drop(PGconn *c, const char *model, const char *version, lf_error *err);
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "live.h"
 #include "util.h"
 
 /* Buckets that resolve well under a millisecond: a cached answer takes ~0.2 ms. */
@@ -47,12 +48,13 @@ static struct {
 static const char *const ROUTES[ROUTE_COUNT] = {
 	"/", "/healthz", "/readyz", "/metrics", "/model", "/recommendations",
 	"/recommendations/{user_id}", "/movies/search", "/movies/{movie_id}",
-	"/movies/{movie_id}/similar", "/users/{user_id}/ratings", "/admin/reload", "unmatched",
+	"/movies/{movie_id}/similar", "/users/{user_id}/ratings", "/admin/reload", "/feedback", "unmatched",
 };
 static const char *const METHODS[METHOD_COUNT] = {"GET", "POST", "HEAD", "PUT", "DELETE",
 						  "PATCH", "OPTIONS", "other"};
 static const char *const QUERIES[Q_COUNT] = {"user_recs", "new_user_recs", "similar", "search",
-					     "movie", "user_ratings", "ping", "load"};
+					     "movie", "user_ratings", "ping", "load",
+					     "feedback"};
 static const char *const KINDS[KIND_COUNT] = {"user", "new_user", "similar"};
 static const char *const OUTCOMES[RELOAD_COUNT] = {"success", "failure", "unchanged"};
 
@@ -375,6 +377,7 @@ char *metrics_render(const struct metrics_model *model, size_t *len)
 	head(&b, "lensflow_build_info", "gauge", "The build: version and git commit as labels.");
 	buf_printf(&b, "lensflow_build_info{version=\"%s\",commit=\"%s\"} 1\n", LENSFLOW_VERSION,
 		   LENSFLOW_COMMIT);
+	live_render(&b); /* live.h: feedback, impressions, arms, online evaluation */
 	render_process(&b);
 	return buf_take(&b, len);
 }

@@ -32,6 +32,7 @@ enum route_id {
 	ROUTE_SIMILAR,
 	ROUTE_USER_RATINGS,
 	ROUTE_RELOAD,
+	ROUTE_FEEDBACK,     /* POST /feedback */
 	ROUTE_UNMATCHED,
 	ROUTE_COUNT
 };
@@ -39,8 +40,10 @@ enum route_id {
 enum method_id { METHOD_GET, METHOD_POST, METHOD_HEAD, METHOD_PUT, METHOD_DELETE,
 		 METHOD_PATCH, METHOD_OPTIONS, METHOD_OTHER, METHOD_COUNT };
 
+/* lib/store's statements in its order (enum store_query; db.c checks), then
+ * the snapshot's load */
 enum query_id { Q_USER_RECS, Q_NEW_USER_RECS, Q_SIMILAR, Q_SEARCH, Q_MOVIE, Q_USER_RATINGS,
-		Q_PING, Q_LOAD, Q_COUNT };
+		Q_PING, Q_LOAD, Q_FEEDBACK, Q_COUNT };
 
 enum kind_id { KIND_USER, KIND_NEW_USER, KIND_SIMILAR, KIND_COUNT };
 

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "feedback.h"
 #include "serve.h"
 #include "static.h"
 #include "util.h"
@@ -67,8 +68,8 @@ static int match_path(const char *path, struct match *m)
 				m->route = one[i].r;
 				return 0;
 			}
-		if (seg_is(s[0], l[0], "recommendations")) {
-			m->route = ROUTE_RECS_NEW;
+		if (seg_is(s[0], l[0], "recommendations") || seg_is(s[0], l[0], "feedback")) {
+			m->route = s[0][0] == 'r' ? ROUTE_RECS_NEW : ROUTE_FEEDBACK;
 			m->allow = "POST";
 			return 0;
 		}
@@ -150,7 +151,7 @@ static int dispatch(struct req *rq)
 	 * there are fewer of them than civetweb's threads, so a thread waits here when all
 	 * are busy, never while a slow client is still sending its request. */
 	if (m.route != ROUTE_ROOT && m.route != ROUTE_HEALTHZ && m.route != ROUTE_METRICS &&
-	    m.route != ROUTE_MODEL) {
+	    m.route != ROUTE_MODEL && m.route != ROUTE_FEEDBACK /* its own pool */) {
 		rq->w = db_pool_get(&rq->app->pool, rq->app->cfg.timeout_ms);
 		if (!rq->w)
 			return reply_unavailable(rq, "every database connection is busy");
@@ -162,6 +163,7 @@ static int dispatch(struct req *rq)
 	case ROUTE_METRICS: return op_metrics(rq);
 	case ROUTE_MODEL: return op_model(rq);
 	case ROUTE_RELOAD: return op_reload(rq);
+	case ROUTE_FEEDBACK: return op_feedback(rq);
 	case ROUTE_RECS_NEW: return rec_new_user(rq);
 	case ROUTE_RECS_USER: return rec_user(rq, id);
 	case ROUTE_SEARCH: return rec_search(rq);
