@@ -47,7 +47,7 @@ COMMON_LIBS := -lz -lm
 LIBS_ml-fetch := -lcurl -lzip
 LIBS_ml-split :=
 LIBS_ml-train := $(BLAS_LIBS) -lpthread
-LIBS_ml-eval := $(BLAS_LIBS) -lpthread
+LIBS_ml-eval := $(BLAS_LIBS) -ljansson -lpthread
 LIBS_ml-mlflow-log := -lcurl -ljansson
 LIBS_ml-pgload := -lpq -lpthread
 # schema.c embeds sql/schema.sql with .incbin: rebuild it when the schema changes
@@ -361,14 +361,11 @@ soak: ## ml-serve for SOAK_SECONDS (600) at half its saturation: errors, RSS, fd
 # is set). About 5 minutes on 2 cores.
 # scripts/tune is the hyperparameter search (validation carved from train).
 #
-# The pipeline's default ranking model is the blend of EASE and the softmax MF
-# (ms-stratified seed 42 NDCG@10 0.489 against the softmax MF's 0.479; see
-# quality.md). ml-train's own default stays softmax-mf, and a TRAIN_FLAGS
-# given on the command line or in the environment (cron's retrain.env, the
-# tests) is used as it is: only the Makefile's empty default is replaced.
-ifeq ($(origin TRAIN_FLAGS),file)
-TRAIN_FLAGS := --model blend
-endif
+# The pipeline's ranking model is ml-train's default, the blend of EASE, iALS
+# and the softmax MF (ms-stratified seed 42 NDCG@10 0.489 against the softmax
+# MF's 0.479; see quality.md): TRAIN_FLAGS stays empty, and one given on the
+# command line or in the environment (cron's retrain.env, the tests) adds to
+# it (`--model softmax-mf` for the others).
 .PHONY: quality
 quality: deps ## model quality over seeds 42..46, anchors beside ours → test/bench/results/quality.*
 	@[ -n "$${MLFLOW_TRACKING_URI:-}" ] || scripts/services up --only mlflow >&2

@@ -385,7 +385,7 @@ dot_matches() { # VERSION LFE
 
 @test "the same on a model trained by ml-train" {
 	[ -x "$BIN/ml-train" ] || skip "no ml-train built"
-	"$BIN/ml-train" -q --dim 16 --epochs 3 --rating-sweeps 20 --rating-burn-in 5 --rating-samples 5 \
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 3 --rating-sweeps 20 --rating-burn-in 5 --rating-samples 5 \
 		--threads 1 <"$F/ratings.tsv" >"$TMP/real.lfe"
 	run --separate-stderr "$BIN/ml-pgload" --version 40 <"$TMP/real.lfe"
 	assert_success

@@ -101,8 +101,8 @@ setup_file() {
 	"$BIN/ml-fetch" --source "$DATA" movies >"$d/movies.tsv" 2>/dev/null
 	"$BIN/ml-split" --test "$d/test.tsv" <"$d/ratings.tsv" >"$d/train.tsv" 2>/dev/null
 	# small and short: the API is under test, not the model
-	"$BIN/ml-train" -q --dim 16 --epochs 4 --threads 1 --seed 1 <"$d/train.tsv" >"$d/v1.lfe"
-	"$BIN/ml-train" -q --dim 16 --epochs 6 --threads 1 --seed 2 <"$d/train.tsv" >"$d/v2.lfe"
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 4 --threads 1 --seed 1 <"$d/train.tsv" >"$d/v1.lfe"
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 6 --threads 1 --seed 2 <"$d/train.tsv" >"$d/v2.lfe"
 	printf 'ndcg@10\t0.2468\nrmse\t0.9876\n' >"$d/metrics.tsv"
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
 	"$BIN/ml-pgload" -q --version 1 --run-id run-one --metrics "$d/metrics.tsv" --switch \
@@ -232,7 +232,7 @@ teardown_file() {
 	awk -F'\t' -v OFS='\t' '{ $2 = $2 * 1000003; print }' "$f/train.tsv" >"$d/train.tsv"
 	awk -F'\t' -v OFS='\t' '{ $2 = $2 * 1000003; print }' "$f/ratings.tsv" >"$d/ratings.tsv"
 	awk -F'\t' -v OFS='\t' '{ $1 = $1 * 1000003; print }' "$f/movies.tsv" >"$d/movies.tsv"
-	"$BIN/ml-train" -q --dim 16 --epochs 4 --threads 1 --seed 1 <"$d/train.tsv" >"$d/s.lfe"
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 4 --threads 1 --seed 1 <"$d/train.tsv" >"$d/s.lfe"
 	fresh_db lensflow_test_serve_sparse
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
 	"$BIN/ml-pgload" -q --version 1 --switch <"$d/s.lfe" >/dev/null

@@ -252,7 +252,7 @@ serve() {
 	d=$BATS_TEST_TMPDIR
 	RANDOM=7
 	for trial in $(seq 5); do
-		"$BIN/ml-train" -q --dim 16 --epochs 3 --threads 1 -o "$d/model.lfe" <"$BATS_FILE_TMPDIR/train.tsv" &
+		"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 3 --threads 1 -o "$d/model.lfe" <"$BATS_FILE_TMPDIR/train.tsv" &
 		pid=$!
 		sleep "0.$((RANDOM % 9 + 1))"
 		kill -KILL "$pid" 2>/dev/null || true
@@ -283,11 +283,11 @@ serve() {
 	mkdir -p "$RL_TMPFS"
 	mount -t tmpfs -o size=64k tmpfs "$RL_TMPFS" || skip "cannot mount a tmpfs here"
 	f=$RL_TMPFS
-	run "$BIN/ml-train" -q --dim 16 --epochs 1 --threads 1 -o "$f/model.lfe" <"$BATS_FILE_TMPDIR/train.tsv"
+	run "$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 1 --threads 1 -o "$f/model.lfe" <"$BATS_FILE_TMPDIR/train.tsv"
 	assert_equal "$status" 74
 	assert_output --partial "model.lfe"
 	[ ! -e "$f/model.lfe" ]
-	run bash -c "'$BIN/ml-train' -q --dim 16 --epochs 1 --threads 1 <'$BATS_FILE_TMPDIR/train.tsv' >'$f/stdout.lfe'"
+	run bash -c "'$BIN/ml-train' -q --model softmax-mf --dim 16 --epochs 1 --threads 1 <'$BATS_FILE_TMPDIR/train.tsv' >'$f/stdout.lfe'"
 	assert_equal "$status" 74
 	assert_equal "$(stat -c %s "$f/stdout.lfe")" 0
 	run "$BIN/ml-fetch" --source "$DATA" -o "$f/ratings.tsv" ratings
