@@ -105,7 +105,7 @@ setup_file() {
 	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 6 --threads 1 --seed 2 <"$d/train.tsv" >"$d/v2.lfe"
 	printf 'ndcg@10\t0.2468\nrmse\t0.9876\n' >"$d/metrics.tsv"
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
-	"$BIN/ml-pgload" -q --version 1 --run-id run-one --metrics "$d/metrics.tsv" --switch \
+	"$BIN/ml-pgload" -q --load 1 --run-id run-one --metrics "$d/metrics.tsv" --switch \
 		<"$d/v1.lfe" >/dev/null
 	PORT=$(free_port)
 	export PORT URL=http://127.0.0.1:$PORT
@@ -235,7 +235,7 @@ teardown_file() {
 	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 4 --threads 1 --seed 1 <"$d/train.tsv" >"$d/s.lfe"
 	fresh_db lensflow_test_serve_sparse
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
-	"$BIN/ml-pgload" -q --version 1 --switch <"$d/s.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --load 1 --switch <"$d/s.lfe" >/dev/null
 	local port
 	port=$(free_port)
 	MLFLOW_TRACKING_URI='' start_serve sparse --listen "127.0.0.1:$port" --threads 1
@@ -638,7 +638,7 @@ EOF
 }
 
 @test "reload serves a newly switched version; the poll thread follows a switch" {
-	"$BIN/ml-pgload" -q --version 2 --run-id run-two --switch <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --load 2 --run-id run-two --switch <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
 	http POST /admin/reload -H "Authorization: Bearer $TOKEN"
 	assert_code 200
 	# the poll thread (every 0.5 s) may have been first: then the reload finds nothing new
@@ -771,7 +771,7 @@ mlflow_api() { # mlflow_api ENDPOINT JSON: POST to MLflow's REST API, the answer
 	done
 	mlflow_api registered-models/alias "{\"name\": \"$model\", \"alias\": \"champion\",
 		\"version\": \"2\"}" >/dev/null
-	"$BIN/ml-pgload" -q --model-name "$model" --version 1 --switch <"$BATS_FILE_TMPDIR/v1.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name "$model" --load 1 --switch <"$BATS_FILE_TMPDIR/v1.lfe" >/dev/null
 	port=$(free_port)
 	start_serve registry --listen "127.0.0.1:$port" --model-name "$model" --poll 0.3 \
 		--tracking-uri "$MLFLOW_TRACKING_URI"
@@ -867,7 +867,7 @@ mlflow_api() { # mlflow_api ENDPOINT JSON: POST to MLflow's REST API, the answer
 		-c 'CREATE DATABASE serve_outage' >/dev/null
 	"$BIN/ml-pgload" -q --db "$url" --catalogue --movies "$BATS_FILE_TMPDIR/movies.tsv" \
 		--ratings "$BATS_FILE_TMPDIR/ratings.tsv" >/dev/null
-	"$BIN/ml-pgload" -q --db "$url" --version 1 --switch <"$BATS_FILE_TMPDIR/v1.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --db "$url" --load 1 --switch <"$BATS_FILE_TMPDIR/v1.lfe" >/dev/null
 	port=$(free_port)
 	start_serve outage2 --listen "127.0.0.1:$port" --db "$url" --poll 60
 	wait_for "http://127.0.0.1:$port" /readyz 200

@@ -27,7 +27,7 @@ setup_file() {
 		-c 'CREATE DATABASE rl_faults' >/dev/null
 	build_data "$BATS_FILE_TMPDIR" v2
 	load_set "$RL_DB_URL" "$BATS_FILE_TMPDIR"
-	"$BIN/ml-pgload" -q --db "$RL_DB_URL" --version 2 --run-id run-two <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --db "$RL_DB_URL" --load 2 --run-id run-two <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
 	PORT=$(free_port)
 	export PORT URL=http://127.0.0.1:$PORT
 	LENSFLOW_ADMIN_TOKEN=$TOKEN start_serve main --listen "127.0.0.1:$PORT" --threads 8 \
@@ -196,13 +196,13 @@ serve() {
 	start=$(date +%s%N)
 	# HNSW indexes (not built by default under 20000 movies) make a load long
 	# enough that most kills land inside it
-	"$BIN/ml-pgload" -q --index hnsw --version 90 <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --index hnsw --load 90 <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
 	full=$(( ($(date +%s%N) - start) / 1000000 ))
 	RANDOM=15
 	v=100 killed=0 completed=0
 	for trial in $(seq 20); do
 		delay=$((RANDOM % (full + 100)))
-		"$BIN/ml-pgload" -q --index hnsw --version "$v" <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null 2>&1 &
+		"$BIN/ml-pgload" -q --index hnsw --load "$v" <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null 2>&1 &
 		pid=$!
 		sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
 		kill -KILL "$pid" 2>/dev/null || true
@@ -240,7 +240,7 @@ serve() {
 	echo "$killed killed before the commit, $completed completed (a load takes $full ms)"
 	[ "$killed" -ge 5 ] || fail "only $killed kills landed inside a load"
 	# the next load completes, and is served
-	run "$BIN/ml-pgload" -q --version "$v" --switch <"$BATS_FILE_TMPDIR/v2.lfe"
+	run "$BIN/ml-pgload" -q --load "$v" --switch <"$BATS_FILE_TMPDIR/v2.lfe"
 	assert_success
 	assert_line "loaded"
 	assert_line "serving $v"

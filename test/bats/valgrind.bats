@@ -36,7 +36,7 @@ setup_file() {
 		head -1000 "$d/test.tsv" >"$d/some-test.tsv"
 	fi
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
-	"$BIN/ml-pgload" -q --version 1 --switch <"$d/model.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --load 1 --switch <"$d/model.lfe" >/dev/null
 }
 
 setup() {
@@ -100,7 +100,7 @@ teardown_file() {
 
 @test "ml-pgload under memcheck: a set, a switch, the list; an error path" {
 	d=$BATS_FILE_TMPDIR
-	run "${VG[@]}" "$BIN/ml-pgload" -q --version 2 --run-id vg --switch <"$d/model.lfe"
+	run "${VG[@]}" "$BIN/ml-pgload" -q --load 2 --run-id vg --switch <"$d/model.lfe"
 	assert_success
 	assert_line loaded
 	run "${VG[@]}" "$BIN/ml-pgload" --list

@@ -54,7 +54,7 @@ static void usage(FILE *f)
 		"Stops cleanly on SIGTERM or SIGINT.\n"
 		"\n"
 		"example:\n"
-		"  ml-pgload --version 3 --switch < model.lfe && ml-serve --listen 127.0.0.1:8000 &\n"
+		"  ml-pgload --load 3 --switch < model.lfe && ml-serve --listen 127.0.0.1:8000 &\n"
 		"  curl -s 127.0.0.1:8000/recommendations/1?k=5 | jq '.items[].title'\n");
 }
 
