@@ -146,7 +146,7 @@ teardown_file() {
 @test "bad options are usage errors (64) that name the problem" {
 	run "$BIN/ml-serve" --threads 0 --db postgresql://x
 	assert_equal "$status" 64
-	assert_output --partial "--threads: '0'"
+	assert_output --partial "--threads: bad value '0' (want an integer in 1..256)"
 	run "$BIN/ml-serve" --listen localhost:80x --db postgresql://x
 	assert_equal "$status" 64
 	assert_output --partial "--listen"

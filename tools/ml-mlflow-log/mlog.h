@@ -12,13 +12,12 @@
 
 #include "log.h"
 #include "mlflow.h"
+#include "opts.h"
 
 #define CHAMPION_ALIAS "champion"
 
-typedef struct mlog_list {
-	const char **items;
-	size_t n;
-} mlog_list;
+/* Repeatable options ("K=V" or paths), collected by lib/opts. */
+typedef opts_list mlog_list;
 
 typedef struct mlog_opts {
 	const char *tracking_uri;
