@@ -22,8 +22,9 @@ static const opts_choice baselines[] = {{"popularity", 1}, {NULL, 0}};
 static struct {
 	const char *train_path, *test_path;
 	int json, baseline, lists;
-	size_t k;
-} args = {.k = 10};
+	size_t k, n_users;
+	int64_t seed;
+} args = {.k = 10, .seed = 42};
 
 static const opts_opt options[] = {
 	{.type = OPTS_T_STRING, .long_name = "train", .value = &args.train_path, .argh = "FILE",
@@ -34,6 +35,11 @@ static const opts_opt options[] = {
 	OPTS_CHOICE(0, "baseline", &args.baseline, baselines, "popularity",
 		    "rank movies by train rating count instead of a model"),
 	OPTS_SET(0, "json", &args.json, 1, "one JSON object instead of TSV"),
+	OPTS_SIZE(0, "users", &args.n_users, 0, INT32_MAX, "N",
+		  "rank a sample of N test users (0: all, the default),\n"
+		  "drawn by a seeded shuffle of the test user ids; RMSE\n"
+		  "stays over every test rating"),
+	OPTS_I64(0, "seed", &args.seed, 0, INT64_MAX, "N", "the sample's seed (default 42)"),
 	OPTS_SET(0, "lists", &args.lists, 1,
 		 "print each test user's list instead of the metrics:\n"
 		 "TSV user, rank, movie, score"),
@@ -108,7 +114,8 @@ static int run(lf_error *err)
 	    read_ratings_file(args.test_path, &test, err) < 0 ||
 	    (!args.baseline && lfe_read(stdin, "stdin", &model, err) < 0) ||
 	    evaluate(args.baseline ? NULL : &model, &train, &test, args.k,
-		     args.lists ? stdout : NULL, &out, &skipped, err) < 0)
+		     &(eval_sample){args.n_users, (uint64_t)args.seed}, args.lists ? stdout : NULL,
+		     &out, &skipped, err) < 0)
 		goto done;
 	if (skipped)
 		log_info("%zu test users are unknown to the model and were skipped", skipped);

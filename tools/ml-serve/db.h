@@ -24,6 +24,7 @@
 
 #define MAX_K 100
 #define DB_STATEMENT_TIMEOUT_MS 2000
+#define DB_CONNECT_TIMEOUT_S 2
 
 struct worker {
 	const char *db_url;
@@ -32,6 +33,7 @@ struct worker {
 	uint64_t gen;              /* snapshot generation of the prepared set statements */
 	unsigned char fixed;       /* bit per fixed statement prepared */
 	unsigned char set_prepared[3][MAX_K + 1];
+	unsigned char feedback_prepared; /* lib/store_feedback's insert (feedback pool) */
 };
 
 /* The workers' database state, shared by civetweb's threads: a request takes
@@ -55,7 +57,8 @@ void db_pool_put(struct db_pool *p, struct worker *w);
 /* Closes every connection; no slot may be in use. */
 void db_pool_free(struct db_pool *p);
 
-/* A new connection with connect_timeout and statement_timeout set; NULL with err (EX_UNAVAILABLE). */
+/* A new connection (lib/pg) with lib/store's session settings; NULL with err
+ * (EX_UNAVAILABLE: "database unreachable: …", EX_USAGE: a bad URL). */
 PGconn *db_connect(const char *url, lf_error *err);
 
 /* The worker's connection, made when there is none. NULL with err. */

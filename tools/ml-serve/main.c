@@ -14,8 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "impressions.h"
 #include "mlflow.h"
 #include "opts.h"
+#include "pg.h"
 #include "serve.h"
 #include "util.h"
 
@@ -43,6 +45,16 @@ static int parse_listen(const char *s, char *out, size_t out_len)
  * keep-alive requests, while the database connections serve the others. */
 #define THREADS_PER_CONN 4
 
+/* Fold-ins at a time (--foldin-concurrency) by default: half the CPUs, at
+ * least 1. Each one is CPU work in its worker (18-40 ms for 500 ratings of
+ * the blend), so more would only take the CPUs from the known-user and
+ * catalogue requests and from Postgres. */
+static int default_foldin(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN) / 2;
+	return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
 /* The champion alias of model_name in MLflow (ctx: an mlflow client). */
 static int mlflow_champion(void *ctx, const char *model_name, int *version, lf_error *err)
 {
@@ -68,12 +80,13 @@ static int quiet_log(const struct mg_connection *conn, const char *message)
 
 static struct serve_app app = {
 	.cfg = {.threads = 16, .model_name = "lensflow", .poll_s = 10, .max_body = 65536,
-		.timeout_ms = 10000},
+		.timeout_ms = 10000, .max_feedback_body = 262144, .impressions_queue = 16384},
 	.reload_lock = PTHREAD_MUTEX_INITIALIZER,
 	.poll_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 static struct {
 	const char *listen, *run_as;
+	int foldin;
 	char ports[128]; /* civetweb's listening_ports form of --listen */
 } args;
 
@@ -95,9 +108,21 @@ static const opts_opt options[] = {
 		 "request timeout (default 10000)"),
 	OPTS_STRING(0, "access-log", &app.cfg.access_log, "FILE",
 		    "write an access log (default: none)"),
+	OPTS_INT(0, "foldin-concurrency", &args.foldin, 0, 1024, "N",
+		 "most new-user fold-ins (POST /recommendations)\n"
+		 "at a time; more are answered 503 with Retry-After at\n"
+		 "once (default: half the CPUs, at least 1; 0: no bound)"),
 	OPTS_STRING(0, "tracking-uri", &app.cfg.tracking_uri, "URI",
 		    "MLflow, read every poll for the champion's version\n"
 		    "(default $MLFLOW_TRACKING_URI; unset: not read)"),
+	OPTS_STRING(0, "feedback-db", &app.cfg.feedback_db_url, "URL",
+		    "where POST /feedback and the impressions are written\n"
+		    "(default: --db), e.g. the primary when --db is a standby"),
+	OPTS_SIZE(0, "max-feedback-body", &app.cfg.max_feedback_body, 64, 64 << 20, "BYTES",
+		  "largest POST /feedback body (default 262144)"),
+	OPTS_SIZE(0, "impressions-queue", &app.cfg.impressions_queue, 0, 1 << 22, "N",
+		  "ranked answers held for the impressions table\n"
+		  "(default 16384; 0: record none); a full queue drops"),
 	OPTS_STRING(0, "user", &args.run_as, "NAME",
 		    "started as root: once listening, run as NAME (its uid\n"
 		    "and gid, no supplementary groups), e.g. to use port 80"),
@@ -108,12 +133,14 @@ static const opts_cmd cmd = {
 	.prog = "ml-serve",
 	.usage = "usage: ml-serve [--listen HOST:PORT] [--threads N] [--db URL] [--model-name NAME]\n"
 		 "                [--poll SECONDS] [--max-body BYTES] [--timeout MS] [--access-log FILE]\n"
-		 "                [--tracking-uri URI] [--user NAME]\n"
+		 "                [--tracking-uri URI] [--user NAME] [--foldin-concurrency N]\n"
+		 "                [--feedback-db URL] [--max-feedback-body BYTES] [--impressions-queue N]\n"
 		 "\n"
 		 "Serves recommendations over HTTP from the embedding set that the `serving` table\n"
 		 "of the database points at, and reloads it when that changes.\n",
 	.opts = options,
-	.footer = "Environment: LENSFLOW_ADMIN_TOKEN enables POST /admin/reload (Bearer token).\n"
+	.footer = "Environment: LENSFLOW_ADMIN_TOKEN enables POST /admin/reload (Bearer token);\n"
+		  "LENSFLOW_FEEDBACK_TOKEN enables POST /feedback (Bearer token).\n"
 		  "Stops cleanly on SIGTERM or SIGINT.\n"
 		  "exit: 0 stopped, 64 usage, 67 no such --user, 69 cannot listen, 71 out of memory\n"
 		  "\n"
@@ -132,6 +159,18 @@ static int check_args(void)
 					"at most 32)", m);
 	if (!app.cfg.db_url || !*app.cfg.db_url)
 		return opts_error(&cmd, "no database: give --db URL or set DATABASE_URL");
+	if (!app.cfg.feedback_db_url || !*app.cfg.feedback_db_url)
+		app.cfg.feedback_db_url = app.cfg.db_url;
+	lf_error err = {0};
+	/* a typo is not an outage to wait out */
+	if (pg_url_check(app.cfg.db_url, &err) < 0) {
+		log_error("%s; fix --db or DATABASE_URL", err.msg);
+		return EX_USAGE;
+	}
+	if (pg_url_check(app.cfg.feedback_db_url, &err) < 0) {
+		log_error("%s; fix --feedback-db", err.msg);
+		return EX_USAGE;
+	}
 	if (!args.listen || !*args.listen)
 		args.listen = "127.0.0.1:8000";
 	if (parse_listen(args.listen, args.ports, sizeof args.ports) < 0)
@@ -193,7 +232,7 @@ static int serve(const sigset_t *stop)
 	lf_error err = {0};
 	mlflow ml = {0};
 	struct mg_context *ctx = NULL;
-	int rc = 0, pool_ok = 0;
+	int rc = 0, pool_ok = 0, feedback_ok = 0, impressions_ok = 0;
 	char threads[16], timeout[16];
 	const char *cw_opts[20];
 	struct mg_callbacks cb = {0};
@@ -207,9 +246,10 @@ static int serve(const sigset_t *stop)
 	civetweb_options(cw_opts, threads, timeout, sizeof threads);
 
 	metrics_init();
+	metrics_foldin_limit(args.foldin);
 	mg_init_library(0);
 	if (app.cfg.tracking_uri && *app.cfg.tracking_uri) {
-		if (http_open(&ml.http, app.cfg.tracking_uri, CHAMPION_TIMEOUT_S, &err) < 0) {
+		if (mlflow_open_timeout(&ml, app.cfg.tracking_uri, CHAMPION_TIMEOUT_S, &err) < 0) {
 			lf_error_prefix(&err, "--tracking-uri");
 			rc = EX_USAGE;
 			goto out;
@@ -220,6 +260,13 @@ static int serve(const sigset_t *stop)
 	if (db_pool_init(&app.pool, app.cfg.threads, app.cfg.db_url, &err) < 0)
 		goto out;
 	pool_ok = 1;
+	if (db_pool_init(&app.feedback_pool, app.cfg.threads, app.cfg.feedback_db_url, &err) < 0)
+		goto out;
+	feedback_ok = 1;
+	if (impressions_start(app.cfg.feedback_db_url, app.cfg.model_name, app.cfg.impressions_queue,
+			      &err) < 0)
+		goto out;
+	impressions_ok = 1;
 	if (poll_start(&app, &err) < 0)
 		goto out;
 	if (!(ctx = mg_start(&cb, &app, cw_opts))) {
@@ -243,6 +290,10 @@ out:
 	if (ctx)
 		mg_stop(ctx);
 	poll_stop(&app);
+	if (impressions_ok)
+		impressions_stop(); /* after the last answer: writes what the queue holds */
+	if (feedback_ok)
+		db_pool_free(&app.feedback_pool);
 	if (pool_ok)
 		db_pool_free(&app.pool);
 	mlflow_close(&ml);
@@ -269,8 +320,10 @@ int main(int argc, char **argv)
 	 * the first and every worker's arena then keeps a body's worth of memory. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	args.listen = getenv("LENSFLOW_LISTEN");
+	args.foldin = default_foldin();
 	app.cfg.db_url = getenv("DATABASE_URL");
 	app.cfg.admin_token = getenv("LENSFLOW_ADMIN_TOKEN");
+	app.cfg.feedback_token = getenv("LENSFLOW_FEEDBACK_TOKEN");
 	app.cfg.tracking_uri = getenv("MLFLOW_TRACKING_URI");
 	if ((rc = opts_parse(&cmd, argc, argv, &argi)) != OPTS_CONTINUE || (rc = check_args()))
 		return rc;

@@ -53,13 +53,19 @@ static train_config cfg = {
 	.threads = 2,
 };
 
+/* --model's names beyond the model kinds: the blend without the softmax MF,
+ * and the model chosen for the data's size. */
+enum { MODEL_NAME_EASE_IALS = 100, MODEL_NAME_AUTO };
+
 static struct {
-	int model, item_l2_given, verbosity;
+	int model, item_l2_given, cg_given, verbosity;
 	int64_t seed;
 	const char *out, *losses, *params;
 } args = {.model = MODEL_BLEND, .verbosity = 1, .seed = 42};
 
-static const opts_choice models[] = {{"blend", MODEL_BLEND},
+static const opts_choice models[] = {{"auto", MODEL_NAME_AUTO},
+				     {"blend", MODEL_BLEND},
+				     {"ease-ials", MODEL_NAME_EASE_IALS},
 				     {"softmax-mf", MODEL_SOFTMAX},
 				     {"ease", MODEL_EASE},
 				     {"ials", MODEL_IALS},
@@ -72,19 +78,33 @@ static const opts_choice implicits[] = {
 	{NULL, 0}};
 
 static const opts_opt options[] = {
-	OPTS_CHOICE(0, "model", &args.model, models, "NAME", "blend (default), softmax-mf, ease or ials"),
+	OPTS_CHOICE(0, "model", &args.model, models, "NAME",
+		    "blend (default), softmax-mf, ease, ials, ease-ials (the\n"
+		    "blend without the softmax MF: --blend-weight for EASE,\n"
+		    "iALS the rest, iALS by 3 CG steps unless --ials-cg) or\n"
+		    "auto (the model for the data's size: the blend up to 2M\n"
+		    "ratings, ease-ials beyond; recorded as the params'\n"
+		    "model_auto)"),
 	OPTS_DOUBLE(0, "ease-l2", &cfg.ease.l2, 1e-6, 1e9, "X",
 		    "EASE's L2 on the Gram diagonal (default 500)"),
 	OPTS_SIZE(0, "ease-dim", &cfg.ease.dim, 1, 2000, "N",
 		  "EASE eigenpairs kept, capped at the user count (default 256)"),
 	OPTS_INT(0, "ease-power", &cfg.ease.power, 0, 50, "N",
 		 "subspace iterations for them (default 3)"),
+	OPTS_SET(0, "ease-sparse", &cfg.ease.sparse, 1,
+		 "the sparse path (iterations on X^T X through products with\n"
+		 "the sparse ratings) even where the dense one fits; taken\n"
+		 "by itself past 46,340 users or 2^26 user-movie cells"),
 	OPTS_SIZE(0, "ials-dim", &cfg.ials.dim, 1, 1024, "N", "iALS factors (default 64)"),
 	OPTS_DOUBLE(0, "ials-alpha", &cfg.ials.alpha, 0.0, 1e6, "X",
 		    "iALS confidence of a rated pair, 1 + X (default 20)"),
 	OPTS_DOUBLE(0, "ials-reg", &cfg.ials.reg, 1e-6, 1e6, "X", "iALS L2 (default 100)"),
 	OPTS_INT(0, "ials-iters", &cfg.ials.iters, 1, 1024, "N",
 		 "iALS alternating sweeps (default 8)"),
+	{.type = OPTS_T_INT, .long_name = "ials-cg", .value = &cfg.ials.cg_steps, .imin = 0,
+	 .imax = 64, .argh = "N", .seen = &args.cg_given,
+	 .help = "N conjugate-gradient steps per row, warm-started, instead\n"
+		 "of an exact Cholesky solve; 0: exact (default 0)"},
 	OPTS_DOUBLE(0, "blend-weight", &cfg.blend_weight, 0.001, 0.999, "X",
 		    "EASE's share of the blend (default 0.2)"),
 	OPTS_DOUBLE(0, "ials-weight", &cfg.ials_weight, 0.0, 0.998, "X",
@@ -171,12 +191,18 @@ static const opts_cmd cmd = {
  * part, the blend's shares. */
 static int finish_args(void)
 {
-	cfg.model = (model_kind)args.model;
+	cfg.mf_off = args.model == MODEL_NAME_EASE_IALS;
+	cfg.model = args.model >= MODEL_NAME_EASE_IALS ? MODEL_BLEND : (model_kind)args.model;
+	cfg.ease.threads = cfg.ials.threads = cfg.threads;
 	if (cfg.model == MODEL_BLEND && !args.item_l2_given)
 		cfg.rank.item_l2 = BLEND_ITEM_L2;
-	if (cfg.model == MODEL_BLEND && cfg.blend_weight + cfg.ials_weight >= 0.999)
+	if (cfg.mf_off) { /* ease-ials: EASE's share, iALS the rest */
+		cfg.ials_weight = 1.0 - cfg.blend_weight;
+		cfg.ials.cg_steps = args.cg_given ? cfg.ials.cg_steps : 3;
+	} else if (cfg.model == MODEL_BLEND && cfg.blend_weight + cfg.ials_weight >= 0.999) {
 		return opts_error(&cmd, "--blend-weight + --ials-weight must stay below 1 (the "
 					"softmax MF's share)");
+	}
 	cfg.seed = cfg.rank.seed = cfg.ease.seed = cfg.ials.seed = (uint64_t)args.seed;
 	cfg.rating.seed = (uint64_t)args.seed + 1;
 	log_set_level(args.verbosity);
@@ -206,8 +232,8 @@ static int write_record(const char *path, record_fn fn, const dataset *d, const 
 	return 0;
 }
 
-static int run(const train_config *c, const char *out, const char *losses, const char *params,
-	       lf_error *err)
+static int run(train_config *c, int want_auto, const char *out, const char *losses,
+	       const char *params, lf_error *err)
 {
 	ratings r = {0};
 	dataset d = {0};
@@ -218,6 +244,10 @@ static int run(const train_config *c, const char *out, const char *losses, const
 	if (ratings_read(stdin, "stdin", &r, err) < 0 || dataset_build(&r, &d, err) < 0)
 		goto done;
 	ratings_free(&r);
+	if (want_auto) {
+		auto_choose(&d, c);
+		log_info("--model auto: %s", c->auto_rule);
+	}
 	openblas_set_num_threads(c->threads > 1 ? c->threads - 1 : 1);
 	if (train_all(&d, c, &res, err) < 0 || train_to_lfe(&d, c, &res, &model, err) < 0)
 		goto done;
@@ -269,7 +299,7 @@ int main(int argc, char **argv)
 	if (!args.out)
 		stdout_mark();
 	lf_error err = {0};
-	if (run(&cfg, args.out, args.losses, args.params, &err) < 0) {
+	if (run(&cfg, args.model == MODEL_NAME_AUTO, args.out, args.losses, args.params, &err) < 0) {
 		if (!args.out)
 			stdout_rollback();
 		log_error("%s", err.msg);
