@@ -48,8 +48,12 @@ int sink_commit(out_sink *o, char hex[65], lf_error *err)
 		sink_abort(o);
 		return -1;
 	}
-	if (o->to_file)
-		return atomic_out_commit(&o->atomic, err);
+	if (o->to_file) {
+		if (atomic_out_commit(&o->atomic, err) == 0)
+			return 0;
+		atomic_out_abort(&o->atomic); /* safe after a failed commit */
+		return -1;
+	}
 	if (close_stream(stdout, "stdout", err)) {
 		stdout_rollback();
 		return -1;

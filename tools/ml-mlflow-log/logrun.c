@@ -77,7 +77,7 @@ static int read_run_context(const mlog_opts *o, run_inputs *r, lf_error *err)
 	r->start_ms = now_ms();
 	if (o->started) {
 		double s;
-		if (parse_double(o->started, 1, (double)(r->start_ms / 1000 + 60), &s) != 0)
+		if (parse_double(o->started, 1, (double)r->start_ms / 1000.0 + 60, &s) != 0)
 			return lf_fail(err, EX_USAGE,
 				       "--started '%s': expected unix seconds, not in the future",
 				       o->started);
