@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "jsontext.h"
+#include "pg_hosts.h"
 #include "util.h"
 
 static const char *const FIXED_SQL[] = {
@@ -38,20 +39,31 @@ static void first_line(lf_error *err, const char *what, const char *msg)
 	lf_fail(err, EX_UNAVAILABLE, "%s: %.*s", what, (int)n, msg);
 }
 
+static double conn_lifetime_s = DB_CONN_LIFETIME_S;
+static _Atomic unsigned conn_serial;
+
+void db_set_conn_lifetime(double seconds)
+{
+	conn_lifetime_s = seconds;
+}
+
+double db_conn_expiry(double now)
+{
+	if (conn_lifetime_s <= 0)
+		return 0;
+	/* 80..100 % of the lifetime, in a low-discrepancy sequence over the connections */
+	unsigned k = conn_serial++;
+	double frac = (double)(k * 2654435761u % 1000u) / 1000.0;
+	return now + conn_lifetime_s * (0.8 + 0.2 * frac);
+}
+
 PGconn *db_connect(const char *url, lf_error *err)
 {
-	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *vals[] = {url, "2", "ml-serve", NULL};
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	if (!c) {
-		lf_fail(err, EX_OSERR, "out of memory");
+	const char *keys[] = {"connect_timeout", "application_name", NULL};
+	const char *vals[] = {"2", "ml-serve", NULL};
+	PGconn *c = pg_hosts_connect(url, keys, vals, err);
+	if (!c)
 		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		first_line(err, "database unreachable", PQerrorMessage(c));
-		PQfinish(c);
-		return NULL;
-	}
 	/* An HNSW index scan with the rated-movie filter must keep scanning until
 	 * it has k rows (pgvector 0.8's iterative scans, in exact distance
 	 * order): without it a user whose ef_search nearest movies are all rated
@@ -85,18 +97,20 @@ void db_worker_close(struct worker *w)
 
 PGconn *db_worker_conn(struct worker *w, lf_error *err)
 {
-	if (w->conn && PQstatus(w->conn) == CONNECTION_OK)
+	double now = now_seconds();
+	if (w->conn && PQstatus(w->conn) == CONNECTION_OK && (w->expires == 0 || now < w->expires))
 		return w->conn;
 	db_worker_close(w);
-	double now = now_seconds();
 	if (now < w->retry_at) {
 		lf_fail(err, EX_UNAVAILABLE, "database unreachable; retrying shortly");
 		return NULL;
 	}
 	w->conn = db_connect(w->db_url, err);
-	/* A refused connection fails fast; one that hangs must not be tried by every request. */
+	/* Every host refused or hung: back off before the next try. */
 	if (!w->conn)
 		w->retry_at = now_seconds() + 0.25;
+	else
+		w->expires = db_conn_expiry(now_seconds());
 	return w->conn;
 }
 
