@@ -49,9 +49,9 @@ LIBS_ml-split :=
 LIBS_ml-train := $(BLAS_LIBS) -lpthread
 LIBS_ml-eval := $(BLAS_LIBS) -lpthread
 LIBS_ml-mlflow-log := -lcurl -ljansson
-LIBS_ml-pgload := -lpq -lpthread
-# schema.c embeds sql/schema.sql with .incbin: rebuild it when the schema changes
-$(BUILD)/tools/ml-pgload/schema.o: sql/schema.sql
+LIBS_ml-pgload := -lpq -ljansson -lpthread
+# store_schema.c embeds sql/schema.sql with .incbin: rebuild it when the schema changes
+$(BUILD)/lib/store_schema.o: sql/schema.sql
 # test helper of ml-pgload's tests (synthetic .lfe files), built with the unit tests
 unit: $(BUILD)/test/lfe-gen
 $(BUILD)/test/lfe-gen: $(BUILD)/test/tools/lfe-gen.o $(BUILD)/liblensflow.a

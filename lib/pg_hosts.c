@@ -2,6 +2,7 @@
  * pg_hosts.c — see pg_hosts.h.
  */
 #include "pg_hosts.h"
+#include "pg.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -174,4 +175,37 @@ PGconn *pg_hosts_connect(const char *url, const char *const *keys, const char *c
 		   last);
 	hosts_free(&h);
 	return NULL;
+}
+
+static void drop_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+int pg_connect_spread(const char *url, const char *app, int timeout_s, PGconn **out,
+		      lf_error *err)
+{
+	*out = NULL;
+	int n = pg_hosts_count(url, err);
+	if (n < 0)
+		return -1;
+	if (n == 1)
+		return pg_connect(url, app, timeout_s, out, err);
+	char tmo[16];
+	snprintf(tmo, sizeof tmo, "%d", timeout_s > 0 ? timeout_s : 10);
+	const char *keys[] = {"connect_timeout", "application_name", "client_encoding", NULL};
+	const char *vals[] = {tmo, app, "UTF8", NULL};
+	PGconn *c = pg_hosts_connect(url, keys, vals, err);
+	if (!c)
+		return -1;
+	PQsetNoticeProcessor(c, drop_notice, NULL);
+	/* as pg_connect: the server looks for a vanished client every second */
+	if (PQserverVersion(c) >= 140000 &&
+	    pg_exec(c, "SET client_connection_check_interval = 1000", 0, NULL, err) < 0) {
+		PQfinish(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
 }

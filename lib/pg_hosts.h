@@ -41,4 +41,11 @@ int pg_hosts_count(const char *url, lf_error *err);
 PGconn *pg_hosts_connect(const char *url, const char *const *keys, const char *const *vals,
 			 lf_error *err);
 
+/* As pg.h's pg_connect (connect_timeout timeout_s, application_name app,
+ * client_encoding UTF8, the client connection check), through
+ * pg_hosts_connect when url names several hosts; pg_connect itself when one.
+ * 0, or -1 with err as pg_hosts_connect. */
+int pg_connect_spread(const char *url, const char *app, int timeout_s, PGconn **out,
+		      lf_error *err);
+
 #endif

@@ -24,6 +24,7 @@
 
 #define MAX_K 100
 #define DB_STATEMENT_TIMEOUT_MS 2000
+#define DB_CONNECT_TIMEOUT_S 2
 
 struct worker {
 	const char *db_url;
@@ -57,8 +58,9 @@ void db_pool_put(struct db_pool *p, struct worker *w);
 /* Closes every connection; no slot may be in use. */
 void db_pool_free(struct db_pool *p);
 
-/* A new connection with connect_timeout and statement_timeout set; NULL with err (EX_UNAVAILABLE).
- * A URL of several hosts is tried host by host, starting at the next one each time
+/* A new connection (lib/pg) with lib/store's session settings; NULL with err
+ * (EX_UNAVAILABLE: "database unreachable: …", EX_USAGE: a bad URL). A URL of
+ * several hosts is tried host by host, starting at the next one each time
  * (lib/pg_hosts.h): connections spread, and a dead host is passed over at once. */
 PGconn *db_connect(const char *url, lf_error *err);
 

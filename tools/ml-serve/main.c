@@ -17,6 +17,7 @@
 
 #include "impressions.h"
 #include "mlflow.h"
+#include "pg.h"
 #include "serve.h"
 #include "util.h"
 
@@ -276,6 +277,16 @@ int main(int argc, char **argv)
 	}
 	if (!app.cfg.feedback_db_url || !*app.cfg.feedback_db_url)
 		app.cfg.feedback_db_url = app.cfg.db_url;
+	lf_error err = {0};
+	/* a typo is not an outage to wait out */
+	if (pg_url_check(app.cfg.db_url, &err) < 0) {
+		log_error("%s; fix --db or DATABASE_URL", err.msg);
+		return EX_USAGE;
+	}
+	if (pg_url_check(app.cfg.feedback_db_url, &err) < 0) {
+		log_error("%s; fix --feedback-db", err.msg);
+		return EX_USAGE;
+	}
 	char ports[128];
 	if (!listen || !*listen)
 		listen = "127.0.0.1:8000";
@@ -344,10 +355,9 @@ int main(int argc, char **argv)
 	 * handler, among it a stat() of "/.htpasswd" per request (the
 	 * authorisation check of a handler's empty path). */
 	cb.begin_request = serve_begin;
-	lf_error err = {0};
 	mlflow ml = {0};
 	if (app.cfg.tracking_uri && *app.cfg.tracking_uri) {
-		if (http_open(&ml.http, app.cfg.tracking_uri, CHAMPION_TIMEOUT_S, &err) < 0) {
+		if (mlflow_open_timeout(&ml, app.cfg.tracking_uri, CHAMPION_TIMEOUT_S, &err) < 0) {
 			mg_exit_library();
 			log_error("--tracking-uri: %s", err.msg);
 			return EX_USAGE;

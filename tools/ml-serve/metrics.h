@@ -40,6 +40,8 @@ enum route_id {
 enum method_id { METHOD_GET, METHOD_POST, METHOD_HEAD, METHOD_PUT, METHOD_DELETE,
 		 METHOD_PATCH, METHOD_OPTIONS, METHOD_OTHER, METHOD_COUNT };
 
+/* lib/store's statements in its order (enum store_query; db.c checks), then
+ * the snapshot's load */
 enum query_id { Q_USER_RECS, Q_NEW_USER_RECS, Q_SIMILAR, Q_SEARCH, Q_MOVIE, Q_USER_RATINGS,
 		Q_PING, Q_LOAD, Q_FEEDBACK, Q_COUNT };
 

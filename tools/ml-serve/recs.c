@@ -174,10 +174,7 @@ int rec_new_user(struct req *rq)
 	}
 	lf_error err = {0};
 	double start = now_seconds();
-	if ((s->blend.present ? blendfold_solve(&s->blend, s->items, s->n_items, s->dim, rows,
-						nu.n, &s->foldin, vec, &err)
-			      : foldin_solve(s->items, s->n_items, s->dim, rows, nu.n, &s->foldin,
-					     vec, &err)) < 0) {
+	if (model_fold_solve(&s->fold, s->items, s->n_items, s->dim, rows, nu.n, vec, &err) < 0) {
 		rc = reply_unavailable(rq, err.msg);
 		goto out;
 	}
