@@ -49,9 +49,9 @@ LIBS_ml-split :=
 LIBS_ml-train := $(BLAS_LIBS) -lpthread
 LIBS_ml-eval := $(BLAS_LIBS) -lpthread
 LIBS_ml-mlflow-log := -lcurl -ljansson
-LIBS_ml-pgload := -lpq -lpthread
-# schema.c embeds sql/schema.sql with .incbin: rebuild it when the schema changes
-$(BUILD)/tools/ml-pgload/schema.o: sql/schema.sql
+LIBS_ml-pgload := -lpq -ljansson -lpthread
+# store_schema.c embeds sql/schema.sql with .incbin: rebuild it when the schema changes
+$(BUILD)/lib/store_schema.o: sql/schema.sql
 # test helper of ml-pgload's tests (synthetic .lfe files), built with the unit tests
 unit: $(BUILD)/test/lfe-gen
 $(BUILD)/test/lfe-gen: $(BUILD)/test/tools/lfe-gen.o $(BUILD)/liblensflow.a
@@ -229,7 +229,11 @@ help: ## list the targets
 COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo docker compose; \
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi) \
 	--env-file $(if $(wildcard compose/.env),compose/.env,compose/.env.example) -f compose/docker-compose.yml
-.PHONY: up down monitor retrain
+.PHONY: up down monitor retrain k8s-check
+k8s-check: ## validate k8s/ offline: kustomize, kubernetes-validate, CRD schemas, checkov, yamllint
+	@scripts/deps --k8s --no-python >&2
+	@scripts/k8s-check
+
 up: ## the Compose stack (compose/.env from compose/.env.example first); ports on 127.0.0.1
 	@test -f compose/.env || { echo "make up: copy compose/.env.example to compose/.env and set its secrets" >&2; exit 78; }
 	GIT_COMMIT=$(GIT_COMMIT) $(COMPOSE) up -d --build

@@ -83,8 +83,11 @@ typedef struct mlflow_metrics {
 
 /* ---- client ---- */
 
-/* tracking_uri: http(s)://host:port of the tracking server. */
+/* tracking_uri: http(s)://host:port of the tracking server. Each call may
+ * take 120 s (an upload of a big .lfe); mlflow_open_timeout sets another limit (seconds,
+ * > 0), e.g. for a poll that must not wait long. */
 int mlflow_open(mlflow *m, const char *tracking_uri, lf_error *err);
+int mlflow_open_timeout(mlflow *m, const char *tracking_uri, int timeout_s, lf_error *err);
 void mlflow_close(mlflow *m);
 
 /* ---- tracking ---- */

@@ -88,6 +88,10 @@ void pg_copy_text(pg_copy *cp, const char *s, size_t len);
  * pg_unix_time_ok (Postgres' timestamps span 4713 BC .. 294276 AD). */
 void pg_copy_timestamptz(pg_copy *cp, int64_t unix_seconds);
 int pg_unix_time_ok(int64_t unix_seconds);
+/* timestamptz from unix microseconds (same range check). */
+void pg_copy_timestamptz_us(pg_copy *cp, int64_t unix_us);
+/* int4[] of one dimension, no NULLs. */
+void pg_copy_int4_array(pg_copy *cp, const int32_t *v, size_t n);
 /* text[] of one dimension, elements [s_i, s_i + len_i). */
 void pg_copy_text_array(pg_copy *cp, const char *const *s, const size_t *len, size_t n);
 /* pgvector `vector`: int16 dim, int16 unused (0), float4[dim], big-endian.

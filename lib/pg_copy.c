@@ -188,6 +188,49 @@ void pg_copy_timestamptz(pg_copy *cp, int64_t s)
 	cp->len += 12;
 }
 
+void pg_copy_timestamptz_us(pg_copy *cp, int64_t us)
+{
+	int64_t s = us / 1000000;
+	if (!pg_unix_time_ok(s) || !pg_unix_time_ok(s + 1)) {
+		copy_failed(cp, EX_DATAERR, "COPY: timestamp outside Postgres' range");
+		return;
+	}
+	if (copy_room(cp, 12) < 0)
+		return;
+	put_u32(cp->buf + cp->len, 8);
+	put_u64(cp->buf + cp->len + 4, (uint64_t)(us - PG_EPOCH_UNIX * INT64_C(1000000)));
+	cp->len += 12;
+}
+
+void pg_copy_int4_array(pg_copy *cp, const int32_t *v, size_t n)
+{
+	enum { INT4OID = 23 };
+	if (n > (INT32_MAX - 20) / 8) {
+		copy_failed(cp, EX_DATAERR, "COPY: an int4[] field over 2 GiB");
+		return;
+	}
+	size_t body = n ? 20 + 8 * n : 12;
+	if (copy_room(cp, 4 + body) < 0)
+		return;
+	unsigned char *p = cp->buf + cp->len;
+	put_u32(p, (uint32_t)body);
+	put_u32(p + 4, n ? 1 : 0); /* ndim */
+	put_u32(p + 8, 0);	   /* no NULLs */
+	put_u32(p + 12, INT4OID);
+	p += 16;
+	if (n) {
+		put_u32(p, (uint32_t)n); /* elements */
+		put_u32(p + 4, 1);	 /* lower bound */
+		p += 8;
+	}
+	for (size_t i = 0; i < n; i++) {
+		put_u32(p, 4);
+		put_u32(p + 4, (uint32_t)v[i]);
+		p += 8;
+	}
+	cp->len += 4 + body;
+}
+
 void pg_copy_text_array(pg_copy *cp, const char *const *s, const size_t *len, size_t n)
 {
 	enum { TEXTOID = 25 };

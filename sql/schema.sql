@@ -78,3 +78,51 @@ CREATE TABLE IF NOT EXISTS serving_history (
     to_version   integer NOT NULL,
     switched_at  timestamptz NOT NULL
 );
+
+-- ---- living data (issue 25) ------------------------------------------------
+-- A challenger beside the served set (the champion): ml-serve answers a
+-- stable share of users from it, chosen by a salted hash of the user id.
+-- Added to an existing `serving` table in place.
+ALTER TABLE serving ADD COLUMN IF NOT EXISTS challenger integer;
+ALTER TABLE serving ADD COLUMN IF NOT EXISTS challenger_share double precision NOT NULL
+    DEFAULT 0 CHECK (challenger_share >= 0 AND challenger_share <= 1);
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'serving_challenger_fkey') THEN
+        ALTER TABLE serving ADD CONSTRAINT serving_challenger_fkey
+            FOREIGN KEY (model_name, challenger) REFERENCES embedding_sets;
+    END IF;
+END $$;
+ALTER TABLE serving_history ADD COLUMN IF NOT EXISTS challenger integer;
+ALTER TABLE serving_history ADD COLUMN IF NOT EXISTS challenger_share double precision;
+
+-- What users did: POST /feedback's events. One row per (user, movie, time):
+-- a repeated event is stored once. The rating is on the datasets' scale,
+-- 0.5 .. 5 in steps of 0.5. request_id: the ranked answer it followed, if
+-- the client said so.
+CREATE TABLE IF NOT EXISTS feedback (
+    user_id     integer NOT NULL CHECK (user_id > 0),
+    movie_id    integer NOT NULL,
+    rating      real NOT NULL CHECK (rating >= 0.5 AND rating <= 5 AND rating * 2 = trunc(rating * 2)),
+    rated_at    timestamptz NOT NULL,
+    request_id  text,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, movie_id, rated_at)
+);
+CREATE INDEX IF NOT EXISTS feedback_rated_at ON feedback (rated_at);
+
+-- What was served: one row per ranked answer, written by ml-serve off the
+-- request path (binary COPY in batches). user_id NULL: a new user's answer
+-- (POST /recommendations), matched to feedback by request_id.
+CREATE TABLE IF NOT EXISTS impressions (
+    request_id    text NOT NULL,
+    served_at     timestamptz NOT NULL,
+    user_id       integer,
+    model_name    text NOT NULL,
+    model_version integer NOT NULL,
+    arm           text NOT NULL CHECK (arm IN ('champion', 'challenger')),
+    movie_ids     integer[] NOT NULL
+);
+CREATE INDEX IF NOT EXISTS impressions_served_at ON impressions (served_at);
+CREATE INDEX IF NOT EXISTS impressions_user ON impressions (user_id, served_at);
+CREATE INDEX IF NOT EXISTS impressions_request ON impressions (request_id);

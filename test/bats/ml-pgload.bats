@@ -360,11 +360,8 @@ dot_matches() { # VERSION LFE
 	"$LFEGEN" --dump users <"$lfe" >"$TMP/u.tsv"
 	"$LFEGEN" --dump items <"$lfe" >"$TMP/i.tsv"
 	for u in 1 13 405 655 943; do
-		# the exact query of docs/architecture.md ("known user")
-		sql "SELECT t.movie_id, -t.d FROM (SELECT embedding FROM lf_lensflow_v${v}_users WHERE user_id = $u) q,
-		  LATERAL (SELECT v.movie_id, v.embedding <#> q.embedding AS d FROM lf_lensflow_v${v}_items v
-		           WHERE v.movie_id NOT IN (SELECT r.movie_id FROM ratings r WHERE r.user_id = $u)
-		           ORDER BY d LIMIT 10) t ORDER BY t.d" | tr '|' '\t' >"$TMP/sql.$u"
+		# ml-serve's own statement ("known user"), from lib/store
+		"$TEST_TOOLS/store-query" user_recs lensflow "$v" 10 "$u" >"$TMP/sql.$u"
 		awk -F'\t' -v u="$u" '
 			FILENAME == ARGV[1] { if ($1 == u) rated[$2] = 1; next }
 			FILENAME == ARGV[2] { if ($1 == u) { gsub(/[][]/, "", $2); n = split($2, uv, ",") } next }

@@ -123,3 +123,66 @@ same_user() {
 	jq -e '[.items[].movie_id] - [172, 181, 174, 127, 98, 100, 7, 121, 1, 117, 56, 64, 12, 22]
 		| length <= 3' <<<"$output"
 }
+
+@test "fold-in bulkhead: a flood of new users is refused at once with 503 + Retry-After while known users are answered" {
+	local d=$BATS_TEST_TMPDIR port url pid
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	MLFLOW_TRACKING_URI='' "$BIN/ml-serve" --listen "127.0.0.1:$port" --model-name blend \
+		--threads 4 --foldin-concurrency 1 >"$d/out" 2>"$d/err" 3>&- &
+	pid=$!
+	for _ in $(seq 200); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ] && break
+		sleep 0.1
+	done
+	# every training movie rated: the longest fold-in there is
+	cut -f2 "$BATS_FILE_TMPDIR/train.tsv" | sort -un |
+		jq -Rsc '{k: 10, ratings: split("\n") | map(select(length > 0) |
+			{movie_id: tonumber, rating: 4})}' >"$d/body.json"
+	# 48 POSTs, 12 at a time from one curl (below civetweb's 16 threads, which would
+	# otherwise keep a connection waiting for a thread); known users asked meanwhile
+	curl -s --no-progress-meter -Z --parallel-max 12 -X POST -H 'Content-Type: application/json' \
+		-H 'Expect:' --data-binary @"$d/body.json" "$url/recommendations?n=[1-48]" \
+		-o "$d/post_#1.json" \
+		-w '%{http_code} %{time_total} %header{retry-after} %{filename_effective}\n' \
+		>"$d/posts.txt" &
+	local flood=$! u
+	for u in 1 2 3 4 5 6 7 8; do
+		curl -s -o /dev/null -w '%{http_code}\n' "$url/recommendations/$u?k=5" >>"$d/known.txt"
+	done
+	wait "$flood"
+	local metrics
+	metrics=$(curl -s "$url/metrics")
+	kill "$pid"
+	wait "$pid" || true
+	run awk '{n[$1]++} END {print n["200"] + 0, n["503"] + 0, NR}' "$d/posts.txt"
+	echo "posts (200, 503, all): $output" >&3
+	local ok refused
+	read -r ok refused _ <<<"$output"
+	[ "$ok" -ge 1 ]
+	[ "$refused" -ge 1 ]
+	[ $((ok + refused)) -eq 48 ]
+	# the refusals: Retry-After: 1 and the JSON error body of every error
+	run awk '$1 == 503 && $3 != 1' "$d/posts.txt"
+	assert_output ""
+	local f
+	for f in $(awk '$1 == 503 {print $4}' "$d/posts.txt"); do
+		run jq -r '.error' "$f"
+		assert_output unavailable
+	done
+	# refused at once: the median refusal under a fifth of the median fold-in answered
+	local ok_med no_med
+	ok_med=$(awk '$1 == 200 {print $2}' "$d/posts.txt" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+	no_med=$(awk '$1 == 503 {print $2}' "$d/posts.txt" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+	echo "median seconds: answered $ok_med, refused $no_med" >&3
+	[ -n "$ok_med" ]
+	[ -n "$no_med" ]
+	awk -v a="$ok_med" -v r="$no_med" 'BEGIN {exit !(r + 0 < a / 5)}'
+	# counted, and nothing left in flight
+	grep -qx "lensflow_foldin_rejected_total $refused" <<<"$metrics"
+	grep -qx 'lensflow_foldin_in_flight 0' <<<"$metrics"
+	grep -qx 'lensflow_foldin_concurrency_limit 1' <<<"$metrics"
+	# known users were answered all along
+	run sort -u "$d/known.txt"
+	assert_output 200
+}

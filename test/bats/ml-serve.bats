@@ -164,6 +164,21 @@ teardown_file() {
 	assert_output --partial "DATABASE_URL"
 }
 
+@test "a malformed --db or DATABASE_URL is refused at start (64), as ml-pgload does" {
+	# before lib/pg checked it, ml-serve started and retried forever: timeout says so
+	local port
+	port=$(free_port)
+	run timeout 10 "$BIN/ml-serve" --listen "127.0.0.1:$port" \
+		--db "postgresql://u:hunter2@127.0.0.1:5432/x?nosuchparam=1"
+	assert_equal "$status" 64
+	assert_output --partial "bad database URL"
+	refute_output --partial hunter2
+	run timeout 10 env DATABASE_URL="host=127.0.0.1 port" "$BIN/ml-serve" --listen "127.0.0.1:$port"
+	assert_equal "$status" 64
+	assert_output --partial "bad database URL"
+	assert_output --partial "DATABASE_URL"
+}
+
 @test "a port already in use is EX_UNAVAILABLE (69), not a crash" {
 	run "$BIN/ml-serve" --listen "127.0.0.1:$PORT" --poll 60
 	assert_equal "$status" 69

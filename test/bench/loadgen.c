@@ -12,6 +12,7 @@
  * behind a slow answer counts (no coordinated omission). --rate 0 is a closed
  * loop: each connection sends its next request as soon as the last answered.
  * "{id}" in the path becomes a uniform random integer in 1..--ids.
+ * --body FILE: POST the file's bytes (application/json) instead of GET.
  *
  * Prints one JSON object: counts, achieved rate and latency percentiles (ms)
  * of the requests due after the warm-up; "p99_sent_ms" leaves out the wait in
@@ -58,9 +59,11 @@ static struct sockaddr_in addr;
 static const char *path_tmpl = "/healthz";
 static int64_t ids;
 static rng rnd;
-static samples lat, lat_sent;
+static samples lat, lat_sent, lat_ok, lat_bad; /* lat_ok/lat_bad: 2xx and non-2xx apart */
 static double t_measure; /* requests due from here on are recorded */
-static uint64_t completed, non2xx, errors, reconnects;
+static uint64_t completed, non2xx, errors, reconnects, over_2s;
+static char *body;       /* --body: the POST body, else NULL */
+static size_t body_len;
 
 static void die(const char *what)
 {
@@ -107,25 +110,50 @@ static void send_req(conn *c, double due, int ep)
 			 (long long)(1 + (int64_t)rng_below(&rnd, (uint64_t)ids)), mark + 4);
 	else
 		snprintf(path, sizeof path, "%s", path_tmpl);
-	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n", path);
+	int n = body ? snprintf(req, sizeof req,
+				"POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+				"Content-Length: %zu\r\n\r\n", path, body_len)
+		     : snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n", path);
 	c->busy = 1;
 	c->due = due;
 	c->sent = now_seconds();
 	c->rlen = c->total = 0;
-	/* A request this small fits the socket buffer of an idle keep-alive connection. */
-	for (int off = 0; off < n;) {
-		ssize_t w = write(c->fd, req + off, (size_t)(n - off));
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			errors++;
-			close(c->fd);
-			reconnects++;
-			open_conn(c, ep);
-			return;
+	/* A request this small fits the socket buffer of an idle keep-alive connection;
+	 * a body is written on in the same blocking way. */
+	const char *part[2] = {req, body};
+	size_t len[2] = {(size_t)n, body ? body_len : 0};
+	for (int k = 0; k < 2; k++)
+		for (size_t off = 0; off < len[k];) {
+			ssize_t w = write(c->fd, part[k] + off, len[k] - off);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				errors++;
+				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+				close(c->fd);
+				reconnects++;
+				open_conn(c, ep);
+				return;
+			}
+			off += (size_t)w;
 		}
-		off += (int)w;
+}
+
+static void read_body_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		die(path);
+	size_t cap = 1 << 16;
+	body = malloc(cap);
+	for (size_t r; body && (r = fread(body + body_len, 1, cap - body_len, f)) > 0;) {
+		body_len += r;
+		if (body_len == cap)
+			body = realloc(body, cap *= 2);
 	}
+	if (!body)
+		die("out of memory");
+	fclose(f);
 }
 
 /* Parses what arrived; 1 when the response is complete. */
@@ -176,7 +204,8 @@ int main(int argc, char **argv)
 		{"ids", required_argument, NULL, 'i'},	    {"conns", required_argument, NULL, 'c'},
 		{"rate", required_argument, NULL, 'r'},	    {"duration", required_argument, NULL, 'd'},
 		{"warmup", required_argument, NULL, 'w'},   {"seed", required_argument, NULL, 's'},
-		{"poisson", no_argument, NULL, 'P'},	    {NULL, 0, NULL, 0}};
+		{"poisson", no_argument, NULL, 'P'},	    {"body", required_argument, NULL, 'b'},
+		{NULL, 0, NULL, 0}};
 	int64_t nconns = 8, seed = 1;
 	double rate = 0, duration = 10, warmup = 1;
 	int poisson = 0;
@@ -194,6 +223,7 @@ int main(int argc, char **argv)
 		case 'w': bad = parse_double(optarg, 0, 3600, &warmup); break;
 		case 's': bad = parse_i64(optarg, 0, INT64_MAX, &seed); break;
 		case 'P': poisson = 1; break;
+		case 'b': read_body_file(optarg); break;
 		default: bad = 1;
 		}
 		if (bad) {
@@ -326,6 +356,9 @@ int main(int argc, char **argv)
 				completed++;
 				if (c->status < 200 || c->status > 299)
 					non2xx++;
+				if (tc - c->due > 2.0)
+					over_2s++; /* what wrk would have counted as a timeout */
+				push(c->status >= 200 && c->status <= 299 ? &lat_ok : &lat_bad, tc - c->due);
 				push(&lat, tc - c->due);
 				push(&lat_sent, tc - c->sent);
 			}
@@ -351,6 +384,8 @@ int main(int argc, char **argv)
 	}
 	qsort(lat.v, lat.n, sizeof *lat.v, cmp);
 	qsort(lat_sent.v, lat_sent.n, sizeof *lat_sent.v, cmp);
+	qsort(lat_ok.v, lat_ok.n, sizeof *lat_ok.v, cmp);
+	qsort(lat_bad.v, lat_bad.n, sizeof *lat_bad.v, cmp);
 	double sum = 0;
 	for (size_t i = 0; i < lat.n; i++)
 		sum += lat.v[i];
@@ -358,14 +393,18 @@ int main(int argc, char **argv)
 	       "\"completed\": %llu, \"non2xx\": %llu, \"errors\": %llu, \"unfinished\": %llu, "
 	       "\"reconnects\": %llu, \"rps\": %.1f, \"mean_ms\": %.4f, \"p50_ms\": %.4f, "
 	       "\"p90_ms\": %.4f, \"p99_ms\": %.4f, \"p999_ms\": %.4f, \"max_ms\": %.4f, "
-	       "\"p99_sent_ms\": %.4f, \"queue_max\": %zu}\n",
+	       "\"p99_sent_ms\": %.4f, \"queue_max\": %zu, \"over_2s\": %llu, "
+	       "\"ok_p50_ms\": %.4f, \"ok_p99_ms\": %.4f, \"non2xx_p50_ms\": %.4f, "
+	       "\"non2xx_p99_ms\": %.4f, \"non2xx_max_ms\": %.4f}\n",
 	       rate > 0 ? "open" : "closed", rate <= 0 ? "closed loop" : poisson ? "poisson" : "even",
 	       (long long)nconns, rate, duration,
 	       (unsigned long long)completed, (unsigned long long)non2xx,
 	       (unsigned long long)errors, (unsigned long long)unfinished,
 	       (unsigned long long)reconnects, (double)completed / duration,
 	       lat.n ? sum / (double)lat.n * 1e3 : 0.0, pct(&lat, 50), pct(&lat, 90), pct(&lat, 99),
-	       pct(&lat, 99.9), lat.n ? lat.v[lat.n - 1] * 1e3 : 0.0, pct(&lat_sent, 99), qmax);
+	       pct(&lat, 99.9), lat.n ? lat.v[lat.n - 1] * 1e3 : 0.0, pct(&lat_sent, 99), qmax,
+	       (unsigned long long)(over_2s + unfinished), pct(&lat_ok, 50), pct(&lat_ok, 99),
+	       pct(&lat_bad, 50), pct(&lat_bad, 99), lat_bad.n ? lat_bad.v[lat_bad.n - 1] * 1e3 : 0.0);
 	for (int i = 0; i < nconns; i++)
 		close(cs[i].fd);
 	close(tfd);
@@ -374,5 +413,8 @@ int main(int argc, char **argv)
 	free(q);
 	free(lat.v);
 	free(lat_sent.v);
+	free(lat_ok.v);
+	free(lat_bad.v);
+	free(body);
 	return 0;
 }

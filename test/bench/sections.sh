@@ -217,6 +217,7 @@ section_serve() {
 		"$(under_load wrk_run '/recommendations/{id}?k=10' 943 2 8 "$D_SAT")"
 	serve_stop
 
+	foldin_flood
 	# a lever: worker threads (each one a database connection), saturated
 	local th
 	for th in 2 4 8; do
@@ -226,6 +227,46 @@ section_serve() {
 				jq -c --argjson t "$th" '. + {serve_threads: $t}')"
 		serve_stop
 	done
+	finish_section
+}
+
+# The fold-in flood of issue 28: 32 clients POSTing 500-rating new users (closed
+# loop: a refused client asks again at once) beside a steady known-user load
+# (open loop, FLOOD_RATE req/s on 4 connections, latency from each due time),
+# with the fold-in bulkhead off (--foldin-concurrency 0) and on (its default);
+# the known-user load alone first, against the same ml-serve.
+FLOOD_RATE=200
+foldin_flood() {
+	local body=$WORK/foldin500.json mode fpid path='/recommendations/{id}?k=10' rej
+	jq -nc '{k: 10, ratings: [range(1; 501) | {movie_id: ., rating: 4}]}' >"$body"
+	for mode in off on; do
+		if [ "$mode" = off ]; then
+			serve_start lensflow "$DATABASE_URL" --foldin-concurrency 0
+		else
+			serve_start lensflow
+		fi
+		fig "fold-in flood: known users at $FLOOD_RATE req/s alone (bulkhead $mode)" \
+			"$(loadgen_run "$path" 943 4 "$FLOOD_RATE" "$D_SAT")"
+		"$HB/loadgen" --addr "$SERVE_ADDR" --path /recommendations --body "$body" --conns 32 \
+			--rate 0 --duration "$((D_SAT + 2))" --warmup 1 >"$WORK/flood.json" &
+		fpid=$!
+		sleep 1.5
+		fig "fold-in flood: known users at $FLOOD_RATE req/s beside 32 clients POSTing 500 ratings (bulkhead $mode)" \
+			"$(under_load loadgen_run "$path" 943 4 "$FLOOD_RATE" "$D_SAT")"
+		wait "$fpid" || die "the flood's loadgen failed"
+		rej=$(curl -s "http://$SERVE_ADDR/metrics" |
+			awk '$1 == "lensflow_foldin_rejected_total" {print $2}')
+		fig "fold-in flood: the 32 clients POSTing 500 ratings (bulkhead $mode)" \
+			"$(jq -c --argjson r "${rej:-0}" '. + {tool: "loadgen", foldin_rejected_total: $r}' \
+				"$WORK/flood.json")"
+		serve_stop
+	done
+}
+
+# the flood rows alone, against the serving set of the pipeline part
+section_foldin() {
+	start_section foldin
+	foldin_flood
 	finish_section
 }
 

@@ -16,6 +16,7 @@
 
 #include "pg.h"
 #include "pgload.h"
+#include "store.h"
 #include "util.h"
 
 #define LFE_INPUT_MAX ((size_t)8 << 30)
@@ -224,7 +225,7 @@ static int parse_args(int argc, char **argv, opts *o)
 		return bad_usage("--switch wants a version: --switch N");
 	if (keep_given && !o->prune)
 		return bad_usage("--keep goes with --prune");
-	if (!model_name_ok(o->model))
+	if (!store_model_name_ok(o->model))
 		return bad_usage("model name '%s' must match [a-z][a-z0-9_]{0,31}", o->model);
 	if (o->run_id && (strlen(o->run_id) == 0 || strlen(o->run_id) > 256))
 		return bad_usage("--run-id must be 1..256 characters");
@@ -278,7 +279,7 @@ static int run(const opts *o, PGconn *c, lf_error *err)
 {
 	int loaded = 0;
 
-	if (schema_apply(c, err) < 0)
+	if (store_schema_apply(c, err) < 0)
 		return -1;
 	if (o->catalogue) {
 		if (catalogue_load(c, o->movies, o->ratings, &loaded, err) < 0)
@@ -297,16 +298,16 @@ static int run(const opts *o, PGconn *c, lf_error *err)
 			return -1;
 		printf("%s\n", loaded ? "loaded" : "unchanged");
 		if (o->switch_flag)
-			return registry_switch(c, o->model, so.version, stdout, err);
+			return store_switch(c, o->model, so.version, stdout, err);
 		return 0;
 	}
 	if (o->switch_flag)
-		return registry_switch(c, o->model, (int32_t)o->switch_to, stdout, err);
+		return store_switch(c, o->model, (int32_t)o->switch_to, stdout, err);
 	if (o->serving)
-		return registry_serving(c, o->model, stdout, err);
+		return store_serving(c, o->model, stdout, err);
 	if (o->list)
-		return registry_list(c, stdout, err);
-	return registry_prune(c, o->model, o->keep, stdout, err);
+		return store_list(c, stdout, err);
+	return store_prune(c, o->model, o->keep, stdout, err);
 }
 
 int main(int argc, char **argv)

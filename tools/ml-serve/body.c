@@ -64,7 +64,7 @@ int content_type_is_json(const char *ct)
 	       strncasecmp(p, "charset=\"utf-8\"", 15) == 0;
 }
 
-static int too_deep(const char *s, size_t len)
+int json_too_deep(const char *s, size_t len)
 {
 	int depth = 0, in_str = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -110,7 +110,7 @@ int body_parse_new_user(const char *text, size_t len, struct new_user *nu, char 
 	int64_t *sorted = NULL;
 	memset(nu, 0, sizeof *nu);
 	nu->k = 10;
-	if (too_deep(text, len))
+	if (json_too_deep(text, len))
 		FAIL("the JSON body is nested more deeply than its schema");
 	json_error_t je;
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);

@@ -15,7 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "impressions.h"
 #include "mlflow.h"
+#include "pg.h"
 #include "serve.h"
 #include "util.h"
 
@@ -28,7 +30,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ml-serve [--listen HOST:PORT] [--threads N] [--db URL] [--model-name NAME]\n"
 		"                [--poll SECONDS] [--max-body BYTES] [--timeout MS] [--access-log FILE]\n"
-		"                [--tracking-uri URI] [--user NAME]\n"
+		"                [--tracking-uri URI] [--user NAME] [--foldin-concurrency N]\n"
+		"                [--feedback-db URL] [--max-feedback-body BYTES] [--impressions-queue N]\n"
+		"                [--conn-lifetime SECONDS]\n"
 		"\n"
 		"Serves recommendations over HTTP from the embedding set that the `serving` table\n"
 		"of the database points at, and reloads it when that changes.\n"
@@ -37,20 +41,35 @@ static void usage(FILE *f)
 		"  -t, --threads N         database connections, each serving one request at a\n"
 		"                          time (default 16); civetweb runs 4 x N threads, one per\n"
 		"                          connected client\n"
-		"  -d, --db URL            libpq URL (default $DATABASE_URL)\n"
+		"  -d, --db URL            libpq URL (default $DATABASE_URL); with several hosts\n"
+		"                          (h1:p1,h2:p2,...) connections spread over them and\n"
+		"                          move to the next at once when one dies;\n"
+		"                          target_session_attrs=prefer-standby reads from standbys\n"
+		"      --conn-lifetime SECONDS  make each database connection anew after about\n"
+		"                          this long (80-100 %%), so that they spread again after\n"
+		"                          a failover or a new standby (default 300; 0: never)\n"
 		"  -m, --model-name NAME   model whose served set to answer with (default lensflow)\n"
 		"  -p, --poll SECONDS      how often to look at the serving table (default 10)\n"
 		"      --max-body BYTES    largest request body (default 65536)\n"
 		"      --timeout MS        request timeout (default 10000)\n"
 		"      --access-log FILE   write an access log (default: none)\n"
+		"      --foldin-concurrency N  most new-user fold-ins (POST /recommendations)\n"
+		"                          at a time; more are answered 503 with Retry-After at\n"
+		"                          once (default: half the CPUs, at least 1; 0: no bound)\n"
 		"      --tracking-uri URI  MLflow, read every poll for the champion's version\n"
 		"                          (default $MLFLOW_TRACKING_URI; unset: not read)\n"
+		"      --feedback-db URL   where POST /feedback and the impressions are written\n"
+		"                          (default: --db), e.g. the primary when --db is a standby\n"
+		"      --max-feedback-body BYTES  largest POST /feedback body (default 262144)\n"
+		"      --impressions-queue N  ranked answers held for the impressions table\n"
+		"                          (default 16384; 0: record none); a full queue drops\n"
 		"      --user NAME         started as root: once listening, run as NAME (its uid\n"
 		"                          and gid, no supplementary groups), e.g. to use port 80\n"
 		"  -h, --help              this help\n"
 		"      --version           version and commit\n"
 		"\n"
-		"Environment: LENSFLOW_ADMIN_TOKEN enables POST /admin/reload (Bearer token).\n"
+		"Environment: LENSFLOW_ADMIN_TOKEN enables POST /admin/reload (Bearer token);\n"
+		"LENSFLOW_FEEDBACK_TOKEN enables POST /feedback (Bearer token).\n"
 		"Stops cleanly on SIGTERM or SIGINT.\n"
 		"\n"
 		"example:\n"
@@ -73,12 +92,24 @@ static int parse_listen(const char *s, char *out, size_t out_len)
 	return snprintf(out, out_len, "%s", s) < (int)out_len ? 0 : -1;
 }
 
-enum { OPT_VERSION = 256, OPT_MAX_BODY, OPT_TIMEOUT, OPT_ACCESS_LOG, OPT_TRACKING, OPT_USER };
+enum { OPT_VERSION = 256, OPT_MAX_BODY, OPT_TIMEOUT, OPT_ACCESS_LOG, OPT_TRACKING, OPT_USER,
+       OPT_FOLDIN, OPT_FEEDBACK_DB, OPT_MAX_FEEDBACK_BODY, OPT_IMPRESSIONS_QUEUE,
+       OPT_CONN_LIFETIME };
 
 /* civetweb threads per database connection: the extra threads hold the
  * connections of clients that are slow to send a request or idle between
  * keep-alive requests, while the database connections serve the others. */
 #define THREADS_PER_CONN 4
+
+/* Fold-ins at a time (--foldin-concurrency) by default: half the CPUs, at
+ * least 1. Each one is CPU work in its worker (18-40 ms for 500 ratings of
+ * the blend), so more would only take the CPUs from the known-user and
+ * catalogue requests and from Postgres. */
+static int default_foldin(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN) / 2;
+	return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
 
 /* The champion alias of model_name in MLflow (ctx: an mlflow client). */
 static int mlflow_champion(void *ctx, const char *model_name, int *version, lf_error *err)
@@ -112,14 +143,16 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	struct serve_app app = {
 		.cfg = {.threads = 16, .model_name = "lensflow", .poll_s = 10, .max_body = 65536,
-			.timeout_ms = 10000},
+			.timeout_ms = 10000, .max_feedback_body = 262144, .impressions_queue = 16384},
 		.reload_lock = PTHREAD_MUTEX_INITIALIZER,
 		.poll_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	const char *listen = getenv("LENSFLOW_LISTEN");
 	const char *run_as = NULL;
+	int foldin = default_foldin();
 	app.cfg.db_url = getenv("DATABASE_URL");
 	app.cfg.admin_token = getenv("LENSFLOW_ADMIN_TOKEN");
+	app.cfg.feedback_token = getenv("LENSFLOW_FEEDBACK_TOKEN");
 	app.cfg.tracking_uri = getenv("MLFLOW_TRACKING_URI");
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},
@@ -132,6 +165,11 @@ int main(int argc, char **argv)
 		{"access-log", required_argument, NULL, OPT_ACCESS_LOG},
 		{"tracking-uri", required_argument, NULL, OPT_TRACKING},
 		{"user", required_argument, NULL, OPT_USER},
+		{"foldin-concurrency", required_argument, NULL, OPT_FOLDIN},
+		{"feedback-db", required_argument, NULL, OPT_FEEDBACK_DB},
+		{"conn-lifetime", required_argument, NULL, OPT_CONN_LIFETIME},
+		{"max-feedback-body", required_argument, NULL, OPT_MAX_FEEDBACK_BODY},
+		{"impressions-queue", required_argument, NULL, OPT_IMPRESSIONS_QUEUE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -185,6 +223,41 @@ int main(int argc, char **argv)
 		case OPT_ACCESS_LOG: app.cfg.access_log = optarg; break;
 		case OPT_TRACKING: app.cfg.tracking_uri = optarg; break;
 		case OPT_USER: run_as = optarg; break;
+		case OPT_FEEDBACK_DB: app.cfg.feedback_db_url = optarg; break;
+		case OPT_CONN_LIFETIME: {
+			double life;
+			if (parse_double(optarg, 0, 86400, &life) < 0) {
+				log_error("--conn-lifetime: '%s' is not a number of seconds from 0 to "
+					  "86400", optarg);
+				return EX_USAGE;
+			}
+			db_set_conn_lifetime(life);
+			break;
+		}
+		case OPT_MAX_FEEDBACK_BODY:
+			if (parse_i64(optarg, 64, 64 << 20, &v) < 0) {
+				log_error("--max-feedback-body: '%s' is not a size from 64 to 67108864 "
+					  "bytes", optarg);
+				return EX_USAGE;
+			}
+			app.cfg.max_feedback_body = (size_t)v;
+			break;
+		case OPT_IMPRESSIONS_QUEUE:
+			if (parse_i64(optarg, 0, 1 << 22, &v) < 0) {
+				log_error("--impressions-queue: '%s' is not a count from 0 to 4194304",
+					  optarg);
+				return EX_USAGE;
+			}
+			app.cfg.impressions_queue = (size_t)v;
+			break;
+		case OPT_FOLDIN:
+			if (parse_i64(optarg, 0, 1024, &v) < 0) {
+				log_error("--foldin-concurrency: '%s' is not an integer from 0 to 1024",
+					  optarg);
+				return EX_USAGE;
+			}
+			foldin = (int)v;
+			break;
 		case 'h': usage(stdout); return 0;
 		case OPT_VERSION:
 			printf("ml-serve lensflow %s (%s)\n", LENSFLOW_VERSION, LENSFLOW_COMMIT);
@@ -200,6 +273,18 @@ int main(int argc, char **argv)
 	}
 	if (!app.cfg.db_url || !*app.cfg.db_url) {
 		log_error("no database: give --db URL or set DATABASE_URL");
+		return EX_USAGE;
+	}
+	if (!app.cfg.feedback_db_url || !*app.cfg.feedback_db_url)
+		app.cfg.feedback_db_url = app.cfg.db_url;
+	lf_error err = {0};
+	/* a typo is not an outage to wait out */
+	if (pg_url_check(app.cfg.db_url, &err) < 0) {
+		log_error("%s; fix --db or DATABASE_URL", err.msg);
+		return EX_USAGE;
+	}
+	if (pg_url_check(app.cfg.feedback_db_url, &err) < 0) {
+		log_error("%s; fix --feedback-db", err.msg);
 		return EX_USAGE;
 	}
 	char ports[128];
@@ -235,6 +320,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	metrics_init();
+	metrics_foldin_limit(foldin);
 	mg_init_library(0);
 	char threads[16], timeout[16];
 	snprintf(threads, sizeof threads, "%d", app.cfg.threads * THREADS_PER_CONN);
@@ -269,10 +355,9 @@ int main(int argc, char **argv)
 	 * handler, among it a stat() of "/.htpasswd" per request (the
 	 * authorisation check of a handler's empty path). */
 	cb.begin_request = serve_begin;
-	lf_error err = {0};
 	mlflow ml = {0};
 	if (app.cfg.tracking_uri && *app.cfg.tracking_uri) {
-		if (http_open(&ml.http, app.cfg.tracking_uri, CHAMPION_TIMEOUT_S, &err) < 0) {
+		if (mlflow_open_timeout(&ml, app.cfg.tracking_uri, CHAMPION_TIMEOUT_S, &err) < 0) {
 			mg_exit_library();
 			log_error("--tracking-uri: %s", err.msg);
 			return EX_USAGE;
@@ -286,7 +371,25 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return err.code;
 	}
+	if (db_pool_init(&app.feedback_pool, app.cfg.threads, app.cfg.feedback_db_url, &err) < 0) {
+		db_pool_free(&app.pool);
+		mlflow_close(&ml);
+		mg_exit_library();
+		log_error("%s", err.msg);
+		return err.code;
+	}
+	if (impressions_start(app.cfg.feedback_db_url, app.cfg.model_name, app.cfg.impressions_queue,
+			      &err) < 0) {
+		db_pool_free(&app.feedback_pool);
+		db_pool_free(&app.pool);
+		mlflow_close(&ml);
+		mg_exit_library();
+		log_error("%s", err.msg);
+		return err.code;
+	}
 	if (poll_start(&app, &err) < 0) {
+		impressions_stop();
+		db_pool_free(&app.feedback_pool);
 		db_pool_free(&app.pool);
 		mlflow_close(&ml);
 		mg_exit_library();
@@ -296,6 +399,8 @@ int main(int argc, char **argv)
 	struct mg_context *ctx = mg_start(&cb, &app, options);
 	if (!ctx) {
 		poll_stop(&app);
+		impressions_stop();
+		db_pool_free(&app.feedback_pool);
 		db_pool_free(&app.pool);
 		mlflow_close(&ml);
 		snapshot_clear();
@@ -319,6 +424,8 @@ int main(int argc, char **argv)
 	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	mg_stop(ctx);
 	poll_stop(&app);
+	impressions_stop(); /* after the last answer: writes what the queue holds */
+	db_pool_free(&app.feedback_pool);
 	db_pool_free(&app.pool);
 	mlflow_close(&ml);
 	snapshot_clear();

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "live.h"
 #include "util.h"
 
 /* Buckets that resolve well under a millisecond: a cached answer takes ~0.2 ms. */
@@ -39,17 +40,23 @@ static struct {
 	_Atomic long in_flight;
 	_Atomic int ready;
 	_Atomic int champion;
+	_Atomic int standby;
+	_Atomic long long lag_us;
+	_Atomic int foldin_in_flight;
+	int foldin_limit;             /* set once before the server starts; 0: no bound */
+	_Atomic uint64_t foldin_rejected;
 } M;
 
 static const char *const ROUTES[ROUTE_COUNT] = {
 	"/", "/healthz", "/readyz", "/metrics", "/model", "/recommendations",
 	"/recommendations/{user_id}", "/movies/search", "/movies/{movie_id}",
-	"/movies/{movie_id}/similar", "/users/{user_id}/ratings", "/admin/reload", "unmatched",
+	"/movies/{movie_id}/similar", "/users/{user_id}/ratings", "/admin/reload", "/feedback", "unmatched",
 };
 static const char *const METHODS[METHOD_COUNT] = {"GET", "POST", "HEAD", "PUT", "DELETE",
 						  "PATCH", "OPTIONS", "other"};
 static const char *const QUERIES[Q_COUNT] = {"user_recs", "new_user_recs", "similar", "search",
-					     "movie", "user_ratings", "ping", "load"};
+					     "movie", "user_ratings", "ping", "load",
+					     "feedback"};
 static const char *const KINDS[KIND_COUNT] = {"user", "new_user", "similar"};
 static const char *const OUTCOMES[RELOAD_COUNT] = {"success", "failure", "unchanged"};
 
@@ -134,9 +141,35 @@ void metrics_set_champion(int version)
 	atomic_store(&M.champion, version);
 }
 
+void metrics_set_replica(int standby, double lag_s)
+{
+	atomic_store(&M.standby, standby);
+	atomic_store(&M.lag_us, (long long)(lag_s * 1e6));
+}
+
 int metrics_champion(void)
 {
 	return atomic_load(&M.champion);
+}
+
+void metrics_foldin_limit(int limit)
+{
+	M.foldin_limit = limit;
+}
+
+int metrics_foldin_enter(void)
+{
+	int was = atomic_fetch_add(&M.foldin_in_flight, 1);
+	if (M.foldin_limit == 0 || was < M.foldin_limit)
+		return 1;
+	atomic_fetch_sub(&M.foldin_in_flight, 1);
+	atomic_fetch_add_explicit(&M.foldin_rejected, 1, memory_order_relaxed);
+	return 0;
+}
+
+void metrics_foldin_leave(void)
+{
+	atomic_fetch_sub(&M.foldin_in_flight, 1);
 }
 
 /* The shortest of %.15g and %.17g that reads back as the same double. */
@@ -296,6 +329,16 @@ char *metrics_render(const struct metrics_model *model, size_t *len)
 	head(&b, "lensflow_model_inference_seconds", "histogram",
 	     "In-process model work per request (fold-in of a new user's ratings).");
 	render_hist(&b, "lensflow_model_inference_seconds", "operation=\"fold_in\",", &M.inference);
+	head(&b, "lensflow_foldin_in_flight", "gauge",
+	     "Fold-ins (POST /recommendations) being handled right now.");
+	buf_printf(&b, "lensflow_foldin_in_flight %d\n", atomic_load(&M.foldin_in_flight));
+	head(&b, "lensflow_foldin_concurrency_limit", "gauge",
+	     "Most fold-ins handled at a time (--foldin-concurrency; 0: no bound).");
+	buf_printf(&b, "lensflow_foldin_concurrency_limit %d\n", M.foldin_limit);
+	head(&b, "lensflow_foldin_rejected_total", "counter",
+	     "Fold-ins answered 503 at once because the limit were in flight already.");
+	buf_printf(&b, "lensflow_foldin_rejected_total %llu\n",
+		   (unsigned long long)atomic_load(&M.foldin_rejected));
 	head(&b, "lensflow_recommendations_served_total", "counter",
 	     "Movies returned to clients, by endpoint kind (user, new_user, similar).");
 	for (int k = 0; k < KIND_COUNT; k++)
@@ -313,6 +356,14 @@ char *metrics_render(const struct metrics_model *model, size_t *len)
 	head(&b, "lensflow_serving_model_version", "gauge",
 	     "Version of the model being served (0 when none).");
 	buf_printf(&b, "lensflow_serving_model_version %d\n", model->version);
+	head(&b, "lensflow_db_standby", "gauge",
+	     "1 when the server the poll reads the serving table from is a hot standby.");
+	buf_printf(&b, "lensflow_db_standby %d\n", atomic_load(&M.standby));
+	head(&b, "lensflow_db_replay_lag_seconds", "gauge",
+	     "Replication lag of that server at the last poll: now minus its last replayed commit "
+	     "while it has WAL left to replay, else 0 (0 on a primary).");
+	buf_printf(&b, "lensflow_db_replay_lag_seconds %.6f\n",
+		   (double)atomic_load(&M.lag_us) / 1e6);
 	head(&b, "lensflow_registry_champion_version", "gauge",
 	     "Version the registry's champion alias points at, as last read (0 when unknown).");
 	buf_printf(&b, "lensflow_registry_champion_version %d\n", atomic_load(&M.champion));
@@ -342,6 +393,7 @@ char *metrics_render(const struct metrics_model *model, size_t *len)
 	head(&b, "lensflow_build_info", "gauge", "The build: version and git commit as labels.");
 	buf_printf(&b, "lensflow_build_info{version=\"%s\",commit=\"%s\"} 1\n", LENSFLOW_VERSION,
 		   LENSFLOW_COMMIT);
+	live_render(&b); /* live.h: feedback, impressions, arms, online evaluation */
 	render_process(&b);
 	return buf_take(&b, len);
 }

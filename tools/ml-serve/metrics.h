@@ -32,6 +32,7 @@ enum route_id {
 	ROUTE_SIMILAR,
 	ROUTE_USER_RATINGS,
 	ROUTE_RELOAD,
+	ROUTE_FEEDBACK,     /* POST /feedback */
 	ROUTE_UNMATCHED,
 	ROUTE_COUNT
 };
@@ -39,8 +40,10 @@ enum route_id {
 enum method_id { METHOD_GET, METHOD_POST, METHOD_HEAD, METHOD_PUT, METHOD_DELETE,
 		 METHOD_PATCH, METHOD_OPTIONS, METHOD_OTHER, METHOD_COUNT };
 
+/* lib/store's statements in its order (enum store_query; db.c checks), then
+ * the snapshot's load */
 enum query_id { Q_USER_RECS, Q_NEW_USER_RECS, Q_SIMILAR, Q_SEARCH, Q_MOVIE, Q_USER_RATINGS,
-		Q_PING, Q_LOAD, Q_COUNT };
+		Q_PING, Q_LOAD, Q_FEEDBACK, Q_COUNT };
 
 enum kind_id { KIND_USER, KIND_NEW_USER, KIND_SIMILAR, KIND_COUNT };
 
@@ -61,7 +64,16 @@ void metrics_served(enum kind_id k, unsigned n);
 void metrics_reload(enum reload_outcome o);
 void metrics_set_ready(int ready);
 void metrics_set_champion(int version);
+/* The server the poll thread reads from: a standby (1) or the primary, and its replay lag. */
+void metrics_set_replica(int standby, double lag_s);
 int metrics_champion(void);
+/* The fold-in bulkhead (POST /recommendations): at most limit fold-ins at a
+ * time, limit 0 meaning no bound. metrics_foldin_enter is a non-blocking
+ * try-acquire: 1 when admitted (then metrics_foldin_leave once done), 0 when
+ * limit are in flight already (counted as a rejection). */
+void metrics_foldin_limit(int limit);
+int metrics_foldin_enter(void);
+void metrics_foldin_leave(void);
 
 /* What the model gauges show; the strings are copied. */
 struct metrics_model {

@@ -21,12 +21,13 @@ int op_root(struct req *rq)
 {
 	return reply_json(
 		rq, 200,
-		json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s]}", "service", "ml-serve", "version",
+		json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s]}", "service", "ml-serve", "version",
 			  LENSFLOW_VERSION, "endpoints", "GET /recommendations/{user_id}?k=10",
 			  "POST /recommendations", "GET /movies/{movie_id}/similar?k=10",
 			  "GET /movies/search?q=&limit=10", "GET /movies/{movie_id}",
 			  "GET /users/{user_id}/ratings?limit=10", "GET /model", "GET /healthz",
-			  "GET /readyz", "GET /metrics", "POST /admin/reload", "GET /"));
+			  "GET /readyz", "GET /metrics", "POST /admin/reload", "POST /feedback",
+			  "GET /"));
 }
 
 int op_healthz(struct req *rq)
@@ -103,7 +104,7 @@ int op_model(struct req *rq)
 }
 
 /* Equal in time whatever the first difference: every byte of the longer is read. */
-static int token_equal(const char *a, size_t alen, const char *b, size_t blen)
+int token_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
 	size_t n = alen > blen ? alen : blen;
 	unsigned diff = (unsigned)(alen ^ blen);

@@ -12,6 +12,7 @@
 #include "body.h"
 #include "buf.h"
 #include "jsontext.h"
+#include "impressions.h"
 #include "pgbin.h"
 #include "serve.h"
 #include "util.h"
@@ -20,24 +21,40 @@ static const char K_MSG[] = "k must be an integer from 1 to 100";
 
 #define BUF_LIT(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
 
-/* {key: value, "model_version": "N", "items": [{movie_id, title, score}]} from
- * the binary (movie_id, score) rows of r, written directly as jansson would
- * (scores with 9 significant digits: pgvector's float4 arithmetic, which 9
- * digits give exactly). value is JSON text ("1", "null"). */
+/* Who an answer is for: a user's ranked answers are recorded as impressions
+ * (user_id 0: a new user's), with their arm; similar movies are not. */
+struct audience {
+	int record;
+	int32_t user_id;
+	enum arm arm;
+};
+
+/* {key: value, "model_version": "N", ["arm", "request_id",] "items": [{movie_id,
+ * title, score}]} from the binary (movie_id, score) rows of r, written directly
+ * as jansson would (scores with 9 significant digits: pgvector's float4
+ * arithmetic, which 9 digits give exactly). value is JSON text ("1", "null"). */
 static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, const char *key,
-		  const char *value, PGresult *r)
+		  const char *value, const struct audience *who, PGresult *r)
 {
 	int n = PQntuples(r);
 	unsigned served = 0;
 	struct buf b = {0};
 	char num[JSON_REAL_MAX];
-	buf_reserve(&b, 96 + (size_t)n * 128);
+	char rid[IMPRESSION_ID_MAX];
+	int32_t ids[IMPRESSION_MAX_ITEMS];
+	buf_reserve(&b, 160 + (size_t)n * 128);
 	BUF_LIT(&b, "{\"");
 	buf_puts(&b, key);
 	BUF_LIT(&b, "\":");
 	buf_puts(&b, value);
 	BUF_LIT(&b, ",\"model_version\":\"");
 	buf_append(&b, num, json_int(num, s->version));
+	if (who->record) {
+		BUF_LIT(&b, "\",\"arm\":\"");
+		buf_puts(&b, arm_name(who->arm));
+		BUF_LIT(&b, "\",\"request_id\":\"");
+		buf_append(&b, rid, impressions_next_id(rid));
+	}
 	BUF_LIT(&b, "\",\"items\":[");
 	for (int i = 0; i < n; i++) {
 		int64_t id;
@@ -57,11 +74,15 @@ static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, c
 		BUF_LIT(&b, ",\"score\":");
 		buf_append(&b, num, json_real9(num, score));
 		BUF_LIT(&b, "}");
+		if (served < IMPRESSION_MAX_ITEMS)
+			ids[served] = (int32_t)id;
 		served++;
 	}
 	BUF_LIT(&b, "]}");
 	PQclear(r);
 	metrics_served(kind, served);
+	if (who->record && !b.failed)
+		impressions_record(rid, who->user_id, s->version, who->arm, ids, served);
 	int rc = b.failed ? reply_json(rq, 500, NULL) /* its "out of memory" 500 */
 			  : reply_raw(rq, 200, "application/json", b.p, b.len);
 	buf_free(&b);
@@ -71,14 +92,14 @@ static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, c
 /* Runs query (one parameter: id) on s and answers the ranked rows under key;
  * releases s. */
 static int ranked_by_id(struct req *rq, struct snapshot *s, enum query_id query, int k,
-			enum kind_id kind, const char *key, int64_t id)
+			enum kind_id kind, const char *key, int64_t id, const struct audience *who)
 {
 	char text[24];
 	json_int(text, id);
 	const char *params[1] = {text};
 	lf_error err = {0};
 	PGresult *r = db_query(rq->w, query, s, k, 1, params, &err);
-	int rc = r ? ranked(rq, s, kind, key, text, r) : reply_unavailable(rq, err.msg);
+	int rc = r ? ranked(rq, s, kind, key, text, who, r) : reply_unavailable(rq, err.msg);
 	snapshot_release(s);
 	return rc;
 }
@@ -97,7 +118,8 @@ int rec_user(struct req *rq, int64_t user_id)
 		snapshot_release(s);
 		return rc;
 	}
-	return ranked_by_id(rq, s, Q_USER_RECS, (int)k, KIND_USER, "user_id", user_id);
+	struct audience who = {.record = 1, .user_id = (int32_t)user_id, .arm = ARM_CHAMPION};
+	return ranked_by_id(rq, s, Q_USER_RECS, (int)k, KIND_USER, "user_id", user_id, &who);
 }
 
 int rec_similar(struct req *rq, int64_t movie_id)
@@ -113,7 +135,8 @@ int rec_similar(struct req *rq, int64_t movie_id)
 		snapshot_release(s);
 		return rc;
 	}
-	return ranked_by_id(rq, s, Q_SIMILAR, (int)k, KIND_SIMILAR, "movie_id", movie_id);
+	struct audience who = {0};
+	return ranked_by_id(rq, s, Q_SIMILAR, (int)k, KIND_SIMILAR, "movie_id", movie_id, &who);
 }
 
 int rec_new_user(struct req *rq)
@@ -151,10 +174,7 @@ int rec_new_user(struct req *rq)
 	}
 	lf_error err = {0};
 	double start = now_seconds();
-	if ((s->blend.present ? blendfold_solve(&s->blend, s->items, s->n_items, s->dim, rows,
-						nu.n, &s->foldin, vec, &err)
-			      : foldin_solve(s->items, s->n_items, s->dim, rows, nu.n, &s->foldin,
-					     vec, &err)) < 0) {
+	if (model_fold_solve(&s->fold, s->items, s->n_items, s->dim, rows, nu.n, vec, &err) < 0) {
 		rc = reply_unavailable(rq, err.msg);
 		goto out;
 	}
@@ -173,7 +193,8 @@ int rec_new_user(struct req *rq)
 	}
 	const char *params[2] = {v.p, ex.p};
 	PGresult *r = db_query(rq->w, Q_NEW_USER_RECS, s, nu.k, 2, params, &err);
-	rc = r ? ranked(rq, s, KIND_NEW_USER, "user_id", "null", r)
+	struct audience who = {.record = 1, .arm = ARM_CHAMPION};
+	rc = r ? ranked(rq, s, KIND_NEW_USER, "user_id", "null", &who, r)
 	       : reply_unavailable(rq, err.msg);
 out:
 	buf_free(&unknown);

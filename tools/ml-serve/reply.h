@@ -34,6 +34,7 @@ struct req {
 	enum route_id route;
 	enum method_id method;
 	int status;                          /* what was answered; 0 before */
+	int foldin;                          /* holds a place in the fold-in bulkhead */
 	const char *hdr_name, *hdr_value;    /* one extra header for the next reply */
 };
 
@@ -69,5 +70,8 @@ int path_id(const char *seg, size_t len, int64_t *id);
  * up to a bound, so that the client reads the answer), 400 when the client
  * stopped sending. */
 int read_body(struct req *rq, size_t max, char **out, size_t *len);
+/* Reads and drops the body (up to a bound), so that the connection can carry
+ * the next request after an answer given without reading it. */
+void drain_body(struct req *rq);
 
 #endif

@@ -31,6 +31,10 @@ struct serve_config {
 	const char *admin_token;  /* NULL or "": admin endpoints answer 401 */
 	const char *access_log;   /* NULL: none */
 	const char *tracking_uri; /* MLflow, for the champion gauge; NULL: not read */
+	const char *feedback_db_url;  /* where POST /feedback and impressions write */
+	const char *feedback_token;   /* NULL or "": POST /feedback answers 401 */
+	size_t max_feedback_body;
+	size_t impressions_queue;     /* answers held for the impressions table; 0: none */
 };
 
 struct serve_app {
@@ -46,6 +50,7 @@ struct serve_app {
 	int (*champion)(void *ctx, const char *model_name, int *version, lf_error *err);
 	void *champion_ctx;
 	struct db_pool pool;         /* the database connections (cfg.threads of them) */
+	struct db_pool feedback_pool; /* connections on cfg.feedback_db_url for POST /feedback */
 };
 
 /* routes.c: civetweb's begin_request callback, which answers every request
@@ -60,6 +65,8 @@ int op_readyz(struct req *rq);
 int op_metrics(struct req *rq);
 int op_model(struct req *rq);
 int op_reload(struct req *rq);
+/* A bearer token compared in constant time (whatever the first difference). */
+int token_equal(const char *a, size_t alen, const char *b, size_t blen);
 
 /* recs.c: the ranking and catalogue endpoints; id is the path's id. */
 int rec_user(struct req *rq, int64_t user_id);
