@@ -14,9 +14,10 @@
  *                    (k_i), then the softmax MF's (m = dim + 1), each present
  *                    or not (a block of size 0). Divided by w_mf / sd_mf the
  *                    score is the blend's w_e s_e / sd_e + w_i s_i / sd_i +
- *                    w_mf s_mf / sd_mf.
+ *                    w_mf s_mf / sd_mf. ease-ials (the blend without the MF,
+ *                    m = 0): a_e = 1, a_i = (w_i / w_e) sd_e / sd_i.
  *   rating_users, rating_items   predicted stars = their dot product, clipped
- *                    to 1..5 by ml-eval. The rating head (Bayesian biased MF by
+ *                    by ml-eval to the data's scale (1..5; 0.5..5 with half stars). The rating head (Bayesian biased MF by
  *                    Gibbs with SVD++-style implicit parts on both sides, train
  *                    ratings only) stores rating_users [P_u/S, mean + b_u, 1],
  *                    rating_items [Q_i, 1, b_i]: S kept samples x rating-dim
@@ -29,7 +30,7 @@
  *                    by softmax-mf and blend (the models with an MF block).
  *   blend            1 x 9, id 0: struct model_blend in field order
  *                    {k_e, k_i, m, a_e, a_i, w_e, w_i, ials_alpha, ials_reg}.
- *                    Written by ease, ials and blend.
+ *                    Written by ease, ials, ease-ials and blend.
  *   ease_foldin      items' rows x k_e, the items' ids in their order: the
  *                    EASE fold-in map F already scaled by a_e. With EASE only.
  *

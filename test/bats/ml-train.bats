@@ -222,6 +222,51 @@ BLEND=(-q --model blend --ease-dim 8 --ials-dim 4 --ials-iters 2 --epochs 3 --di
 	assert_output '0 6 0 1 1 0 1 20 100'
 }
 
+@test "ease-ials: EASE and iALS blocks, no softmax MF, no foldin; 1 and 2 threads same bytes" {
+	for t in 1 2; do
+		"$BIN/ml-train" "${BLEND[@]}" --model ease-ials --blend-weight 0.3 --threads $t \
+			--params "$TMP/p$t.tsv" <"$FIX" >"$TMP/x$t.lfe"
+	done
+	cmp "$TMP/x1.lfe" "$TMP/x2.lfe"
+	run lfe_dump "$TMP/x1.lfe"
+	nu=$(ids_of 1 "$FIX" | wc -w)
+	assert_line --index 0 --regexp "^users $nu 12 "
+	assert_line --index 3 "blend 1 9 0"
+	refute_line --regexp "^foldin "
+	# 8 EASE and 4 iALS components, no MF; EASE's block unscaled; shares 0.3, 0.7
+	run ml_blend_row "$TMP/x1.lfe"
+	assert_output --regexp '^8 4 0 1 [0-9.e+-]+ 0\.3[0-9]* 0\.7[0-9]* 20 100$'
+	for kv in "blend_parts	ease+ials" "ials_solver	cg" "ials_cg_steps	3" "ease_path	dense"; do
+		grep -qxF "$kv" "$TMP/p1.tsv" || { echo "missing: $kv"; false; }
+	done
+}
+
+@test "sparse EASE (--ease-sparse) ranks a real split as the dense path does" {
+	awk '$1 <= 200' "$DATA/u.data" >"$TMP/r.tsv"
+	"$BIN/ml-split" --seed 42 --test "$TMP/te.tsv" <"$TMP/r.tsv" >"$TMP/tr.tsv" 2>/dev/null
+	"$BIN/ml-train" -q --model ease --ease-dim 64 --rating-sweeps 2 --rating-samples 1 \
+		<"$TMP/tr.tsv" >"$TMP/d.lfe"
+	"$BIN/ml-train" -q --model ease --ease-dim 64 --ease-sparse --rating-sweeps 2 \
+		--rating-samples 1 --params "$TMP/p.tsv" <"$TMP/tr.tsv" >"$TMP/s.lfe"
+	grep -qxF "ease_path	sparse" "$TMP/p.tsv"
+	! cmp -s "$TMP/d.lfe" "$TMP/s.lfe" # another computation...
+	nd=$("$BIN/ml-eval" --train "$TMP/tr.tsv" --test "$TMP/te.tsv" <"$TMP/d.lfe" |
+		awk -F'\t' '$1 == "ndcg@10" { print $2 }')
+	ns=$("$BIN/ml-eval" --train "$TMP/tr.tsv" --test "$TMP/te.tsv" <"$TMP/s.lfe" |
+		awk -F'\t' '$1 == "ndcg@10" { print $2 }')
+	echo "dense $nd sparse $ns"
+	# ...of the same eigenpairs: the same quality to within 0.005
+	awk -v a="$nd" -v b="$ns" 'BEGIN { exit !(a > 0.3 && b - a < 0.005 && a - b < 0.005) }'
+}
+
+@test "--model auto on a small file: the blend's very bytes, and the params say why" {
+	"$BIN/ml-train" "${BLEND[@]}" <"$FIX" >"$TMP/b.lfe"
+	"$BIN/ml-train" "${BLEND[@]}" --model auto --params "$TMP/p.tsv" <"$FIX" >"$TMP/a.lfe"
+	cmp "$TMP/a.lfe" "$TMP/b.lfe"
+	grep -q "^model_auto	small: blend" "$TMP/p.tsv"
+	grep -qxF "blend_parts	ease+ials+softmax-mf" "$TMP/p.tsv"
+}
+
 @test "EASE ranking on a real split (users <= 100): far above popularity" {
 	awk '$1 <= 100' "$DATA/u.data" >"$TMP/r.tsv"
 	"$BIN/ml-split" --seed 42 --test "$TMP/te.tsv" <"$TMP/r.tsv" >"$TMP/tr.tsv" 2>/dev/null

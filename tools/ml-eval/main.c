@@ -29,6 +29,10 @@ static const char usage[] =
 	"  --k N                   list length (default 10)\n"
 	"  --baseline popularity   rank movies by train rating count instead of a model\n"
 	"  --json                  one JSON object instead of TSV\n"
+	"  --users N               rank a sample of N test users (0: all, the default),\n"
+	"                          drawn by a seeded shuffle of the test user ids; RMSE\n"
+	"                          stays over every test rating\n"
+	"  --seed N                the sample's seed (default 42)\n"
 	"  --lists                 print each test user's list instead of the metrics:\n"
 	"                          TSV user, rank, movie, score\n"
 	"  -h, --help              this help\n"
@@ -38,7 +42,7 @@ static const char usage[] =
 	"  ml-split --test test.tsv < u.data > train.tsv\n"
 	"  ml-train < train.tsv | ml-eval --train train.tsv --test test.tsv\n";
 
-enum { OPT_TRAIN = 256, OPT_TEST, OPT_K, OPT_BASELINE, OPT_JSON, OPT_VERSION, OPT_LISTS };
+enum { OPT_TRAIN = 256, OPT_TEST, OPT_K, OPT_BASELINE, OPT_JSON, OPT_VERSION, OPT_LISTS, OPT_USERS, OPT_SEED };
 
 static const struct option longopts[] = {
 	{"train", required_argument, NULL, OPT_TRAIN},
@@ -47,6 +51,8 @@ static const struct option longopts[] = {
 	{"baseline", required_argument, NULL, OPT_BASELINE},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"lists", no_argument, NULL, OPT_LISTS},
+	{"users", required_argument, NULL, OPT_USERS},
+	{"seed", required_argument, NULL, OPT_SEED},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -79,7 +85,7 @@ int main(int argc, char **argv)
 	log_set_prog("ml-eval");
 	const char *train_path = NULL, *test_path = NULL;
 	int json = 0, baseline = 0, lists = 0, opt;
-	int64_t k = 10;
+	int64_t k = 10, n_users = 0, seed = 42;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_TRAIN:
@@ -92,6 +98,15 @@ int main(int argc, char **argv)
 			if (parse_i64(optarg, 1, 100000, &k) < 0) {
 				log_error("--k: bad value '%s' (want an integer in 1..100000)",
 					  optarg);
+				return EX_USAGE;
+			}
+			break;
+		case OPT_USERS:
+		case OPT_SEED:
+			if (parse_i64(optarg, 0, opt == OPT_USERS ? INT32_MAX : INT64_MAX,
+				      opt == OPT_USERS ? &n_users : &seed) < 0) {
+				log_error("--%s: bad value '%s' (want a non-negative integer)",
+					  opt == OPT_USERS ? "users" : "seed", optarg);
 				return EX_USAGE;
 			}
 			break;
@@ -143,8 +158,9 @@ int main(int argc, char **argv)
 	if (read_ratings_file(train_path, &train, &err) < 0 ||
 	    read_ratings_file(test_path, &test, &err) < 0 ||
 	    (!baseline && lfe_read(stdin, "stdin", &model, &err) < 0) ||
-	    evaluate(baseline ? NULL : &model, &train, &test, (size_t)k, lists ? stdout : NULL,
-		     &out, &skipped, &err) < 0)
+	    evaluate(baseline ? NULL : &model, &train, &test, (size_t)k,
+		     &(eval_sample){(size_t)n_users, (uint64_t)seed}, lists ? stdout : NULL, &out,
+		     &skipped, &err) < 0)
 		goto done;
 	if (skipped)
 		log_info("%zu test users are unknown to the model and were skipped", skipped);

@@ -35,7 +35,16 @@ static const char usage_text[] =
 	"      --losses FILE         losses TSV (step\\tname\\tvalue) as stepped metrics\n"
 	"      --model FILE.lfe      the model: checked, uploaded as model/model.lfe, registered\n"
 	"      --artifact FILE       one more artifact, under its base name (repeatable)\n"
-	"      --dataset-sha256 HEX  tag dataset_sha256\n"
+	"      --dataset-sha256 HEX  tag dataset_sha256 (and the run input's digest)\n"
+	"      --dataset-name NAME   log the ratings as the run's input dataset NAME (ml-25m):\n"
+	"                            MLflow's runs/log-inputs, context training, with the\n"
+	"                            ratings' schema; needs --dataset-sha256\n"
+	"      --dataset-source URI  where the dataset came from (URL or path)\n"
+	"      --dataset-rows N      its number of ratings (the input's profile)\n"
+	"      --started SECONDS     the run's start time (unix seconds, e.g. date +%s.%N\n"
+	"                            just before ml-train), else now\n"
+	"      --source-name NAME    tag mlflow.source.name (default ml-mlflow-log; with\n"
+	"                            mlflow.source.type LOCAL)\n"
 	"      --git-commit ID       tag git_commit (default $LENSFLOW_GIT_COMMIT)\n"
 	"      --no-register         log the run but create no model version\n"
 	"      --metric NAME         the gate's metric (default ndcg_at_10; rmse*, mae*, *loss*:\n"
@@ -64,6 +73,11 @@ enum {
 	OPT_MODEL,
 	OPT_ARTIFACT,
 	OPT_SHA,
+	OPT_DS_NAME,
+	OPT_DS_SOURCE,
+	OPT_DS_ROWS,
+	OPT_STARTED,
+	OPT_SOURCE_NAME,
 	OPT_GIT,
 	OPT_NO_REGISTER,
 	OPT_METRIC,
@@ -89,6 +103,11 @@ static const struct option long_opts[] = {
 	{"model", required_argument, NULL, OPT_MODEL},
 	{"artifact", required_argument, NULL, OPT_ARTIFACT},
 	{"dataset-sha256", required_argument, NULL, OPT_SHA},
+	{"dataset-name", required_argument, NULL, OPT_DS_NAME},
+	{"dataset-source", required_argument, NULL, OPT_DS_SOURCE},
+	{"dataset-rows", required_argument, NULL, OPT_DS_ROWS},
+	{"started", required_argument, NULL, OPT_STARTED},
+	{"source-name", required_argument, NULL, OPT_SOURCE_NAME},
 	{"git-commit", required_argument, NULL, OPT_GIT},
 	{"no-register", no_argument, NULL, OPT_NO_REGISTER},
 	{"metric", required_argument, NULL, OPT_METRIC},
@@ -166,6 +185,21 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SHA:
 			o.dataset_sha256 = optarg;
+			break;
+		case OPT_DS_NAME:
+			o.dataset_name = optarg;
+			break;
+		case OPT_DS_SOURCE:
+			o.dataset_source = optarg;
+			break;
+		case OPT_DS_ROWS:
+			o.dataset_rows = optarg;
+			break;
+		case OPT_STARTED:
+			o.started = optarg;
+			break;
+		case OPT_SOURCE_NAME:
+			o.source_name = optarg;
 			break;
 		case OPT_GIT:
 			o.git_commit = optarg;

@@ -32,6 +32,7 @@ static void usage(FILE *f)
 		"                [--poll SECONDS] [--max-body BYTES] [--timeout MS] [--access-log FILE]\n"
 		"                [--tracking-uri URI] [--user NAME] [--foldin-concurrency N]\n"
 		"                [--feedback-db URL] [--max-feedback-body BYTES] [--impressions-queue N]\n"
+		"                [--conn-lifetime SECONDS]\n"
 		"\n"
 		"Serves recommendations over HTTP from the embedding set that the `serving` table\n"
 		"of the database points at, and reloads it when that changes.\n"
@@ -40,7 +41,13 @@ static void usage(FILE *f)
 		"  -t, --threads N         database connections, each serving one request at a\n"
 		"                          time (default 16); civetweb runs 4 x N threads, one per\n"
 		"                          connected client\n"
-		"  -d, --db URL            libpq URL (default $DATABASE_URL)\n"
+		"  -d, --db URL            libpq URL (default $DATABASE_URL); with several hosts\n"
+		"                          (h1:p1,h2:p2,...) connections spread over them and\n"
+		"                          move to the next at once when one dies;\n"
+		"                          target_session_attrs=prefer-standby reads from standbys\n"
+		"      --conn-lifetime SECONDS  make each database connection anew after about\n"
+		"                          this long (80-100 %%), so that they spread again after\n"
+		"                          a failover or a new standby (default 300; 0: never)\n"
 		"  -m, --model-name NAME   model whose served set to answer with (default lensflow)\n"
 		"  -p, --poll SECONDS      how often to look at the serving table (default 10)\n"
 		"      --max-body BYTES    largest request body (default 65536)\n"
@@ -86,7 +93,8 @@ static int parse_listen(const char *s, char *out, size_t out_len)
 }
 
 enum { OPT_VERSION = 256, OPT_MAX_BODY, OPT_TIMEOUT, OPT_ACCESS_LOG, OPT_TRACKING, OPT_USER,
-       OPT_FOLDIN, OPT_FEEDBACK_DB, OPT_MAX_FEEDBACK_BODY, OPT_IMPRESSIONS_QUEUE };
+       OPT_FOLDIN, OPT_FEEDBACK_DB, OPT_MAX_FEEDBACK_BODY, OPT_IMPRESSIONS_QUEUE,
+       OPT_CONN_LIFETIME };
 
 /* civetweb threads per database connection: the extra threads hold the
  * connections of clients that are slow to send a request or idle between
@@ -159,6 +167,7 @@ int main(int argc, char **argv)
 		{"user", required_argument, NULL, OPT_USER},
 		{"foldin-concurrency", required_argument, NULL, OPT_FOLDIN},
 		{"feedback-db", required_argument, NULL, OPT_FEEDBACK_DB},
+		{"conn-lifetime", required_argument, NULL, OPT_CONN_LIFETIME},
 		{"max-feedback-body", required_argument, NULL, OPT_MAX_FEEDBACK_BODY},
 		{"impressions-queue", required_argument, NULL, OPT_IMPRESSIONS_QUEUE},
 		{"help", no_argument, NULL, 'h'},
@@ -215,6 +224,16 @@ int main(int argc, char **argv)
 		case OPT_TRACKING: app.cfg.tracking_uri = optarg; break;
 		case OPT_USER: run_as = optarg; break;
 		case OPT_FEEDBACK_DB: app.cfg.feedback_db_url = optarg; break;
+		case OPT_CONN_LIFETIME: {
+			double life;
+			if (parse_double(optarg, 0, 86400, &life) < 0) {
+				log_error("--conn-lifetime: '%s' is not a number of seconds from 0 to "
+					  "86400", optarg);
+				return EX_USAGE;
+			}
+			db_set_conn_lifetime(life);
+			break;
+		}
 		case OPT_MAX_FEEDBACK_BODY:
 			if (parse_i64(optarg, 64, 64 << 20, &v) < 0) {
 				log_error("--max-feedback-body: '%s' is not a size from 64 to 67108864 "

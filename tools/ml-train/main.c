@@ -29,14 +29,24 @@ static const char usage[] =
 	"each score divided by its spread, vectors side by side: the best ranking, the\n"
 	"pipeline's default; see docs/architecture.md for its fold-in).\n"
 	"\n"
-	"  --model NAME            softmax-mf (default), blend, ease or ials\n"
+	"  --model NAME            softmax-mf (default), blend, ease, ials, ease-ials (the\n"
+	"                          blend without the softmax MF: --blend-weight for EASE,\n"
+	"                          iALS the rest, iALS by 3 CG steps unless --ials-cg) or\n"
+	"                          auto (the model for the data's size: the blend up to 2M\n"
+	"                          ratings, ease-ials beyond; recorded as the params'\n"
+	"                          model_auto)\n"
 	"  --ease-l2 X             EASE's L2 on the Gram diagonal (default 500)\n"
 	"  --ease-dim N            EASE eigenpairs kept, capped at the user count (default 256)\n"
 	"  --ease-power N          subspace iterations for them (default 3)\n"
+	"  --ease-sparse           the sparse path (iterations on X^T X through products with\n"
+	"                          the sparse ratings) even where the dense one fits; taken\n"
+	"                          by itself past 46,340 users or 2^26 user-movie cells\n"
 	"  --ials-dim N            iALS factors (default 64)\n"
 	"  --ials-alpha X          iALS confidence of a rated pair, 1 + X (default 20)\n"
 	"  --ials-reg X            iALS L2 (default 100)\n"
 	"  --ials-iters N          iALS alternating sweeps (default 8)\n"
+	"  --ials-cg N             N conjugate-gradient steps per row, warm-started, instead\n"
+	"                          of an exact Cholesky solve; 0: exact (default 0)\n"
 	"  --blend-weight X        EASE's share of the blend (default 0.2)\n"
 	"  --ials-weight X         iALS's share of the blend, 0: none (default 0.5); the\n"
 	"                          softmax MF gets the rest, which must stay above 0\n"
@@ -109,11 +119,13 @@ enum {
 	OPT_EASE_L2,
 	OPT_EASE_DIM,
 	OPT_EASE_POWER,
+	OPT_EASE_SPARSE,
 	OPT_BLEND_W,
 	OPT_IALS_DIM,
 	OPT_IALS_ALPHA,
 	OPT_IALS_REG,
 	OPT_IALS_ITERS,
+	OPT_IALS_CG,
 	OPT_IALS_W
 };
 
@@ -122,11 +134,13 @@ static const struct option longopts[] = {
 	{"ease-l2", required_argument, NULL, OPT_EASE_L2},
 	{"ease-dim", required_argument, NULL, OPT_EASE_DIM},
 	{"ease-power", required_argument, NULL, OPT_EASE_POWER},
+	{"ease-sparse", no_argument, NULL, OPT_EASE_SPARSE},
 	{"blend-weight", required_argument, NULL, OPT_BLEND_W},
 	{"ials-dim", required_argument, NULL, OPT_IALS_DIM},
 	{"ials-alpha", required_argument, NULL, OPT_IALS_ALPHA},
 	{"ials-reg", required_argument, NULL, OPT_IALS_REG},
 	{"ials-iters", required_argument, NULL, OPT_IALS_ITERS},
+	{"ials-cg", required_argument, NULL, OPT_IALS_CG},
 	{"ials-weight", required_argument, NULL, OPT_IALS_W},
 	{"dim", required_argument, NULL, OPT_DIM},
 	{"epochs", required_argument, NULL, OPT_EPOCHS},
@@ -202,9 +216,9 @@ static int bad_value(const char *opt, const char *arg, const char *want)
 #define BLEND_ITEM_L2 8.0
 
 static int parse_args(int argc, char **argv, train_config *c, const char **out, const char **losses,
-		      const char **params)
+		      const char **params, int *want_auto)
 {
-	int opt, item_l2_given = 0;
+	int opt, item_l2_given = 0, cg_given = 0;
 	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
 		int64_t i = 0;
 		double x = 0;
@@ -214,7 +228,13 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 				name = o->name;
 		switch (opt) {
 		case OPT_MODEL:
-			if (strcmp(optarg, "softmax-mf") == 0) {
+			if (strcmp(optarg, "ease-ials") == 0) {
+				c->model = MODEL_BLEND;
+				c->mf_off = 1;
+			} else if (strcmp(optarg, "auto") == 0) {
+				c->model = MODEL_BLEND;
+				*want_auto = 1;
+			} else if (strcmp(optarg, "softmax-mf") == 0) {
 				c->model = MODEL_SOFTMAX;
 			} else if (strcmp(optarg, "ease") == 0) {
 				c->model = MODEL_EASE;
@@ -223,8 +243,8 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 			} else if (strcmp(optarg, "blend") == 0) {
 				c->model = MODEL_BLEND;
 			} else {
-				log_error("--model: unknown model '%s'; want blend, softmax-mf, "
-					  "ease or ials",
+				log_error("--model: unknown model '%s'; want auto, blend, "
+					  "ease-ials, softmax-mf, ease or ials",
 					  optarg);
 				return EX_USAGE;
 			}
@@ -244,6 +264,9 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 				return bad_value(name, optarg, "an integer in 0..50");
 			c->ease.power = (int)i;
 			break;
+		case OPT_EASE_SPARSE:
+			c->ease.sparse = 1;
+			break;
 		case OPT_BLEND_W:
 			if (parse_double(optarg, 0.001, 0.999, &x) < 0)
 				return bad_value(name, optarg, "a number in 0.001..0.999");
@@ -262,6 +285,12 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 				c->ials.dim = (size_t)i;
 			else
 				c->ials.iters = (int)i;
+			break;
+		case OPT_IALS_CG:
+			if (parse_i64(optarg, 0, 64, &i) < 0)
+				return bad_value(name, optarg, "an integer in 0..64");
+			c->ials.cg_steps = (int)i;
+			cg_given = 1;
 			break;
 		case OPT_IALS_ALPHA:
 		case OPT_IALS_REG:
@@ -386,9 +415,13 @@ static int parse_args(int argc, char **argv, train_config *c, const char **out, 
 			return EX_USAGE;
 		}
 	}
+	c->ease.threads = c->ials.threads = c->threads;
 	if (c->model == MODEL_BLEND && !item_l2_given)
 		c->rank.item_l2 = BLEND_ITEM_L2;
-	if (c->model == MODEL_BLEND && c->blend_weight + c->ials_weight >= 0.999) {
+	if (c->mf_off) { /* ease-ials: EASE's share, iALS the rest */
+		c->ials_weight = 1.0 - c->blend_weight;
+		c->ials.cg_steps = cg_given ? c->ials.cg_steps : 3;
+	} else if (c->model == MODEL_BLEND && c->blend_weight + c->ials_weight >= 0.999) {
 		log_error("--blend-weight + --ials-weight must stay below 1 (the softmax MF's "
 			  "share); "
 			  "see --help");
@@ -425,7 +458,7 @@ static int write_record(const char *path, record_fn fn, const dataset *d, const 
 	return 0;
 }
 
-static int run(const train_config *c, const char *out, const char *losses, const char *params,
+static int run(train_config *c, int want_auto, const char *out, const char *losses, const char *params,
 	       lf_error *err)
 {
 	ratings r = {0};
@@ -437,6 +470,10 @@ static int run(const train_config *c, const char *out, const char *losses, const
 	if (ratings_read(stdin, "stdin", &r, err) < 0 || dataset_build(&r, &d, err) < 0)
 		goto done;
 	ratings_free(&r);
+	if (want_auto) {
+		auto_choose(&d, c);
+		log_info("--model auto: %s", c->auto_rule);
+	}
 	openblas_set_num_threads(c->threads > 1 ? c->threads - 1 : 1);
 	if (train_all(&d, c, &res, err) < 0 || train_to_lfe(&d, c, &res, &model, err) < 0)
 		goto done;
@@ -484,13 +521,14 @@ int main(int argc, char **argv)
 	log_set_prog("ml-train");
 	train_config c = defaults();
 	const char *out = NULL, *losses = NULL, *params = NULL;
-	int code = parse_args(argc, argv, &c, &out, &losses, &params);
+	int want_auto = 0;
+	int code = parse_args(argc, argv, &c, &out, &losses, &params, &want_auto);
 	if (code != 0)
 		return code < 0 ? 0 : code;
 	if (!out)
 		stdout_mark();
 	lf_error err = {0};
-	if (run(&c, out, losses, params, &err) < 0) {
+	if (run(&c, want_auto, out, losses, params, &err) < 0) {
 		if (!out)
 			stdout_rollback();
 		log_error("%s", err.msg);

@@ -33,6 +33,19 @@ int blend_scales(const train_config *c, const train_result *r, double *a_ease, d
 	if (c->model != MODEL_BLEND)
 		return 0;
 	double mean = 0, sd_mf = 0, sd_i = 0;
+	if (c->mf_off) { /* EASE's block as it is, iALS's scaled to its share */
+		if (!(r->ease.sd > 0))
+			return -1;
+		if (c->ials_weight > 0 &&
+		    (score_moments(r->ials.P, r->ials.n_users, r->ials.Q, r->ials.n_items,
+				   r->ials.dim, &mean, &sd_i) < 0 ||
+		     !(sd_i > 0)))
+			return -1;
+		*a_ials = c->ials_weight > 0
+				  ? c->ials_weight / c->blend_weight * r->ease.sd / sd_i
+				  : 1.0;
+		return 0;
+	}
 	double wm = 1.0 - c->blend_weight - c->ials_weight;
 	if (score_moments(r->rank.P, r->rank.n_users, r->rank.Q, r->rank.n_items, r->rank.dim + 1,
 			  &mean, &sd_mf) < 0 ||
@@ -68,7 +81,7 @@ static int ranking_tables(const dataset *d, const train_config *c, const train_r
 {
 	size_t nu = d->n_users, ni = d->n_items;
 	size_t ke = r->ease.dim, ki = r->ials.dim; /* 0 when not trained */
-	size_t km = c->model == MODEL_SOFTMAX || c->model == MODEL_BLEND ? r->rank.dim + 1 : 0;
+	size_t km = uses_mf(c) ? r->rank.dim + 1 : 0;
 	size_t wd = ke + ki + km;
 	double ae, ai;
 	if (blend_scales(c, r, &ae, &ai) < 0)
@@ -132,7 +145,7 @@ int train_to_lfe(const dataset *d, const train_config *c, const train_result *r,
 		row[q] = 1.0f;
 		row[q + 1] = h->bi[i];
 	}
-	if (c->model != MODEL_SOFTMAX && c->model != MODEL_BLEND)
+	if (!uses_mf(c))
 		return 0;
 	struct model_foldin f = {.user_l2 = c->rank.user_l2,
 				 .weight_alpha = c->rank.alpha,
@@ -171,11 +184,24 @@ int write_params(FILE *f, const char *name, const dataset *d, const train_config
 		 const train_result *r, lf_error *err)
 {
 	fprintf(f, "model\t%s\n", model_name(c->model));
+	if (c->auto_rule)
+		fprintf(f, "model_auto\t%s\n", c->auto_rule);
+	if (c->model == MODEL_BLEND)
+		fprintf(f, "blend_parts\t%s\n",
+			c->mf_off		? "ease+ials"
+			: c->ials_weight > 0 ? "ease+ials+softmax-mf"
+					     : "ease+softmax-mf");
+	if (r->ease.dim)
+		fprintf(f, "ease_path\t%s\n",
+			c->ease.sparse || !ease_dense_fits(d->n_users, d->n_items) ? "sparse" : "dense");
 	if (r->ials.dim) {
 		fprintf(f, "ials_dim\t%zu\n", c->ials.dim);
 		fprintf(f, "ials_alpha\t%.9g\n", c->ials.alpha);
 		fprintf(f, "ials_reg\t%.9g\n", c->ials.reg);
 		fprintf(f, "ials_iters\t%d\n", c->ials.iters);
+		fprintf(f, "ials_solver\t%s\n", c->ials.cg_steps > 0 ? "cg" : "cholesky");
+		if (c->ials.cg_steps > 0)
+			fprintf(f, "ials_cg_steps\t%d\n", c->ials.cg_steps);
 		fprintf(f, "ials_seconds\t%.3f\n", r->ials_seconds);
 	}
 	if (r->ease.dim) {
