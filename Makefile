@@ -126,9 +126,14 @@ SEED ?= 42
 MODEL_NAME ?= lensflow
 EXPERIMENT ?= lensflow
 TRAIN_FLAGS ?=
+# DATASET: the MovieLens release (ml-fetch --dataset): ml-100k, ml-1m, ml-10m,
+# ml-20m, ml-25m, ml-32m, ml-latest-small; recorded as the run's `dataset` param.
+DATASET ?= ml-100k
 # Offline machines: a copy of ml-100k beside the checkout is used when
 # LENSFLOW_DATA_URL is unset (ml-fetch's own default is GroupLens' archive).
+ifeq ($(DATASET),ml-100k)
 export LENSFLOW_DATA_URL ?= $(firstword $(abspath $(wildcard ../shared/data/ml-100k ../ml-100k)))
+endif
 SERVICES_ENV = $(LENSFLOW_HOME)/services.env
 # Sources services.env for what the environment does not already give.
 WITH_SERVICES = set -a; [ -n "$${DATABASE_URL:-}" ] && keep_db=$$DATABASE_URL; \
@@ -158,7 +163,7 @@ pipeline: services-up ## fetch → split → train → evaluate → register →
 	cat $$run/pipeline.json
 
 ifdef W
-export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS GIT_COMMIT
+export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS GIT_COMMIT DATASET
 export BIN := $(abspath $(BIN))
 STEP := scripts/pipeline-step
 run-chain: $(W)/pipeline.json

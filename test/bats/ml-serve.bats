@@ -368,11 +368,12 @@ teardown_file() {
 	done <<'EOF'
 {"ratings": []}|must not be empty
 {"ratings": [{"movie_id": 99999, "rating": 4}]}|unknown movie id(s): 99999
-{"ratings": [{"movie_id": 1, "rating": 6}]}|from 1 to 5
-{"ratings": [{"movie_id": 1, "rating": 0}]}|from 1 to 5
-{"ratings": [{"movie_id": 1, "rating": 4.5}]}|from 1 to 5
-{"ratings": [{"movie_id": 1, "rating": "4"}]}|from 1 to 5
-{"ratings": [{"movie_id": 1, "rating": true}]}|from 1 to 5
+{"ratings": [{"movie_id": 1, "rating": 6}]}|from 0.5 to 5 in steps of 0.5
+{"ratings": [{"movie_id": 1, "rating": 0}]}|from 0.5 to 5 in steps of 0.5
+{"ratings": [{"movie_id": 1, "rating": 4.25}]}|from 0.5 to 5 in steps of 0.5
+{"ratings": [{"movie_id": 1, "rating": 5.5}]}|from 0.5 to 5 in steps of 0.5
+{"ratings": [{"movie_id": 1, "rating": "4"}]}|from 0.5 to 5 in steps of 0.5
+{"ratings": [{"movie_id": 1, "rating": true}]}|from 0.5 to 5 in steps of 0.5
 {"ratings": [{"movie_id": 1, "rating": NaN}]}|not valid JSON
 {"ratings": [{"movie_id": 1, "rating": 1e400}]}|not valid JSON
 {"ratings": [{"movie_id": 50, "rating": 5}, {"movie_id": 7, "rating": 3}, {"movie_id": 50, "rating": 1}]}|movie 50 is rated more than once

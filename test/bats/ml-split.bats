@@ -120,7 +120,7 @@ test_counts() {
 	split "$TMP/bad.tsv" --test "$TMP/test.tsv"
 	[ "$status" -eq 65 ]
 	run cat "$TMP/err"
-	assert_output "ml-split: stdin:3: rating 'x' is not an integer in -9223372036854775808..9223372036854775807"
+	assert_output "ml-split: stdin:3: rating 'x' is not on the scale 0.5..5 in steps of 0.5"
 	[ ! -e "$TMP/test.tsv" ]
 	[ ! -s "$TMP/train.tsv" ]
 	run "$BIN/ml-split" --test "$TMP/test.tsv" -o "$TMP/o.tsv" "$TMP/bad.tsv"

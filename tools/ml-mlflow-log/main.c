@@ -34,7 +34,22 @@ static const opts_opt options[] = {
 		    "the model: checked, uploaded as model/model.lfe, registered"),
 	OPTS_LIST(0, "artifact", &o.artifacts, "FILE",
 		  "one more artifact, under its base name (repeatable)"),
-	OPTS_STRING(0, "dataset-sha256", &o.dataset_sha256, "HEX", "tag dataset_sha256"),
+	OPTS_STRING(0, "dataset-sha256", &o.dataset_sha256, "HEX",
+		    "tag dataset_sha256 (and the run input's digest)"),
+	OPTS_STRING(0, "dataset-name", &o.dataset_name, "NAME",
+		    "log the ratings as the run's input dataset NAME (ml-25m):\n"
+		    "MLflow's runs/log-inputs, context training, with the\n"
+		    "ratings' schema; needs --dataset-sha256"),
+	OPTS_STRING(0, "dataset-source", &o.dataset_source, "URI",
+		    "where the dataset came from (URL or path)"),
+	OPTS_STRING(0, "dataset-rows", &o.dataset_rows, "N",
+		    "its number of ratings (the input's profile)"),
+	OPTS_STRING(0, "started", &o.started, "SECONDS",
+		    "the run's start time (unix seconds, e.g. date +%s.%N\n"
+		    "just before ml-train), else now"),
+	OPTS_STRING(0, "source-name", &o.source_name, "NAME",
+		    "tag mlflow.source.name (default ml-mlflow-log; with\n"
+		    "mlflow.source.type LOCAL)"),
 	OPTS_STRING(0, "git-commit", &o.git_commit, "ID",
 		    "tag git_commit (default $LENSFLOW_GIT_COMMIT)"),
 	OPTS_SET(0, "no-register", &o.no_register, 1, "log the run but create no model version"),

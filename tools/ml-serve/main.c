@@ -87,6 +87,8 @@ static struct serve_app app = {
 static struct {
 	const char *listen, *run_as;
 	int foldin;
+	double conn_lifetime;
+	int conn_lifetime_given;
 	char ports[128]; /* civetweb's listening_ports form of --listen */
 } args;
 
@@ -97,7 +99,16 @@ static const opts_opt options[] = {
 		 "database connections, each serving one request at a\n"
 		 "time (default 16); civetweb runs 4 x N threads, one per\n"
 		 "connected client"),
-	OPTS_STRING('d', "db", &app.cfg.db_url, "URL", "libpq URL (default $DATABASE_URL)"),
+	OPTS_STRING('d', "db", &app.cfg.db_url, "URL",
+		    "libpq URL (default $DATABASE_URL); with several hosts\n"
+		    "(h1:p1,h2:p2,...) connections spread over them and\n"
+		    "move to the next at once when one dies;\n"
+		    "target_session_attrs=prefer-standby reads from standbys"),
+	{.type = OPTS_T_DOUBLE, .long_name = "conn-lifetime", .value = &args.conn_lifetime,
+	 .dmin = 0, .dmax = 86400, .argh = "SECONDS", .seen = &args.conn_lifetime_given,
+	 .help = "make each database connection anew after about\n"
+		 "this long (80-100 %), so that they spread again after\n"
+		 "a failover or a new standby (default 300; 0: never)"},
 	OPTS_STRING('m', "model-name", &app.cfg.model_name, "NAME",
 		    "model whose served set to answer with (default lensflow)"),
 	OPTS_DOUBLE('p', "poll", &app.cfg.poll_s, 0.05, 86400, "SECONDS",
@@ -135,6 +146,7 @@ static const opts_cmd cmd = {
 		 "                [--poll SECONDS] [--max-body BYTES] [--timeout MS] [--access-log FILE]\n"
 		 "                [--tracking-uri URI] [--user NAME] [--foldin-concurrency N]\n"
 		 "                [--feedback-db URL] [--max-feedback-body BYTES] [--impressions-queue N]\n"
+		 "                [--conn-lifetime SECONDS]\n"
 		 "\n"
 		 "Serves recommendations over HTTP from the embedding set that the `serving` table\n"
 		 "of the database points at, and reloads it when that changes.\n",
@@ -177,6 +189,8 @@ static int check_args(void)
 		return opts_error(&cmd, "--listen: '%s' is not PORT or ADDRESS:PORT (an IPv4 address)",
 				  args.listen);
 	app.cfg.listen = args.ports;
+	if (args.conn_lifetime_given)
+		db_set_conn_lifetime(args.conn_lifetime);
 	if (args.run_as) {
 		struct passwd *pw = getpwnam(args.run_as);
 		if (!pw) {
