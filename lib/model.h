@@ -17,7 +17,7 @@
  *                    w_mf s_mf / sd_mf. ease-ials (the blend without the MF,
  *                    m = 0): a_e = 1, a_i = (w_i / w_e) sd_e / sd_i.
  *   rating_users, rating_items   predicted stars = their dot product, clipped
- *                    to 1..5 by ml-eval. The rating head (Bayesian biased MF by
+ *                    by ml-eval to the data's scale (1..5; 0.5..5 with half stars). The rating head (Bayesian biased MF by
  *                    Gibbs with SVD++-style implicit parts on both sides, train
  *                    ratings only) stores rating_users [P_u/S, mean + b_u, 1],
  *                    rating_items [Q_i, 1, b_i]: S kept samples x rating-dim

@@ -38,7 +38,7 @@ static int switch_tx(PGconn *c, const char *model, int32_t version, lf_error *er
 	PQclear(res);
 	if (!known)
 		return lf_fail(err, EX_DATAERR,
-			       "%s version %d is not loaded; load it first: ml-pgload --version %d "
+			       "%s version %d is not loaded; load it first: ml-pgload --load %d "
 			       "< model.lfe",
 			       model, version, version);
 	const char *p1[] = {model};

@@ -194,7 +194,7 @@ static int load_tx(PGconn *c, const struct store_set *d, const struct store_set_
 
 int store_set_load(PGconn *c, const struct store_set *s, int *loaded, lf_error *err)
 {
-	struct store_set_names raw;
+	struct store_set_names raw = {0};
 	set_names n;
 	store_set_names(s->model, s->version, &raw);
 	if (quote_names(c, &raw, &n, err) < 0)

@@ -20,8 +20,8 @@ setup_file() {
 	"$BIN/ml-train" -q "${blend[@]}" <"$d/train.tsv" >"$d/blend.lfe"
 	"$BIN/ml-train" -q "${blend[@]}" --serve-dim 24 <"$d/train.tsv" >"$d/cblend.lfe"
 	"$BIN/ml-train" -q --model ease --ease-dim 64 --serve-dim 16 <"$d/train.tsv" >"$d/cease.lfe"
-	"$BIN/ml-pgload" -q --model-name cblend --version 1 --switch <"$d/cblend.lfe" >/dev/null
-	"$BIN/ml-pgload" -q --model-name cease --version 1 --switch <"$d/cease.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name cblend --load 1 --switch <"$d/cblend.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name cease --load 1 --switch <"$d/cease.lfe" >/dev/null
 	local m port
 	for m in cblend cease; do
 		port=$(free_port)
@@ -102,8 +102,8 @@ ndcg() {
 	# directions stay those of the full-width movies (without the bias)
 	run sql "SELECT min(vector_dims(direction)) FROM lf_cblend_v1_dirs"
 	assert_output 160
-	"$BIN/ml-pgload" -q --model-name cblend --version 2 <"$BATS_FILE_TMPDIR/cblend.lfe"
-	"$BIN/ml-pgload" -q --model-name cblend --version 3 <"$BATS_FILE_TMPDIR/cblend.lfe"
+	"$BIN/ml-pgload" -q --model-name cblend --load 2 <"$BATS_FILE_TMPDIR/cblend.lfe"
+	"$BIN/ml-pgload" -q --model-name cblend --load 3 <"$BATS_FILE_TMPDIR/cblend.lfe"
 	"$BIN/ml-pgload" --model-name cblend --switch 3 >/dev/null
 	run "$BIN/ml-pgload" --model-name cblend --prune --keep 1
 	assert_success

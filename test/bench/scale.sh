@@ -44,7 +44,7 @@ scale_one() {
 	local index=hnsw
 	[ "$n" -gt 100000 ] && index=none
 	PGOPTIONS="-c log_min_duration_statement=0" /usr/bin/time -f '%e %M' -o "$WORK/time.out" \
-		"$BIN/ml-pgload" --model-name "$name" --version "$v" --index "$index" <"$lfe" >/dev/null
+		"$BIN/ml-pgload" --model-name "$name" --load "$v" --index "$index" <"$lfe" >/dev/null
 	sleep 0.5
 	steps=$(load_steps "$off")
 	fig "$2: ml-pgload --index $index (200k users, $n movies, dim $dim)" "$(jq -c \

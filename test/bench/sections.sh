@@ -66,7 +66,7 @@ section_pipeline() {
 		--model "$WORK/model.lfe" <"$WORK/metrics.tsv" >/dev/null
 	local v
 	v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'benchrss'")
-	rss_run ml-pgload "$BIN/ml-pgload" --model-name benchrss --version "$v" \
+	rss_run ml-pgload "$BIN/ml-pgload" --model-name benchrss --load "$v" \
 		<"$WORK/model.lfe" >/dev/null 2>&1
 	"$BIN/ml-pgload" --model-name benchrss --prune --keep 1 >/dev/null 2>&1 || true
 	finish_section
@@ -203,10 +203,10 @@ section_serve() {
 	# a lever: the served model's width. The pipeline serves the blend (401 dims); the
 	# Python service served a 64-dim softmax MF. The softmax MF of ml-train (81 dims) on
 	# the same split, loaded as model "smf": its database floor and ml-serve on it.
-	"$BIN/ml-train" -q <"$run/train.tsv" >"$WORK/smf.lfe"
+	"$BIN/ml-train" -q --model softmax-mf <"$run/train.tsv" >"$WORK/smf.lfe"
 	local su si sv
 	sv=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'smf'")
-	"$BIN/ml-pgload" -q --model-name smf --version "$sv" --switch <"$WORK/smf.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name smf --load "$sv" --switch <"$WORK/smf.lfe" >/dev/null
 	"$BIN/ml-pgload" -q --model-name smf --prune --keep 1 >/dev/null
 	read -r su si <<<"$(set_tables smf)"
 	user_recs_sql "$su" "$si" :uid 10 | recs_script 943 >"$WORK/recs_smf.sql"
@@ -291,7 +291,7 @@ todays_form() {
 	[ -s "$run/train.tsv" ] || die "no run directory with train.tsv: run the pipeline part first"
 	"$BIN/ml-train" -q --model blend <"$run/train.tsv" >"$WORK/blend401.lfe"
 	v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'blend401'")
-	"$BIN/ml-pgload" -q --model-name blend401 --version "$v" --switch <"$WORK/blend401.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name blend401 --load "$v" --switch <"$WORK/blend401.lfe" >/dev/null
 	"$BIN/ml-pgload" -q --model-name blend401 --prune --keep 1 >/dev/null
 	read -r u i <<<"$(set_tables lensflow)"
 	compact_rows "served form" lensflow "$u" "$i"
@@ -391,7 +391,7 @@ section_ingest() {
 	for i in 1 2 3; do
 		v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'ingest'")
 		/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$BIN/ml-pgload" --model-name ingest \
-			--version "$v" --index none <"$WORK/ingest.lfe" >/dev/null 2>"$WORK/ingest.err"
+			--load "$v" --index none <"$WORK/ingest.lfe" >/dev/null 2>"$WORK/ingest.err"
 		walls+=("$(cut -d' ' -f1 "$WORK/time.out")")
 		"$BIN/ml-pgload" --model-name ingest --prune --keep 1 >/dev/null 2>&1 || true
 	done

@@ -141,7 +141,7 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 {
 	lfe m = {0};
 	set_data d = {0};
-	struct store_set_names names;
+	struct store_set_names names = {0};
 	char *metrics = NULL, *foldin = NULL;
 	hasher hash = {0};
 	int rc = -1;

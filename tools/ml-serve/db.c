@@ -14,6 +14,7 @@
 
 #include "jsontext.h"
 #include "pg.h"
+#include "pg_hosts.h"
 #include "store.h"
 #include "util.h"
 
@@ -30,10 +31,28 @@ static void first_line(lf_error *err, const char *what, const char *msg)
 	lf_fail(err, EX_UNAVAILABLE, "%s: %.*s", what, (int)n, msg);
 }
 
+static double conn_lifetime_s = DB_CONN_LIFETIME_S;
+static _Atomic unsigned conn_serial;
+
+void db_set_conn_lifetime(double seconds)
+{
+	conn_lifetime_s = seconds;
+}
+
+double db_conn_expiry(double now)
+{
+	if (conn_lifetime_s <= 0)
+		return 0;
+	/* 80..100 % of the lifetime, in a low-discrepancy sequence over the connections */
+	unsigned k = conn_serial++;
+	double frac = (double)(k * 2654435761u % 1000u) / 1000.0;
+	return now + conn_lifetime_s * (0.8 + 0.2 * frac);
+}
+
 PGconn *db_connect(const char *url, lf_error *err)
 {
 	PGconn *c;
-	if (pg_connect(url, "ml-serve", DB_CONNECT_TIMEOUT_S, &c, err) < 0) {
+	if (pg_connect_spread(url, "ml-serve", DB_CONNECT_TIMEOUT_S, &c, err) < 0) {
 		if (err->code == EX_UNAVAILABLE) /* what /readyz and the log say */
 			lf_error_prefix(err, "database unreachable");
 		return NULL;
@@ -58,18 +77,20 @@ void db_worker_close(struct worker *w)
 
 PGconn *db_worker_conn(struct worker *w, lf_error *err)
 {
-	if (w->conn && PQstatus(w->conn) == CONNECTION_OK)
+	double now = now_seconds();
+	if (w->conn && PQstatus(w->conn) == CONNECTION_OK && (w->expires == 0 || now < w->expires))
 		return w->conn;
 	db_worker_close(w);
-	double now = now_seconds();
 	if (now < w->retry_at) {
 		lf_fail(err, EX_UNAVAILABLE, "database unreachable; retrying shortly");
 		return NULL;
 	}
 	w->conn = db_connect(w->db_url, err);
-	/* A refused connection fails fast; one that hangs must not be tried by every request. */
+	/* Every host refused or hung: back off before the next try. */
 	if (!w->conn)
 		w->retry_at = now_seconds() + 0.25;
+	else
+		w->expires = db_conn_expiry(now_seconds());
 	return w->conn;
 }
 

@@ -276,9 +276,12 @@ int rec_user_ratings(struct req *rq, int64_t user_id)
 	json_t *items = json_array();
 	for (int i = 0; items && i < PQntuples(r); i++) {
 		json_t *m = movie_json(r, i);
-		int64_t stars = 0;
-		parse_i64(PQgetvalue(r, i, 4), 0, 10, &stars);
-		json_object_set_new(m, "rating", json_integer(stars));
+		/* real: whole stars as JSON integers (as before half stars), halves as 3.5 */
+		double stars = 0;
+		parse_double(PQgetvalue(r, i, 4), 0, 10, &stars);
+		json_object_set_new(m, "rating", stars == floor(stars)
+							 ? json_integer((json_int_t)stars)
+							 : json_real(stars));
 		json_array_append_new(items, m);
 	}
 	PQclear(r);
