@@ -321,7 +321,7 @@ $(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
 $(BUILD)/bench/minserve: $(BUILD)/test/bench/minserve.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb -lpq -lpthread $(COMMON_LIBS)
-bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen
+bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen $(BUILD)/test-tools/lfe-half
 bench: ## benchmarks of issue 16 → test/bench/results/ (about 20 min)
 	@scripts/deps >&2
 	@$(MAKE) -s --no-print-directory bench-build
