@@ -78,8 +78,11 @@ setup_file() {
 	"$BIN/ml-fetch" --source "$DATA" movies >"$d/movies.tsv" 2>/dev/null
 	"$BIN/ml-train" -q --model softmax-mf --dim 8 --epochs 2 --threads 1 --seed 1 \
 		<"$d/ratings.tsv" >"$d/v1.lfe"
+	"$BIN/ml-train" -q --model softmax-mf --dim 8 --epochs 2 --threads 1 --seed 2 \
+		<"$d/ratings.tsv" >"$d/v2.lfe"
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
 	"$BIN/ml-pgload" -q --version 1 --switch <"$d/v1.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --version 2 <"$d/v2.lfe" >/dev/null
 	PORT=$(free_port)
 	export PORT URL=http://127.0.0.1:$PORT
 	LENSFLOW_FEEDBACK_TOKEN=$FTOKEN LENSFLOW_ADMIN_TOKEN=$ATOKEN MLFLOW_TRACKING_URI='' \
@@ -424,4 +427,130 @@ wait_row() {
 	for u in 1 2 3; do curl -sf "http://127.0.0.1:$port/recommendations/$u?k=2" >/dev/null; done
 	stop_serve off # at once: the 1 s flush has not come yet
 	assert_equal "$(sql "SELECT count(*) FROM impressions")" "$((before + 3))"
+}
+
+# ---- champion and challenger ------------------------------------------------------
+
+@test "ml-pgload --challenger: usage and data errors name the problem, change nothing" {
+	run "$BIN/ml-pgload" --challenger 2 --share 1.5
+	assert_equal "$status" 64
+	assert_output --partial "--share"
+	run "$BIN/ml-pgload" --share 0.5
+	assert_equal "$status" 64
+	run "$BIN/ml-pgload" --challenger
+	assert_equal "$status" 64
+	run "$BIN/ml-pgload" --challenger 99 --share 0.5
+	assert_equal "$status" 65
+	assert_output --partial "version 99 is not loaded"
+	run "$BIN/ml-pgload" --challenger 1 --share 0.5
+	assert_equal "$status" 65
+	assert_output --partial "is the champion"
+	assert_equal "$(sql "SELECT version, coalesce(challenger, 0), challenger_share FROM serving")" "1|0|0"
+}
+
+# arms N: GET /recommendations/u?k=3 for users 1..N into $TMP/arms (user arm version request_id)
+arms() {
+	local u
+	for u in $(seq 1 "$1"); do
+		curl -sf "$URL/recommendations/$u?k=3" | jq -r '[.user_id, .arm, .model_version, .request_id] | @tsv'
+	done >"$TMP/arms"
+}
+
+@test "a challenger at 50 %: a stable half of the users get it, each answer says its arm and version" {
+	run "$BIN/ml-pgload" --challenger 2 --share 0.5
+	assert_success
+	assert_output "challenger 2 share 0.5"
+	local i
+	for i in $(seq 50); do
+		[ "$(curl -s "$URL/model" | jq -r '.challenger.version')" = 2 ] && break
+		sleep 0.1
+	done
+	http GET /model
+	jq -e '.version == "1" and .challenger.version == "2" and .challenger.share == 0.5' <<<"$BODY"
+	[ "$(curl -s "$URL/metrics" | awk '$1 == "lensflow_serving_challenger_version" {print $2}')" = 2 ]
+	arms 300
+	cp "$TMP/arms" "$TMP/arms1"
+	# every answer's version is its arm's
+	assert_equal "$(awk -F'\t' '!(($2 == "champion" && $3 == 1) || ($2 == "challenger" && $3 == 2))' \
+		"$TMP/arms" | wc -l)" 0
+	# about half (binomial, 300 users: 0.5 +- 0.12 is beyond 4 standard deviations)
+	run awk -F'\t' '$2 == "challenger" { c++ } END { print c; exit !(c >= 114 && c <= 186) }' "$TMP/arms"
+	assert_success
+	# the same users again: the same arms
+	arms 300
+	assert_equal "$(cut -f1,2 "$TMP/arms")" "$(cut -f1,2 "$TMP/arms1")"
+	# the impressions say the same
+	sleep 1.5
+	cut -f4,2,3 "$TMP/arms" | awk -F'\t' '{ print $3 "\t" $1 "\t" $2 }' | sort >"$TMP/want"
+	sql "SELECT request_id, arm, model_version FROM impressions
+		WHERE request_id IN ($(cut -f4 "$TMP/arms" | sed "s/.*/'&'/" | paste -sd,))" |
+		tr '|' '\t' | sort >"$TMP/got"
+	assert_equal "$(cat "$TMP/got")" "$(cat "$TMP/want")"
+}
+
+@test "a new user's arm comes from the request: the same ratings, the same arm" {
+	local body='{"ratings": [{"movie_id": 1, "rating": 5}, {"movie_id": 7, "rating": 3}], "k": 3}' a b i
+	for i in 1 2 3; do
+		curl -sf -X POST -H 'Content-Type: application/json' --data-binary "$body" \
+			"$URL/recommendations" | jq -r '.arm + " " + .model_version'
+	done >"$TMP/new"
+	assert_equal "$(sort -u "$TMP/new" | wc -l)" 1
+	# over many different requests both arms answer
+	for i in $(seq 1 40); do
+		curl -sf -X POST -H 'Content-Type: application/json' \
+			--data-binary "{\"ratings\": [{\"movie_id\": $i, \"rating\": 4}], \"k\": 2}" \
+			"$URL/recommendations" | jq -r .arm
+	done | sort -u >"$TMP/arms-new"
+	assert_equal "$(paste -sd' ' "$TMP/arms-new")" "challenger champion"
+}
+
+@test "--challenger none: everyone gets the champion; --switch to the challenger promotes it" {
+	run "$BIN/ml-pgload" --challenger none
+	assert_success
+	assert_output "challenger none"
+	local i
+	for i in $(seq 50); do
+		[ "$(curl -s "$URL/model" | jq -r '.challenger')" = null ] && break
+		sleep 0.1
+	done
+	arms 40
+	assert_equal "$(cut -f2,3 "$TMP/arms" | sort -u)" "$(printf 'champion\t1')"
+	run "$BIN/ml-pgload" --challenger 2 --share 0.3
+	assert_success
+	run "$BIN/ml-pgload" --switch 2
+	assert_success
+	assert_equal "$(sql "SELECT version, coalesce(challenger, 0), challenger_share FROM serving")" "2|0|0"
+	for i in $(seq 50); do
+		[ "$(curl -s "$URL/model" | jq -r '.version + " " + (.challenger | tostring)')" = "2 null" ] && break
+		sleep 0.1
+	done
+	arms 40
+	assert_equal "$(cut -f2,3 "$TMP/arms" | sort -u)" "$(printf 'champion\t2')"
+	# --switch N --challenger M in one go
+	run "$BIN/ml-pgload" --switch 1 --challenger 2 --share 0.1
+	assert_success
+	assert_equal "$(sql "SELECT version, challenger, challenger_share FROM serving")" "1|2|0.1"
+	run "$BIN/ml-pgload" --challenger none
+	assert_success
+}
+
+@test "the schema's migration adds the challenger to an existing serving table, keeping its row" {
+	local db="${LENSFLOW_PG_URL_BASE}/lensflow_test_feedback_migrate"
+	"$PG_BIN/psql" -q -X "$LENSFLOW_PG_ADMIN_URL" \
+		-c 'DROP DATABASE IF EXISTS lensflow_test_feedback_migrate WITH (FORCE)' \
+		-c 'CREATE DATABASE lensflow_test_feedback_migrate' >/dev/null
+	# the schema as it was before the challenger (sql/schema.sql up to the living-data part)
+	sed '/^-- ---- living data/,$d' "$REPO/sql/schema.sql" >"$TMP/old.sql"
+	run grep -c challenger "$TMP/old.sql"
+	assert_output 0
+	"$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 "$db" -f "$TMP/old.sql" \
+		-c "INSERT INTO embedding_sets (model_name, version, dim, n_users, n_items, checksum,
+			index_kind, users_table, items_table, directions_table, loaded_at)
+			VALUES ('lensflow', 4, 2, 0, 0, 'x', 'none', 'u', 'i', 'd', now())" \
+		-c "INSERT INTO serving VALUES ('lensflow', 4, now())" >/dev/null
+	DATABASE_URL=$db run "$BIN/ml-pgload" --serving
+	assert_success
+	assert_output 4
+	assert_equal "$(DATABASE_URL=$db sql "SELECT version, challenger IS NULL, challenger_share FROM serving")" "4|t|0"
+	assert_equal "$(DATABASE_URL=$db sql "SELECT count(*) FROM feedback")" 0
 }

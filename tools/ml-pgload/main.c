@@ -16,6 +16,7 @@
 
 #include "pg.h"
 #include "pgload.h"
+#include "store_serving.h"
 #include "util.h"
 
 #define LFE_INPUT_MAX ((size_t)8 << 30)
@@ -28,6 +29,7 @@ static void usage(FILE *f)
 		"       ml-pgload --version N [--model-name NAME] [--run-id ID] [--metrics FILE]\n"
 		"                 [--index auto|hnsw|none] [--switch] < model.lfe\n"
 		"       ml-pgload --switch N | --serving | --list | --prune [--keep 5]\n"
+		"       ml-pgload [--switch N] --challenger M|none [--share 0.1]\n"
 		"\n"
 		"Loads MovieLens' catalogue and model embeddings into PostgreSQL + pgvector.\n"
 		"A model version becomes three tables lf_<model>_v<N>_{users,items,dirs}, "
@@ -39,6 +41,9 @@ static void usage(FILE *f)
 		"  --version N           load the .lfe on stdin as version N; prints "
 		"loaded|unchanged\n"
 		"  --switch [N]          serve version N (after a load: the loaded one)\n"
+		"  --challenger M|none   answer a stable share of users from version M beside the\n"
+		"                        champion (after a load: the loaded one); none: stop\n"
+		"  --share S             the challenger's share of users, 0..1 (default 0.1)\n"
 		"  --serving             print the serving version (66 when none)\n"
 		"  --list                TSV: model, version, dim, users, items, index, serving,\n"
 		"                        loaded_at, run_id, checksum\n"
@@ -74,7 +79,9 @@ enum {
 	O_LIST,
 	O_PRUNE,
 	O_KEEP,
-	O_DB
+	O_DB,
+	O_CHALLENGER,
+	O_SHARE
 };
 
 typedef struct opts {
@@ -82,6 +89,9 @@ typedef struct opts {
 	int version_flag, switch_flag;	  /* given, with or without a number */
 	int64_t version, switch_to, keep; /* 0 when no number */
 	const char *movies, *ratings, *model, *run_id, *metrics, *db;
+	int challenger_flag, share_given; /* --challenger given; challenger 0: none */
+	int64_t challenger;
+	double share;
 } opts;
 
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -126,6 +136,8 @@ static int parse_args(int argc, char **argv, opts *o)
 						 {"prune", no_argument, NULL, O_PRUNE},
 						 {"keep", required_argument, NULL, O_KEEP},
 						 {"db", required_argument, NULL, O_DB},
+						 {"challenger", optional_argument, NULL, O_CHALLENGER},
+						 {"share", required_argument, NULL, O_SHARE},
 						 {"quiet", no_argument, NULL, 'q'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
@@ -188,6 +200,21 @@ static int parse_args(int argc, char **argv, opts *o)
 		case O_DB:
 			o->db = optarg;
 			break;
+		case O_CHALLENGER:
+			o->challenger_flag = 1;
+			if (!optarg && optind < argc && strcmp(argv[optind], "none") == 0)
+				optind++, o->challenger = -1;
+			else if (optarg && strcmp(optarg, "none") == 0)
+				o->challenger = -1;
+			else if ((rc = take_number(argc, argv, "--challenger", &o->challenger)))
+				return rc;
+			break;
+		case O_SHARE:
+			o->share_given = 1;
+			if (parse_double(optarg, 0, 1, &o->share) < 0)
+				return bad_usage("--share wants a share of users from 0 to 1, not '%s'",
+						 optarg);
+			break;
 		case 'q':
 			log_set_level(0);
 			break;
@@ -202,16 +229,22 @@ static int parse_args(int argc, char **argv, opts *o)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
 	/* --version alone: the banner */
 	if (o->version_flag && !o->version && !o->catalogue && !o->switch_flag && !o->serving &&
-	    !o->list && !o->prune) {
+	    !o->list && !o->prune && !o->challenger_flag) {
 		printf("ml-pgload lensflow %s (%s)\n", LENSFLOW_VERSION, LENSFLOW_COMMIT);
 		exit(0);
 	}
 	int load = o->version != 0;
-	int modes =
-		o->catalogue + load + (o->switch_flag && !load) + o->serving + o->list + o->prune;
+	int modes = o->catalogue + load + (o->switch_flag && !load) + o->serving + o->list +
+		    o->prune + (o->challenger_flag && !load && !o->switch_flag);
 	if (modes != 1)
 		return bad_usage("give exactly one of --catalogue, --version N, --switch N, "
-				 "--serving, --list, --prune");
+				 "--challenger M, --serving, --list, --prune");
+	if (o->challenger_flag && !load && !o->challenger)
+		return bad_usage("--challenger wants a version or none: --challenger M");
+	if (o->share_given && (!o->challenger_flag || o->challenger < 0))
+		return bad_usage("--share goes with --challenger M");
+	if (!o->share_given)
+		o->share = 0.1;
 	if (o->catalogue && (!o->movies || !o->ratings))
 		return bad_usage("--catalogue needs --movies FILE and --ratings FILE");
 	if (!o->catalogue && (o->movies || o->ratings))
@@ -274,6 +307,27 @@ static void input_free(input *in)
 		free(in->buf);
 }
 
+/* The champion switched; a challenger it replaced is no longer one. */
+static int switch_to(PGconn *c, const char *model, int32_t version, lf_error *err)
+{
+	if (registry_switch(c, model, version, stdout, err) < 0)
+		return -1;
+	return store_serving_drop_promoted(c, model, err);
+}
+
+/* --challenger M (or none: version < 0) with its share. */
+static int challenge(PGconn *c, const opts *o, int64_t version, lf_error *err)
+{
+	int v = version > 0 ? (int)version : 0;
+	if (store_serving_set_challenger(c, o->model, v, o->share, err) < 0)
+		return -1;
+	if (v)
+		printf("challenger %d share %g\n", v, o->share);
+	else
+		printf("challenger none\n");
+	return 0;
+}
+
 static int run(const opts *o, PGconn *c, lf_error *err)
 {
 	int loaded = 0;
@@ -296,12 +350,18 @@ static int run(const opts *o, PGconn *c, lf_error *err)
 		if (rc < 0)
 			return -1;
 		printf("%s\n", loaded ? "loaded" : "unchanged");
-		if (o->switch_flag)
-			return registry_switch(c, o->model, so.version, stdout, err);
+		if (o->switch_flag && switch_to(c, o->model, so.version, err) < 0)
+			return -1;
+		if (o->challenger_flag)
+			return challenge(c, o, o->challenger ? o->challenger : so.version, err);
 		return 0;
 	}
+	if (o->switch_flag && switch_to(c, o->model, (int32_t)o->switch_to, err) < 0)
+		return -1;
+	if (o->challenger_flag)
+		return challenge(c, o, o->challenger, err);
 	if (o->switch_flag)
-		return registry_switch(c, o->model, (int32_t)o->switch_to, stdout, err);
+		return 0;
 	if (o->serving)
 		return registry_serving(c, o->model, stdout, err);
 	if (o->list)
