@@ -44,7 +44,7 @@ LDFLAGS += $(SANFLAGS)
 BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 COMMON_LIBS := -lz -lm
 
-LIBS_ml-fetch := -lcurl -lzip
+LIBS_ml-fetch := -lcurl -lzip -lpq
 LIBS_ml-split :=
 LIBS_ml-train := $(BLAS_LIBS) -lpthread
 LIBS_ml-eval := $(BLAS_LIBS) -lpthread

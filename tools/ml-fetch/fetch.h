@@ -18,6 +18,13 @@
 #define GROUPLENS_MD5 "0e33842e24a9c977be4e0107933c0723"
 #define FETCH_MAX_BYTES ((size_t)1 << 30) /* no source or member beyond 1 GiB */
 
+/* ---- db.c ---- */
+
+/* 1 when src is a postgresql:// or postgres:// URL. */
+int db_url_is(const char *src);
+/* Table name of the database at url as TSV (lib/store_online.h) into a new buffer. */
+int db_export(const char *url, const char *name, char **out, size_t *len, lf_error *err);
+
 /* ---- net.c ---- */
 
 /* GETs url (http, https or file) into a new buffer: redirects followed,

@@ -18,6 +18,7 @@
 #include "fetch.h"
 #include "hash.h"
 #include "log.h"
+#include "store_online.h"
 #include "util.h"
 
 static const char usage[] =
@@ -33,7 +34,10 @@ static const char usage[] =
 	"  -s, --source SRC    http(s):// or file:// URL, a directory of the unpacked files, a\n"
 	"                      zip archive, or your own ratings file in u.data's format\n"
 	"                      (default: $LENSFLOW_DATA_URL, else GroupLens' ml-100k.zip,\n"
-	"                      MD5-verified and cached in $LENSFLOW_HOME/cache)\n"
+	"                      MD5-verified and cached in $LENSFLOW_HOME/cache); or a\n"
+		"                      postgresql:// URL: NAME is ratings (the catalogue's with\n"
+		"                      the feedback applied: the latest event per user and movie),\n"
+		"                      feedback or impressions, the living data's tables\n"
 	"      --md5 HEX       check the source file or download against this MD5\n"
 	"  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
 	"  -h, --help          this help\n"
@@ -160,7 +164,16 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	const char *name = optind < argc ? argv[optind] : "ratings";
-	const char *member = member_of(name);
+	if (!source || !source[0])
+		source = getenv("LENSFLOW_DATA_URL");
+	/* a database: the living data's tables (ratings with the feedback applied) */
+	int from_db = source && db_url_is(source);
+	if (from_db && !store_export_known(name)) {
+		log_error("unknown NAME '%s' for a database source: ratings, feedback, impressions",
+			  name);
+		return EX_USAGE;
+	}
+	const char *member = from_db ? name : member_of(name);
 	if (!member) {
 		log_error("unknown NAME '%s': ratings, movies, users, u1.base … u5.test, ua.base, "
 			  "ua.test, ub.base, ub.test",
@@ -176,15 +189,13 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (!source || !source[0])
-		source = getenv("LENSFLOW_DATA_URL");
-	if (!source || !source[0])
 		source = GROUPLENS_URL;
 	const char *home = getenv("LENSFLOW_HOME");
 	if (!home || !home[0])
 		home = "./.lensflow";
 
 	/* libcurl (and its TLS library) only for URLs: a local directory starts faster */
-	int use_curl = strstr(source, "://") != NULL;
+	int use_curl = strstr(source, "://") != NULL && !from_db;
 	if (use_curl && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("cannot initialise libcurl");
 		return EX_SOFTWARE;
@@ -193,10 +204,16 @@ int main(int argc, char **argv)
 	fetch_source src;
 	char *out = NULL;
 	size_t olen = 0;
-	int rc = source_open(source, md5, home, &src, &err);
-	if (rc == 0)
-		rc = produce(&src, name, member, &out, &olen, &err);
-	source_free(&src);
+	int rc;
+	if (from_db) {
+		rc = md5 ? lf_fail(&err, EX_USAGE, "--md5 checks files, not a database") :
+			   db_export(source, name, &out, &olen, &err);
+	} else {
+		rc = source_open(source, md5, home, &src, &err);
+		if (rc == 0)
+			rc = produce(&src, name, member, &out, &olen, &err);
+		source_free(&src);
+	}
 	if (rc == 0) {
 		char hex[65];
 		sha256_hex(out, olen, hex);

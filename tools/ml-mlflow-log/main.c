@@ -10,6 +10,7 @@
 #include "log.h"
 #include "tsv.h"
 #include "mlog.h"
+#include "util.h"
 
 static const char usage_text[] =
 	"usage: ml-mlflow-log [OPTION]... < metrics.tsv    log one run, register its model\n"
@@ -17,6 +18,8 @@ static const char usage_text[] =
 	"       ml-mlflow-log --promote N [--reason TEXT]  alias champion -> vN, recorded\n"
 	"       ml-mlflow-log --rollback [--reason TEXT]   champion -> the previous; prints it\n"
 	"       ml-mlflow-log --history | --champion | --version-info N\n"
+	"       ml-mlflow-log --online < online.tsv        log ml-eval --online onto each run\n"
+	"       ml-mlflow-log --gate M --online [--min-impressions 500] [--alpha 0.05] < online.tsv\n"
 	"\n"
 	"Log mode reads metrics TSV (name\\tvalue) on stdin and prints TSV lines run_id,\n"
 	"experiment_id, model_version ('@' in metric names is logged as '_at_': ndcg@10 ->\n"
@@ -41,6 +44,14 @@ static const char usage_text[] =
 	"      --metric NAME         the gate's metric (default ndcg_at_10; rmse*, mae*, *loss*:\n"
 	"                            lower is better, else higher)\n"
 	"      --reason TEXT         recorded with a promotion or rollback\n"
+	"      --online              stdin is ml-eval --online's TSV: log its metrics onto each\n"
+	"                            version's run as online_<metric> (the version over both\n"
+	"                            arms), or with --gate M judge the challenger vM against\n"
+	"                            the champion: a one-sided two-proportion z-test on\n"
+	"                            hit_rate@k; pass, fail, or wait while an arm has fewer\n"
+	"                            than --min-impressions answers\n"
+	"      --min-impressions N   the online gate's minimum answers per arm (default 500)\n"
+	"      --alpha A             the online gate's one-sided level (default 0.05)\n"
 	"  -v, --verbose / -q, --quiet   more / less on stderr\n"
 	"  -h, --help, --version\n"
 	"\n"
@@ -74,7 +85,10 @@ enum {
 	OPT_HISTORY,
 	OPT_CHAMPION,
 	OPT_INFO,
-	OPT_VERSION
+	OPT_VERSION,
+	OPT_ONLINE,
+	OPT_MIN_IMPRESSIONS,
+	OPT_ALPHA
 };
 
 static const struct option long_opts[] = {
@@ -99,6 +113,9 @@ static const struct option long_opts[] = {
 	{"history", no_argument, NULL, OPT_HISTORY},
 	{"champion", no_argument, NULL, OPT_CHAMPION},
 	{"version-info", required_argument, NULL, OPT_INFO},
+	{"online", no_argument, NULL, OPT_ONLINE},
+	{"min-impressions", required_argument, NULL, OPT_MIN_IMPRESSIONS},
+	{"alpha", required_argument, NULL, OPT_ALPHA},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -117,7 +134,8 @@ static void list_add(mlog_list *l, const char *s) { l->items[l->n++] = s; }
 
 int main(int argc, char **argv)
 {
-	mlog_opts o = {.experiment = "lensflow", .model_name = "lensflow", .metric = "ndcg_at_10"};
+	mlog_opts o = {.experiment = "lensflow", .model_name = "lensflow", .metric = "ndcg_at_10",
+		       .min_impressions = 500, .alpha = 0.05};
 	int mode = 0, c, rc;
 	const char *mode_arg = NULL;
 	lf_error err = {0};
@@ -184,6 +202,21 @@ int main(int argc, char **argv)
 			}
 			o.reason = optarg;
 			break;
+		case OPT_ONLINE:
+			o.online = 1;
+			break;
+		case OPT_MIN_IMPRESSIONS:
+			if (parse_i64(optarg, 1, INT64_MAX / 4, &o.min_impressions) < 0) {
+				free(lists);
+				return usage_error("--min-impressions wants a count >= 1", optarg);
+			}
+			break;
+		case OPT_ALPHA:
+			if (parse_double(optarg, 1e-9, 0.5, &o.alpha) < 0 || o.alpha >= 0.5) {
+				free(lists);
+				return usage_error("--alpha wants a level in (0, 0.5)", optarg);
+			}
+			break;
 		case OPT_GATE:
 		case OPT_PROMOTE:
 		case OPT_ROLLBACK:
@@ -239,9 +272,14 @@ int main(int argc, char **argv)
 		free(lists);
 		return usage_error("the experiment and model names must be plain names", NULL);
 	}
+	if (o.online && mode != 0 && mode != OPT_GATE) {
+		free(lists);
+		return usage_error("--online goes alone or with --gate M", NULL);
+	}
 	switch (mode) {
 	case OPT_GATE:
-		rc = mlog_gate(&o, mode_arg, &err);
+		rc = o.online ? mlog_online_gate(&o, mode_arg, stdin, &err)
+			      : mlog_gate(&o, mode_arg, &err);
 		break;
 	case OPT_PROMOTE:
 		rc = mlog_promote(&o, mode_arg, &err);
@@ -259,7 +297,7 @@ int main(int argc, char **argv)
 		rc = mlog_version_info(&o, mode_arg, &err);
 		break;
 	default:
-		rc = mlog_run(&o, stdin, "stdin", &err);
+		rc = o.online ? mlog_online_log(&o, stdin, &err) : mlog_run(&o, stdin, "stdin", &err);
 		break;
 	}
 	free(lists);

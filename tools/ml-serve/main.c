@@ -53,6 +53,8 @@ static void usage(FILE *f)
 		"      --feedback-db URL   where POST /feedback and the impressions are written\n"
 		"                          (default: --db), e.g. the primary when --db is a standby\n"
 		"      --max-feedback-body BYTES  largest POST /feedback body (default 262144)\n"
+		"      --online-window SECONDS  the online gauges' window: answers served that\n"
+		"                          long ago at most, hits rated that long after (86400)\n"
 		"      --impressions-queue N  ranked answers held for the impressions table\n"
 		"                          (default 16384; 0: record none); a full queue drops\n"
 		"      --user NAME         started as root: once listening, run as NAME (its uid\n"
@@ -85,7 +87,8 @@ static int parse_listen(const char *s, char *out, size_t out_len)
 }
 
 enum { OPT_VERSION = 256, OPT_MAX_BODY, OPT_TIMEOUT, OPT_ACCESS_LOG, OPT_TRACKING, OPT_USER,
-       OPT_FOLDIN, OPT_FEEDBACK_DB, OPT_MAX_FEEDBACK_BODY, OPT_IMPRESSIONS_QUEUE };
+       OPT_FOLDIN, OPT_FEEDBACK_DB, OPT_MAX_FEEDBACK_BODY, OPT_IMPRESSIONS_QUEUE,
+       OPT_ONLINE_WINDOW };
 
 /* civetweb threads per database connection: the extra threads hold the
  * connections of clients that are slow to send a request or idle between
@@ -134,7 +137,8 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	struct serve_app app = {
 		.cfg = {.threads = 16, .model_name = "lensflow", .poll_s = 10, .max_body = 65536,
-			.timeout_ms = 10000, .max_feedback_body = 262144, .impressions_queue = 16384},
+			.timeout_ms = 10000, .max_feedback_body = 262144, .impressions_queue = 16384,
+			.online_window_s = 86400},
 		.reload_lock = PTHREAD_MUTEX_INITIALIZER,
 		.poll_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
@@ -160,6 +164,7 @@ int main(int argc, char **argv)
 		{"feedback-db", required_argument, NULL, OPT_FEEDBACK_DB},
 		{"max-feedback-body", required_argument, NULL, OPT_MAX_FEEDBACK_BODY},
 		{"impressions-queue", required_argument, NULL, OPT_IMPRESSIONS_QUEUE},
+		{"online-window", required_argument, NULL, OPT_ONLINE_WINDOW},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -214,6 +219,13 @@ int main(int argc, char **argv)
 		case OPT_TRACKING: app.cfg.tracking_uri = optarg; break;
 		case OPT_USER: run_as = optarg; break;
 		case OPT_FEEDBACK_DB: app.cfg.feedback_db_url = optarg; break;
+		case OPT_ONLINE_WINDOW:
+			if (parse_double(optarg, 1, 365 * 86400.0, &app.cfg.online_window_s) < 0) {
+				log_error("--online-window: '%s' is not a number of seconds from 1 to "
+					  "31536000", optarg);
+				return EX_USAGE;
+			}
+			break;
 		case OPT_MAX_FEEDBACK_BODY:
 			if (parse_i64(optarg, 64, 64 << 20, &v) < 0) {
 				log_error("--max-feedback-body: '%s' is not a size from 64 to 67108864 "

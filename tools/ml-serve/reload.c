@@ -10,6 +10,7 @@
 
 #include "serve.h"
 #include "live.h"
+#include "store_online.h"
 #include "store_serving.h"
 #include "util.h"
 
@@ -148,6 +149,31 @@ static void poll_champion(struct serve_app *app, int *failing)
 	metrics_set_champion(version);
 }
 
+/* The online evaluation's gauges: the window's impressions and hits of the
+ * version each arm serves now (lib/store_online.h), asked once per poll. A
+ * failure keeps the last values. */
+static void poll_online(struct serve_app *app, PGconn *conn)
+{
+	struct online_row rows[32];
+	lf_error err = {0};
+	int n = store_online_aggregate(conn, app->cfg.model_name, app->cfg.online_window_s,
+				       ONLINE_K, rows, 32, &err);
+	if (n < 0)
+		return;
+	struct online_arm arms[ARM_COUNT] = {{0}};
+	for (int a = 0; a < ARM_COUNT; a++) {
+		struct snapshot *s = snapshot_current_arm((enum arm)a);
+		arms[a].version = s ? s->version : 0;
+		snapshot_release(s);
+		for (int i = 0; i < n && arms[a].version; i++)
+			if (rows[i].version == arms[a].version && rows[i].challenger == a) {
+				arms[a].impressions = rows[i].impressions;
+				arms[a].hits = rows[i].hits;
+			}
+	}
+	metrics_set_online(arms, app->cfg.online_window_s);
+}
+
 static void *poll_main(void *arg)
 {
 	struct serve_app *app = arg;
@@ -157,6 +183,8 @@ static void *poll_main(void *arg)
 	while (!app->stopping) {
 		pthread_mutex_unlock(&app->poll_lock);
 		poll_once(app, &conn, &failing);
+		if (conn && PQstatus(conn) == CONNECTION_OK)
+			poll_online(app, conn);
 		if (app->champion)
 			poll_champion(app, &champion_failing);
 		struct snapshot *s = snapshot_current();
