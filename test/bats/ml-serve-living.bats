@@ -554,3 +554,80 @@ arms() {
 	assert_equal "$(DATABASE_URL=$db sql "SELECT version, challenger IS NULL, challenger_share FROM serving")" "4|t|0"
 	assert_equal "$(DATABASE_URL=$db sql "SELECT count(*) FROM feedback")" 0
 }
+
+# ---- online evaluation ----------------------------------------------------------------
+
+# online_oracle: per version and arm, "version arm impressions hits" of the last day's answers,
+# computed here from the tables (psql rows, awk): a hit is a rating by the answer's user, or
+# carrying its request id, of one of its first 10 movies, from the second it was served to a day after.
+online_oracle() {
+	sql "SELECT user_id, movie_id, extract(epoch FROM rated_at), coalesce(request_id, '')
+		FROM feedback" >"$TMP/fb.rows"
+	sql "SELECT request_id, extract(epoch FROM served_at), coalesce(user_id, 0), model_version, arm,
+		array_to_string(movie_ids, ',') FROM impressions
+		WHERE model_name = 'lensflow' AND served_at > now() - interval '86400 seconds'" >"$TMP/imp.rows"
+	awk -F'|' 'NR == FNR { u[$1 "," $2] = u[$1 "," $2] " " $3; if ($4 != "") r[$4 "," $2] = r[$4 "," $2] " " $3; next }
+		function within(list, from, to,   n, t, i) {
+			n = split(list, t, " ")
+			for (i = 1; i <= n; i++) if (t[i] + 0 >= from && t[i] + 0 <= to) return 1
+			return 0
+		}
+		{
+			from = int($2); to = $2 + 86400; n = split($6, m, ","); hit = 0
+			for (i = 1; i <= n && i <= 10; i++)
+				if (($3 > 0 && within(u[$3 "," m[i]], from, to)) || within(r[$1 "," m[i]], from, to)) hit = 1
+			k = $4 " " $5; imp[k]++; hits[k] += hit
+		}
+		END { for (k in imp) print k, imp[k], hits[k] }' "$TMP/fb.rows" "$TMP/imp.rows" | sort
+}
+
+@test "lensflow_online_hit_rate and _impressions equal what the tables say" {
+	local u m rid body want got i
+	# 30 answers; feedback on the first movie of every third one, by user id or by request id
+	for u in $(seq 401 430); do
+		body=$(curl -sf "$URL/recommendations/$u?k=5")
+		m=$(jq -r '.items[0].movie_id' <<<"$body")
+		rid=$(jq -r .request_id <<<"$body")
+		if [ $((u % 3)) = 0 ]; then
+			feedback "{\"user_id\": $u, \"movie_id\": $m, \"rating\": 4}"
+			assert_equal "$CODE" 202
+		elif [ $((u % 3)) = 1 ] && [ $((u % 2)) = 0 ]; then
+			feedback "{\"user_id\": 999000, \"movie_id\": $m, \"rating\": 2.5, \"request_id\": \"$rid\"}"
+			assert_equal "$CODE" 202
+		fi
+	done
+	sleep 2.5 # the impressions written (1 s), a poll's aggregate after them (0.5 s)
+	want=$(online_oracle | awk '$1 == 1 && $2 == "champion" { printf "%d %.6f", $3, $4 / $3 }')
+	got=$(curl -s "$URL/metrics" | awk '$1 == "lensflow_online_impressions{arm=\"champion\"}" { n = $2 }
+		$1 == "lensflow_online_hit_rate{arm=\"champion\"}" { r = $2 } END { printf "%d %.6f", n, r }')
+	echo "want $want got $got"
+	assert_equal "$got" "$want"
+	# the hits are there: 10 by user id, 5 by request id at least
+	[ "$(awk '{ print $2 }' <<<"$got" | awk '{ print ($1 > 0) }')" = 1 ]
+}
+
+@test "ml-fetch --source postgresql://: ratings with the feedback applied (the latest event wins)" {
+	# user 1 rated movie 1 (5 stars) and movie 2 (3 stars) in the catalogue, long ago
+	feedback '{"events": [{"user_id": 1, "movie_id": 1, "rating": 2, "timestamp": 2000000000},
+		{"user_id": 1, "movie_id": 2, "rating": 4.5, "timestamp": 800000000},
+		{"user_id": 1, "movie_id": 1, "rating": 1.5, "timestamp": 1999999999}]}'
+	assert_equal "$CODE" 202
+	run "$BIN/ml-fetch" --source "$SERVE_DB_URL" ratings
+	assert_success
+	printf '%s\n' "$output" | grep -v '^ml-fetch: ' >"$TMP/r.tsv"
+	assert_equal "$(awk -F'\t' '$1 == 1 && $2 == 1' "$TMP/r.tsv")" "$(printf '1\t1\t2\t2000000000')"
+	assert_equal "$(awk -F'\t' '$1 == 1 && $2 == 2' "$TMP/r.tsv")" "$(printf '1\t2\t3\t876893171')"
+	# one row per (user, movie): the catalogue's plus the pairs only feedback has
+	assert_equal "$(wc -l <"$TMP/r.tsv")" "$(sql "SELECT count(*) FROM (SELECT user_id, movie_id FROM ratings
+		UNION SELECT user_id, movie_id FROM feedback) p")"
+	assert_equal "$(awk -F'\t' '$1 == 990001' "$TMP/r.tsv" | wc -l)" 500
+	run "$BIN/ml-fetch" --source "$SERVE_DB_URL" feedback
+	assert_success
+	assert_line --partial "$(printf '7\t50\t4.5\t1700000000\tabc-1')"
+	run "$BIN/ml-fetch" --source "$SERVE_DB_URL" impressions
+	assert_success
+	run "$BIN/ml-fetch" --source "$SERVE_DB_URL" movies
+	assert_equal "$status" 64
+	run "$BIN/ml-fetch" --source "postgresql://127.0.0.1:1/none" ratings
+	assert_equal "$status" 69
+}
