@@ -7,17 +7,8 @@
  *              int32 ids[rows], float32 values[rows*dim] (row-major)
  *   uint32 crc32 (zlib's) of every byte before it
  *
- * Tables this project writes:
- *   users, items           ranking: score(u, i) = dot(users[u], items[i])
- *                          (the softmax-MF stores users = [p_u, 1],
- *                          items = [q_i, b_i])
- *   rating_users, rating_items   predicted stars = their dot product
- *   foldin                 rows 1, dim 4, ids {0}: values {user_l2,
- *                          weight_alpha, weight_norm, bias_last} — what a
- *                          server needs to fold in a new user by solving
- *                          the training objective (bias_last = 1 when the
- *                          last user component is the constant 1 and the
- *                          last item component is the item bias)
+ * Which tables a model has and what they mean is lib/model.h's (the table
+ * names are its MODEL_T_* constants); this header is only the container.
  * Readers keep every table (unknown names included) and callers look up the
  * ones they know with lfe_find.
  *

@@ -19,8 +19,13 @@
 
 int mlflow_open(mlflow *m, const char *tracking_uri, lf_error *err)
 {
+	return mlflow_open_timeout(m, tracking_uri, MLFLOW_TIMEOUT_S, err);
+}
+
+int mlflow_open_timeout(mlflow *m, const char *tracking_uri, int timeout_s, lf_error *err)
+{
 	m->http = NULL;
-	return http_open(&m->http, tracking_uri, MLFLOW_TIMEOUT_S, err);
+	return http_open(&m->http, tracking_uri, timeout_s, err);
 }
 
 void mlflow_close(mlflow *m)

@@ -82,6 +82,34 @@ near() { # near VALUE EXPECTED TOL
 	awk -v v="$(metric rmse)" 'BEGIN { exit !(v > 0.5 && v < 0.93) }'
 }
 
+@test "--users N: N seeded test users, ranked exactly as on a test file holding only them" {
+	tr=$BATS_FILE_TMPDIR/train.tsv te=$BATS_FILE_TMPDIR/test.tsv
+	"$BIN/ml-train" -q --model ease --rating-sweeps 2 --rating-samples 1 <"$tr" >"$TMP/e.lfe"
+	"$BIN/ml-eval" --train "$tr" --test "$te" --users 50 --lists <"$TMP/e.lfe" >"$TMP/l.tsv"
+	cut -f1 "$TMP/l.tsv" | sort -u >"$TMP/u.txt"
+	[ "$(wc -l <"$TMP/u.txt")" -eq 50 ]
+	# the same users from the same seed; another seed draws others
+	"$BIN/ml-eval" --train "$tr" --test "$te" --users 50 --lists <"$TMP/e.lfe" | cmp - "$TMP/l.tsv"
+	"$BIN/ml-eval" --train "$tr" --test "$te" --users 50 --seed 7 --lists <"$TMP/e.lfe" |
+		cut -f1 | sort -u | cmp -s - "$TMP/u.txt" && false
+	# the sample's metrics are those of a test file that has only those users
+	awk -F'\t' 'NR == FNR { keep[$1] = 1; next } $1 in keep' "$TMP/u.txt" "$te" >"$TMP/te50.tsv"
+	run "$BIN/ml-eval" --train "$tr" --test "$te" --users 50 <"$TMP/e.lfe"
+	assert_success
+	sampled=$output
+	run "$BIN/ml-eval" --train "$tr" --test "$TMP/te50.tsv" <"$TMP/e.lfe"
+	for m in ndcg@10 precision@10 recall@10 map@10 coverage@10 users; do
+		[ "$(metric $m)" = "$(output=$sampled metric $m)" ] || { echo "$m differs"; false; }
+	done
+	# more than there are: every user, as without --users
+	run "$BIN/ml-eval" --train "$tr" --test "$te" --users 100000 <"$TMP/e.lfe"
+	all=$output
+	run "$BIN/ml-eval" --train "$tr" --test "$te" <"$TMP/e.lfe"
+	[ "$output" = "$all" ]
+	run "$BIN/ml-eval" --train "$tr" --test "$te" --users -1 <"$TMP/e.lfe"
+	assert_failure 64
+}
+
 @test "a corrupted model is bad data (65) and prints nothing" {
 	cp "$FIXTURES/model-hand.lfe" "$TMP/bad.lfe"
 	printf '\x7f' | dd of="$TMP/bad.lfe" bs=1 seek=60 conv=notrunc status=none
@@ -118,12 +146,12 @@ near() { # near VALUE EXPECTED TOL
 @test "usage errors: 64" {
 	run "$BIN/ml-eval" --test x.tsv
 	assert_failure 64
-	assert_output --partial "--train and --test are required"
+	assert_output --partial "--train FILE is required"
 	run hand --k 0
 	assert_failure 64
 	run hand --baseline nope
 	assert_failure 64
-	assert_output --partial "unknown baseline"
+	assert_output --partial "--baseline: bad value 'nope' (want popularity)"
 	run hand --bogus
 	assert_failure 64
 }

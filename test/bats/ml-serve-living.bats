@@ -81,8 +81,8 @@ setup_file() {
 	"$BIN/ml-train" -q --model softmax-mf --dim 8 --epochs 2 --threads 1 --seed 2 \
 		<"$d/ratings.tsv" >"$d/v2.lfe"
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
-	"$BIN/ml-pgload" -q --version 1 --switch <"$d/v1.lfe" >/dev/null
-	"$BIN/ml-pgload" -q --version 2 <"$d/v2.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --load 1 --switch <"$d/v1.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --load 2 <"$d/v2.lfe" >/dev/null
 	PORT=$(free_port)
 	export PORT URL=http://127.0.0.1:$PORT
 	LENSFLOW_FEEDBACK_TOKEN=$FTOKEN LENSFLOW_ADMIN_TOKEN=$ATOKEN MLFLOW_TRACKING_URI='' \

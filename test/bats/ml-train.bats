@@ -180,7 +180,7 @@ BLEND=(-q --model blend --ease-dim 8 --ials-dim 4 --ials-iters 2 --epochs 3 --di
 	assert_output --regexp '^ +1$'
 }
 
-@test "ease: EASE's vectors alone, no softmax-MF foldin; same seed, same bytes" {
+@test "ease: EASE's vectors alone, no softmax-MF foldin; same seed, same bytes; the default model is the blend" {
 	for t in 1 2; do
 		"$BIN/ml-train" "${BLEND[@]}" --model ease --threads $t <"$FIX" >"$TMP/e$t.lfe"
 	done
@@ -193,9 +193,16 @@ BLEND=(-q --model blend --ease-dim 8 --ials-dim 4 --ials-iters 2 --epochs 3 --di
 	assert_line --index 0 --regexp "^users $nu 8 "
 	assert_line --index 3 --regexp "^blend 1 9 0$"
 	refute_line --regexp "^foldin "
-	# without --model: the softmax MF alone
-	"$BIN/ml-train" -q --epochs 2 --dim 4 --rating-sweeps 2 --rating-samples 1 <"$FIX" >"$TMP/d.lfe"
+	# without --model: the pipeline's blend, the same bytes as --model blend
+	"$BIN/ml-train" -q "${BLEND[@]:3}" <"$FIX" >"$TMP/d.lfe"
+	"$BIN/ml-train" "${BLEND[@]}" <"$FIX" >"$TMP/db.lfe"
+	cmp "$TMP/d.lfe" "$TMP/db.lfe"
 	run lfe_dump "$TMP/d.lfe"
+	assert_line --regexp "^blend "
+	# --model softmax-mf: the softmax MF alone
+	"$BIN/ml-train" -q --model softmax-mf --epochs 2 --dim 4 --rating-sweeps 2 --rating-samples 1 \
+		<"$FIX" >"$TMP/s.lfe"
+	run lfe_dump "$TMP/s.lfe"
 	assert_line --index 0 --regexp "^users $nu 5 "
 	refute_line --regexp "^blend "
 	# one rating: a one-by-one problem still gives a model
@@ -220,6 +227,51 @@ BLEND=(-q --model blend --ease-dim 8 --ials-dim 4 --ials-iters 2 --epochs 3 --di
 	refute_line --regexp "^(foldin|ease_foldin) "
 	run ml_blend_row "$TMP/i1.lfe"
 	assert_output '0 6 0 1 1 0 1 20 100'
+}
+
+@test "ease-ials: EASE and iALS blocks, no softmax MF, no foldin; 1 and 2 threads same bytes" {
+	for t in 1 2; do
+		"$BIN/ml-train" "${BLEND[@]}" --model ease-ials --blend-weight 0.3 --threads $t \
+			--params "$TMP/p$t.tsv" <"$FIX" >"$TMP/x$t.lfe"
+	done
+	cmp "$TMP/x1.lfe" "$TMP/x2.lfe"
+	run lfe_dump "$TMP/x1.lfe"
+	nu=$(ids_of 1 "$FIX" | wc -w)
+	assert_line --index 0 --regexp "^users $nu 12 "
+	assert_line --index 3 "blend 1 9 0"
+	refute_line --regexp "^foldin "
+	# 8 EASE and 4 iALS components, no MF; EASE's block unscaled; shares 0.3, 0.7
+	run ml_blend_row "$TMP/x1.lfe"
+	assert_output --regexp '^8 4 0 1 [0-9.e+-]+ 0\.3[0-9]* 0\.7[0-9]* 20 100$'
+	for kv in "blend_parts	ease+ials" "ials_solver	cg" "ials_cg_steps	3" "ease_path	dense"; do
+		grep -qxF "$kv" "$TMP/p1.tsv" || { echo "missing: $kv"; false; }
+	done
+}
+
+@test "sparse EASE (--ease-sparse) ranks a real split as the dense path does" {
+	awk '$1 <= 200' "$DATA/u.data" >"$TMP/r.tsv"
+	"$BIN/ml-split" --seed 42 --test "$TMP/te.tsv" <"$TMP/r.tsv" >"$TMP/tr.tsv" 2>/dev/null
+	"$BIN/ml-train" -q --model ease --ease-dim 64 --rating-sweeps 2 --rating-samples 1 \
+		<"$TMP/tr.tsv" >"$TMP/d.lfe"
+	"$BIN/ml-train" -q --model ease --ease-dim 64 --ease-sparse --rating-sweeps 2 \
+		--rating-samples 1 --params "$TMP/p.tsv" <"$TMP/tr.tsv" >"$TMP/s.lfe"
+	grep -qxF "ease_path	sparse" "$TMP/p.tsv"
+	! cmp -s "$TMP/d.lfe" "$TMP/s.lfe" # another computation...
+	nd=$("$BIN/ml-eval" --train "$TMP/tr.tsv" --test "$TMP/te.tsv" <"$TMP/d.lfe" |
+		awk -F'\t' '$1 == "ndcg@10" { print $2 }')
+	ns=$("$BIN/ml-eval" --train "$TMP/tr.tsv" --test "$TMP/te.tsv" <"$TMP/s.lfe" |
+		awk -F'\t' '$1 == "ndcg@10" { print $2 }')
+	echo "dense $nd sparse $ns"
+	# ...of the same eigenpairs: the same quality to within 0.005
+	awk -v a="$nd" -v b="$ns" 'BEGIN { exit !(a > 0.3 && b - a < 0.005 && a - b < 0.005) }'
+}
+
+@test "--model auto on a small file: the blend's very bytes, and the params say why" {
+	"$BIN/ml-train" "${BLEND[@]}" <"$FIX" >"$TMP/b.lfe"
+	"$BIN/ml-train" "${BLEND[@]}" --model auto --params "$TMP/p.tsv" <"$FIX" >"$TMP/a.lfe"
+	cmp "$TMP/a.lfe" "$TMP/b.lfe"
+	grep -q "^model_auto	small: blend" "$TMP/p.tsv"
+	grep -qxF "blend_parts	ease+ials+softmax-mf" "$TMP/p.tsv"
 }
 
 @test "EASE ranking on a real split (users <= 100): far above popularity" {
@@ -271,7 +323,7 @@ BLEND=(-q --model blend --ease-dim 8 --ials-dim 4 --ials-iters 2 --epochs 3 --di
 	assert_output --partial "--dim"
 	run "$BIN/ml-train" --model nope <"$FIX"
 	assert_failure 64
-	assert_output --partial "unknown model 'nope'"
+	assert_output --partial "--model: bad value 'nope' (want auto, blend, ease-ials, softmax-mf, ease or ials)"
 	run "$BIN/ml-train" --lr abc <"$FIX"
 	assert_failure 64
 	run "$BIN/ml-train" --blend-weight 1 <"$FIX"

@@ -223,6 +223,7 @@ env = {e["name"]: e for e in c["env"]}
 print(env["DATABASE_URL"]["value"])
 print(env["FEEDBACK_DB_URL"]["value"])
 assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "lensflow-db-app"
+assert "--feedback-db=$(FEEDBACK_DB_URL)" in c["args"], c["args"]
 for kind in ("Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
     assert [x for x in docs if x["kind"] == kind and "ml-serve" in str(x["spec"])], kind
 '

@@ -75,10 +75,8 @@ json() { jq -r "$1" "$2"; }
 	run_dir=$(ls -d "$LENSFLOW_HOME"/runs/* | tail -1)
 	model=$run_dir/model.lfe
 	for user in 1 17 255 600 943; do
-		sql "SELECT t.movie_id, -t.d FROM (SELECT embedding FROM lf_${MODEL_NAME}_v2_users WHERE user_id = $user) q,
-			LATERAL (SELECT v.movie_id, v.embedding <#> q.embedding AS d FROM lf_${MODEL_NAME}_v2_items v
-			WHERE v.movie_id NOT IN (SELECT r.movie_id FROM ratings r WHERE r.user_id = $user)
-			ORDER BY d LIMIT 10) t ORDER BY t.d" | tr '|' '\t' >"$BATS_TEST_TMPDIR/db.tsv"
+		# ml-serve's own statement ("known user"), from lib/store
+		"$TEST_TOOLS/store-query" user_recs "$MODEL_NAME" 2 10 "$user" >"$BATS_TEST_TMPDIR/db.tsv"
 		# the model's own ranking: dot products over the .lfe, rated movies removed
 		"$TEST_TOOLS/lfe-topk" "$model" "$user" 10 "$run_dir/ratings.tsv" >"$BATS_TEST_TMPDIR/model.tsv"
 		paste "$BATS_TEST_TMPDIR/db.tsv" "$BATS_TEST_TMPDIR/model.tsv" | awk -F'\t' '

@@ -38,7 +38,10 @@ static double dot(const float *a, const float *b, size_t k)
 
 TEST(movie_vectors_zero_the_gradient)
 {
-	ials_params p = {.dim = 3, .alpha = 4, .reg = 0.5, .iters = 2, .seed = 5};
+	for (int cg = 0; cg < 2; cg++) { /* Cholesky, then CG (ials_cg.c) */
+	/* CG converges in dim steps in exact arithmetic: 6 > 3 */
+	ials_params p = {.dim = 3, .alpha = 4, .reg = 0.5, .iters = 2, .seed = 5,
+			 .cg_steps = cg ? 6 : 0, .threads = 2};
 	ials_model m;
 	lf_error err = {0};
 	CHECK(ials_fit(&X, NI, &p, &m, &err) == 0);
@@ -54,6 +57,31 @@ TEST(movie_vectors_zero_the_gradient)
 			CHECK_NEAR(g, 0.0, 1e-4);
 		}
 	ials_free(&m);
+	}
+}
+
+TEST(cg_bytes_do_not_depend_on_threads_and_few_steps_still_rank)
+{
+	ials_params p = {.dim = 4, .alpha = 10, .reg = 0.1, .iters = 10, .seed = 2, .cg_steps = 2,
+			 .threads = 1};
+	ials_model a, b;
+	lf_error err = {0};
+	CHECK(ials_fit(&X, NI, &p, &a, &err) == 0);
+	p.threads = 3;
+	CHECK(ials_fit(&X, NI, &p, &b, &err) == 0);
+	CHECK(memcmp(a.P, b.P, NU * p.dim * sizeof(float)) == 0);
+	CHECK(memcmp(a.Q, b.Q, NI * p.dim * sizeof(float)) == 0);
+	double lo = INFINITY, hi = -INFINITY;
+	for (size_t i = 0; i < NI; i++) {
+		double s = dot(a.P + 3 * p.dim, a.Q + i * p.dim, p.dim);
+		if (rated(3, i))
+			lo = fmin(lo, s);
+		else
+			hi = fmax(hi, s);
+	}
+	CHECK(lo > hi);
+	ials_free(&a);
+	ials_free(&b);
 }
 
 TEST(rated_scores_above_unrated_and_same_seed_same_vectors)
@@ -83,5 +111,6 @@ int main(void)
 {
 	RUN(movie_vectors_zero_the_gradient);
 	RUN(rated_scores_above_unrated_and_same_seed_same_vectors);
+	RUN(cg_bytes_do_not_depend_on_threads_and_few_steps_still_rank);
 	return tap_done();
 }

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "model.h"
+#include "rng.h"
 #include "util.h"
 
 #define BLOCK 256 /* users scored per sgemm */
@@ -143,10 +145,23 @@ static int rank_block(const scorer *s, state *st, const int32_t *ids, const long
 	return 0;
 }
 
-static int add_rmse(const lfe *model, const ratings *test, metric_set *out, lf_error *err)
+/* Predictions are clipped to the data's scale: 1..5 on whole stars, 0.5..5
+ * when train or test holds a half star (ML-10M and later). */
+static double scale_low(const ratings *train, const ratings *test)
 {
-	const lfe_table *ru = lfe_find(model, "rating_users"),
-			*ri = lfe_find(model, "rating_items");
+	const ratings *both[2] = {train, test};
+	for (int k = 0; k < 2; k++)
+		for (size_t j = 0; j < both[k]->n; j++)
+			if (both[k]->rows[j].rating != floorf(both[k]->rows[j].rating))
+				return RATING_MIN;
+	return 1.0;
+}
+
+static int add_rmse(const lfe *model, const ratings *test, double lo, metric_set *out,
+		    lf_error *err)
+{
+	const lfe_table *ru = lfe_find(model, MODEL_T_RATING_USERS),
+			*ri = lfe_find(model, MODEL_T_RATING_ITEMS);
 	if (!ru || !ri)
 		return 0;
 	if (ru->dim != ri->dim)
@@ -169,7 +184,7 @@ static int add_rmse(const lfe *model, const ratings *test, metric_set *out, lf_e
 		double dot = 0;
 		for (size_t c = 0; c < ru->dim; c++)
 			dot += (double)x[c] * y[c];
-		rmse_add(&acc, dot, test->rows[j].rating, 1.0, 5.0);
+		rmse_add(&acc, dot, test->rows[j].rating, lo, RATING_MAX);
 	}
 	free(um);
 	free(im);
@@ -184,10 +199,10 @@ static int build_catalogue(const lfe *model, const ratings *train, id_row **map,
 			   float **vec, size_t *dim, lf_error *err)
 {
 	if (model) {
-		const lfe_table *it = lfe_find(model, "items"), *us = lfe_find(model, "users");
+		const lfe_table *it = lfe_find(model, MODEL_T_ITEMS), *us = lfe_find(model, MODEL_T_USERS);
 		if (!it || !us)
 			return lf_fail(err, EX_DATAERR, "stdin: the model has no %s table",
-				       it ? "users" : "items");
+				       it ? MODEL_T_USERS : MODEL_T_ITEMS);
 		if (it->dim != us->dim)
 			return lf_fail(err, EX_DATAERR,
 				       "stdin: users have dim %u but items %u; not a ranking model",
@@ -244,9 +259,46 @@ static double *novelty_of(const pair *tr, size_t n_tr, size_t n_cat)
 	return nov;
 }
 
-int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k, FILE *lists,
-	     metric_set *out, size_t *skipped, lf_error *err)
+static int cmp_i32(const void *a, const void *b)
 {
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The test users to rank (ascending): all of them, or `want` drawn by a
+ * seeded shuffle of the distinct test user ids in ascending order. *n gets
+ * the count; NULL with *n == 0: every user (no sampling). */
+static int32_t *sample_users(const pair *te, size_t n_te, size_t want, uint64_t seed, size_t *n,
+			     lf_error *err)
+{
+	*n = 0;
+	size_t users = 0;
+	for (size_t j = 0; j < n_te; j++)
+		users += j == 0 || te[j].user != te[j - 1].user;
+	if (want == 0 || want >= users)
+		return NULL;
+	int32_t *ids = lf_calloc(users, sizeof *ids);
+	if (!ids) {
+		lf_fail(err, EX_SOFTWARE, "out of memory for the user sample");
+		return NULL;
+	}
+	for (size_t j = 0, u = 0; j < n_te; j++)
+		if (j == 0 || te[j].user != te[j - 1].user)
+			ids[u++] = te[j].user;
+	rng g;
+	rng_seed(&g, seed);
+	rng_shuffle(&g, ids, users, sizeof *ids);
+	qsort(ids, want, sizeof *ids, cmp_i32);
+	*n = want;
+	return ids;
+}
+
+int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k,
+	     const eval_sample *smp, FILE *lists, metric_set *out, size_t *skipped,
+	     lf_error *err)
+{
+	int32_t *chosen = NULL;
+	size_t n_chosen = 0, at_chosen = 0;
 	double *nov = NULL;
 	id_row *cat = NULL, *umap = NULL;
 	float *vec = NULL, *S = NULL, *ublock = NULL;
@@ -259,7 +311,7 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 	*skipped = 0;
 	if (build_catalogue(model, train, &cat, &n_cat, &vec, &dim, err) < 0)
 		goto done;
-	const lfe_table *users = model ? lfe_find(model, "users") : NULL;
+	const lfe_table *users = model ? lfe_find(model, MODEL_T_USERS) : NULL;
 	if (rank_eval_init(&ev, k, n_cat, err) < 0)
 		goto done;
 	tr = to_pairs(train, cat, n_cat);
@@ -275,12 +327,23 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 		lf_fail(err, EX_SOFTWARE, "out of memory for the evaluation");
 		goto done;
 	}
+	if (smp && smp->users) {
+		chosen = sample_users(te, test->n, smp->users, smp->seed, &n_chosen, err);
+		if (!chosen && n_chosen == 0 && err->code)
+			goto done;
+	}
 	scorer s = {n_cat, dim, model ? vec : NULL, model ? NULL : vec, users, umap, ublock};
 	state st = {nov, cat, lists, 0.0, tr, te, train->n, test->n, 0, 0};
 	size_t m = 0;
 	for (size_t j = 0; j < test->n; j++) {
 		if (j > 0 && te[j].user == te[j - 1].user)
 			continue;
+		if (chosen) {
+			while (at_chosen < n_chosen && chosen[at_chosen] < te[j].user)
+				at_chosen++;
+			if (at_chosen == n_chosen || chosen[at_chosen] != te[j].user)
+				continue;
+		}
 		long row = -1;
 		if (model) {
 			long at = find(umap, users->rows, te[j].user);
@@ -316,7 +379,7 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 			goto done;
 		}
 	}
-	if (model && add_rmse(model, test, out, err) < 0)
+	if (model && add_rmse(model, test, scale_low(train, test), out, err) < 0)
 		goto done;
 	if (metrics_set(out, "users", (double)res.users) < 0) {
 		lf_fail(err, EX_SOFTWARE, "out of memory for the metrics");
@@ -325,7 +388,7 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 	rc = 0;
 done:
 	free(cat), free(umap), free(vec), free(S), free(ublock), free(tr), free(te), free(top);
-	free(rel), free(nov);
+	free(rel), free(nov), free(chosen);
 	rank_eval_free(&ev);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #define LENSFLOW_EVAL_EVAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lfe.h"
 #include "log.h"
@@ -28,7 +29,17 @@
  * one known test pair) and users to out. *skipped gets the test users the
  * model does not know. lists non-NULL: every evaluated user's list is also
  * written there as TSV user, rank, movie, score. */
-int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k, FILE *lists,
-	     metric_set *out, size_t *skipped, lf_error *err);
+typedef struct eval_sample {
+	size_t users;  /* 0: every test user */
+	uint64_t seed; /* the shuffle's seed */
+} eval_sample;
+
+/* smp (NULL: every user): rank only `users` test users, drawn by a seeded
+ * Fisher-Yates shuffle (lib/rng) of the distinct test user ids taken in
+ * ascending order; the first `users` of the shuffle are ranked. RMSE stays
+ * over every test pair. */
+int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t k,
+	     const eval_sample *smp, FILE *lists, metric_set *out, size_t *skipped,
+	     lf_error *err);
 
 #endif

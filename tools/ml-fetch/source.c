@@ -1,18 +1,23 @@
 /*
  * source.c — where the dataset comes from. A source is either a directory
  * of unpacked files or one blob (a zip archive, or a user's own ratings file
- * in u.data's format), local or fetched through libcurl. Only the GroupLens
- * archive is cached: it is large-ish, immutable and has a published MD5, so
- * a cached copy can be proven right before each use.
+ * in u.data's format), local or fetched through lib/http. Only GroupLens'
+ * archives are cached: large, immutable and with a published MD5, so a
+ * cached copy can be proven right before each use. ml-latest-small changes
+ * over time: its MD5 is read from the <zip>.md5 that GroupLens publishes
+ * beside it ("MD5 (ml-latest-small.zip) = HEX" or "HEX  ml-latest-small.zip").
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <zip.h>
 
 #include "fetch.h"
 #include "hash.h"
+#include "http.h"
 #include "util.h"
 
 static int has_scheme(const char *s, const char *scheme)
@@ -52,14 +57,49 @@ static int make_dir(const char *path, lf_error *err)
 	return 0;
 }
 
-/* The GroupLens archive through the cache under <home>/cache. */
-static int cached_get(const char *url, const char *md5, const char *home, unsigned char **buf,
-		      size_t *len, lf_error *err)
+/* The 32 hex digits of a <zip>.md5 file, in either of its two layouts. */
+static int md5_file_value(const unsigned char *buf, size_t len, char out[33])
 {
-	char dir[4096], path[4096 + 32];
+	const char *s = (const char *)buf, *eq = memchr(s, '=', len);
+	size_t at = eq ? (size_t)(eq - s) + 1 : 0;
+	while (at < len && (s[at] == ' ' || s[at] == '\t'))
+		at++;
+	size_t n = 0;
+	while (at + n < len && n < 33 && isxdigit((unsigned char)s[at + n]))
+		n++;
+	if (n != 32)
+		return -1;
+	for (size_t i = 0; i < 32; i++)
+		out[i] = (char)tolower((unsigned char)s[at + i]);
+	out[32] = '\0';
+	return 0;
+}
+
+/* The MD5 GroupLens publishes beside url ("<url>.md5"). */
+static int published_md5(const char *url, char out[33], lf_error *err)
+{
+	char md5url[4096];
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	if ((size_t)snprintf(md5url, sizeof md5url, "%s.md5", url) >= sizeof md5url)
+		return lf_fail(err, EX_USAGE, "%s: URL too long", url);
+	if (http_get_url(md5url, 4096, &buf, &len, err))
+		return -1;
+	int rc = md5_file_value(buf, len, out);
+	free(buf);
+	if (rc)
+		return lf_fail(err, EX_DATAERR, "%s: no MD5 (32 hex digits) in it", md5url);
+	return 0;
+}
+
+/* A GroupLens archive through the cache under <home>/cache. */
+static int cached_get(const char *url, const char *zip, const char *md5, const char *home,
+		      unsigned char **buf, size_t *len, lf_error *err)
+{
+	char dir[4096], path[4096 + 64];
 	if ((size_t)snprintf(dir, sizeof dir, "%s/cache", home) >= sizeof dir)
 		return lf_fail(err, EX_USAGE, "LENSFLOW_HOME is too long");
-	snprintf(path, sizeof path, "%s/ml-100k.zip", dir);
+	snprintf(path, sizeof path, "%s/%s", dir, zip);
 	lf_error cerr = {0};
 	if (read_path(path, buf, len, &cerr) == 0) {
 		if (check_md5(*buf, *len, md5, path, &cerr) == 0) {
@@ -70,7 +110,7 @@ static int cached_get(const char *url, const char *md5, const char *home, unsign
 		free(*buf);
 		*buf = NULL;
 	}
-	if (url_get(url, FETCH_MAX_BYTES, buf, len, err))
+	if (http_get_url(url, FETCH_MAX_BYTES, buf, len, err))
 		return -1;
 	if (check_md5(*buf, *len, md5, url, err)) {
 		free(*buf);
@@ -122,13 +162,14 @@ static int open_path(const char *path, const char *md5, fetch_source *s, lf_erro
 	return md5 ? check_md5(s->data, s->len, md5, path, err) : 0;
 }
 
-int source_open(const char *spec, const char *md5, const char *home, fetch_source *s, lf_error *err)
+int source_open(const char *spec, const char *md5, const char *base, const char *home,
+		fetch_source *s, lf_error *err)
 {
 	memset(s, 0, sizeof *s);
 	int rc;
 	if (has_scheme(spec, "file:")) {
 		/* a directory is read in place; a file goes through libcurl like any URL */
-		char *path = file_url_path(spec, err);
+		char *path = http_file_url_path(spec, err);
 		struct stat st;
 		if (!path)
 			return -1;
@@ -137,7 +178,7 @@ int source_open(const char *spec, const char *md5, const char *home, fetch_sourc
 		} else {
 			rc = set_label(s, path, err);
 			if (rc == 0)
-				rc = url_get(spec, FETCH_MAX_BYTES, &s->data, &s->len, err);
+				rc = http_get_url(spec, FETCH_MAX_BYTES, &s->data, &s->len, err);
 			if (rc == 0 && md5)
 				rc = check_md5(s->data, s->len, md5, path, err);
 		}
@@ -152,11 +193,19 @@ int source_open(const char *spec, const char *md5, const char *home, fetch_sourc
 		snprintf(label, sizeof label, "%.*s", (int)(spec + end - slash), slash);
 		if (set_label(s, label[0] ? label : spec, err))
 			return -1;
-		if (strcmp(spec, GROUPLENS_URL) == 0) {
-			rc = cached_get(spec, md5 ? md5 : GROUPLENS_MD5, home, &s->data, &s->len,
-					err);
+		s->rel = release_of_url(spec, base);
+		char want[33];
+		if (s->rel) {
+			rc = 0;
+			if (!md5 && s->rel->md5)
+				md5 = s->rel->md5;
+			else if (!md5 && (rc = published_md5(spec, want, err)) == 0)
+				md5 = want;
+			if (rc == 0)
+				rc = cached_get(spec, s->rel->zip, md5, home, &s->data, &s->len,
+						err);
 		} else {
-			rc = url_get(spec, FETCH_MAX_BYTES, &s->data, &s->len, err);
+			rc = http_get_url(spec, FETCH_MAX_BYTES, &s->data, &s->len, err);
 			if (rc == 0 && md5)
 				rc = check_md5(s->data, s->len, md5, spec, err);
 		}
@@ -218,6 +267,50 @@ int source_member(const fetch_source *s, const char *member, unsigned char **buf
 	memcpy(*buf, s->data, s->len);
 	(*buf)[s->len] = '\0';
 	*len = s->len;
+	return 0;
+}
+
+int source_has(const fetch_source *s, const char *member)
+{
+	if (s->dir) {
+		char path[4096];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s", s->dir, member);
+		return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	}
+	if (!s->is_zip)
+		return 0;
+	lf_error ignored = {0};
+	zip_t *za = zip_open_buffer(s->data, s->len, s->label, &ignored);
+	if (!za)
+		return 0;
+	int has = zip_find(za, member) >= 0;
+	zip_discard(za);
+	return has;
+}
+
+int source_kind(const fetch_source *s, release_kind *kind, lf_error *err)
+{
+	if (!s->dir && !s->is_zip) {
+		*kind = KIND_100K; /* one file: a user's ratings in u.data's format */
+		return 0;
+	}
+	if (s->is_zip) { /* a corrupt archive is named as such, not as "no release" */
+		zip_t *za = zip_open_buffer(s->data, s->len, s->label, err);
+		if (!za)
+			return -1;
+		zip_discard(za);
+	}
+	/* ML-100k's layout unless another release's ratings are there: a folder
+	 * with none of them is then told which ML-100k file it lacks (EX_NOINPUT) */
+	*kind = KIND_100K;
+	if (source_has(s, "u.data") || source_has(s, "u.item"))
+		return 0;
+	if (source_has(s, "ratings.csv"))
+		*kind = KIND_CSV;
+	else if (source_has(s, "ratings.dat"))
+		*kind = source_has(s, "users.dat") ? KIND_1M : KIND_10M;
+	(void)err;
 	return 0;
 }
 

@@ -12,13 +12,12 @@
 
 #include "log.h"
 #include "mlflow.h"
+#include "opts.h"
 
 #define CHAMPION_ALIAS "champion"
 
-typedef struct mlog_list {
-	const char **items;
-	size_t n;
-} mlog_list;
+/* Repeatable options ("K=V" or paths), collected by lib/opts. */
+typedef opts_list mlog_list;
 
 typedef struct mlog_opts {
 	const char *tracking_uri;
@@ -29,6 +28,11 @@ typedef struct mlog_opts {
 	const char *losses_file;
 	const char *model_file;
 	const char *dataset_sha256;
+	const char *dataset_name;   /* the run input's name ("ml-25m"); may be NULL */
+	const char *dataset_source; /* where it came from (URL or path); may be NULL */
+	const char *dataset_rows;   /* its number of ratings (the profile); may be NULL */
+	const char *started;	    /* unix seconds the training started at; may be NULL */
+	const char *source_name;    /* mlflow.source.name; may be NULL */
 	const char *git_commit;
 	const char *metric;  /* the gate's, "ndcg_at_10" */
 	const char *reason;  /* of a promotion or rollback; may be NULL */

@@ -1,7 +1,8 @@
 /*
- * pgload.h — the parts of ml-pgload: the embedded schema, the catalogue load,
- * the load of one embedding set, and the registry moves (switch, serving,
- * list, prune). main.c parses options and calls exactly one of these.
+ * pgload.h — the parts of ml-pgload: the catalogue load and the load of one
+ * embedding set. The schema, the registry moves (switch, serving, list,
+ * prune) and every statement are lib/store's. main.c parses options and
+ * calls exactly one of these or of lib/store.
  *
  * Every function takes an open connection, returns 0 / -1 with lf_error
  * filled, and leaves the connection outside any transaction. Results meant
@@ -17,15 +18,6 @@
 #include <libpq-fe.h>
 
 #include "log.h"
-
-/* sql/schema.sql, embedded at build time (schema.c), NUL-terminated. */
-extern const char pgload_schema_sql[];
-
-/* Applies the schema in its own transaction under an advisory lock. */
-int schema_apply(PGconn *c, lf_error *err);
-
-/* Model names as the schema's CHECK: ^[a-z][a-z0-9_]{0,31}$. */
-int model_name_ok(const char *name);
 
 typedef struct set_opts {
 	const char *model;   /* validated model name */
@@ -43,12 +35,6 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 /* Catalogue from movies and ratings TSV files; *loaded as for set_load. */
 int catalogue_load(PGconn *c, const char *movies_path, const char *ratings_path, int *loaded,
 		   lf_error *err);
-
-/* Serving moves; all take the model name. */
-int registry_switch(PGconn *c, const char *model, int32_t version, FILE *out, lf_error *err);
-int registry_serving(PGconn *c, const char *model, FILE *out, lf_error *err);
-int registry_list(PGconn *c, FILE *out, lf_error *err);
-int registry_prune(PGconn *c, const char *model, int64_t keep, FILE *out, lf_error *err);
 
 /* --index auto builds HNSW indexes from this many movies on */
 #define HNSW_AUTO_MIN_ITEMS 20000

@@ -13,24 +13,17 @@
 #include <string.h>
 
 #include "jsontext.h"
+#include "pg.h"
+#include "pg_hosts.h"
+#include "store.h"
 #include "util.h"
 
-static const char *const FIXED_SQL[] = {
-	[Q_SEARCH] = "SELECT movie_id, title, year, to_json(genres)::text FROM movies"
-		     " WHERE title ILIKE $1 ORDER BY (title ILIKE $2) DESC, length(title), movie_id"
-		     " LIMIT $3",
-	[Q_MOVIE] = "SELECT movie_id, title, year, to_json(genres)::text FROM movies"
-		    " WHERE movie_id = $1",
-	[Q_USER_RATINGS] = "SELECT m.movie_id, m.title, m.year, to_json(m.genres)::text, r.rating"
-			   " FROM ratings r JOIN movies m USING (movie_id) WHERE r.user_id = $1"
-			   " ORDER BY r.rating DESC, r.rated_at DESC, m.movie_id LIMIT $2",
-	[Q_PING] = "SELECT 1",
-};
-static const char *const NAMES[] = {
-	[Q_USER_RECS] = "user_recs", [Q_NEW_USER_RECS] = "new_user_recs", [Q_SIMILAR] = "similar",
-	[Q_SEARCH] = "search", [Q_MOVIE] = "movie", [Q_USER_RATINGS] = "user_ratings",
-	[Q_PING] = "ping",
-};
+#define SAME(a, b) ((int)(a) == (int)(b))
+_Static_assert(SAME(Q_USER_RECS, STORE_USER_RECS) && SAME(Q_NEW_USER_RECS, STORE_NEW_USER_RECS) &&
+		       SAME(Q_SIMILAR, STORE_SIMILAR) && SAME(Q_SEARCH, STORE_SEARCH) &&
+		       SAME(Q_MOVIE, STORE_MOVIE) && SAME(Q_USER_RATINGS, STORE_USER_RATINGS) &&
+		       SAME(Q_PING, STORE_PING) && SAME(Q_LOAD, STORE_N_QUERIES),
+	       "ml-serve's query ids are lib/store's");
 
 static void first_line(lf_error *err, const char *what, const char *msg)
 {
@@ -38,34 +31,33 @@ static void first_line(lf_error *err, const char *what, const char *msg)
 	lf_fail(err, EX_UNAVAILABLE, "%s: %.*s", what, (int)n, msg);
 }
 
+static double conn_lifetime_s = DB_CONN_LIFETIME_S;
+static _Atomic unsigned conn_serial;
+
+void db_set_conn_lifetime(double seconds)
+{
+	conn_lifetime_s = seconds;
+}
+
+double db_conn_expiry(double now)
+{
+	if (conn_lifetime_s <= 0)
+		return 0;
+	/* 80..100 % of the lifetime, in a low-discrepancy sequence over the connections */
+	unsigned k = conn_serial++;
+	double frac = (double)(k * 2654435761u % 1000u) / 1000.0;
+	return now + conn_lifetime_s * (0.8 + 0.2 * frac);
+}
+
 PGconn *db_connect(const char *url, lf_error *err)
 {
-	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *vals[] = {url, "2", "ml-serve", NULL};
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	if (!c) {
-		lf_fail(err, EX_OSERR, "out of memory");
+	PGconn *c;
+	if (pg_connect_spread(url, "ml-serve", DB_CONNECT_TIMEOUT_S, &c, err) < 0) {
+		if (err->code == EX_UNAVAILABLE) /* what /readyz and the log say */
+			lf_error_prefix(err, "database unreachable");
 		return NULL;
 	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		first_line(err, "database unreachable", PQerrorMessage(c));
-		PQfinish(c);
-		return NULL;
-	}
-	/* An HNSW index scan with the rated-movie filter must keep scanning until
-	 * it has k rows (pgvector 0.8's iterative scans, in exact distance
-	 * order): without it a user whose ef_search nearest movies are all rated
-	 * gets an empty list. */
-	char sql[160];
-	snprintf(sql, sizeof sql,
-		 "SET statement_timeout = %d; SET hnsw.iterative_scan = strict_order; "
-		 "SET hnsw.ef_search = 100",
-		 DB_STATEMENT_TIMEOUT_MS);
-	PGresult *r = PQexec(c, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
-	if (!ok) {
-		first_line(err, "database refused the session settings", PQerrorMessage(c));
+	if (store_session(c, DB_STATEMENT_TIMEOUT_MS, err) < 0) {
 		PQfinish(c);
 		return NULL;
 	}
@@ -85,18 +77,20 @@ void db_worker_close(struct worker *w)
 
 PGconn *db_worker_conn(struct worker *w, lf_error *err)
 {
-	if (w->conn && PQstatus(w->conn) == CONNECTION_OK)
+	double now = now_seconds();
+	if (w->conn && PQstatus(w->conn) == CONNECTION_OK && (w->expires == 0 || now < w->expires))
 		return w->conn;
 	db_worker_close(w);
-	double now = now_seconds();
 	if (now < w->retry_at) {
 		lf_fail(err, EX_UNAVAILABLE, "database unreachable; retrying shortly");
 		return NULL;
 	}
 	w->conn = db_connect(w->db_url, err);
-	/* A refused connection fails fast; one that hangs must not be tried by every request. */
+	/* Every host refused or hung: back off before the next try. */
 	if (!w->conn)
 		w->retry_at = now_seconds() + 0.25;
+	else
+		w->expires = db_conn_expiry(now_seconds());
 	return w->conn;
 }
 
@@ -112,13 +106,8 @@ static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, 
 			slot = w->gen[0] == 0 ? 0 : w->gen[1] == 0 ? 1 : -1;
 			if (slot < 0) {
 				/* A third set: its statements replace the old sets' (and, simply, all). */
-				PGresult *r = PQexec(w->conn, "DEALLOCATE ALL");
-				int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-				PQclear(r);
-				if (!ok) {
-					first_line(err, "database error", PQerrorMessage(w->conn));
+				if (store_forget_prepared(w->conn, err) < 0)
 					return -1;
-				}
 				memset(w->set_prepared, 0, sizeof w->set_prepared);
 				w->gen[1] = 0;
 				w->fixed = 0;
@@ -128,11 +117,11 @@ static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, 
 		}
 		/* "%s_g%d_k%d", without printf: this runs on every ranked request */
 		char v[24], kk[24];
-		size_t nl = strlen(NAMES[q]), vl = json_int(v, (int64_t)s->generation),
+		size_t nl = strlen(store_query_names[q]), vl = json_int(v, (int64_t)s->generation),
 		       kl = json_int(kk, k);
 		if (nl + 2 + vl + 2 + kl >= name_len)
 			return lf_fail(err, EX_SOFTWARE, "statement name too long");
-		memcpy(name, NAMES[q], nl);
+		memcpy(name, store_query_names[q], nl);
 		memcpy(name + nl, "_g", 2);
 		memcpy(name + nl + 2, v, vl);
 		memcpy(name + nl + 2 + vl, "_k", 2);
@@ -140,31 +129,14 @@ static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, 
 		w->cur_slot = slot;
 		if (w->set_prepared[slot][q][k])
 			return 0;
-		if (q == Q_USER_RECS)
-			snprintf(sql, sizeof sql,
-				 "SELECT t.movie_id, -t.d FROM (SELECT embedding FROM %s WHERE user_id = $1) q,"
-				 " LATERAL (SELECT v.movie_id, v.embedding <#> q.embedding AS d FROM %s v"
-				 " WHERE v.movie_id NOT IN (SELECT r.movie_id FROM ratings r WHERE r.user_id = $1)"
-				 " ORDER BY d LIMIT %d) t ORDER BY t.d",
-				 s->users_sql, s->items_sql, k);
-		else if (q == Q_NEW_USER_RECS)
-			snprintf(sql, sizeof sql,
-				 "SELECT t.movie_id, -t.d FROM (SELECT v.movie_id, v.embedding <#> $1::vector AS d"
-				 " FROM %s v WHERE v.movie_id NOT IN (SELECT unnest($2::int[]))"
-				 " ORDER BY d LIMIT %d) t ORDER BY t.d",
-				 s->items_sql, k);
-		else
-			snprintf(sql, sizeof sql,
-				 "SELECT t.movie_id, -t.d FROM (SELECT direction FROM %s WHERE movie_id = $1) q,"
-				 " LATERAL (SELECT v.movie_id, v.direction <#> q.direction AS d FROM %s v"
-				 " WHERE v.movie_id <> $1 ORDER BY d LIMIT %d) t ORDER BY t.d",
-				 s->dirs_sql, s->dirs_sql, k);
 	} else {
-		snprintf(name, name_len, "%s", NAMES[q]);
+		snprintf(name, name_len, "%s", store_query_names[q]);
 		if (w->fixed & (1u << q))
 			return 0;
-		snprintf(sql, sizeof sql, "%s", FIXED_SQL[q]);
 	}
+	if (store_query_sql((enum store_query)q, s ? s->users_sql : NULL, s ? s->items_sql : NULL,
+			    s ? s->dirs_sql : NULL, k, sql, sizeof sql) < 0)
+		return lf_fail(err, EX_SOFTWARE, "statement too long");
 	PGresult *r = PQprepare(w->conn, name, sql, 0, NULL);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);

@@ -25,6 +25,7 @@
 
 #define MAX_K 100
 #define DB_STATEMENT_TIMEOUT_MS 2000
+#define DB_CONNECT_TIMEOUT_S 2
 
 struct worker {
 	const char *db_url;
@@ -35,6 +36,7 @@ struct worker {
 	unsigned char set_prepared[2][3][MAX_K + 1];
 	int cur_slot;              /* the slot prepare() chose last */
 	unsigned char feedback_prepared; /* lib/store_feedback's insert (feedback pool) */
+	double expires;            /* monotonic time after which the connection is made anew */
 };
 
 /* The workers' database state, shared by civetweb's threads: a request takes
@@ -58,8 +60,20 @@ void db_pool_put(struct db_pool *p, struct worker *w);
 /* Closes every connection; no slot may be in use. */
 void db_pool_free(struct db_pool *p);
 
-/* A new connection with connect_timeout and statement_timeout set; NULL with err (EX_UNAVAILABLE). */
+/* A new connection (lib/pg) with lib/store's session settings; NULL with err
+ * (EX_UNAVAILABLE: "database unreachable: …", EX_USAGE: a bad URL). A URL of
+ * several hosts is tried host by host, starting at the next one each time
+ * (lib/pg_hosts.h): connections spread, and a dead host is passed over at once. */
 PGconn *db_connect(const char *url, lf_error *err);
+
+#define DB_CONN_LIFETIME_S 300
+/* The most seconds a worker keeps a connection (0: for ever; default DB_CONN_LIFETIME_S), each
+ * worker's a little less (down to 80 %) so that they are not all made anew at
+ * once; then the next request makes a new one (another host, the next in
+ * turn): connections spread again after a failover or a new standby. */
+void db_set_conn_lifetime(double seconds);
+/* The lifetime of a connection made now: seconds less up to 20 %, spread. */
+double db_conn_expiry(double now);
 
 /* The worker's connection, made when there is none. NULL with err. */
 PGconn *db_worker_conn(struct worker *w, lf_error *err);

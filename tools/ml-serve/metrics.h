@@ -40,6 +40,8 @@ enum route_id {
 enum method_id { METHOD_GET, METHOD_POST, METHOD_HEAD, METHOD_PUT, METHOD_DELETE,
 		 METHOD_PATCH, METHOD_OPTIONS, METHOD_OTHER, METHOD_COUNT };
 
+/* lib/store's statements in its order (enum store_query; db.c checks), then
+ * the snapshot's load */
 enum query_id { Q_USER_RECS, Q_NEW_USER_RECS, Q_SIMILAR, Q_SEARCH, Q_MOVIE, Q_USER_RATINGS,
 		Q_PING, Q_LOAD, Q_FEEDBACK, Q_COUNT };
 
@@ -62,6 +64,8 @@ void metrics_served(enum kind_id k, unsigned n);
 void metrics_reload(enum reload_outcome o);
 void metrics_set_ready(int ready);
 void metrics_set_champion(int version);
+/* The server the poll thread reads from: a standby (1) or the primary, and its replay lag. */
+void metrics_set_replica(int standby, double lag_s);
 int metrics_champion(void);
 /* The fold-in bulkhead (POST /recommendations): at most limit fold-ins at a
  * time, limit 0 meaning no bound. metrics_foldin_enter is a non-blocking

@@ -11,6 +11,7 @@
 #include "serve.h"
 #include "live.h"
 #include "store_online.h"
+#include "store_replica.h"
 #include "store_serving.h"
 #include "util.h"
 
@@ -99,14 +100,17 @@ out:
 	return rc;
 }
 
-/* One poll: reload when serving changed; ready = the database answered and a set is loaded. */
-static void poll_once(struct serve_app *app, PGconn **conn, int *failing)
+/* One poll: reload when serving changed; ready = the database answered and a set is loaded.
+ * The poll's connection is made anew past its lifetime like the workers'; the replication
+ * state of its server goes to the metrics. */
+static void poll_once(struct serve_app *app, PGconn **conn, double *expires, int *failing)
 {
 	lf_error err = {0};
-	if (!*conn || PQstatus(*conn) != CONNECTION_OK) {
+	if (!*conn || PQstatus(*conn) != CONNECTION_OK || (*expires > 0 && now_seconds() >= *expires)) {
 		if (*conn)
 			PQfinish(*conn);
 		*conn = db_connect(app->cfg.db_url, &err);
+		*expires = db_conn_expiry(now_seconds());
 	}
 	int prev = 0, now = 0;
 	if (*conn && serve_reload(app, *conn, 1, &prev, &now, &err) == 0) {
@@ -114,6 +118,11 @@ static void poll_once(struct serve_app *app, PGconn **conn, int *failing)
 			log_info("the served set is loaded again");
 		*failing = 0;
 		metrics_set_ready(now != 0);
+		int standby = 0;
+		double lag = 0;
+		lf_error rerr = {0};
+		if (store_replica_state(*conn, &standby, &lag, &rerr) == 0)
+			metrics_set_replica(standby, lag);
 		return;
 	}
 	/* A set that cannot be loaded leaves the current one served: still ready
@@ -178,11 +187,12 @@ static void *poll_main(void *arg)
 {
 	struct serve_app *app = arg;
 	PGconn *conn = NULL;
+	double expires = 0;
 	int failing = 0, champion_failing = 0;
 	pthread_mutex_lock(&app->poll_lock);
 	while (!app->stopping) {
 		pthread_mutex_unlock(&app->poll_lock);
-		poll_once(app, &conn, &failing);
+		poll_once(app, &conn, &expires, &failing);
 		if (conn && PQstatus(conn) == CONNECTION_OK)
 			poll_online(app, conn);
 		if (app->champion)

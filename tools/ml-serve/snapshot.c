@@ -14,9 +14,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "blendfold.h"
 #include "body.h"
 #include "jsontext.h"
 #include "pgbin.h"
+#include "store.h"
 #include "util.h"
 
 static pthread_mutex_t holder_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -46,7 +48,8 @@ static void snapshot_free(struct snapshot *s)
 	free(s->users_sql);
 	free(s->items_sql);
 	free(s->dirs_sql);
-	blendfold_free(&s->blend);
+	model_fold_free(&s->fold);
+	compactform_free(&s->compact);
 	free(s);
 }
 
@@ -164,21 +167,13 @@ long snapshot_item_row(const struct snapshot *s, int64_t movie_id)
 	return lo < s->n_items && s->item_ids[lo] == movie_id ? (long)lo : -1;
 }
 
-/* The database answered with an error (a missing table): EX_DATAERR; it did
- * not answer: EX_UNAVAILABLE. */
-static int db_fail(lf_error *err, PGconn *conn, const char *what)
-{
-	const char *m = PQerrorMessage(conn);
-	size_t n = strcspn(m, "\n");
-	int code = PQstatus(conn) == CONNECTION_OK ? EX_DATAERR : EX_UNAVAILABLE;
-	return lf_fail(err, code, "%s: %.*s", what, (int)n, m);
-}
-
 static char *quote_ident(PGconn *conn, const char *name, lf_error *err)
 {
 	char *q = PQescapeIdentifier(conn, name, strlen(name));
 	if (!q) {
-		db_fail(err, conn, "quoting a table name");
+		const char *m = PQerrorMessage(conn);
+		lf_fail(err, PQstatus(conn) == CONNECTION_OK ? EX_DATAERR : EX_UNAVAILABLE,
+			"quoting a table name: %.*s", (int)strcspn(m, "\n"), m);
 		return NULL;
 	}
 	char *copy = strdup(q);
@@ -186,12 +181,6 @@ static char *quote_ident(PGconn *conn, const char *name, lf_error *err)
 	if (!copy)
 		lf_fail(err, EX_OSERR, "out of memory");
 	return copy;
-}
-
-static double json_num(json_t *o, const char *key, double dflt)
-{
-	json_t *v = json_object_get(o, key);
-	return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
 /* Fills foldin params and offline metrics from the set's jsonb columns. */
@@ -205,11 +194,10 @@ static int parse_set_json(struct snapshot *s, const char *metrics, const char *f
 		return lf_fail(err, EX_DATAERR, "embedding_sets.foldin of v%d is not a JSON object",
 			       s->version);
 	}
-	s->foldin.user_l2 = json_num(f, "user_l2", 0.0);
-	s->foldin.weight_alpha = json_num(f, "weight_alpha", 0.0);
-	s->foldin.weight_norm = json_num(f, "weight_norm", 1.0);
-	s->foldin.bias_last = json_num(f, "bias_last", 0.0) != 0.0; /* as ml-pgload reads an absent foldin table */
-	int rc = blendfold_parse(&s->blend, f, s->dim, err);
+	int rc = compactform_parse(&s->compact, f, s->dim, err);
+	if (rc == 0)
+		rc = model_fold_parse(&s->fold, f, s->compact.present ? s->compact.wdim : s->dim,
+				      err);
 	json_decref(f);
 	if (rc < 0)
 		return -1;
@@ -244,13 +232,9 @@ static int parse_set_json(struct snapshot *s, const char *metrics, const char *f
 
 static int load_users(PGconn *conn, struct snapshot *s, lf_error *err)
 {
-	char sql[256];
-	snprintf(sql, sizeof sql, "SELECT user_id FROM %s ORDER BY user_id", s->users_sql);
-	PGresult *r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 1);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		PQclear(r);
-		return db_fail(err, conn, "reading the set's users");
-	}
+	PGresult *r = store_set_users(conn, s->users_sql, err);
+	if (!r)
+		return -1;
 	size_t n = (size_t)PQntuples(r);
 	s->user_ids = calloc(n ? n : 1, sizeof *s->user_ids);
 	if (!s->user_ids) {
@@ -300,15 +284,9 @@ static int index_rows(struct snapshot *s, lf_error *err)
 
 static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
 {
-	char sql[512];
-	snprintf(sql, sizeof sql,
-		 "SELECT v.movie_id, v.embedding, m.title FROM %s v LEFT JOIN movies m "
-		 "USING (movie_id) ORDER BY v.movie_id", s->items_sql);
-	PGresult *r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 1);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		PQclear(r);
-		return db_fail(err, conn, "reading the set's movies");
-	}
+	PGresult *r = store_set_items(conn, s->items_sql, err);
+	if (!r)
+		return -1;
 	size_t n = (size_t)PQntuples(r), dim = s->dim;
 	s->item_ids = calloc(n ? n : 1, sizeof *s->item_ids);
 	s->titles_json = calloc(n ? n : 1, sizeof *s->titles_json);
@@ -346,19 +324,9 @@ static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
 /* The set's row: version, dim, tables, run id, metrics, foldin. */
 static int load_row(PGconn *conn, struct snapshot *s, int version, lf_error *err)
 {
-	char ver[16];
-	snprintf(ver, sizeof ver, "%d", version);
-	const char *params[2] = {s->model_name, ver};
-	PGresult *r = PQexecParams(
-		conn,
-		"SELECT e.version, e.dim, e.users_table, e.items_table, e.directions_table,"
-		" coalesce(e.run_id, ''), e.metrics::text, e.foldin::text"
-		" FROM embedding_sets e WHERE e.model_name = $1 AND e.version = $2",
-		2, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		PQclear(r);
-		return db_fail(err, conn, "reading the served set");
-	}
+	PGresult *r = store_set_row(conn, s->model_name, version, err);
+	if (!r)
+		return -1;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		return lf_fail(err, EX_DATAERR, "version %d of model %s is not loaded", version,
@@ -387,14 +355,6 @@ static int load_row(PGconn *conn, struct snapshot *s, int version, lf_error *err
 	return rc;
 }
 
-static int exec_ok(PGconn *conn, const char *sql, lf_error *err)
-{
-	PGresult *r = PQexec(conn, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
-	return ok ? 0 : db_fail(err, conn, sql);
-}
-
 int snapshot_load(PGconn *conn, const char *model_name, int version, struct snapshot **out,
 		  lf_error *err)
 {
@@ -404,7 +364,7 @@ int snapshot_load(PGconn *conn, const char *model_name, int version, struct snap
 		return lf_fail(err, EX_OSERR, "out of memory");
 	}
 	atomic_init(&s->refs, 1);
-	int rc = exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+	int rc = store_read_begin(conn, err);
 	if (rc == 0) {
 		rc = load_row(conn, s, version, err);
 		if (rc == 0)
@@ -412,10 +372,13 @@ int snapshot_load(PGconn *conn, const char *model_name, int version, struct snap
 		if (rc == 0)
 			rc = load_items(conn, s, err);
 		if (rc == 0)
-			rc = blendfold_load(&s->blend, conn, s->item_ids, s->n_items, s->items,
-					    s->dim, err);
-		PGresult *r = PQexec(conn, rc == 0 ? "COMMIT" : "ROLLBACK");
-		PQclear(r);
+			rc = compactform_load(&s->compact, conn, s->item_ids, s->n_items, s->dim,
+					      err);
+		if (rc == 0)
+			rc = blendfold_load(&s->fold, conn, s->item_ids, s->n_items,
+					    s->compact.present ? s->compact.fold : s->items,
+					    s->compact.present ? s->compact.wdim : s->dim, err);
+		store_read_end(conn, rc == 0);
 	}
 	if (rc < 0) {
 		snapshot_free(s);

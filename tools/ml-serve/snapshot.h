@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "blendfold.h"
-#include "foldin.h"
+#include "compactform.h"
 #include "log.h"
+#include "model.h"
 #include "store_impressions.h"
 
 struct snapshot {
@@ -45,8 +45,9 @@ struct snapshot {
 			       * when the ids are too sparse for a dense table */
 	int32_t row_of_base;
 	size_t row_of_n;
-	struct foldin_params foldin;
-	struct blendfold blend; /* .present: fold in block by block (blendfold.h) */
+	struct model_fold fold; /* a new user's solver (lib/model.h); its EASE map loaded
+				 * by blendfold_load */
+	struct compact_form compact; /* .present: folded in at its full width, then mapped */
 	size_t n_metrics;     /* offline metrics recorded with the set */
 	char **metric_names;
 	double *metric_values;

@@ -27,7 +27,7 @@ void ssyev_(const char *jobz, const char *uplo, const int *n, float *a, const in
 #define DROP_RATIO 1e-6 /* eigenvalues below this share of the largest are dropped */
 
 /* Q <- an orthonormal basis of the columns of Y (n x m, column-major, m <= n). */
-static int orthonormalise(float *Y, int n, int m, lf_error *err)
+int ease_orthonormalise(float *Y, int n, int m, lf_error *err)
 {
 	int info = 0, lwork = -1;
 	float q = 0;
@@ -52,7 +52,7 @@ static int orthonormalise(float *Y, int n, int m, lf_error *err)
 
 /* Eigenpairs of the symmetric m x m T (column-major), ascending; T becomes
  * the eigenvectors. */
-static int eigen(float *T, int m, float *w, lf_error *err)
+int ease_eigen(float *T, int m, float *w, lf_error *err)
 {
 	int info = 0, lwork = -1;
 	float q = 0;
@@ -138,20 +138,20 @@ static int top_eigen(ework *w, size_t nu, size_t ni, size_t k, size_t m, const e
 	cblas_ssymm(CblasColMajor, CblasLeft, CblasUpper, n, mm, 1.0f, w->K, n, w->Z, n, 0.0f, w->Y,
 		    n);
 	for (int it = 0; it < p->power; it++) {
-		if (orthonormalise(w->Y, n, mm, err) < 0)
+		if (ease_orthonormalise(w->Y, n, mm, err) < 0)
 			return -1;
 		memcpy(w->Z, w->Y, nu * m * sizeof(float));
 		cblas_ssymm(CblasColMajor, CblasLeft, CblasUpper, n, mm, 1.0f, w->K, n, w->Z, n,
 			    0.0f, w->Y, n);
 	}
-	if (orthonormalise(w->Y, n, mm, err) < 0)
+	if (ease_orthonormalise(w->Y, n, mm, err) < 0)
 		return -1;
 	/* Rayleigh-Ritz: T = Q^T K Q */
 	cblas_ssymm(CblasColMajor, CblasLeft, CblasUpper, n, mm, 1.0f, w->K, n, w->Y, n, 0.0f, w->Z,
 		    n);
 	cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, mm, mm, n, 1.0f, w->Y, n, w->Z, n,
 		    0.0f, w->T, mm);
-	if (eigen(w->T, mm, w->w, err) < 0)
+	if (ease_eigen(w->T, mm, w->w, err) < 0)
 		return -1;
 	for (size_t j = 0; j < k; j++) { /* descending: column m-1-j */
 		memcpy(w->Wk + j * m, w->T + (m - 1 - j) * m, m * sizeof(float));
@@ -168,6 +168,30 @@ static int top_eigen(ework *w, size_t nu, size_t ni, size_t k, size_t m, const e
 	return 0;
 }
 
+void ease_filter(ease_model *out, const float *sig, size_t ni, size_t k, int unit, double l2,
+		 double *dg)
+{
+	float *V = out->Q;
+	double top = sig[0] > 0 ? sig[0] : 0;
+	for (size_t j = 0; j < k; j++) {
+		int keep = top > 0 && sig[j] > DROP_RATIO * top;
+		double inv = !keep ? 0.0 : unit ? 1.0 : 1.0 / sqrt((double)sig[j]);
+		double f = keep ? sig[j] / (sig[j] + l2) : 0.0;
+		for (size_t i = 0; i < ni; i++) {
+			double v = V[i * k + j] * inv;
+			V[i * k + j] = (float)v;
+			out->F[i * k + j] = (float)(v * f);
+			dg[i] += v * v * f;
+		}
+	}
+	for (size_t i = 0; i < ni; i++) {
+		/* d_i * l2 = 1 - sum; V's rows have norm <= 1 and f < 1 */
+		double dl = fmax(1.0 - dg[i], 1e-6);
+		for (size_t j = 0; j < k; j++)
+			out->Q[i * k + j] = (float)(V[i * k + j] / dl);
+	}
+}
+
 int ease_fit(const csr *X, size_t n_items, const ease_params *p, ease_model *out, lf_error *err)
 {
 	memset(out, 0, sizeof *out);
@@ -178,9 +202,8 @@ int ease_fit(const csr *X, size_t n_items, const ease_params *p, ease_model *out
 	if (m > ni)
 		m = ni;
 	size_t k = p->dim < m ? p->dim : m;
-	if (nu > 46340 || ni > ((size_t)1 << 26) / (nu ? nu : 1))
-		return lf_fail(err, EX_DATAERR, "EASE needs a dense %zu x %zu matrix; too large",
-			       nu, ni);
+	if (p->sparse || !ease_dense_fits(nu, ni))
+		return ease_fit_sparse(X, ni, p, out, err);
 	ework w = {0};
 	float *sig = lf_calloc(k, sizeof(float));
 	w.X = lf_calloc(nu * ni, sizeof(float));
@@ -209,24 +232,7 @@ int ease_fit(const csr *X, size_t n_items, const ease_params *p, ease_model *out
 	float *V = out->Q;
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, (int)ni, (int)k, (int)nu, 1.0f, w.X,
 		    (int)ni, w.Ut, (int)nu, 0.0f, V, (int)k);
-	double top = sig[0] > 0 ? sig[0] : 0;
-	for (size_t j = 0; j < k; j++) {
-		int keep = top > 0 && sig[j] > DROP_RATIO * top;
-		double inv = keep ? 1.0 / sqrt((double)sig[j]) : 0.0;
-		double f = keep ? sig[j] / (sig[j] + p->l2) : 0.0;
-		for (size_t i = 0; i < ni; i++) {
-			double v = V[i * k + j] * inv;
-			V[i * k + j] = (float)v;
-			out->F[i * k + j] = (float)(v * f);
-			dg[i] += v * v * f;
-		}
-	}
-	for (size_t i = 0; i < ni; i++) {
-		/* d_i * l2 = 1 - sum; V's rows have norm <= 1 and f < 1 */
-		double dl = fmax(1.0 - dg[i], 1e-6);
-		for (size_t j = 0; j < k; j++)
-			out->Q[i * k + j] = (float)(V[i * k + j] / dl);
-	}
+	ease_filter(out, sig, ni, k, 0, p->l2, dg);
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nu, (int)k, (int)ni, 1.0f, w.X,
 		    (int)ni, out->F, (int)k, 0.0f, out->E, (int)k);
 	out->n_users = nu;

@@ -36,6 +36,8 @@ typedef struct ease_params {
 	size_t oversample; /* extra directions in the subspace iteration */
 	int power;	   /* subspace iterations */
 	uint64_t seed;
+	int threads; /* for the sparse products (the bytes do not depend on it) */
+	int sparse;  /* 1: the sparse path even where the dense one fits */
 } ease_params;
 
 typedef struct ease_model {
@@ -46,7 +48,29 @@ typedef struct ease_model {
 	double mean, sd; /* of the scores E I^T over every (user, movie) */
 } ease_model;
 
+/* The dense path (ease.c: X and K = X X^T as dense floats, subspace
+ * iteration on K) when both fit in 2^26 floats; the sparse one otherwise
+ * (ease_sparse.c: subspace iteration on G = X^T X through products with the
+ * sparse X, no users x users or movies x movies matrix). */
 int ease_fit(const csr *X, size_t n_items, const ease_params *p, ease_model *out, lf_error *err);
+int ease_fit_sparse(const csr *X, size_t n_items, const ease_params *p, ease_model *out,
+		    lf_error *err);
+/* 1 when the dense path's matrices fit (ML-1M does; ML-10M's 70k users do not). */
+static inline int ease_dense_fits(size_t nu, size_t ni)
+{
+	return nu <= 46340 && ni <= ((size_t)1 << 26) / (nu ? nu : 1);
+}
+
+/* Shared by both paths. Q: an orthonormal basis of Y's columns (n x m
+ * column-major, Householder QR). Eigen: the symmetric m x m T (column-major,
+ * lower) -> eigenvalues ascending in w, eigenvectors in T. Filter: out->Q
+ * holds V (ni x k, row-major; unit columns if `unit`, else X^T u_j to be
+ * divided by sqrt(sig_j)); fills out->F and turns out->Q into V_i / d_i,
+ * with dg (ni, zeroed) as scratch. */
+int ease_orthonormalise(float *Y, int n, int m, lf_error *err);
+int ease_eigen(float *T, int m, float *w, lf_error *err);
+void ease_filter(ease_model *out, const float *sig, size_t ni, size_t k, int unit, double l2,
+		 double *dg);
 
 /* Mean and standard deviation of the scores A B^T over all rows of A
  * (na x k) and B (nb x k), from the k x k Gram matrices. -1: out of memory. */

@@ -14,39 +14,13 @@
 #include <string.h>
 
 #include "rng.h"
+#include "sparse.h"
 #include "util.h"
 
 /* LAPACK (Fortran ABI, hidden string length last), from OpenBLAS. */
 void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info, size_t luplo);
 void spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a, const int *lda,
 	     float *b, const int *ldb, int *info, size_t luplo);
-
-/* rows x cols CSR -> its transpose (cols x rows), column indices ascending. */
-static int transpose(const csr *m, size_t cols, csr *t)
-{
-	memset(t, 0, sizeof *t);
-	t->n_rows = cols;
-	t->n = m->n;
-	t->start = lf_calloc(cols + 1, sizeof *t->start);
-	t->col = lf_calloc(m->n ? m->n : 1, sizeof *t->col);
-	size_t *fill = lf_calloc(cols ? cols : 1, sizeof *fill);
-	if (!t->start || !t->col || !fill) {
-		free(fill);
-		csr_free(t);
-		return -1;
-	}
-	for (size_t j = 0; j < m->n; j++)
-		t->start[(size_t)m->col[j] + 1]++;
-	for (size_t c = 0; c < cols; c++)
-		t->start[c + 1] += t->start[c];
-	for (size_t r = 0; r < m->n_rows; r++)
-		for (size_t j = m->start[r]; j < m->start[r + 1]; j++) {
-			size_t c = (size_t)m->col[j];
-			t->col[t->start[c] + fill[c]++] = (int32_t)r;
-		}
-	free(fill);
-	return 0;
-}
 
 typedef struct iwork {
 	float *G, *M, *Br, *b;
@@ -97,7 +71,7 @@ int ials_fit(const csr *X, size_t n_items, const ials_params *p, ials_model *out
 	size_t longest = 1;
 	csr T = {0};
 	iwork w = {0};
-	if (transpose(X, ni, &T) < 0)
+	if (csr_transpose(X, ni, &T) < 0)
 		return lf_fail(err, EX_SOFTWARE, "out of memory for iALS");
 	for (size_t r = 0; r < nu; r++)
 		if (X->start[r + 1] - X->start[r] > longest)
@@ -109,7 +83,7 @@ int ials_fit(const csr *X, size_t n_items, const ials_params *p, ials_model *out
 	out->Q = lf_calloc(ni * d, sizeof(float));
 	w.G = lf_calloc(d * d, sizeof(float));
 	w.M = lf_calloc(d * d, sizeof(float));
-	w.Br = lf_calloc(longest * d, sizeof(float));
+	w.Br = lf_calloc(p->cg_steps > 0 ? 1 : longest * d, sizeof(float));
 	w.b = lf_calloc(d, sizeof(float));
 	int rc = -1;
 	if (!out->P || !out->Q || !w.G || !w.M || !w.Br || !w.b) {
@@ -120,10 +94,17 @@ int ials_fit(const csr *X, size_t n_items, const ials_params *p, ials_model *out
 	rng_seed(&g, p->seed);
 	for (size_t j = 0; j < ni * d; j++)
 		out->Q[j] = (float)(0.01 * rng_normal(&g));
-	for (int it = 0; it < p->iters; it++)
-		if (half_sweep(X, out->P, out->Q, ni, d, p, &w, err) < 0 ||
-		    half_sweep(&T, out->Q, out->P, nu, d, p, &w, err) < 0)
+	for (int it = 0; it < p->iters; it++) {
+		int bad = p->cg_steps > 0
+				  ? ials_cg_half_sweep(X, out->P, out->Q, ni, d, p, p->threads, w.G,
+						       err) < 0 ||
+					    ials_cg_half_sweep(&T, out->Q, out->P, nu, d, p,
+							       p->threads, w.G, err) < 0
+				  : half_sweep(X, out->P, out->Q, ni, d, p, &w, err) < 0 ||
+					    half_sweep(&T, out->Q, out->P, nu, d, p, &w, err) < 0;
+		if (bad)
 			goto done;
+	}
 	out->n_users = nu;
 	out->n_items = ni;
 	out->dim = d;

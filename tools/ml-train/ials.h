@@ -26,6 +26,8 @@ typedef struct ials_params {
 	double alpha; /* confidence of a rated pair is 1 + alpha */
 	double reg;   /* L2 on every vector */
 	int iters;    /* alternating sweeps (users then movies) */
+	int cg_steps; /* > 0: that many CG steps per row, warm-started (ials_cg.c); 0: Cholesky */
+	int threads;  /* for the CG half-sweeps (the bytes do not depend on it) */
 	uint64_t seed;
 } ials_params;
 
@@ -36,6 +38,10 @@ typedef struct ials_model {
 } ials_model;
 
 int ials_fit(const csr *X, size_t n_items, const ials_params *p, ials_model *out, lf_error *err);
+/* One half-sweep by CG: every row of A (R's rows) given B (nb rows); G (d x d)
+ * scratch for B^T B + reg I. */
+int ials_cg_half_sweep(const csr *R, float *A, const float *B, size_t nb, size_t d,
+		       const ials_params *p, int threads, float *G, lf_error *err);
 void ials_free(ials_model *m);
 
 #endif

@@ -1,12 +1,11 @@
 /*
- * output.c — the model file and the run's records (see train.h). Tables:
- *   users        [p_u, 1]             items        [q_i, b_i]
- *   rating_users [x_u, mean + bu_u, 1] rating_items [y_i, 1, bi_i]
- *   foldin       {user_l2, alpha, weight_norm, 1}
- * so that both the ranking score and the predicted stars are plain dot
- * products of a user row and an item row.
+ * output.c — the model file and the run's records (see train.h). The tables
+ * and their layout are lib/model.h's: both the ranking score and the
+ * predicted stars are plain dot products of a user row and an item row.
  */
 #include "train.h"
+
+#include "model.h"
 
 #include <math.h>
 #include <string.h>
@@ -34,6 +33,19 @@ int blend_scales(const train_config *c, const train_result *r, double *a_ease, d
 	if (c->model != MODEL_BLEND)
 		return 0;
 	double mean = 0, sd_mf = 0, sd_i = 0;
+	if (c->mf_off) { /* EASE's block as it is, iALS's scaled to its share */
+		if (!(r->ease.sd > 0))
+			return -1;
+		if (c->ials_weight > 0 &&
+		    (score_moments(r->ials.P, r->ials.n_users, r->ials.Q, r->ials.n_items,
+				   r->ials.dim, &mean, &sd_i) < 0 ||
+		     !(sd_i > 0)))
+			return -1;
+		*a_ials = c->ials_weight > 0
+				  ? c->ials_weight / c->blend_weight * r->ease.sd / sd_i
+				  : 1.0;
+		return 0;
+	}
 	double wm = 1.0 - c->blend_weight - c->ials_weight;
 	if (score_moments(r->rank.P, r->rank.n_users, r->rank.Q, r->rank.n_items, r->rank.dim + 1,
 			  &mean, &sd_mf) < 0 ||
@@ -69,14 +81,14 @@ static int ranking_tables(const dataset *d, const train_config *c, const train_r
 {
 	size_t nu = d->n_users, ni = d->n_items;
 	size_t ke = r->ease.dim, ki = r->ials.dim; /* 0 when not trained */
-	size_t km = c->model == MODEL_SOFTMAX || c->model == MODEL_BLEND ? r->rank.dim + 1 : 0;
+	size_t km = uses_mf(c) ? r->rank.dim + 1 : 0;
 	size_t wd = ke + ki + km;
 	double ae, ai;
 	if (blend_scales(c, r, &ae, &ai) < 0)
 		return lf_fail(err, EX_SOFTWARE, "blend: a model's scores have no spread");
 	lfe_table *tu, *ti, *t;
-	if (add(out, "users", (uint32_t)nu, (uint32_t)wd, d->user_ids, &tu, err) < 0 ||
-	    add(out, "items", (uint32_t)ni, (uint32_t)wd, d->item_ids, &ti, err) < 0)
+	if (add(out, MODEL_T_USERS, (uint32_t)nu, (uint32_t)wd, d->user_ids, &tu, err) < 0 ||
+	    add(out, MODEL_T_ITEMS, (uint32_t)ni, (uint32_t)wd, d->item_ids, &ti, err) < 0)
 		return -1;
 	put_block(tu->values, wd, 0, r->ease.E, nu, ke, ae);
 	put_block(ti->values, wd, 0, r->ease.Q, ni, ke, 1.0);
@@ -87,29 +99,23 @@ static int ranking_tables(const dataset *d, const train_config *c, const train_r
 	if (c->model == MODEL_SOFTMAX)
 		return 0;
 	if (ke) { /* a new user's EASE block: the sum of the rated movies' rows */
-		if (add(out, "ease_foldin", (uint32_t)ni, (uint32_t)ke, d->item_ids, &t, err) < 0)
+		if (add(out, MODEL_T_EASE_FOLDIN, (uint32_t)ni, (uint32_t)ke, d->item_ids, &t, err) < 0)
 			return -1;
 		for (size_t j = 0; j < ni * ke; j++)
 			t->values[j] = (float)(ae * r->ease.F[j]);
 	}
-	int32_t zero = 0;
-	if (add(out, "blend", 1, 9, &zero, &t, err) < 0)
-		return -1;
-	float v[9] = {(float)ke,
-		      (float)ki,
-		      (float)km,
-		      (float)ae,
-		      (float)ai,
-		      (float)(c->model == MODEL_BLEND ? c->blend_weight
-			      : ke		      ? 1.0
-						      : 0.0),
-		      (float)(c->model == MODEL_BLEND ? c->ials_weight
-			      : ki		      ? 1.0
-						      : 0.0),
-		      (float)c->ials.alpha,
-		      (float)c->ials.reg};
-	memcpy(t->values, v, sizeof v);
-	return 0;
+	struct model_blend b = {
+		.k_e = ke,
+		.k_i = ki,
+		.m = km,
+		.a_e = ae,
+		.a_i = ai,
+		.w_e = c->model == MODEL_BLEND ? c->blend_weight : ke ? 1.0 : 0.0,
+		.w_i = c->model == MODEL_BLEND ? c->ials_weight : ki ? 1.0 : 0.0,
+		.ials_alpha = c->ials.alpha,
+		.ials_reg = c->ials.reg,
+	};
+	return model_put_blend(out, &b, err);
 }
 
 int train_to_lfe(const dataset *d, const train_config *c, const train_result *r, lfe *out,
@@ -123,7 +129,7 @@ int train_to_lfe(const dataset *d, const train_config *c, const train_result *r,
 	lfe_table *t;
 	if (ranking_tables(d, c, r, out, err) < 0)
 		goto fail;
-	if (add(out, "rating_users", nu, (uint32_t)q + 2, d->user_ids, &t, err) < 0)
+	if (add(out, MODEL_T_RATING_USERS, nu, (uint32_t)q + 2, d->user_ids, &t, err) < 0)
 		goto fail;
 	for (size_t u = 0; u < nu; u++) {
 		float *row = t->values + u * (q + 2);
@@ -131,7 +137,7 @@ int train_to_lfe(const dataset *d, const train_config *c, const train_result *r,
 		row[q] = (float)(h->mean + h->bu[u]);
 		row[q + 1] = 1.0f;
 	}
-	if (add(out, "rating_items", ni, (uint32_t)q + 2, d->item_ids, &t, err) < 0)
+	if (add(out, MODEL_T_RATING_ITEMS, ni, (uint32_t)q + 2, d->item_ids, &t, err) < 0)
 		goto fail;
 	for (size_t i = 0; i < ni; i++) {
 		float *row = t->values + i * (q + 2);
@@ -139,15 +145,14 @@ int train_to_lfe(const dataset *d, const train_config *c, const train_result *r,
 		row[q] = 1.0f;
 		row[q + 1] = h->bi[i];
 	}
-	if (c->model != MODEL_SOFTMAX && c->model != MODEL_BLEND)
+	if (!uses_mf(c))
 		return 0;
-	int32_t zero = 0;
-	if (add(out, "foldin", 1, 4, &zero, &t, err) < 0)
+	struct model_foldin f = {.user_l2 = c->rank.user_l2,
+				 .weight_alpha = c->rank.alpha,
+				 .weight_norm = s->weight_norm,
+				 .bias_last = 1};
+	if (model_put_foldin(out, &f, err) < 0)
 		goto fail;
-	t->values[0] = (float)c->rank.user_l2;
-	t->values[1] = (float)c->rank.alpha;
-	t->values[2] = (float)s->weight_norm;
-	t->values[3] = 1.0f;
 	return 0;
 fail:
 	lfe_free(out);
@@ -179,11 +184,24 @@ int write_params(FILE *f, const char *name, const dataset *d, const train_config
 		 const train_result *r, lf_error *err)
 {
 	fprintf(f, "model\t%s\n", model_name(c->model));
+	if (c->auto_rule)
+		fprintf(f, "model_auto\t%s\n", c->auto_rule);
+	if (c->model == MODEL_BLEND)
+		fprintf(f, "blend_parts\t%s\n",
+			c->mf_off		? "ease+ials"
+			: c->ials_weight > 0 ? "ease+ials+softmax-mf"
+					     : "ease+softmax-mf");
+	if (r->ease.dim)
+		fprintf(f, "ease_path\t%s\n",
+			c->ease.sparse || !ease_dense_fits(d->n_users, d->n_items) ? "sparse" : "dense");
 	if (r->ials.dim) {
 		fprintf(f, "ials_dim\t%zu\n", c->ials.dim);
 		fprintf(f, "ials_alpha\t%.9g\n", c->ials.alpha);
 		fprintf(f, "ials_reg\t%.9g\n", c->ials.reg);
 		fprintf(f, "ials_iters\t%d\n", c->ials.iters);
+		fprintf(f, "ials_solver\t%s\n", c->ials.cg_steps > 0 ? "cg" : "cholesky");
+		if (c->ials.cg_steps > 0)
+			fprintf(f, "ials_cg_steps\t%d\n", c->ials.cg_steps);
 		fprintf(f, "ials_seconds\t%.3f\n", r->ials_seconds);
 	}
 	if (r->ease.dim) {
@@ -201,6 +219,8 @@ int write_params(FILE *f, const char *name, const dataset *d, const train_config
 		fprintf(f, "blend_scale_ease\t%.9g\n", ae);
 		fprintf(f, "blend_scale_ials\t%.9g\n", ai);
 	}
+	if (c->serve_dim)
+		fprintf(f, "serve_dim\t%zu\n", c->serve_dim);
 	fprintf(f, "dim\t%zu\n", c->rank.dim);
 	fprintf(f, "lr\t%.9g\n", c->rank.lr);
 	fprintf(f, "user_l2\t%.9g\n", c->rank.user_l2);

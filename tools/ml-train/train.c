@@ -306,7 +306,7 @@ int train_all(const dataset *d, const train_config *c, train_result *out, lf_err
 	out->val_ndcg = NAN;
 	double t0 = now_seconds();
 	csr fit = {0}, val = {0};
-	int use_smf = c->model == MODEL_SOFTMAX || c->model == MODEL_BLEND;
+	int use_smf = uses_mf(c);
 	int use_ease = c->model != MODEL_SOFTMAX; /* EASE and/or iALS: side_job */
 	if (use_smf && c->epochs == 0 &&
 	    holdout_split(&d->all, c->validation_ratio, c->seed, &fit, &val, err) < 0)

@@ -49,7 +49,22 @@ typedef struct train_config {
 	double validation_ratio;
 	uint64_t seed;
 	int threads;
+	int mf_off;	       /* blend of EASE and iALS alone (w_e + w_i = 1), no softmax MF */
+	const char *auto_rule; /* set by auto_choose: why --model auto chose this */
+	size_t serve_dim;   /* > 0: users and items written at this width (compact.h) */
 } train_config;
+
+/* The softmax MF is trained (alone, or in the blend). */
+static inline int uses_mf(const train_config *c)
+{
+	return c->model == MODEL_SOFTMAX || (c->model == MODEL_BLEND && !c->mf_off);
+}
+
+/* --model auto (auto.c): the model family and hyperparameters for the data's
+ * size, from a table whose rows were chosen on validation splits carved
+ * from train (docs/scale.md). Fills c (model, mf_off, weights, iALS's CG
+ * steps, the rating head's sweeps) and c->auto_rule. */
+void auto_choose(const dataset *d, train_config *c);
 
 typedef struct loss_row {
 	int step;

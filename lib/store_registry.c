@@ -1,5 +1,5 @@
 /*
- * registry.c — which set serves, and the sets' lifecycle: switch (one
+ * store_registry.c — which set serves, and the sets' lifecycle: switch (one
  * upsert of the serving row plus a serving_history row, in one transaction),
  * the serving version, the list of sets, and pruning old sets.
  *
@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "pg.h"
-#include "pgload.h"
+#include "store.h"
+#include "store_compact.h"
 #include "util.h"
 
 static int serving_lock(PGconn *c, const char *model, lf_error *err)
@@ -37,7 +38,7 @@ static int switch_tx(PGconn *c, const char *model, int32_t version, lf_error *er
 	PQclear(res);
 	if (!known)
 		return lf_fail(err, EX_DATAERR,
-			       "%s version %d is not loaded; load it first: ml-pgload --version %d "
+			       "%s version %d is not loaded; load it first: ml-pgload --load %d "
 			       "< model.lfe",
 			       model, version, version);
 	const char *p1[] = {model};
@@ -65,7 +66,7 @@ static int switch_tx(PGconn *c, const char *model, int32_t version, lf_error *er
 	return pg_commit(c, err);
 }
 
-int registry_switch(PGconn *c, const char *model, int32_t version, FILE *out, lf_error *err)
+int store_switch(PGconn *c, const char *model, int32_t version, FILE *out, lf_error *err)
 {
 	if (switch_tx(c, model, version, err) < 0) {
 		pg_rollback(c);
@@ -75,7 +76,7 @@ int registry_switch(PGconn *c, const char *model, int32_t version, FILE *out, lf
 	return 0;
 }
 
-int registry_serving(PGconn *c, const char *model, FILE *out, lf_error *err)
+int store_serving(PGconn *c, const char *model, FILE *out, lf_error *err)
 {
 	const char *p1[] = {model};
 	PGresult *res =
@@ -93,7 +94,7 @@ int registry_serving(PGconn *c, const char *model, FILE *out, lf_error *err)
 	return 0;
 }
 
-int registry_list(PGconn *c, FILE *out, lf_error *err)
+int store_list(PGconn *c, FILE *out, lf_error *err)
 {
 	PGresult *res = pg_query(
 		c,
@@ -129,6 +130,7 @@ static int drop_set(PGconn *c, const char *model, const PGresult *sets, int row,
 		 n == 4 ? ", " : "", n == 4 ? q[3] : "");
 	const char *p2[] = {model, ver};
 	if (pg_xact_lock(c, key, err) < 0 || pg_exec(c, sql, 0, NULL, err) < 0 ||
+	    store_compact_drop(c, model, ver, err) < 0 ||
 	    pg_exec(c, "DELETE FROM embedding_sets WHERE model_name = $1 AND version = $2", 2, p2,
 		    err) < 0)
 		return -1;
@@ -176,7 +178,7 @@ static int prune_tx(PGconn *c, const char *model, int64_t keep, FILE *out, lf_er
 	return pg_commit(c, err);
 }
 
-int registry_prune(PGconn *c, const char *model, int64_t keep, FILE *out, lf_error *err)
+int store_prune(PGconn *c, const char *model, int64_t keep, FILE *out, lf_error *err)
 {
 	/* what was dropped is printed only once the drop is committed */
 	char *buf = NULL;

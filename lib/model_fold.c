@@ -1,5 +1,6 @@
 /*
- * foldin.c — see foldin.h. Newton's method on the softmax objective. With
+ * model_fold.c — a new user's vector (model.h, "A new user's exact vector").
+ * The softmax-MF fold-in is Newton's method on the softmax objective. With
  * s = softmax(Q p + b), mu = sum_j s_j q_j and C = c * n (n rated movies):
  *
  *   gradient  g = C mu - c sum_rated q_i + 2 l2 p
@@ -9,7 +10,7 @@
  * symmetric positive definite when l2 > 0; a tiny ridge is added when l2 is
  * 0). Steps stop when no coordinate moves by 1e-6, or after 25.
  */
-#include "foldin.h"
+#include "model.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 #define MAX_ITER 25
 #define TOL 1e-6
 
-int foldin_cholesky(double *a, double *y, size_t d)
+int model_cholesky(double *a, double *y, size_t d)
 {
 	/* A = U^T U, U upper triangular, stored over A's upper triangle. */
 	for (size_t j = 0; j < d; j++) {
@@ -51,8 +52,8 @@ int foldin_cholesky(double *a, double *y, size_t d)
 	return 0;
 }
 
-int foldin_solve(const double *items, size_t n_items, size_t dim, const size_t *rows,
-		 size_t n_rows, const struct foldin_params *fp, double *out, lf_error *err)
+int model_foldin_solve(const double *items, size_t n_items, size_t dim, const size_t *rows,
+		       size_t n_rows, const struct model_foldin *fp, double *out, lf_error *err)
 {
 	size_t d = fp->bias_last ? dim - 1 : dim;
 	if (n_rows == 0 || n_items == 0 || dim == 0 || d == 0 || d > 4096)
@@ -138,7 +139,7 @@ int foldin_solve(const double *items, size_t n_items, size_t dim, const size_t *
 				h[j * d + k] = total * (h[j * d + k] - mu[j] * mu[k]);
 			h[j * d + j] += ridge;
 		}
-		if (foldin_cholesky(h, g, d) < 0) {
+		if (model_cholesky(h, g, d) < 0) {
 			free(w);
 			return lf_fail(err, EX_SOFTWARE, "fold-in: the Hessian is not positive definite");
 		}
@@ -160,4 +161,95 @@ int foldin_solve(const double *items, size_t n_items, size_t dim, const size_t *
 		out[d] = 1.0;
 	free(w);
 	return 0;
+}
+
+int model_fold_derive(struct model_fold *f, const double *items, size_t n, size_t dim,
+		      lf_error *err)
+{
+	if (!f->has_blend)
+		return 0;
+	size_t ki = f->blend.k_i, m = f->blend.m, off = f->blend.k_e;
+	if (ki) { /* G = Q'^T Q' + reg I, upper triangle */
+		if (!(f->gram = calloc(ki * ki, sizeof *f->gram)))
+			return lf_fail(err, EX_OSERR, "out of memory");
+		for (size_t i = 0; i < n; i++) {
+			const double *q = items + i * dim + off;
+			for (size_t j = 0; j < ki; j++)
+				for (size_t k = j; k < ki; k++)
+					f->gram[j * ki + k] += q[j] * q[k];
+		}
+		for (size_t j = 0; j < ki; j++)
+			f->gram[j * ki + j] += f->blend.ials_reg;
+	}
+	if (m) {
+		if (!(f->mf = malloc((n ? n : 1) * m * sizeof *f->mf)))
+			return lf_fail(err, EX_OSERR, "out of memory");
+		for (size_t i = 0; i < n; i++)
+			memcpy(f->mf + i * m, items + i * dim + off + ki, m * sizeof *f->mf);
+	}
+	return 0;
+}
+
+static int ials_block(const struct model_fold *f, const double *items, size_t dim,
+		      const size_t *rows, size_t n_rows, double *out, lf_error *err)
+{
+	size_t ki = f->blend.k_i, off = f->blend.k_e;
+	double alpha = f->blend.ials_alpha;
+	double *a = malloc(ki * ki * sizeof *a);
+	if (!a)
+		return lf_fail(err, EX_OSERR, "fold-in: out of memory");
+	memcpy(a, f->gram, ki * ki * sizeof *a);
+	memset(out, 0, ki * sizeof *out);
+	for (size_t r = 0; r < n_rows; r++) {
+		const double *q = items + rows[r] * dim + off;
+		for (size_t j = 0; j < ki; j++) {
+			out[j] += q[j];
+			double aj = alpha * q[j];
+			for (size_t k = j; k < ki; k++)
+				a[j * ki + k] += aj * q[k];
+		}
+	}
+	for (size_t j = 0; j < ki; j++)
+		out[j] *= 1.0 + alpha;
+	int rc = model_cholesky(a, out, ki);
+	free(a);
+	if (rc < 0)
+		return lf_fail(err, EX_SOFTWARE, "fold-in: the iALS system is not positive definite");
+	for (size_t j = 0; j < ki; j++)
+		out[j] *= f->blend.a_i;
+	return 0;
+}
+
+int model_fold_solve(const struct model_fold *f, const double *items, size_t n, size_t dim,
+		     const size_t *rows, size_t n_rows, double *out, lf_error *err)
+{
+	if (!f->has_blend)
+		return model_foldin_solve(items, n, dim, rows, n_rows, &f->foldin, out, err);
+	const struct model_blend *b = &f->blend;
+	if (n_rows == 0 || b->k_e + b->k_i + b->m != dim)
+		return lf_fail(err, EX_SOFTWARE, "fold-in: empty input or bad dimension");
+	for (size_t r = 0; r < n_rows; r++)
+		if (rows[r] >= n)
+			return lf_fail(err, EX_SOFTWARE, "fold-in: row out of range");
+	memset(out, 0, dim * sizeof *out);
+	for (size_t r = 0; b->k_e && r < n_rows; r++) { /* EASE: X_u F */
+		const float *e = f->ease + rows[r] * b->k_e;
+		for (size_t j = 0; j < b->k_e; j++)
+			out[j] += e[j];
+	}
+	if (b->k_i && ials_block(f, items, dim, rows, n_rows, out + b->k_e, err) < 0)
+		return -1;
+	if (b->m && model_foldin_solve(f->mf, n, b->m, rows, n_rows, &f->foldin,
+				       out + b->k_e + b->k_i, err) < 0)
+		return -1;
+	return 0;
+}
+
+void model_fold_free(struct model_fold *f)
+{
+	free(f->ease_table);
+	free(f->ease);
+	free(f->gram);
+	free(f->mf);
+	memset(f, 0, sizeof *f);
 }

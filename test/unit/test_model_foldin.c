@@ -1,5 +1,5 @@
 /*
- * test_serve_foldin.c — ml-serve's fold-in: the vector it returns must be the
+ * test_model_foldin.c — the softmax-MF fold-in (lib/model): the vector it returns must be the
  * minimum of the training objective, checked against conditions computed
  * here independently (a closed-form optimality condition for a 1-d case, and
  * finite differences of the objective itself for a random case).
@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../../tools/ml-serve/foldin.h"
+#include "model.h"
 #include "log.h"
 #include "rng.h"
 #include "util.h"
@@ -15,7 +15,7 @@
 
 /* -c * sum_rated log softmax(Q p + b)_i + l2 |p|^2, in long double. */
 static double objective(const double *items, size_t n, size_t dim, const size_t *rows, size_t nr,
-			const struct foldin_params *fp, const double *p)
+			const struct model_foldin *fp, const double *p)
 {
 	size_t d = dim - 1;
 	long double z[64], top = -INFINITY, sum = 0;
@@ -43,11 +43,11 @@ TEST(one_dimension_meets_its_optimality_condition)
 	 * -log sigmoid(2p) + 0.5 p^2 satisfies p = 2 (1 - sigmoid(2p)). */
 	double items[] = {1, 0, -1, 0};
 	size_t rows[] = {0};
-	struct foldin_params fp = {.user_l2 = 0.5, .weight_alpha = 0, .weight_norm = 1,
+	struct model_foldin fp = {.user_l2 = 0.5, .weight_alpha = 0, .weight_norm = 1,
 				   .bias_last = 1};
 	double out[2];
 	lf_error err = {0};
-	CHECK(foldin_solve(items, 2, 2, rows, 1, &fp, out, &err) == 0);
+	CHECK(model_foldin_solve(items, 2, 2, rows, 1, &fp, out, &err) == 0);
 	double p = out[0];
 	CHECK_NEAR(p, 2.0 * (1.0 - 1.0 / (1.0 + exp(-2.0 * p))), 1e-9);
 	CHECK(p > 0.5 && p < 0.55);
@@ -60,20 +60,20 @@ TEST(user_weight_scales_the_likelihood)
 	 * finite differences of the objective. */
 	double items[] = {1, 0, -1, 0, 0.5, 0.2};
 	size_t rows[] = {0, 2};
-	struct foldin_params fp = {.user_l2 = 0.3, .weight_alpha = 1, .weight_norm = 1,
+	struct model_foldin fp = {.user_l2 = 0.3, .weight_alpha = 1, .weight_norm = 1,
 				   .bias_last = 1};
 	double out[2];
 	lf_error err = {0};
-	CHECK(foldin_solve(items, 3, 2, rows, 2, &fp, out, &err) == 0);
+	CHECK(model_foldin_solve(items, 3, 2, rows, 2, &fp, out, &err) == 0);
 	double h = 1e-5, a[1] = {out[0] + h}, b[1] = {out[0] - h};
 	double g = (objective(items, 3, 2, rows, 2, &fp, a) - objective(items, 3, 2, rows, 2, &fp, b)) /
 		   (2 * h);
 	CHECK_NEAR(g, 0.0, 1e-6);
 	/* With alpha = 0 the likelihood weighs twice as much: a different optimum. */
-	struct foldin_params fp0 = fp;
+	struct model_foldin fp0 = fp;
 	fp0.weight_alpha = 0;
 	double out0[2];
-	CHECK(foldin_solve(items, 3, 2, rows, 2, &fp0, out0, &err) == 0);
+	CHECK(model_foldin_solve(items, 3, 2, rows, 2, &fp0, out0, &err) == 0);
 	CHECK(fabs(out0[0] - out[0]) > 1e-3);
 }
 
@@ -86,11 +86,11 @@ TEST(random_problem_has_zero_gradient_at_the_answer)
 	for (size_t i = 0; i < (size_t)N * DIM; i++)
 		items[i] = rng_uniform(&gen) * 2 - 1;
 	size_t rows[] = {3, 17, 42, 8};
-	struct foldin_params fp = {.user_l2 = 0.7, .weight_alpha = 0.4, .weight_norm = 1.3,
+	struct model_foldin fp = {.user_l2 = 0.7, .weight_alpha = 0.4, .weight_norm = 1.3,
 				   .bias_last = 1};
 	double out[DIM];
 	lf_error err = {0};
-	CHECK(foldin_solve(items, N, DIM, rows, 4, &fp, out, &err) == 0);
+	CHECK(model_foldin_solve(items, N, DIM, rows, 4, &fp, out, &err) == 0);
 	CHECK_NEAR(out[D], 1.0, 0);
 	double f0 = objective(items, N, DIM, rows, 4, &fp, out);
 	for (size_t j = 0; j < D; j++) {
@@ -111,14 +111,14 @@ TEST(bad_arguments_are_errors)
 {
 	double items[] = {1, 0};
 	size_t rows[] = {0}, bad[] = {5};
-	struct foldin_params fp = {.user_l2 = 1, .weight_norm = 1, .bias_last = 1};
+	struct model_foldin fp = {.user_l2 = 1, .weight_norm = 1, .bias_last = 1};
 	double out[2];
 	lf_error err = {0};
-	CHECK(foldin_solve(items, 1, 2, rows, 0, &fp, out, &err) == -1);
-	CHECK(foldin_solve(items, 1, 2, bad, 1, &fp, out, &err) == -1);
-	struct foldin_params zero = fp;
+	CHECK(model_foldin_solve(items, 1, 2, rows, 0, &fp, out, &err) == -1);
+	CHECK(model_foldin_solve(items, 1, 2, bad, 1, &fp, out, &err) == -1);
+	struct model_foldin zero = fp;
 	zero.weight_norm = 0;
-	CHECK(foldin_solve(items, 1, 2, rows, 1, &zero, out, &err) == -1);
+	CHECK(model_foldin_solve(items, 1, 2, rows, 1, &zero, out, &err) == -1);
 	CHECK(err.code == EX_SOFTWARE);
 }
 
@@ -135,12 +135,12 @@ TEST(catalogue_sized_problem_is_fast)
 	size_t rows[20];
 	for (size_t r = 0; r < 20; r++)
 		rows[r] = r * 80;
-	struct foldin_params fp = {.user_l2 = 2.17, .weight_alpha = 0.4, .weight_norm = 1,
+	struct model_foldin fp = {.user_l2 = 2.17, .weight_alpha = 0.4, .weight_norm = 1,
 				   .bias_last = 1};
 	double out[DIM];
 	lf_error err = {0};
 	double start = now_seconds();
-	int rc = foldin_solve(items, N, DIM, rows, 20, &fp, out, &err);
+	int rc = model_foldin_solve(items, N, DIM, rows, 20, &fp, out, &err);
 	double took = now_seconds() - start;
 	free(items);
 	CHECK(rc == 0);
@@ -150,7 +150,7 @@ TEST(catalogue_sized_problem_is_fast)
 
 int main(void)
 {
-	log_set_prog("test_serve_foldin");
+	log_set_prog("test_model_foldin");
 	RUN(one_dimension_meets_its_optimality_condition);
 	RUN(user_weight_scales_the_likelihood);
 	RUN(random_problem_has_zero_gradient_at_the_answer);

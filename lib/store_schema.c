@@ -1,5 +1,5 @@
 /*
- * schema.c — sql/schema.sql compiled into the binary (so an installed
+ * store_schema.c — sql/schema.sql compiled into the binary (so an installed
  * ml-pgload needs no file beside it) and applied on every run: every
  * statement of the file is idempotent, and an advisory lock keeps two tools
  * starting at the same moment from racing on CREATE EXTENSION / TABLE.
@@ -12,18 +12,18 @@
 #include <string.h>
 
 #include "pg.h"
-#include "pgload.h"
+#include "store.h"
 
 __asm__(".section .rodata\n"
-	".global pgload_schema_sql\n"
-	".type pgload_schema_sql, @object\n"
-	"pgload_schema_sql:\n"
+	".global store_schema_sql\n"
+	".type store_schema_sql, @object\n"
+	"store_schema_sql:\n"
 	".incbin \"sql/schema.sql\"\n"
 	".byte 0\n"
-	".size pgload_schema_sql, . - pgload_schema_sql\n"
+	".size store_schema_sql, . - store_schema_sql\n"
 	".previous\n");
 
-int model_name_ok(const char *name)
+int store_model_name_ok(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -36,12 +36,12 @@ int model_name_ok(const char *name)
 	return 1;
 }
 
-int schema_apply(PGconn *c, lf_error *err)
+int store_schema_apply(PGconn *c, lf_error *err)
 {
 	if (pg_begin(c, err) < 0 || pg_xact_lock(c, "lensflow:schema", err) < 0)
 		goto fail;
 	/* a constant of our own, several statements: the simple protocol */
-	PGresult *res = PQexec(c, pgload_schema_sql);
+	PGresult *res = PQexec(c, store_schema_sql);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 		pg_fail_result(err, c, res, "applying sql/schema.sql");
