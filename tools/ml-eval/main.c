@@ -157,7 +157,7 @@ static int check_args(double *window_s)
 		return 0;
 	}
 	if (!args.train_path || !args.test_path)
-		return opts_error(&cmd, "--train and --test are required");
+		return opts_error(&cmd, "--%s FILE is required", args.train_path ? "test" : "train");
 	return 0;
 }
 
