@@ -149,9 +149,9 @@ test_counts() {
 		[ ! -s "$TMP/train.tsv" ]
 	done
 	split "$DATA/u.data" --protocol nope --test "$TMP/test.tsv"
-	grep -q "protocol 'nope'" "$TMP/err"
+	grep -q -- "--protocol: bad value 'nope' (want stratified, temporal or random)" "$TMP/err"
 	split "$DATA/u.data" --ratio 1.5 --test "$TMP/test.tsv"
-	grep -q "ratio '1.5'" "$TMP/err"
+	grep -q -- "--ratio: bad value '1.5' (want a number strictly between 0 and 1)" "$TMP/err"
 	split "$DATA/u.data"
 	[ "$status" -eq 64 ]
 	grep -q -- "--test FILE is required" "$TMP/err"

@@ -21,6 +21,13 @@
 #define GROUPLENS_BASE "https://files.grouplens.org/datasets/movielens"
 #define FETCH_MAX_BYTES ((size_t)1 << 30) /* no archive, nor a member read whole, beyond 1 GiB */
 
+/* ---- db.c ---- */
+
+/* 1 when src is a postgresql:// or postgres:// URL. */
+int db_url_is(const char *src);
+/* Table name of the database at url as TSV (lib/store_online.h) into a new buffer. */
+int db_export(const char *url, const char *name, char **out, size_t *len, lf_error *err);
+
 /* ---- dataset.c ---- */
 
 /* The file layouts of GroupLens' releases. */
