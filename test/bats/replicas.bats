@@ -16,7 +16,7 @@ setup_file() {
 	# v1 served, v2 loaded: written on the primary only
 	build_data "$BATS_FILE_TMPDIR" v2
 	load_set "$PRIMARY_URL" "$BATS_FILE_TMPDIR"
-	"$BIN/ml-pgload" -q --db "$PRIMARY_URL" --version 2 --run-id run-two <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --db "$PRIMARY_URL" --load 2 --run-id run-two <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
 	# two ml-serve, each given both standbys (and the primary last) in one URL
 	local s1 s2
 	read -r s1 s2 <<<"$STANDBY_PORTS"
