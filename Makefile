@@ -44,7 +44,7 @@ LDFLAGS += $(SANFLAGS)
 BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 COMMON_LIBS := -lz -lm
 
-LIBS_ml-fetch := -lcurl -lzip
+LIBS_ml-fetch := -lcurl -lzip -lpq
 LIBS_ml-split :=
 LIBS_ml-train := $(BLAS_LIBS) -lpthread
 LIBS_ml-eval := $(BLAS_LIBS) -ljansson -lpthread
@@ -313,7 +313,7 @@ BENCH_HOME ?= $(CURDIR)/.lensflow/bench
 BENCH_SRC := $(wildcard test/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:test/bench/%.c=$(BUILD)/bench/%)
 BENCH_PARTS := pipeline serve scale ingest profile python
-.PHONY: bench bench-build bench-report $(BENCH_PARTS:%=bench-%)
+.PHONY: bench bench-build bench-report bench-replicas $(BENCH_PARTS:%=bench-%)
 $(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lpq -lpthread $(COMMON_LIBS)
@@ -329,6 +329,9 @@ bench: ## benchmarks of issue 16 → test/bench/results/ (about 20 min)
 $(BENCH_PARTS:%=bench-%): bench-%:
 	@$(MAKE) -s --no-print-directory bench-build
 	@LENSFLOW_HOME=$(BENCH_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) TRAIN_FLAGS="$(TRAIN_FLAGS)" test/bench/run $*
+bench-replicas: bench-build ## one ml-serve on one hot standby: req/s, CPU per request → test/bench/results/replicas.json
+	@LENSFLOW_HOME=$(CURDIR)/.lensflow/bench-replicas BUILD=$(BUILD) BIN=$(abspath $(BIN)) \
+	  TRAIN_FLAGS="$(TRAIN_FLAGS)" test/bench/replicas
 bench-report: ## render test/bench/results/README.md from the JSON files
 	@test/bench/render
 
