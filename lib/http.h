@@ -61,6 +61,20 @@ const char *http_last_error_code(const http_client *c);
 /* Requests made by this client so far (answered or not). */
 long http_request_count(const http_client *c);
 
+/* ---- One-shot GETs (http_get.c; ml-fetch's archives) ----
+ * No client needed: each call makes its own handle. The caller runs
+ * curl_global_init first (a process that uses no http_client must). */
+
+/* GETs url (http, https or file) into a new NUL-terminated buffer (caller
+ * frees *buf): redirects followed, HTTP >= 400 a failure, a 30 s connect
+ * timeout and a stall limit (under 1 byte/s for 60 s) instead of a total one.
+ * Errors: EX_UNAVAILABLE (network, HTTP), EX_NOINPUT (a file:// that does not
+ * exist), EX_DATAERR (larger than max). Messages mask any password. */
+int http_get_url(const char *url, size_t max, unsigned char **buf, size_t *len, lf_error *err);
+/* The local path of a file:// URL (percent-decoded, new string), or NULL
+ * with err filled when the URL is not a plain local file URL. */
+char *http_file_url_path(const char *url, lf_error *err);
+
 /* Percent-encodes s for a query value or one path segment; NULL on
  * allocation failure. Caller frees. */
 char *http_escape(const char *s);

@@ -54,6 +54,16 @@ typedef struct mlflow_run {
 	char *artifact_uri; /* "mlflow-artifacts:/<exp>/<run>/artifacts" on a proxying server */
 } mlflow_run;
 
+/* A dataset that a run used, as MLflow's own Dataset entity (the run page's
+ * "Datasets"): name, digest (MLflow stores at most 36 characters), source
+ * type ("http", "local") and source (JSON: {"url": …} or {"uri": …}), schema
+ * (JSON, e.g. MLflow's {"mlflow_colspec": […]}) and profile (JSON, may be
+ * NULL). context (may be NULL) becomes the input tag mlflow.data.context
+ * ("training"). All strings borrowed. */
+typedef struct mlflow_dataset {
+	const char *name, *digest, *source_type, *source, *schema, *profile, *context;
+} mlflow_dataset;
+
 typedef struct mlflow_version {
 	char *name;
 	char *version; /* decimal, as MLflow sends it */
@@ -95,6 +105,8 @@ int mlflow_log_batch(mlflow *m, const char *run_id, const mlflow_kv *params, siz
 		     const mlflow_metric *metrics, size_t n_metrics, const mlflow_kv *tags,
 		     size_t n_tags, int *calls, lf_error *err);
 /* runs/update: status "FINISHED", "FAILED" or "KILLED". */
+/* runs/log-inputs: the dataset as an input of the run (mlflow_inputs.c). */
+int mlflow_log_inputs(mlflow *m, const char *run_id, const mlflow_dataset *d, lf_error *err);
 int mlflow_run_update(mlflow *m, const char *run_id, const char *status, int64_t end_ms,
 		      lf_error *err);
 /* runs/get's metrics; 1 when there is no such run. */

@@ -82,6 +82,7 @@ int pg_copy_row(pg_copy *cp, int16_t nfields, lf_error *err);
 void pg_copy_null(pg_copy *cp);
 void pg_copy_int2(pg_copy *cp, int16_t v);
 void pg_copy_int4(pg_copy *cp, int32_t v);
+void pg_copy_float4(pg_copy *cp, float v);
 void pg_copy_text(pg_copy *cp, const char *s, size_t len);
 /* timestamptz from unix seconds; the caller checks the range with
  * pg_unix_time_ok (Postgres' timestamps span 4713 BC .. 294276 AD). */

@@ -148,6 +148,13 @@ void pg_copy_int4(pg_copy *cp, int32_t v)
 	cp->len += 8;
 }
 
+void pg_copy_float4(pg_copy *cp, float v)
+{
+	uint32_t bits;
+	memcpy(&bits, &v, sizeof bits);
+	pg_copy_int4(cp, (int32_t)bits);
+}
+
 void pg_copy_text(pg_copy *cp, const char *s, size_t len)
 {
 	if (len > INT32_MAX) {

@@ -104,7 +104,7 @@ static int copy_ratings(PGconn *c, const ratings *rt, lf_error *err)
 		}
 		pg_copy_int4(&cp, r->user);
 		pg_copy_int4(&cp, r->item);
-		pg_copy_int2(&cp, (int16_t)r->rating);
+		pg_copy_float4(&cp, r->rating);
 		pg_copy_timestamptz(&cp, r->ts);
 	}
 	return pg_copy_end(&cp, err);

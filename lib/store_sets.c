@@ -14,6 +14,7 @@
 
 #include "pg.h"
 #include "store.h"
+#include "store_compact.h"
 #include "util.h"
 
 /* quoted names of a set's tables */
@@ -143,20 +144,32 @@ static int load_tx(PGconn *c, const struct store_set *d, const struct store_set_
 		return -1;
 	if (copy_vectors(c, n->qusers, "user_id, embedding", d->users, 0, d->dim, err) < 0 ||
 	    copy_vectors(c, n->qitems, "movie_id, embedding", d->items, 0, d->dim, err) < 0 ||
-	    copy_vectors(c, n->qdirs, "movie_id, direction", d->items, 1, d->ddim, err) < 0)
+	    copy_vectors(c, n->qdirs, "movie_id, direction", d->fold ? d->fold : d->items, 1,
+			 d->ddim, err) < 0)
 		return -1;
+	if (d->fold && store_compact_write(c, d->model, d->version, d->fold, d->map, err) < 0)
+		return -1;
+	if (d->halfvec &&
+	    (execf(c, err, "ALTER TABLE %s ALTER COLUMN embedding TYPE halfvec(%u) USING "
+		   "embedding::halfvec(%u)", n->qusers, d->dim, d->dim) < 0 ||
+	     execf(c, err, "ALTER TABLE %s ALTER COLUMN embedding TYPE halfvec(%u) USING "
+		   "embedding::halfvec(%u)", n->qitems, d->dim, d->dim) < 0 ||
+	     execf(c, err, "ALTER TABLE %s ALTER COLUMN direction TYPE halfvec(%u) USING "
+		   "direction::halfvec(%u)", n->qdirs, d->ddim, d->ddim) < 0))
+		return -1;
+	const char *ops = d->halfvec ? "halfvec_ip_ops" : "vector_ip_ops";
 	if (execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (user_id)", n->qusers) < 0 ||
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qitems) < 0 ||
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qdirs) < 0)
 		return -1;
 	if (d->hnsw && (execf(c, err,
-			      "CREATE INDEX ON %s USING hnsw (embedding vector_ip_ops) "
+			      "CREATE INDEX ON %s USING hnsw (embedding %s) "
 			      "WITH (m = 16, ef_construction = 64)",
-			      n->qitems) < 0 ||
+			      n->qitems, ops) < 0 ||
 			execf(c, err,
-			      "CREATE INDEX ON %s USING hnsw (direction vector_ip_ops) "
+			      "CREATE INDEX ON %s USING hnsw (direction %s) "
 			      "WITH (m = 16, ef_construction = 64)",
-			      n->qdirs) < 0))
+			      n->qdirs, ops) < 0))
 		return -1;
 	if (execf(c, err, "ANALYZE %s, %s, %s", n->qusers, n->qitems, n->qdirs) < 0)
 		return -1;
@@ -190,7 +203,7 @@ static int load_tx(PGconn *c, const struct store_set *d, const struct store_set_
 
 int store_set_load(PGconn *c, const struct store_set *s, int *loaded, lf_error *err)
 {
-	struct store_set_names raw;
+	struct store_set_names raw = {0};
 	set_names n;
 	store_set_names(s->model, s->version, &raw);
 	if (quote_names(c, &raw, &n, err) < 0)

@@ -137,6 +137,13 @@ static int check_pairs(const ratings *r, const char *name, lf_error *err)
 	return 0;
 }
 
+int tsv_rating_error(const char *f, size_t fl, const char *name, size_t lineno, lf_error *err)
+{
+	return lf_fail(err, EX_DATAERR,
+		       "%s:%zu: rating '%.*s%s' is not on the scale 0.5..5 in steps of 0.5", name,
+		       lineno, (int)(fl < SHOW ? fl : SHOW), f, fl > SHOW ? "…" : "");
+}
+
 int tsv_int_field(const char *f, size_t fl, const char *what, int64_t min, int64_t max, int64_t *v,
 		  const char *name, size_t lineno, lf_error *err)
 {
@@ -145,6 +152,41 @@ int tsv_int_field(const char *f, size_t fl, const char *what, int64_t min, int64
 	return lf_fail(err, EX_DATAERR, "%s:%zu: %s '%.*s%s' is not an integer in %lld..%lld", name,
 		       lineno, what, (int)(fl < SHOW ? fl : SHOW), f, fl > SHOW ? "…" : "",
 		       (long long)min, (long long)max);
+}
+
+int rating_parse(const char *s, size_t len, float *out)
+{
+	if (len != 1 && len != 3)
+		return -1;
+	if (s[0] < '0' || s[0] > '5')
+		return -1;
+	int halves = 2 * (s[0] - '0');
+	if (len == 3) {
+		if (s[1] != '.' || (s[2] != '0' && s[2] != '5'))
+			return -1;
+		halves += s[2] == '5';
+	}
+	if (halves < 1 || halves > 10)
+		return -1;
+	*out = (float)halves / 2;
+	return 0;
+}
+
+int rating_on_scale(double v)
+{
+	return v >= RATING_MIN && v <= RATING_MAX && v * 2 == floor(v * 2);
+}
+
+size_t rating_format(float v, char *buf)
+{
+	int halves = (int)lrintf(v * 2);
+	buf[0] = (char)('0' + halves / 2);
+	if (halves % 2 == 0) {
+		buf[1] = '\0';
+		return 1;
+	}
+	memcpy(buf + 1, ".5", 3);
+	return 3;
 }
 
 int ratings_parse(const char *buf, size_t len, const char *name, ratings *out, lf_error *err)
@@ -169,7 +211,8 @@ int ratings_parse(const char *buf, size_t len, const char *name, ratings *out, l
 		lineno++;
 		const char *f[4];
 		size_t fl[4];
-		int64_t u, m, r, ts;
+		int64_t u, m, ts;
+		float r;
 		if (tsv_check_cr(line, llen, name, lineno, err))
 			goto fail;
 		int nf = tsv_split_tabs(line, llen, f, fl, 4);
@@ -182,18 +225,15 @@ int ratings_parse(const char *buf, size_t len, const char *name, ratings *out, l
 		}
 		if (tsv_int_field(f[0], fl[0], "user id", 0, INT32_MAX, &u, name, lineno, err) ||
 		    tsv_int_field(f[1], fl[1], "movie id", 0, INT32_MAX, &m, name, lineno, err) ||
-		    tsv_int_field(f[2], fl[2], "rating", INT64_MIN, INT64_MAX, &r, name, lineno,
-				  err) ||
 		    tsv_int_field(f[3], fl[3], "timestamp", INT64_MIN, INT64_MAX, &ts, name, lineno,
 				  err))
 			goto fail;
-		if (r < 1 || r > 5) {
-			lf_fail(err, EX_DATAERR, "%s:%zu: rating %lld is outside 1..5", name,
-				lineno, (long long)r);
+		if (rating_parse(f[2], fl[2], &r)) {
+			tsv_rating_error(f[2], fl[2], name, lineno, err);
 			goto fail;
 		}
-		out->rows[out->n++] = (rating_row){
-			.user = (int32_t)u, .item = (int32_t)m, .rating = (int32_t)r, .ts = ts};
+		out->rows[out->n++] =
+			(rating_row){.user = (int32_t)u, .item = (int32_t)m, .rating = r, .ts = ts};
 	}
 	if (check_pairs(out, name, err))
 		goto fail;
@@ -235,7 +275,7 @@ int ratings_write(FILE *f, const char *name, const ratings *r, lf_error *err)
 	size_t n = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		const rating_row *row = &r->rows[i];
-		int64_t v[4] = {row->user, row->item, row->rating, row->ts};
+		int64_t v[4] = {row->user, row->item, 0, row->ts};
 		if (n > sizeof buf - 100) {
 			if (fwrite(buf, 1, n, f) != n)
 				return lf_fail_errno(err, EX_IOERR, errno, "%s: write failed",
@@ -243,10 +283,14 @@ int ratings_write(FILE *f, const char *name, const ratings *r, lf_error *err)
 			n = 0;
 		}
 		for (int k = 0; k < 4; k++) {
-			char tmp[24], *s = fmt_i64(tmp + sizeof tmp, v[k]);
-			size_t l = (size_t)(tmp + sizeof tmp - s);
-			memcpy(buf + n, s, l);
-			n += l;
+			if (k == 2) {
+				n += rating_format(row->rating, buf + n);
+			} else {
+				char tmp[24], *s = fmt_i64(tmp + sizeof tmp, v[k]);
+				size_t l = (size_t)(tmp + sizeof tmp - s);
+				memcpy(buf + n, s, l);
+				n += l;
+			}
 			buf[n++] = k == 3 ? '\n' : '\t';
 		}
 	}

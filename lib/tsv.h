@@ -1,7 +1,8 @@
 /*
  * tsv.h — the plain-text files the tools exchange (DESIGN.md "Files between
  * the tools"): ratings, movies and metrics TSV. Readers are strict and name
- * file and line in every message ("train.tsv:12: rating 7 is outside 1..5");
+ * file and line in every message ("train.tsv:12: rating '7' is not on the
+ * scale 0.5..5 in steps of 0.5");
  * errors are EX_DATAERR (65), read failures EX_IOERR (74).
  *
  * Ownership: every *_read fills a caller-owned struct whose arrays it
@@ -19,10 +20,17 @@
 
 /* ---- ratings: user_id \t movie_id \t rating \t timestamp \n ---- */
 
+/* A rating is a number in 0.5 … 5 in steps of 0.5 (ML-10M and later rate in
+ * half stars; ML-100k and ML-1M in whole ones). Written as an integer when
+ * whole ("4"), with one decimal when not ("3.5"), so whole-star files stay
+ * as they are; read from "4", "4.0" or "4.5". Exact in a float. */
+#define RATING_MIN 0.5
+#define RATING_MAX 5.0
+
 typedef struct rating_row {
 	int32_t user;   /* 0..INT32_MAX */
 	int32_t item;   /* 0..INT32_MAX */
-	int32_t rating; /* 1..5 */
+	float rating;   /* 0.5..5 in steps of 0.5 */
 	int32_t pad;
 	int64_t ts;     /* any int64 */
 } rating_row;
@@ -32,8 +40,16 @@ typedef struct ratings {
 	size_t n, cap;
 } ratings;
 
+/* "4", "4.0" or "4.5": one digit, optionally ".0" or ".5", in 0.5..5.
+ * Returns 0 with *out set, -1 for anything else. */
+int rating_parse(const char *s, size_t len, float *out);
+/* True when v is on the scale (0.5..5 in steps of 0.5). */
+int rating_on_scale(double v);
+/* v as "4" or "4.5" into buf (4 bytes at least, NUL-terminated); the length. */
+size_t rating_format(float v, char *buf);
+
 /* Reads all of f. Rejects, naming name:line: a wrong field count, a
- * non-integer or overflowing field, a rating outside 1..5, a repeated
+ * non-integer or overflowing id or timestamp, a rating off the scale, a repeated
  * (user, movie) pair, empty input. Accepts a missing final newline and a
  * trailing "\r" before "\n" is NOT accepted (u.data has none). Rows keep
  * input order. */

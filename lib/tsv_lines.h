@@ -21,6 +21,8 @@ int tsv_split_tabs(const char *line, size_t len, const char **f, size_t *fl, int
 /* Fails (EX_DATAERR, name:lineno) when the line ends with '\r', or holds a
  * '\r' or a NUL byte anywhere. */
 int tsv_check_cr(const char *line, size_t len, const char *name, size_t lineno, lf_error *err);
+/* The failure for a rating field that rating_parse refused, quoting it. */
+int tsv_rating_error(const char *f, size_t fl, const char *name, size_t lineno, lf_error *err);
 /* An integer field in [min, max], or a failure quoting the field. */
 int tsv_int_field(const char *f, size_t fl, const char *what, int64_t min, int64_t max, int64_t *v,
 		  const char *name, size_t lineno, lf_error *err);

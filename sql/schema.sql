@@ -16,10 +16,23 @@ CREATE TABLE IF NOT EXISTS movies (
 CREATE TABLE IF NOT EXISTS ratings (
     user_id  integer NOT NULL,
     movie_id integer NOT NULL,
-    rating   smallint NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    rating   real NOT NULL CHECK (rating >= 0.5 AND rating <= 5 AND rating * 2 = trunc(rating * 2)),
     rated_at timestamptz NOT NULL,
     PRIMARY KEY (user_id, movie_id)
 );
+
+-- Half stars (ML-10M and later): a ratings table made before them held
+-- smallint 1..5; widened in place (whole stars keep their values).
+DO $$
+BEGIN
+    IF (SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema()
+        AND table_name = 'ratings' AND column_name = 'rating') = 'smallint' THEN
+        ALTER TABLE ratings DROP CONSTRAINT IF EXISTS ratings_rating_check,
+            ALTER COLUMN rating TYPE real,
+            ADD CONSTRAINT ratings_rating_check
+                CHECK (rating >= 0.5 AND rating <= 5 AND rating * 2 = trunc(rating * 2));
+    END IF;
+END $$;
 
 -- What catalogue is loaded: the SHA-256 of the movies and ratings files.
 CREATE TABLE IF NOT EXISTS catalogue_meta (
@@ -97,6 +110,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     PRIMARY KEY (user_id, movie_id, rated_at)
 );
 CREATE INDEX IF NOT EXISTS feedback_rated_at ON feedback (rated_at);
+CREATE INDEX IF NOT EXISTS feedback_request ON feedback (request_id) WHERE request_id IS NOT NULL;
 
 -- What was served: one row per ranked answer, written by ml-serve off the
 -- request path (binary COPY in batches). user_id NULL: a new user's answer

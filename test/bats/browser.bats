@@ -96,7 +96,7 @@ setup_file() {
 	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 5 --threads 1 --seed 1 <"$d/train.tsv" >"$d/v1.lfe"
 	"$BIN/ml-eval" --train "$d/train.tsv" --test "$d/test.tsv" <"$d/v1.lfe" >"$d/metrics.tsv"
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
-	"$BIN/ml-pgload" -q --version 1 --run-id run-browser --metrics "$d/metrics.tsv" --switch \
+	"$BIN/ml-pgload" -q --load 1 --run-id run-browser --metrics "$d/metrics.tsv" --switch \
 		<"$d/v1.lfe" >/dev/null
 	# no registry: the champion is the served set, whatever another suite registered
 	MLFLOW_TRACKING_URI='' serve main 200 --threads 4
@@ -256,7 +256,7 @@ header() { # header NAME: its value in $HDRS
 
 @test "the service not ready: said in words; ready again without a reload, the registry's champion shown" {
 	# what the scenario runs once it has seen the page say "not ready"
-	export NOTREADY_LOAD="'$BIN/ml-pgload' -q --model-name $EMPTY_MODEL --version 1 --switch \
+	export NOTREADY_LOAD="'$BIN/ml-pgload' -q --model-name $EMPTY_MODEL --load 1 --switch \
 		<'$BATS_FILE_TMPDIR/v1.lfe' >/dev/null"
 	scenario notready "$URL_EMPTY"
 }

@@ -146,12 +146,12 @@ near() { # near VALUE EXPECTED TOL
 @test "usage errors: 64" {
 	run "$BIN/ml-eval" --test x.tsv
 	assert_failure 64
-	assert_output --partial "--train and --test are required"
+	assert_output --partial "--train FILE is required"
 	run hand --k 0
 	assert_failure 64
 	run hand --baseline nope
 	assert_failure 64
-	assert_output --partial "unknown baseline"
+	assert_output --partial "--baseline: bad value 'nope' (want popularity)"
 	run hand --bogus
 	assert_failure 64
 }

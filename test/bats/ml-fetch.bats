@@ -211,7 +211,7 @@ fetch() {
 	fetch --source "$TMP/bad.tsv" -o "$TMP/ratings.tsv"
 	[ "$status" -eq 65 ]
 	run cat "$TMP/err"
-	assert_output --partial "bad.tsv:3: rating 7 is outside 1..5"
+	assert_output --partial "bad.tsv:3: rating '7' is not on the scale 0.5..5 in steps of 0.5"
 	[ ! -e "$TMP/ratings.tsv" ]
 	printf '1\t10\t5\t100\n1\t10\t3\t200\n' >"$TMP/dup.tsv"
 	fetch --source "file://$TMP/dup.tsv"

@@ -54,6 +54,20 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	run "$BIN/ml-pgload" --version
 	assert_success
 	assert_output --regexp '^ml-pgload lensflow [0-9.]+ \('
+	# with another mode it is still the version alone, never a silent --list
+	run "$BIN/ml-pgload" --version --list
+	assert_success
+	assert_output --regexp '^ml-pgload lensflow [0-9.]+ \([^)]*\)$'
+}
+
+@test "the old spelling --version N is refused (64) naming --load N, and loads nothing" {
+	for old in "--version 3" "--version=3"; do
+		# shellcheck disable=SC2086
+		run "$BIN/ml-pgload" $old <"$F/a.lfe"
+		assert_failure 64
+		assert_output --partial "load a model version with --load N"
+	done
+	assert_equal "$(sql "SELECT count(*) FROM embedding_sets WHERE version = 3")" 0
 }
 
 @test "usage errors exit 64 and say what was wrong" {
@@ -62,19 +76,19 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	assert_output --partial "give exactly one of"
 	run "$BIN/ml-pgload" --serving --list
 	assert_failure 64
-	run "$BIN/ml-pgload" --version 1 --index ivf </dev/null
+	run "$BIN/ml-pgload" --load 1 --index ivf </dev/null
 	assert_failure 64
-	assert_output --partial "--index is auto, hnsw or none, not 'ivf'"
-	run "$BIN/ml-pgload" --version 0 </dev/null
+	assert_output --partial "--index: bad value 'ivf' (want auto, hnsw or none)"
+	run "$BIN/ml-pgload" --load 0 </dev/null
 	assert_failure 64
-	assert_output --partial "--version wants a version"
+	assert_output --partial "--load: bad value '0' (want an integer in 1..2147483647)"
 	run "$BIN/ml-pgload" --catalogue --movies x
 	assert_failure 64
 	assert_output --partial "--catalogue needs --movies FILE and --ratings FILE"
 	run "$BIN/ml-pgload" --serving --model-name Bad-Name
 	assert_failure 64
 	assert_output --partial "model name 'Bad-Name'"
-	run "$BIN/ml-pgload" --version 3 --switch 4 </dev/null
+	run "$BIN/ml-pgload" --load 3 --switch 4 </dev/null
 	assert_failure 64
 	assert_output --partial "--switch after a load switches to the loaded version"
 	run "$BIN/ml-pgload" --keep 2 --list
@@ -123,7 +137,7 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 }
 
 @test "set: loaded once, registered, tables keyed and indexed" {
-	run --separate-stderr "$BIN/ml-pgload" --version 1 --run-id run-a --index hnsw <"$F/a.lfe"
+	run --separate-stderr "$BIN/ml-pgload" --load 1 --run-id run-a --index hnsw <"$F/a.lfe"
 	assert_success
 	assert_output loaded
 	assert_equal "$(set_tables 1 | tr '\n' ' ')" \
@@ -139,7 +153,7 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 }
 
 @test "set: --index auto (the default) builds no HNSW index under 20000 movies: exact scans" {
-	run --separate-stderr "$BIN/ml-pgload" --version 11 <"$F/a.lfe"
+	run --separate-stderr "$BIN/ml-pgload" --load 11 <"$F/a.lfe"
 	assert_success
 	assert_equal "$(sql "SELECT index_kind FROM embedding_sets WHERE version = 11")" none
 	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v11_%' AND indexdef LIKE '%hnsw%'")" 0
@@ -168,12 +182,12 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 }
 
 @test "set: the same .lfe again is unchanged; another under the same version is refused" {
-	run --separate-stderr "$BIN/ml-pgload" --version 1 <"$F/a.lfe"
+	run --separate-stderr "$BIN/ml-pgload" --load 1 <"$F/a.lfe"
 	assert_success
 	assert_output unchanged
 	before=$(sql "SELECT checksum, loaded_at FROM embedding_sets WHERE version = 1")
 	probe=$(sql "SELECT embedding::text FROM lf_lensflow_v1_items WHERE movie_id = 50")
-	run "$BIN/ml-pgload" --version 1 <"$F/b.lfe"
+	run "$BIN/ml-pgload" --load 1 <"$F/b.lfe"
 	assert_failure 65
 	assert_output --partial "version 1 is already loaded with other embeddings"
 	assert_equal "$(sql "SELECT checksum, loaded_at FROM embedding_sets WHERE version = 1")" "$before"
@@ -183,13 +197,13 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 @test "set: a corrupt, empty or incomplete .lfe is 65 and creates nothing" {
 	cp "$F/a.lfe" "$TMP/bad.lfe"
 	printf '\x55' | dd of="$TMP/bad.lfe" bs=1 seek=5000 conv=notrunc status=none
-	run "$BIN/ml-pgload" --version 9 <"$TMP/bad.lfe"
+	run "$BIN/ml-pgload" --load 9 <"$TMP/bad.lfe"
 	assert_failure 65
 	assert_output --partial "stdin"
-	run "$BIN/ml-pgload" --version 9 </dev/null
+	run "$BIN/ml-pgload" --load 9 </dev/null
 	assert_failure 65
 	"$LFEGEN" --users 3 --items 1 --dim 4 --no-items >"$TMP/noitems.lfe"
-	run "$BIN/ml-pgload" --version 9 <"$TMP/noitems.lfe"
+	run "$BIN/ml-pgload" --load 9 <"$TMP/noitems.lfe"
 	assert_failure 65
 	assert_output --partial "no 'items' table"
 	assert_equal "$(set_tables 9)" ""
@@ -198,11 +212,11 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 
 @test "set: dim over HNSW's 2000 is 65 with --index hnsw; auto leaves it unindexed" {
 	"$LFEGEN" --users 3 --items 4 --dim 2001 >"$TMP/wide.lfe"
-	run "$BIN/ml-pgload" --version 8 --index hnsw <"$TMP/wide.lfe"
+	run "$BIN/ml-pgload" --load 8 --index hnsw <"$TMP/wide.lfe"
 	assert_failure 65
 	assert_output --partial "over HNSW's limit of 2000; load with --index none"
 	assert_equal "$(set_tables 8)" ""
-	run "$BIN/ml-pgload" --version 8 <"$TMP/wide.lfe"
+	run "$BIN/ml-pgload" --load 8 <"$TMP/wide.lfe"
 	assert_success
 	assert_equal "$(sql "SELECT index_kind, dim FROM embedding_sets WHERE version = 8")" "none|2001"
 	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v8_%' AND indexdef LIKE '%hnsw%'")" 0
@@ -210,15 +224,15 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 
 @test "set: metrics TSV is recorded as jsonb" {
 	printf 'ndcg@10\t0.4925\nrmse\t0.91\n' >"$TMP/m.tsv"
-	run --separate-stderr "$BIN/ml-pgload" --version 2 --metrics "$TMP/m.tsv" <"$F/b.lfe"
+	run --separate-stderr "$BIN/ml-pgload" --load 2 --metrics "$TMP/m.tsv" <"$F/b.lfe"
 	assert_success
 	assert_output loaded
 	assert_equal "$(sql "SELECT metrics->>'ndcg@10', metrics->>'rmse' FROM embedding_sets WHERE version = 2")" "0.4925|0.91"
-	run "$BIN/ml-pgload" --version 6 --metrics "$TMP/none.tsv" <"$F/b.lfe"
+	run "$BIN/ml-pgload" --load 6 --metrics "$TMP/none.tsv" <"$F/b.lfe"
 	assert_failure 66
 	assert_output --partial "none.tsv"
 	printf 'ndcg@10\tabc\n' >"$TMP/bad.tsv"
-	run "$BIN/ml-pgload" --version 6 --metrics "$TMP/bad.tsv" <"$F/b.lfe"
+	run "$BIN/ml-pgload" --load 6 --metrics "$TMP/bad.tsv" <"$F/b.lfe"
 	assert_failure 65
 	assert_output --partial "bad.tsv:1"
 	assert_equal "$(set_tables 6)" ""
@@ -229,10 +243,10 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	run "$BIN/ml-pgload" --serving
 	assert_failure 66
 	assert_output --partial "no version of lensflow is serving"
-	run --separate-stderr "$BIN/ml-pgload" --version 1 --switch <"$F/a.lfe"
+	run --separate-stderr "$BIN/ml-pgload" --load 1 --switch <"$F/a.lfe"
 	assert_success
 	assert_output $'loaded\nserving 1'
-	"$BIN/ml-pgload" --version 2 <"$F/b.lfe"
+	"$BIN/ml-pgload" --load 2 <"$F/b.lfe"
 	run "$BIN/ml-pgload" --switch 2
 	assert_success
 	assert_output "serving 2"
@@ -253,7 +267,7 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 @test "prune keeps the newest, the serving one and the one it replaced" {
 	fresh_db lf_test_pgload_prune
 	for v in 1 2 3 4 5; do
-		"$LFEGEN" --users 5 --items 6 --dim 4 --seed "$v" | "$BIN/ml-pgload" --version "$v" >/dev/null
+		"$LFEGEN" --users 5 --items 6 --dim 4 --seed "$v" | "$BIN/ml-pgload" --load "$v" >/dev/null
 	done
 	"$BIN/ml-pgload" --switch 1 >/dev/null
 	"$BIN/ml-pgload" --switch 2 >/dev/null
@@ -267,9 +281,9 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 
 @test "two loaders of one version at once: one loads it, the other finds it unchanged" {
 	fresh_db lf_test_pgload_conc
-	"$BIN/ml-pgload" --version 1 <"$F/a.lfe" >"$TMP/o1" 2>/dev/null &
+	"$BIN/ml-pgload" --load 1 <"$F/a.lfe" >"$TMP/o1" 2>/dev/null &
 	p1=$!
-	"$BIN/ml-pgload" --version 1 <"$F/a.lfe" >"$TMP/o2" 2>/dev/null &
+	"$BIN/ml-pgload" --load 1 <"$F/a.lfe" >"$TMP/o2" 2>/dev/null &
 	p2=$!
 	wait "$p1"
 	wait "$p2"
@@ -281,7 +295,7 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 @test "kill -9 in the middle of a big load leaves nothing; the next load completes" {
 	fresh_db lf_test_pgload_kill
 	"$LFEGEN" --users 400000 --items 1682 --dim 64 >"$TMP/big.lfe"
-	"$BIN/ml-pgload" --version 1 <"$TMP/big.lfe" 2>/dev/null &
+	"$BIN/ml-pgload" --load 1 <"$TMP/big.lfe" 2>/dev/null &
 	pid=$!
 	# wait until its COPY runs, then kill it there
 	for _ in $(seq 100); do
@@ -296,7 +310,7 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	done
 	assert_equal "$(sql 'SELECT count(*) FROM embedding_sets')" 0
 	assert_equal "$(set_tables 1)" ""
-	run "$BIN/ml-pgload" --version 1 <"$TMP/big.lfe"
+	run "$BIN/ml-pgload" --load 1 <"$TMP/big.lfe"
 	assert_success
 	assert_output --partial loaded
 	assert_equal "$(sql 'SELECT count(*) FROM lf_lensflow_v1_users')" 400000
@@ -306,7 +320,7 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	fresh_db lf_test_pgload_kill2
 	# HNSW on 20,000 random vectors takes far longer than the 5 s allowed below
 	"$LFEGEN" --users 10 --items 20000 --dim 16 >"$TMP/wide.lfe"
-	"$BIN/ml-pgload" --version 1 <"$TMP/wide.lfe" 2>/dev/null &
+	"$BIN/ml-pgload" --load 1 <"$TMP/wide.lfe" 2>/dev/null &
 	pid=$!
 	for _ in $(seq 200); do
 		[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ml-pgload' AND query LIKE 'CREATE INDEX%'")" = 1 ] && break
@@ -382,9 +396,9 @@ dot_matches() { # VERSION LFE
 
 @test "the same on a model trained by ml-train" {
 	[ -x "$BIN/ml-train" ] || skip "no ml-train built"
-	"$BIN/ml-train" -q --dim 16 --epochs 3 --rating-sweeps 20 --rating-burn-in 5 --rating-samples 5 \
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 3 --rating-sweeps 20 --rating-burn-in 5 --rating-samples 5 \
 		--threads 1 <"$F/ratings.tsv" >"$TMP/real.lfe"
-	run --separate-stderr "$BIN/ml-pgload" --version 40 <"$TMP/real.lfe"
+	run --separate-stderr "$BIN/ml-pgload" --load 40 <"$TMP/real.lfe"
 	assert_success
 	assert_output loaded
 	assert_equal "$(sql 'SELECT dim FROM embedding_sets WHERE version = 40')" 17

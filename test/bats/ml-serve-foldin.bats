@@ -20,11 +20,11 @@ setup_file() {
 	"$BIN/ml-train" -q --model ease --ease-dim 64 <"$d/train.tsv" >"$d/ease.lfe"
 	"$BIN/ml-train" -q --model blend --ease-dim 64 --ials-dim 16 --epochs 8 \
 		<"$d/train.tsv" >"$d/blend.lfe"
-	"$BIN/ml-pgload" -q --model-name ease --version 1 --switch <"$d/ease.lfe" >/dev/null
-	"$BIN/ml-pgload" -q --model-name blend --version 1 --switch <"$d/blend.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name ease --load 1 --switch <"$d/ease.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name blend --load 1 --switch <"$d/blend.lfe" >/dev/null
 	# the blend without the softmax MF (what --model auto trains past 2M ratings)
 	"$BIN/ml-train" -q --model ease-ials --ease-dim 64 --ials-dim 16 <"$d/train.tsv" >"$d/easeials.lfe"
-	"$BIN/ml-pgload" -q --model-name easeials --version 1 --switch <"$d/easeials.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name easeials --load 1 --switch <"$d/easeials.lfe" >/dev/null
 	local m port
 	for m in ease blend easeials; do
 		port=$(free_port)
@@ -75,8 +75,8 @@ same_user() {
 	run sql "SELECT count(*), min(vector_dims(ease)) FROM lf_ease_v1_foldin"
 	assert_output "$(cut -f2 "$BATS_FILE_TMPDIR/train.tsv" | sort -u | wc -l)|64"
 	# a pruned set takes its fold-in table along
-	"$BIN/ml-pgload" -q --model-name ease --version 2 <"$BATS_FILE_TMPDIR/ease.lfe"
-	"$BIN/ml-pgload" -q --model-name ease --version 3 <"$BATS_FILE_TMPDIR/ease.lfe"
+	"$BIN/ml-pgload" -q --model-name ease --load 2 <"$BATS_FILE_TMPDIR/ease.lfe"
+	"$BIN/ml-pgload" -q --model-name ease --load 3 <"$BATS_FILE_TMPDIR/ease.lfe"
 	"$BIN/ml-pgload" --model-name ease --switch 3 >/dev/null
 	run "$BIN/ml-pgload" --model-name ease --prune --keep 1
 	assert_success

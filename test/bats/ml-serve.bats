@@ -101,11 +101,11 @@ setup_file() {
 	"$BIN/ml-fetch" --source "$DATA" movies >"$d/movies.tsv" 2>/dev/null
 	"$BIN/ml-split" --test "$d/test.tsv" <"$d/ratings.tsv" >"$d/train.tsv" 2>/dev/null
 	# small and short: the API is under test, not the model
-	"$BIN/ml-train" -q --dim 16 --epochs 4 --threads 1 --seed 1 <"$d/train.tsv" >"$d/v1.lfe"
-	"$BIN/ml-train" -q --dim 16 --epochs 6 --threads 1 --seed 2 <"$d/train.tsv" >"$d/v2.lfe"
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 4 --threads 1 --seed 1 <"$d/train.tsv" >"$d/v1.lfe"
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 6 --threads 1 --seed 2 <"$d/train.tsv" >"$d/v2.lfe"
 	printf 'ndcg@10\t0.2468\nrmse\t0.9876\n' >"$d/metrics.tsv"
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
-	"$BIN/ml-pgload" -q --version 1 --run-id run-one --metrics "$d/metrics.tsv" --switch \
+	"$BIN/ml-pgload" -q --load 1 --run-id run-one --metrics "$d/metrics.tsv" --switch \
 		<"$d/v1.lfe" >/dev/null
 	PORT=$(free_port)
 	export PORT URL=http://127.0.0.1:$PORT
@@ -146,7 +146,7 @@ teardown_file() {
 @test "bad options are usage errors (64) that name the problem" {
 	run "$BIN/ml-serve" --threads 0 --db postgresql://x
 	assert_equal "$status" 64
-	assert_output --partial "--threads: '0'"
+	assert_output --partial "--threads: bad value '0' (want an integer in 1..256)"
 	run "$BIN/ml-serve" --listen localhost:80x --db postgresql://x
 	assert_equal "$status" 64
 	assert_output --partial "--listen"
@@ -247,10 +247,10 @@ teardown_file() {
 	awk -F'\t' -v OFS='\t' '{ $2 = $2 * 1000003; print }' "$f/train.tsv" >"$d/train.tsv"
 	awk -F'\t' -v OFS='\t' '{ $2 = $2 * 1000003; print }' "$f/ratings.tsv" >"$d/ratings.tsv"
 	awk -F'\t' -v OFS='\t' '{ $1 = $1 * 1000003; print }' "$f/movies.tsv" >"$d/movies.tsv"
-	"$BIN/ml-train" -q --dim 16 --epochs 4 --threads 1 --seed 1 <"$d/train.tsv" >"$d/s.lfe"
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 4 --threads 1 --seed 1 <"$d/train.tsv" >"$d/s.lfe"
 	fresh_db lensflow_test_serve_sparse
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
-	"$BIN/ml-pgload" -q --version 1 --switch <"$d/s.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --load 1 --switch <"$d/s.lfe" >/dev/null
 	local port
 	port=$(free_port)
 	MLFLOW_TRACKING_URI='' start_serve sparse --listen "127.0.0.1:$port" --threads 1
@@ -368,11 +368,12 @@ teardown_file() {
 	done <<'EOF'
 {"ratings": []}|must not be empty
 {"ratings": [{"movie_id": 99999, "rating": 4}]}|unknown movie id(s): 99999
-{"ratings": [{"movie_id": 1, "rating": 6}]}|from 1 to 5
-{"ratings": [{"movie_id": 1, "rating": 0}]}|from 1 to 5
-{"ratings": [{"movie_id": 1, "rating": 4.5}]}|from 1 to 5
-{"ratings": [{"movie_id": 1, "rating": "4"}]}|from 1 to 5
-{"ratings": [{"movie_id": 1, "rating": true}]}|from 1 to 5
+{"ratings": [{"movie_id": 1, "rating": 6}]}|from 0.5 to 5 in steps of 0.5
+{"ratings": [{"movie_id": 1, "rating": 0}]}|from 0.5 to 5 in steps of 0.5
+{"ratings": [{"movie_id": 1, "rating": 4.25}]}|from 0.5 to 5 in steps of 0.5
+{"ratings": [{"movie_id": 1, "rating": 5.5}]}|from 0.5 to 5 in steps of 0.5
+{"ratings": [{"movie_id": 1, "rating": "4"}]}|from 0.5 to 5 in steps of 0.5
+{"ratings": [{"movie_id": 1, "rating": true}]}|from 0.5 to 5 in steps of 0.5
 {"ratings": [{"movie_id": 1, "rating": NaN}]}|not valid JSON
 {"ratings": [{"movie_id": 1, "rating": 1e400}]}|not valid JSON
 {"ratings": [{"movie_id": 50, "rating": 5}, {"movie_id": 7, "rating": 3}, {"movie_id": 50, "rating": 1}]}|movie 50 is rated more than once
@@ -653,7 +654,7 @@ EOF
 }
 
 @test "reload serves a newly switched version; the poll thread follows a switch" {
-	"$BIN/ml-pgload" -q --version 2 --run-id run-two --switch <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --load 2 --run-id run-two --switch <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
 	http POST /admin/reload -H "Authorization: Bearer $TOKEN"
 	assert_code 200
 	# the poll thread (every 0.5 s) may have been first: then the reload finds nothing new
@@ -786,7 +787,7 @@ mlflow_api() { # mlflow_api ENDPOINT JSON: POST to MLflow's REST API, the answer
 	done
 	mlflow_api registered-models/alias "{\"name\": \"$model\", \"alias\": \"champion\",
 		\"version\": \"2\"}" >/dev/null
-	"$BIN/ml-pgload" -q --model-name "$model" --version 1 --switch <"$BATS_FILE_TMPDIR/v1.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name "$model" --load 1 --switch <"$BATS_FILE_TMPDIR/v1.lfe" >/dev/null
 	port=$(free_port)
 	start_serve registry --listen "127.0.0.1:$port" --model-name "$model" --poll 0.3 \
 		--tracking-uri "$MLFLOW_TRACKING_URI"
@@ -882,7 +883,7 @@ mlflow_api() { # mlflow_api ENDPOINT JSON: POST to MLflow's REST API, the answer
 		-c 'CREATE DATABASE serve_outage' >/dev/null
 	"$BIN/ml-pgload" -q --db "$url" --catalogue --movies "$BATS_FILE_TMPDIR/movies.tsv" \
 		--ratings "$BATS_FILE_TMPDIR/ratings.tsv" >/dev/null
-	"$BIN/ml-pgload" -q --db "$url" --version 1 --switch <"$BATS_FILE_TMPDIR/v1.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --db "$url" --load 1 --switch <"$BATS_FILE_TMPDIR/v1.lfe" >/dev/null
 	port=$(free_port)
 	start_serve outage2 --listen "127.0.0.1:$port" --db "$url" --poll 60
 	wait_for "http://127.0.0.1:$port" /readyz 200

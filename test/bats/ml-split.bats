@@ -120,7 +120,7 @@ test_counts() {
 	split "$TMP/bad.tsv" --test "$TMP/test.tsv"
 	[ "$status" -eq 65 ]
 	run cat "$TMP/err"
-	assert_output "ml-split: stdin:3: rating 'x' is not an integer in -9223372036854775808..9223372036854775807"
+	assert_output "ml-split: stdin:3: rating 'x' is not on the scale 0.5..5 in steps of 0.5"
 	[ ! -e "$TMP/test.tsv" ]
 	[ ! -s "$TMP/train.tsv" ]
 	run "$BIN/ml-split" --test "$TMP/test.tsv" -o "$TMP/o.tsv" "$TMP/bad.tsv"
@@ -149,9 +149,9 @@ test_counts() {
 		[ ! -s "$TMP/train.tsv" ]
 	done
 	split "$DATA/u.data" --protocol nope --test "$TMP/test.tsv"
-	grep -q "protocol 'nope'" "$TMP/err"
+	grep -q -- "--protocol: bad value 'nope' (want stratified, temporal or random)" "$TMP/err"
 	split "$DATA/u.data" --ratio 1.5 --test "$TMP/test.tsv"
-	grep -q "ratio '1.5'" "$TMP/err"
+	grep -q -- "--ratio: bad value '1.5' (want a number strictly between 0 and 1)" "$TMP/err"
 	split "$DATA/u.data"
 	[ "$status" -eq 64 ]
 	grep -q -- "--test FILE is required" "$TMP/err"

@@ -180,7 +180,7 @@ BLEND=(-q --model blend --ease-dim 8 --ials-dim 4 --ials-iters 2 --epochs 3 --di
 	assert_output --regexp '^ +1$'
 }
 
-@test "ease: EASE's vectors alone, no softmax-MF foldin; same seed, same bytes" {
+@test "ease: EASE's vectors alone, no softmax-MF foldin; same seed, same bytes; the default model is the blend" {
 	for t in 1 2; do
 		"$BIN/ml-train" "${BLEND[@]}" --model ease --threads $t <"$FIX" >"$TMP/e$t.lfe"
 	done
@@ -193,9 +193,16 @@ BLEND=(-q --model blend --ease-dim 8 --ials-dim 4 --ials-iters 2 --epochs 3 --di
 	assert_line --index 0 --regexp "^users $nu 8 "
 	assert_line --index 3 --regexp "^blend 1 9 0$"
 	refute_line --regexp "^foldin "
-	# without --model: the softmax MF alone
-	"$BIN/ml-train" -q --epochs 2 --dim 4 --rating-sweeps 2 --rating-samples 1 <"$FIX" >"$TMP/d.lfe"
+	# without --model: the pipeline's blend, the same bytes as --model blend
+	"$BIN/ml-train" -q "${BLEND[@]:3}" <"$FIX" >"$TMP/d.lfe"
+	"$BIN/ml-train" "${BLEND[@]}" <"$FIX" >"$TMP/db.lfe"
+	cmp "$TMP/d.lfe" "$TMP/db.lfe"
 	run lfe_dump "$TMP/d.lfe"
+	assert_line --regexp "^blend "
+	# --model softmax-mf: the softmax MF alone
+	"$BIN/ml-train" -q --model softmax-mf --epochs 2 --dim 4 --rating-sweeps 2 --rating-samples 1 \
+		<"$FIX" >"$TMP/s.lfe"
+	run lfe_dump "$TMP/s.lfe"
 	assert_line --index 0 --regexp "^users $nu 5 "
 	refute_line --regexp "^blend "
 	# one rating: a one-by-one problem still gives a model
@@ -316,7 +323,7 @@ BLEND=(-q --model blend --ease-dim 8 --ials-dim 4 --ials-iters 2 --epochs 3 --di
 	assert_output --partial "--dim"
 	run "$BIN/ml-train" --model nope <"$FIX"
 	assert_failure 64
-	assert_output --partial "unknown model 'nope'"
+	assert_output --partial "--model: bad value 'nope' (want auto, blend, ease-ials, softmax-mf, ease or ials)"
 	run "$BIN/ml-train" --lr abc <"$FIX"
 	assert_failure 64
 	run "$BIN/ml-train" --blend-weight 1 <"$FIX"

@@ -37,10 +37,10 @@ setup_file() {
 	"$BIN/ml-fetch" --source "$DATA" ratings >"$W/ratings.tsv" 2>/dev/null
 	"$BIN/ml-fetch" --source "$DATA" movies >"$W/movies.tsv" 2>/dev/null
 	"$BIN/ml-split" --test "$W/test.tsv" <"$W/ratings.tsv" >"$W/train.tsv" 2>/dev/null
-	"$BIN/ml-train" --dim 8 --epochs 2 --rating-sweeps 20 --rating-burn-in 5 <"$W/train.tsv" >"$W/model.lfe" 2>/dev/null
+	"$BIN/ml-train" --model softmax-mf --dim 8 --epochs 2 --rating-sweeps 20 --rating-burn-in 5 <"$W/train.tsv" >"$W/model.lfe" 2>/dev/null
 	"$BIN/ml-eval" --train "$W/train.tsv" --test "$W/test.tsv" <"$W/model.lfe" >"$W/metrics.tsv"
 	"$BIN/ml-pgload" -q --catalogue --movies "$W/movies.tsv" --ratings "$W/ratings.tsv" >/dev/null
-	"$BIN/ml-pgload" -q --version 1 --run-id ops-grafana --metrics "$W/metrics.tsv" --switch <"$W/model.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --load 1 --run-id ops-grafana --metrics "$W/metrics.tsv" --switch <"$W/model.lfe" >/dev/null
 
 	# The retrain textfile, written by scripts/retrain after a real (failing: no dataset) chain.
 	export LENSFLOW_HOME=$W/home

@@ -8,8 +8,8 @@ load helpers
 
 # Small and quick models. GOOD passes the gate against itself (same seed, same numbers);
 # BAD is far worse, so the gate refuses it.
-GOOD="--dim 16 --epochs 6 --rating-sweeps 20 --rating-burn-in 5"
-BAD="--dim 1 --epochs 1 --rating-sweeps 20 --rating-burn-in 5"
+GOOD="--model softmax-mf --dim 16 --epochs 6 --rating-sweeps 20 --rating-burn-in 5"
+BAD="--model softmax-mf --dim 1 --epochs 1 --rating-sweeps 20 --rating-burn-in 5"
 
 setup_file() {
 	# The pipeline must not start embedded services of its own in the test's LENSFLOW_HOME.

@@ -27,7 +27,7 @@ setup_file() {
 		-c 'CREATE DATABASE rl_faults' >/dev/null
 	build_data "$BATS_FILE_TMPDIR" v2
 	load_set "$RL_DB_URL" "$BATS_FILE_TMPDIR"
-	"$BIN/ml-pgload" -q --db "$RL_DB_URL" --version 2 --run-id run-two <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --db "$RL_DB_URL" --load 2 --run-id run-two <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
 	PORT=$(free_port)
 	export PORT URL=http://127.0.0.1:$PORT
 	LENSFLOW_ADMIN_TOKEN=$TOKEN start_serve main --listen "127.0.0.1:$PORT" --threads 8 \
@@ -196,13 +196,13 @@ serve() {
 	start=$(date +%s%N)
 	# HNSW indexes (not built by default under 20000 movies) make a load long
 	# enough that most kills land inside it
-	"$BIN/ml-pgload" -q --index hnsw --version 90 <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --index hnsw --load 90 <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null
 	full=$(( ($(date +%s%N) - start) / 1000000 ))
 	RANDOM=15
 	v=100 killed=0 completed=0
 	for trial in $(seq 20); do
 		delay=$((RANDOM % (full + 100)))
-		"$BIN/ml-pgload" -q --index hnsw --version "$v" <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null 2>&1 &
+		"$BIN/ml-pgload" -q --index hnsw --load "$v" <"$BATS_FILE_TMPDIR/v2.lfe" >/dev/null 2>&1 &
 		pid=$!
 		sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
 		kill -KILL "$pid" 2>/dev/null || true
@@ -240,7 +240,7 @@ serve() {
 	echo "$killed killed before the commit, $completed completed (a load takes $full ms)"
 	[ "$killed" -ge 5 ] || fail "only $killed kills landed inside a load"
 	# the next load completes, and is served
-	run "$BIN/ml-pgload" -q --version "$v" --switch <"$BATS_FILE_TMPDIR/v2.lfe"
+	run "$BIN/ml-pgload" -q --load "$v" --switch <"$BATS_FILE_TMPDIR/v2.lfe"
 	assert_success
 	assert_line "loaded"
 	assert_line "serving $v"
@@ -252,7 +252,7 @@ serve() {
 	d=$BATS_TEST_TMPDIR
 	RANDOM=7
 	for trial in $(seq 5); do
-		"$BIN/ml-train" -q --dim 16 --epochs 3 --threads 1 -o "$d/model.lfe" <"$BATS_FILE_TMPDIR/train.tsv" &
+		"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 3 --threads 1 -o "$d/model.lfe" <"$BATS_FILE_TMPDIR/train.tsv" &
 		pid=$!
 		sleep "0.$((RANDOM % 9 + 1))"
 		kill -KILL "$pid" 2>/dev/null || true
@@ -283,11 +283,11 @@ serve() {
 	mkdir -p "$RL_TMPFS"
 	mount -t tmpfs -o size=64k tmpfs "$RL_TMPFS" || skip "cannot mount a tmpfs here"
 	f=$RL_TMPFS
-	run "$BIN/ml-train" -q --dim 16 --epochs 1 --threads 1 -o "$f/model.lfe" <"$BATS_FILE_TMPDIR/train.tsv"
+	run "$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 1 --threads 1 -o "$f/model.lfe" <"$BATS_FILE_TMPDIR/train.tsv"
 	assert_equal "$status" 74
 	assert_output --partial "model.lfe"
 	[ ! -e "$f/model.lfe" ]
-	run bash -c "'$BIN/ml-train' -q --dim 16 --epochs 1 --threads 1 <'$BATS_FILE_TMPDIR/train.tsv' >'$f/stdout.lfe'"
+	run bash -c "'$BIN/ml-train' -q --model softmax-mf --dim 16 --epochs 1 --threads 1 <'$BATS_FILE_TMPDIR/train.tsv' >'$f/stdout.lfe'"
 	assert_equal "$status" 74
 	assert_equal "$(stat -c %s "$f/stdout.lfe")" 0
 	run "$BIN/ml-fetch" --source "$DATA" -o "$f/ratings.tsv" ratings

@@ -254,13 +254,13 @@ admin() { # admin CURL-ARGS...: the status of POST /admin/reload
 	v=40
 	while IFS= read -r p; do
 		printf 'ndcg@10\t0.5\n' >"$BATS_TEST_TMPDIR/m.tsv"
-		run "$BIN/ml-pgload" -q --version "$v" --run-id "$p" --metrics "$BATS_TEST_TMPDIR/m.tsv" \
+		run "$BIN/ml-pgload" -q --load "$v" --run-id "$p" --metrics "$BATS_TEST_TMPDIR/m.tsv" \
 			--index none <"$BATS_FILE_TMPDIR/v1.lfe"
 		assert_success
 		assert_equal "$(sql "SELECT run_id FROM embedding_sets WHERE version = $v")" "$p"
 		# a model name is an identifier: anything but [a-z][a-z0-9_]* is refused before SQL
 		if ! [[ $p =~ ^[a-z][a-z0-9_]{0,31}$ ]]; then
-			run "$BIN/ml-pgload" -q --version 1 --model-name "$p" <"$BATS_FILE_TMPDIR/v1.lfe"
+			run "$BIN/ml-pgload" -q --load 1 --model-name "$p" <"$BATS_FILE_TMPDIR/v1.lfe"
 			assert_equal "$status" 64
 		fi
 		sql "DELETE FROM embedding_sets WHERE version = $v; DROP TABLE lf_lensflow_v${v}_users,
@@ -278,7 +278,7 @@ EOF
 	assert_equal "$(counts)" "$before"
 	# metric names and values with quotes: refused as bad input (65) or stored verbatim
 	printf "ndcg'); DROP TABLE movies; --\t0.5\nrmse\t0.9\n" >"$BATS_TEST_TMPDIR/m.tsv"
-	run "$BIN/ml-pgload" -q --version 60 --metrics "$BATS_TEST_TMPDIR/m.tsv" --index none \
+	run "$BIN/ml-pgload" -q --load 60 --metrics "$BATS_TEST_TMPDIR/m.tsv" --index none \
 		<"$BATS_FILE_TMPDIR/v1.lfe"
 	if [ "$status" = 0 ]; then
 		assert_equal "$(sql "SELECT metrics->>'ndcg''); DROP TABLE movies; --' FROM embedding_sets WHERE version = 60")" 0.5
@@ -286,7 +286,7 @@ EOF
 		assert_equal "$status" 65
 	fi
 	printf "ndcg@10\t0.5'; DROP TABLE movies; --\n" >"$BATS_TEST_TMPDIR/m2.tsv"
-	run "$BIN/ml-pgload" -q --version 61 --metrics "$BATS_TEST_TMPDIR/m2.tsv" --index none \
+	run "$BIN/ml-pgload" -q --load 61 --metrics "$BATS_TEST_TMPDIR/m2.tsv" --index none \
 		<"$BATS_FILE_TMPDIR/v1.lfe"
 	assert_equal "$status" 65
 	assert_equal "$(sql "SELECT count(*) FROM movies")" 1682

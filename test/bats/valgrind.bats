@@ -25,7 +25,7 @@ setup_file() {
 	"$BIN/ml-fetch" --source "$DATA" ratings >"$d/ratings.tsv" 2>/dev/null
 	"$BIN/ml-fetch" --source "$DATA" movies >"$d/movies.tsv" 2>/dev/null
 	"$BIN/ml-split" --test "$d/test.tsv" <"$d/ratings.tsv" >"$d/train.tsv" 2>/dev/null
-	"$BIN/ml-train" -q --dim 8 --epochs 2 --threads 1 --seed 1 <"$d/train.tsv" >"$d/model.lfe"
+	"$BIN/ml-train" -q --model softmax-mf --dim 8 --epochs 2 --threads 1 --seed 1 <"$d/train.tsv" >"$d/model.lfe"
 	if [ -n "${VALGRIND_FULL:-}" ]; then
 		cp "$d/ratings.tsv" "$d/some-ratings.tsv"
 		cp "$d/train.tsv" "$d/some-train.tsv"
@@ -36,7 +36,7 @@ setup_file() {
 		head -1000 "$d/test.tsv" >"$d/some-test.tsv"
 	fi
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
-	"$BIN/ml-pgload" -q --version 1 --switch <"$d/model.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --load 1 --switch <"$d/model.lfe" >/dev/null
 }
 
 setup() {
@@ -100,7 +100,7 @@ teardown_file() {
 
 @test "ml-pgload under memcheck: a set, a switch, the list; an error path" {
 	d=$BATS_FILE_TMPDIR
-	run "${VG[@]}" "$BIN/ml-pgload" -q --version 2 --run-id vg --switch <"$d/model.lfe"
+	run "${VG[@]}" "$BIN/ml-pgload" -q --load 2 --run-id vg --switch <"$d/model.lfe"
 	assert_success
 	assert_line loaded
 	run "${VG[@]}" "$BIN/ml-pgload" --list
@@ -148,7 +148,7 @@ teardown_file() {
 	run "${VG[@]}" "$BIN/ml-fetch" --source "$DATA/nope" ratings
 	assert_equal "$status" 66
 	head -5000 "$BATS_FILE_TMPDIR/train.tsv" >"$BATS_TEST_TMPDIR/train.tsv"
-	run "${VG[@]}" "$BIN/ml-train" -q --dim 8 --epochs 2 --threads 2 --seed 1 \
+	run "${VG[@]}" "$BIN/ml-train" -q --model softmax-mf --dim 8 --epochs 2 --threads 2 --seed 1 \
 		--losses "$BATS_TEST_TMPDIR/losses.tsv" --params "$BATS_TEST_TMPDIR/params.tsv" \
 		-o "$BATS_TEST_TMPDIR/m.lfe" <"$BATS_TEST_TMPDIR/train.tsv"
 	assert_success

@@ -66,7 +66,7 @@ section_pipeline() {
 		--model "$WORK/model.lfe" <"$WORK/metrics.tsv" >/dev/null
 	local v
 	v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'benchrss'")
-	rss_run ml-pgload "$BIN/ml-pgload" --model-name benchrss --version "$v" \
+	rss_run ml-pgload "$BIN/ml-pgload" --model-name benchrss --load "$v" \
 		<"$WORK/model.lfe" >/dev/null 2>&1
 	"$BIN/ml-pgload" --model-name benchrss --prune --keep 1 >/dev/null 2>&1 || true
 	finish_section
@@ -203,10 +203,10 @@ section_serve() {
 	# a lever: the served model's width. The pipeline serves the blend (401 dims); the
 	# Python service served a 64-dim softmax MF. The softmax MF of ml-train (81 dims) on
 	# the same split, loaded as model "smf": its database floor and ml-serve on it.
-	"$BIN/ml-train" -q <"$run/train.tsv" >"$WORK/smf.lfe"
+	"$BIN/ml-train" -q --model softmax-mf <"$run/train.tsv" >"$WORK/smf.lfe"
 	local su si sv
 	sv=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'smf'")
-	"$BIN/ml-pgload" -q --model-name smf --version "$sv" --switch <"$WORK/smf.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name smf --load "$sv" --switch <"$WORK/smf.lfe" >/dev/null
 	"$BIN/ml-pgload" -q --model-name smf --prune --keep 1 >/dev/null
 	read -r su si <<<"$(set_tables smf)"
 	user_recs_sql "$su" "$si" :uid 10 | recs_script 943 >"$WORK/recs_smf.sql"
@@ -218,6 +218,8 @@ section_serve() {
 	serve_stop
 
 	foldin_flood
+	todays_form "$run"
+	halfvec_rows "$run"
 	# a lever: worker threads (each one a database connection), saturated
 	local th
 	for th in 2 4 8; do
@@ -261,6 +263,85 @@ foldin_flood() {
 				"$WORK/flood.json")"
 		serve_stop
 	done
+}
+
+# Issue 28's lever: today's form beside the served one. The pipeline serves the blend
+# in its compact form (ml-train --serve-dim 32); the same blend at its full width
+# (401 dims), trained on the same split and loaded as model "blend401", is measured
+# with the same figures: floor (c), unloaded, saturated and 80 % Poisson.
+# compact_rows LABEL MODEL USERS ITEMS: the figures of one form
+compact_rows() {
+	local label=$1 model=$2 sat r
+	user_recs_sql "$3" "$4" :uid 10 | recs_script 943 >"$WORK/recs_$model.sql"
+	fig "form: (c) database floor, $label, 8 clients" \
+		"$(pgbench_run "$WORK/recs_$model.sql" 8 "$D_SAT")"
+	serve_start "$model"
+	fig "form: /recommendations, $label, unloaded" \
+		"$(loadgen_run '/recommendations/{id}?k=10' 943 1 0 "$D_UNL")"
+	sat=$(under_load wrk_run '/recommendations/{id}?k=10' 943 2 8 "$D_SAT")
+	fig "form: /recommendations, $label, saturated" "$sat"
+	r=$(jq '.rps * 0.8 | floor' <<<"$sat")
+	fig "form: /recommendations, $label, open loop at 80 % of saturation, Poisson arrivals" \
+		"$(under_load loadgen_run '/recommendations/{id}?k=10' 943 16 "$r" "$D_OPEN" --poisson |
+			jq -c '. + {percent_of_saturation: 80}')"
+	serve_stop
+}
+
+todays_form() {
+	local run=$1 v u i
+	[ -s "$run/train.tsv" ] || die "no run directory with train.tsv: run the pipeline part first"
+	"$BIN/ml-train" -q --model blend <"$run/train.tsv" >"$WORK/blend401.lfe"
+	v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'blend401'")
+	"$BIN/ml-pgload" -q --model-name blend401 --load "$v" --switch <"$WORK/blend401.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name blend401 --prune --keep 1 >/dev/null
+	read -r u i <<<"$(set_tables lensflow)"
+	compact_rows "served form" lensflow "$u" "$i"
+	read -r u i <<<"$(set_tables blend401)"
+	compact_rows "lever: today's form (401 dims)" blend401 "$u" "$i"
+}
+
+# the rows of today's form and the served one alone (results/compact.json)
+section_compact() {
+	start_section compact
+	todays_form "$(ls -d "$LENSFLOW_HOME"/runs/*/ | tail -1)"
+	finish_section
+}
+
+# Issue 28: pgvector's vector (float4) against halfvec (float2) at 64, 128, 256 and
+# 401 dimensions (the blend at --serve-dim 64/128/256 and at its full width): the
+# serving SQL's floor (c) at 8 clients (its throughput and Postgres CPU per query)
+# and NDCG@10 of what each serves (ml-eval; halfvec's through test/tools/lfe-half,
+# the values rounded as halfvec rounds them). One run, the forms alternating.
+halfvec_rows() {
+	local run=$1 d sd t v u i nd
+	[ -s "$run/test.tsv" ] || die "no run directory with test.tsv: run the pipeline part first"
+	for d in 64 128 256 401; do
+		sd=$d
+		[ "$d" = 401 ] && sd=0
+		"$BIN/ml-train" -q --model blend --serve-dim "$sd" <"$run/train.tsv" >"$WORK/hv.lfe"
+		"$LFE_HALF" <"$WORK/hv.lfe" >"$WORK/hv_half.lfe"
+		for t in vector halfvec; do
+			v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'hv$d$t'")
+			"$BIN/ml-pgload" -q --model-name "hv$d$t" --load "$v" --vector-type "$t" --switch \
+				<"$WORK/hv.lfe" >/dev/null
+			"$BIN/ml-pgload" -q --model-name "hv$d$t" --prune --keep 1 >/dev/null
+			read -r u i <<<"$(set_tables "hv$d$t")"
+			user_recs_sql "$u" "$i" :uid 10 | recs_script 943 >"$WORK/hv.sql"
+			nd=$("$BIN/ml-eval" --train "$run/train.tsv" --test "$run/test.tsv" \
+				<"$WORK/$([ "$t" = halfvec ] && echo hv_half || echo hv).lfe" |
+				awk '$1 == "ndcg@10" {print $2}')
+			fig "storage: $t, $d dims, (c) serving SQL, 8 clients" \
+				"$(pgbench_run "$WORK/hv.sql" 8 "$D_SAT" |
+					jq -c --argjson d "$d" --arg t "$t" --argjson n "$nd" \
+						'. + {dims: $d, vector_type: $t, ndcg_at_10: $n}')"
+		done
+	done
+}
+
+section_halfvec() {
+	start_section halfvec
+	halfvec_rows "$(ls -d "$LENSFLOW_HOME"/runs/*/ | tail -1)"
+	finish_section
 }
 
 # the flood rows alone, against the serving set of the pipeline part
@@ -348,7 +429,7 @@ section_ingest() {
 	for i in 1 2 3; do
 		v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'ingest'")
 		/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$BIN/ml-pgload" --model-name ingest \
-			--version "$v" --index none <"$WORK/ingest.lfe" >/dev/null 2>"$WORK/ingest.err"
+			--load "$v" --index none <"$WORK/ingest.lfe" >/dev/null 2>"$WORK/ingest.err"
 		walls+=("$(cut -d' ' -f1 "$WORK/time.out")")
 		"$BIN/ml-pgload" --model-name ingest --prune --keep 1 >/dev/null 2>&1 || true
 	done

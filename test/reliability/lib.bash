@@ -85,7 +85,7 @@ build_data() {
 load_set() {
 	"$BIN/ml-pgload" -q --db "$1" --catalogue --movies "$2/movies.tsv" --ratings "$2/ratings.tsv" \
 		>/dev/null || return 1
-	"$BIN/ml-pgload" -q --db "$1" --version 1 --run-id run-one --switch <"$2/v1.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --db "$1" --load 1 --run-id run-one --switch <"$2/v1.lfe" >/dev/null
 }
 
 # json_get JSON FILTER: jq -r on a string

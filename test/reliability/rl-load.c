@@ -3,7 +3,7 @@
  * over CONNS connections (one thread each), counted by status, with latency.
  *
  *   rl-load --port 8000 [--conns 4] [--rate 200] [--seconds 10] [--dump FILE]
- *           [--post-body FILE] [--timeout-ms 5000] PATH...
+ *           [--post-body FILE] [--timeout-ms 5000] [--events FILE] PATH...
  *
  * --rate R > 0 paces the requests: request n of connection c is due at
  * t0 + (n * CONNS + c) / R and its latency runs from its due time, so time
@@ -15,6 +15,10 @@
  *
  * --dump FILE writes one line per answer: "STATUS\tPATH\tBODY" (newlines in
  * the body become spaces), for checks on what was answered.
+ *
+ * --events FILE writes one line per request, failures included, when its
+ * answer (or failure) came: "UNIX_SECONDS\tSTATUS\tRETRY_AFTER\tPATH", STATUS
+ * 0 for a transport failure, RETRY_AFTER 1 when the answer had that header.
  *
  * Prints one JSON object: requests, errors, status counts, 5xx, latency
  * percentiles and the largest latency of each status class (ms).
@@ -45,7 +49,7 @@ static struct {
 	int n_paths;
 	char *post;
 	size_t post_len;
-	FILE *dump;
+	FILE *dump, *events;
 	pthread_mutex_t dump_lock;
 	double t0;
 } cfg = {.port = 0, .conns = 4, .timeout_ms = 5000, .rate = 0, .seconds = 5,
@@ -58,6 +62,7 @@ struct worker {
 	size_t n_lat, cap_lat;
 	double max_by_class[6];
 	char *buf;
+	int retry_after; /* the last answer had a Retry-After header */
 };
 
 static double now(void)
@@ -142,9 +147,12 @@ static int exchange(struct worker *w, int fd, const char *path, int *keep, size_
 	size_t hlen = (size_t)(end + 4 - w->buf);
 	long clen = -1;
 	*keep = 1;
+	w->retry_after = 0;
 	for (char *line = strstr(w->buf, "\r\n") + 2; line < end; line = strstr(line, "\r\n") + 2) {
 		if (strncasecmp(line, "Content-Length:", 15) == 0)
 			clen = strtol(line + 15, NULL, 10);
+		else if (strncasecmp(line, "Retry-After:", 12) == 0)
+			w->retry_after = 1;
 		else if (strncasecmp(line, "Connection:", 11) == 0 && strcasestr(line, "close") &&
 			 strcasestr(line, "close") < strstr(line, "\r\n"))
 			*keep = 0;
@@ -204,6 +212,14 @@ static void *run(void *arg)
 		if (fd >= 0)
 			status = exchange(w, fd, path, &keep, &blen);
 		record(w, status, (now() - due) * 1e3);
+		if (cfg.events) {
+			struct timespec rt;
+			clock_gettime(CLOCK_REALTIME, &rt);
+			pthread_mutex_lock(&cfg.dump_lock);
+			fprintf(cfg.events, "%lld.%06ld\t%d\t%d\t%s\n", (long long)rt.tv_sec,
+				rt.tv_nsec / 1000, status, status ? w->retry_after : 0, path);
+			pthread_mutex_unlock(&cfg.dump_lock);
+		}
 		if (status && cfg.dump) {
 			for (size_t i = 0; i < blen; i++)
 				if (w->buf[i] == '\n' || w->buf[i] == '\r')
@@ -246,7 +262,7 @@ static char *slurp(const char *path, size_t *len)
 static void usage(void)
 {
 	fprintf(stderr, "usage: rl-load --port N [--conns N] [--rate R] [--seconds S] [--dump FILE]\n"
-			"               [--post-body FILE] [--timeout-ms MS] PATH...\n");
+			"               [--post-body FILE] [--timeout-ms MS] [--events FILE] PATH...\n");
 	exit(1);
 }
 
@@ -256,10 +272,11 @@ int main(int argc, char **argv)
 		{"port", required_argument, NULL, 'p'},	   {"conns", required_argument, NULL, 'c'},
 		{"rate", required_argument, NULL, 'r'},	   {"seconds", required_argument, NULL, 's'},
 		{"dump", required_argument, NULL, 'o'},	   {"post-body", required_argument, NULL, 'b'},
-		{"timeout-ms", required_argument, NULL, 't'}, {NULL, 0, NULL, 0},
+		{"timeout-ms", required_argument, NULL, 't'}, {"events", required_argument, NULL, 'e'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "p:c:r:s:o:b:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:c:r:s:o:b:t:e:", opts, NULL)) != -1) {
 		char *e = NULL;
 		switch (c) {
 		case 'p': cfg.port = (int)strtol(optarg, &e, 10); break;
@@ -270,6 +287,13 @@ int main(int argc, char **argv)
 		case 'o':
 			cfg.dump = fopen(optarg, "w");
 			if (!cfg.dump) {
+				perror(optarg);
+				return 1;
+			}
+			break;
+		case 'e':
+			cfg.events = fopen(optarg, "w");
+			if (!cfg.events) {
 				perror(optarg);
 				return 1;
 			}
@@ -353,6 +377,8 @@ int main(int argc, char **argv)
 	}
 	free(cfg.post);
 	if (cfg.dump && fclose(cfg.dump) != 0)
+		return 1;
+	if (cfg.events && fclose(cfg.events) != 0)
 		return 1;
 	return 0;
 }

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 		log_error("%s", url ? err.msg : "no DATABASE_URL");
 		return url ? err.code : EX_USAGE;
 	}
-	struct store_set_names raw;
+	struct store_set_names raw = {0};
 	char qu[PG_IDENT_MAX], qi[PG_IDENT_MAX], qd[PG_IDENT_MAX], sql[2048];
 	store_set_names(argv[2], (int32_t)version, &raw);
 	if (pg_ident(c, raw.users, qu, sizeof qu, &err) < 0 ||

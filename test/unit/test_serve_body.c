@@ -35,6 +35,12 @@ TEST(a_good_body_is_read_field_by_field)
 	CHECK_EQ_INT(nu.k, 10); /* the default */
 	CHECK_EQ_INT(nu.movie_ids[0], 2147483647);
 	new_user_free(&nu);
+	/* half stars (ML-10M and later) and whole stars written as reals */
+	CHECK_EQ_INT(parse("{\"ratings\": [{\"movie_id\": 1, \"rating\": 3.5}, "
+			   "{\"movie_id\": 2, \"rating\": 0.5}, {\"movie_id\": 3, \"rating\": 4.0}]}",
+			   &nu, msg), 0);
+	CHECK(nu.ratings[0] == 3.5 && nu.ratings[1] == 0.5 && nu.ratings[2] == 4.0);
+	new_user_free(&nu);
 }
 
 TEST(every_bad_body_is_422_with_its_reason)
@@ -49,8 +55,8 @@ TEST(every_bad_body_is_422_with_its_reason)
 		{"{\"ratings\": [1]}", "ratings[0] must be an object"},
 		{"{\"ratings\": [{\"movie_id\": 1}]}", "ratings[0].rating"},
 		{"{\"ratings\": [{\"movie_id\": 1, \"rating\": 5.5}]}", "ratings[0].rating"},
-		{"{\"ratings\": [{\"movie_id\": 1, \"rating\": 6}]}", "from 1 to 5"},
-		{"{\"ratings\": [{\"movie_id\": 1, \"rating\": false}]}", "from 1 to 5"},
+		{"{\"ratings\": [{\"movie_id\": 1, \"rating\": 6}]}", "from 0.5 to 5 in steps of 0.5"},
+		{"{\"ratings\": [{\"movie_id\": 1, \"rating\": false}]}", "from 0.5 to 5 in steps of 0.5"},
 		{"{\"ratings\": [{\"movie_id\": -4, \"rating\": 5}]}", "movie_id"},
 		{"{\"ratings\": [{\"movie_id\": 2147483648, \"rating\": 5}]}", "movie_id"},
 		{"{\"ratings\": [{\"movie_id\": 99999999999999999999999, \"rating\": 5}]}", "not valid JSON"},

@@ -45,6 +45,39 @@ TEST(ratings_parse_good)
 	ratings_free(&r);
 }
 
+/* Half stars in, written back as "4" / "3.5": whole stars keep their bytes. */
+TEST(ratings_half_stars_round_trip)
+{
+	static const char in[] = "1\t2\t0.5\t10\n1\t3\t4.0\t11\n1\t4\t3.5\t12\n2\t2\t5\t13\n";
+	static const char want[] = "1\t2\t0.5\t10\n1\t3\t4\t11\n1\t4\t3.5\t12\n2\t2\t5\t13\n";
+	ratings r;
+	lf_error err = {0};
+	CHECK(rp(in, &r, &err) == 0);
+	CHECK_EQ_INT(r.n, 4);
+	CHECK(r.rows[0].rating == 0.5f && r.rows[1].rating == 4.0f && r.rows[2].rating == 3.5f);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	CHECK(f && ratings_write(f, "out", &r, &err) == 0);
+	fclose(f);
+	CHECK_EQ_INT(len, sizeof want - 1);
+	CHECK(memcmp(buf, want, len) == 0);
+	free(buf);
+	ratings_free(&r);
+	/* every point of the scale, and nothing between */
+	for (int h = 0; h <= 12; h++) {
+		char s[8];
+		float v = 0;
+		snprintf(s, sizeof s, h % 2 ? "%d.5" : "%d", h / 2);
+		int ok = h >= 1 && h <= 10;
+		CHECK_EQ_INT(rating_parse(s, strlen(s), &v) == 0, ok);
+		if (ok)
+			CHECK(v * 2 == (float)h);
+		CHECK_EQ_INT(rating_on_scale(h / 2.0), h >= 1 && h <= 10);
+	}
+	CHECK(!rating_on_scale(4.25) && !rating_on_scale(0) && !rating_on_scale(5.5));
+}
+
 TEST(ratings_missing_final_newline_accepted)
 {
 	ratings r;
@@ -69,8 +102,15 @@ TEST(ratings_rejections)
 		      "train.tsv:1: user id '2147483648' is not an integer in 0..2147483647"));
 	CHECK(rejects("-1\t2\t3\t4\n", "user id '-1'"));
 	CHECK(rejects("1\t2\t3\t99999999999999999999\n", "timestamp '99999999999999999999'"));
-	CHECK(rejects("1\t2\t0\t4\n", "train.tsv:1: rating 0 is outside 1..5"));
-	CHECK(rejects("1\t2\t3\t4\n1\t3\t6\t4\n", "train.tsv:2: rating 6 is outside 1..5"));
+	CHECK(rejects("1\t2\t0\t4\n", "train.tsv:1: rating '0' is not on the scale 0.5..5 in steps of 0.5"));
+	CHECK(rejects("1\t2\t3\t4\n1\t3\t6\t4\n", "train.tsv:2: rating '6' is not on the scale"));
+	CHECK(rejects("1\t2\t4.25\t4\n", "train.tsv:1: rating '4.25'"));
+	CHECK(rejects("1\t2\t5.5\t4\n", "train.tsv:1: rating '5.5'"));
+	CHECK(rejects("1\t2\t0.0\t4\n", "train.tsv:1: rating '0.0'"));
+	CHECK(rejects("1\t2\t3.\t4\n", "train.tsv:1: rating '3.'"));
+	CHECK(rejects("1\t2\t.5\t4\n", "train.tsv:1: rating '.5'"));
+	CHECK(rejects("1\t2\t3.50\t4\n", "train.tsv:1: rating '3.50'"));
+	CHECK(rejects("1\t2\t3e0\t4\n", "train.tsv:1: rating '3e0'"));
 	CHECK(rejects("1\t2\t3\t4\n1\t2\t3\t4\n",
 		      "train.tsv:2: user 1 rated movie 2 again (first at line 1)"));
 	CHECK(rejects("1\t2\t3\t4\n1\t3\t3\t4\n2\t2\t3\t4\n1\t2\t5\t9\n",
@@ -308,7 +348,7 @@ TEST(random_inputs_never_crash_the_readers)
 		if (ratings_parse(c, n, "f", &r, &err) == 0) {
 			ok_r++;
 			for (size_t i = 0; i < r.n; i++)
-				CHECK(r.rows[i].rating >= 1 && r.rows[i].rating <= 5);
+				CHECK(rating_on_scale(r.rows[i].rating));
 		} else {
 			CHECK_EQ_INT(err.code, EX_DATAERR);
 			CHECK(strncmp(err.msg, "f:", 2) == 0);
@@ -333,6 +373,7 @@ TEST(random_inputs_never_crash_the_readers)
 int main(void)
 {
 	RUN(ratings_parse_good);
+	RUN(ratings_half_stars_round_trip);
 	RUN(ratings_missing_final_newline_accepted);
 	RUN(ratings_rejections);
 	RUN(ratings_embedded_nul_rejected);

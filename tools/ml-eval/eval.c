@@ -145,7 +145,20 @@ static int rank_block(const scorer *s, state *st, const int32_t *ids, const long
 	return 0;
 }
 
-static int add_rmse(const lfe *model, const ratings *test, metric_set *out, lf_error *err)
+/* Predictions are clipped to the data's scale: 1..5 on whole stars, 0.5..5
+ * when train or test holds a half star (ML-10M and later). */
+static double scale_low(const ratings *train, const ratings *test)
+{
+	const ratings *both[2] = {train, test};
+	for (int k = 0; k < 2; k++)
+		for (size_t j = 0; j < both[k]->n; j++)
+			if (both[k]->rows[j].rating != floorf(both[k]->rows[j].rating))
+				return RATING_MIN;
+	return 1.0;
+}
+
+static int add_rmse(const lfe *model, const ratings *test, double lo, metric_set *out,
+		    lf_error *err)
 {
 	const lfe_table *ru = lfe_find(model, MODEL_T_RATING_USERS),
 			*ri = lfe_find(model, MODEL_T_RATING_ITEMS);
@@ -171,7 +184,7 @@ static int add_rmse(const lfe *model, const ratings *test, metric_set *out, lf_e
 		double dot = 0;
 		for (size_t c = 0; c < ru->dim; c++)
 			dot += (double)x[c] * y[c];
-		rmse_add(&acc, dot, test->rows[j].rating, 1.0, 5.0);
+		rmse_add(&acc, dot, test->rows[j].rating, lo, RATING_MAX);
 	}
 	free(um);
 	free(im);
@@ -366,7 +379,7 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 			goto done;
 		}
 	}
-	if (model && add_rmse(model, test, out, err) < 0)
+	if (model && add_rmse(model, test, scale_low(train, test), out, err) < 0)
 		goto done;
 	if (metrics_set(out, "users", (double)res.users) < 0) {
 		lf_fail(err, EX_SOFTWARE, "out of memory for the metrics");

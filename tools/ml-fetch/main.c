@@ -1,11 +1,13 @@
 /*
- * ml-fetch — prints one file of MovieLens 100k as TSV.
+ * ml-fetch — prints one file of a MovieLens release as TSV.
  *
- * Options and wiring only: source.c finds the data (directory, zip, URL,
- * cache), zipread.c reads archive members, convert.c turns u.item / u.user /
- * u.data into the project's TSVs and checks them with the strict readers.
- * The whole output is built and checked in memory before the first byte is
- * written, and its SHA-256 goes to stderr for the run's record.
+ * Options and wiring only: dataset.c names the releases, source.c finds the
+ * data (directory, zip, URL, cache), zipread.c and lines.c read members,
+ * convert.c (ML-100k) and convert_ml.c (ML-1M, ML-10M, the CSV releases)
+ * turn them into the project's TSVs, checked as strictly as the readers of
+ * lib/tsv. Small files are built whole in memory before the first byte is
+ * written; ratings past ML-100k are streamed through sink.c. The SHA-256 of
+ * what was written goes to stderr for the run's record.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -18,31 +20,47 @@
 #include "fetch.h"
 #include "hash.h"
 #include "log.h"
+#include "store_online.h"
 #include "util.h"
 
 static const char usage[] =
-	"usage: ml-fetch [--source URL|DIR|FILE] [--md5 HEX] [-o FILE] [NAME]\n"
-	"Prints one file of the MovieLens 100k dataset as TSV on stdout.\n"
+	"usage: ml-fetch [--dataset NAME] [--source URL|DIR|FILE] [--md5 HEX] [-o FILE] [FILE-NAME]\n"
+	"Prints one file of a MovieLens release as TSV on stdout.\n"
 	"\n"
-	"NAME:\n"
-	"  ratings             u.data: user_id, movie_id, rating, timestamp (default)\n"
-	"  movies              u.item: movie_id, title (UTF-8), release_date, genres (|-joined)\n"
-	"  users               u.user: user_id, age, gender, occupation, zip_code\n"
-	"  u1.base … u5.test, ua.base, ua.test, ub.base, ub.test   the official splits\n"
+	"FILE-NAME:\n"
+	"  ratings             user_id, movie_id, rating (0.5..5; whole stars as integers), timestamp\n"
+	"                      (the default)\n"
+	"  movies              movie_id, title (UTF-8), release_date, genres (|-joined)\n"
+	"  users               user_id, age, gender, occupation, zip_code (ml-100k, ml-1m)\n"
+	"  u1.base … u5.test, ua.base, ua.test, ub.base, ub.test   ml-100k's official splits\n"
 	"\n"
-	"  -s, --source SRC    http(s):// or file:// URL, a directory of the unpacked files, a\n"
-	"                      zip archive, or your own ratings file in u.data's format\n"
-	"                      (default: $LENSFLOW_DATA_URL, else GroupLens' ml-100k.zip,\n"
-	"                      MD5-verified and cached in $LENSFLOW_HOME/cache)\n"
+	"  -d, --dataset NAME  ml-100k (default), ml-1m, ml-10m, ml-20m, ml-25m, ml-32m,\n"
+	"                      ml-latest-small: GroupLens' archive of that release, MD5-verified\n"
+	"                      (the published sum; ml-latest-small's from the .md5 beside it) and\n"
+	"                      cached in $LENSFLOW_HOME/cache; with --source, the files found there\n"
+	"                      must be that release's layout\n"
+	"  -s, --source SRC    http(s):// or file:// URL, a directory of a release's files, a zip\n"
+	"                      of them (at its top or in one folder), or your own ratings file in\n"
+	"                      u.data's format (default: $LENSFLOW_DATA_URL, else the archive of\n"
+	"                      --dataset); the release is recognised by its files: u.data (100k),\n"
+	"                      ratings.dat + users.dat (1m), ratings.dat (10m), ratings.csv (20m on);\n"
+	"                      or a postgresql:// URL: NAME is ratings (the catalogue's with the\n"
+	"                      feedback applied: the latest event per user and movie), feedback\n"
+	"                      or impressions, the living data's tables\n"
 	"      --md5 HEX       check the source file or download against this MD5\n"
 	"  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
 	"  -h, --help          this help\n"
 	"      --version       version\n"
 	"\n"
+	"Ratings of ml-1m and later are converted as they are read, in constant memory. Every\n"
+	"file is read strictly: a broken line is exit 65 naming file and line.\n"
+	"$LENSFLOW_GROUPLENS_URL replaces GroupLens' address (a mirror); archives from it are\n"
+	"checked like GroupLens' own.\n"
+	"\n"
 	"exit: 0 ok, 64 usage, 65 bad data, 66 missing input, 69 network, 73/74 output\n"
 	"\n"
 	"example:\n"
-	"  ml-fetch --source ../data/ml-100k ratings | ml-split --test test.tsv > train.tsv\n";
+	"  ml-fetch --dataset ml-1m ratings | ml-split --test test.tsv > train.tsv\n";
 
 static const char *const split_names[] = {"u1.base", "u1.test", "u2.base", "u2.test", "u3.base",
 					  "u3.test", "u4.base", "u4.test", "u5.base", "u5.test",
@@ -72,9 +90,35 @@ static int md5_arg_ok(const char *s)
 	return n == 32;
 }
 
-/* Builds the TSV for name from src into *out. */
-static int produce(const fetch_source *src, const char *name, const char *member, char **out,
-		   size_t *olen, lf_error *err)
+/* The member of a release of this kind that NAME is made from, or NULL with
+ * err (EX_NOINPUT) when the release has no such file. */
+static const char *member_for(release_kind kind, const char *name, const char *label,
+			      lf_error *err)
+{
+	if (kind == KIND_100K)
+		return member_of(name);
+	if (strcmp(name, "ratings") == 0)
+		return kind == KIND_CSV ? "ratings.csv" : "ratings.dat";
+	if (strcmp(name, "movies") == 0)
+		return kind == KIND_CSV ? "movies.csv" : "movies.dat";
+	if (strcmp(name, "users") == 0 && kind == KIND_1M)
+		return "users.dat";
+	if (strcmp(name, "users") == 0)
+		lf_fail(err, EX_NOINPUT, "%s holds %s files: that release has no users file",
+			label, kind_name(kind));
+	else
+		lf_fail(err, EX_NOINPUT,
+			"%s holds %s files: the official splits u1.base … ub.test are "
+			"ML-100k's (ML-10M's r1…r5, ra, rb are made by its split_ratings.sh, not "
+			"shipped); ml-split makes the project's splits",
+			label, kind_name(kind));
+	return NULL;
+}
+
+/* Builds the TSV for name from src into *out (every file but the streamed
+ * ratings of ML-1M and later). */
+static int produce(const fetch_source *src, release_kind kind, const char *name,
+		   const char *member, char **out, size_t *olen, lf_error *err)
 {
 	unsigned char *buf = NULL, *gbuf = NULL;
 	size_t len = 0, glen = 0;
@@ -82,7 +126,11 @@ static int produce(const fetch_source *src, const char *name, const char *member
 	int rc = -1;
 	if (source_member(src, member, &buf, &len, &label, err))
 		return -1;
-	if (strcmp(name, "movies") == 0) {
+	if (kind != KIND_100K && strcmp(name, "movies") == 0) {
+		rc = convert_movies_ml((char *)buf, len, label, kind, out, olen, err);
+	} else if (kind != KIND_100K) {
+		rc = convert_users_1m((char *)buf, len, label, out, olen, err);
+	} else if (strcmp(name, "movies") == 0) {
 		if (source_member(src, "u.genre", &gbuf, &glen, &glabel, err) == 0)
 			rc = convert_movies((char *)buf, len, label, (char *)gbuf, glen, glabel,
 					    out, olen, err);
@@ -98,29 +146,76 @@ static int produce(const fetch_source *src, const char *name, const char *member
 	return rc;
 }
 
-static int emit(const char *path, const char *data, size_t len, lf_error *err)
+static int emit(const char *path, const char *data, size_t len, char hex[65], lf_error *err)
 {
-	if (path) {
-		atomic_out o;
-		if (atomic_out_open(&o, path, err))
-			return -1;
-		if (fwrite(data, 1, len, o.f) != len) {
-			int e = errno ? errno : EIO;
-			atomic_out_abort(&o);
-			return lf_fail_errno(err, EX_IOERR, e, "%s: write failed", path);
-		}
-		return atomic_out_commit(&o, err);
-	}
-	stdout_mark();
-	if (fwrite(data, 1, len, stdout) != len) {
-		lf_fail_errno(err, EX_IOERR, errno ? errno : EIO, "stdout: write failed");
-		stdout_rollback();
+	out_sink o;
+	if (sink_open(&o, path, err))
+		return -1;
+	sink_write(&o, data, len);
+	return sink_commit(&o, hex, err);
+}
+
+/* Ratings of ML-1M and later, converted line by line into the output. */
+static int stream_ratings(const fetch_source *src, release_kind kind, const char *member,
+			  const char *path, char hex[65], lf_error *err)
+{
+	line_reader r;
+	out_sink o;
+	size_t rows = 0;
+	if (lines_open(src, member, &r, err))
+		return -1;
+	if (sink_open(&o, path, err)) {
+		lines_close(&r);
 		return -1;
 	}
-	if (close_stream(stdout, "stdout", err)) {
-		stdout_rollback();
+	int rc = convert_ratings_stream(&r, kind, &o, &rows, err);
+	lines_close(&r);
+	if (rc) {
+		sink_abort(&o);
 		return -1;
 	}
+	if (sink_commit(&o, hex, err))
+		return -1;
+	log_info("%zu ratings", rows);
+	return 0;
+}
+
+/* The release's layout must be the one asked for: --dataset ml-25m on a
+ * directory of ML-1M's files is a mistake worth stopping. */
+static int check_kind(const fetch_source *src, release_kind kind, const release *want,
+		      lf_error *err)
+{
+	if (!want || kind == want->kind || (!src->dir && !src->is_zip))
+		return 0;
+	return lf_fail(err, EX_DATAERR, "%s holds %s files, not %s's; point --source at %s or drop "
+		       "--dataset", src->label, kind_name(kind), want->name, want->name);
+}
+
+/* ml-fetch --source postgresql://... NAME: a table of the living data (db.c). */
+static int fetch_db(const char *url, const char *name, const char *md5, const char *dataset,
+		    const char *output)
+{
+	if (!store_export_known(name)) {
+		log_error("unknown NAME '%s' for a database source: ratings, feedback, impressions",
+			  name);
+		return EX_USAGE;
+	}
+	if (md5 || dataset) {
+		log_error("--md5 and --dataset are for files; a database is read as it is");
+		return EX_USAGE;
+	}
+	lf_error err = {0};
+	char *out = NULL, hex[65];
+	size_t olen = 0;
+	int rc = db_export(url, name, &out, &olen, &err);
+	if (rc == 0)
+		rc = emit(output, out, olen, hex, &err);
+	free(out);
+	if (rc) {
+		log_error("%s", err.msg);
+		return err.code ? err.code : EX_SOFTWARE;
+	}
+	log_info("sha256 %s %s", hex, name);
 	return 0;
 }
 
@@ -128,12 +223,13 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"source", required_argument, NULL, 's'}, {"md5", required_argument, NULL, 'm'},
-		{"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0}};
-	const char *source = NULL, *md5 = NULL, *output = NULL;
+		{"output", required_argument, NULL, 'o'}, {"dataset", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},	  {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}};
+	const char *source = NULL, *md5 = NULL, *output = NULL, *dataset = NULL;
 	int c;
 	log_set_prog("ml-fetch");
-	while ((c = getopt_long(argc, argv, "s:o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:o:d:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			source = optarg;
@@ -143,6 +239,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			output = optarg;
+			break;
+		case 'd':
+			dataset = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -156,15 +255,23 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind > 1) {
-		log_error("one NAME at most; try 'ml-fetch --help'");
+		log_error("one FILE-NAME at most; try 'ml-fetch --help'");
 		return EX_USAGE;
 	}
 	const char *name = optind < argc ? argv[optind] : "ratings";
-	const char *member = member_of(name);
-	if (!member) {
+	/* a database: the living data's tables (ratings with the feedback applied) */
+	const char *db = source && source[0] ? source : getenv("LENSFLOW_DATA_URL");
+	if (db && db_url_is(db))
+		return fetch_db(db, name, md5, dataset, output);
+	if (!member_of(name)) {
 		log_error("unknown NAME '%s': ratings, movies, users, u1.base … u5.test, ua.base, "
 			  "ua.test, ub.base, ub.test",
 			  name);
+		return EX_USAGE;
+	}
+	const release *rel = release_find(dataset ? dataset : "ml-100k");
+	if (!rel) {
+		log_error("unknown --dataset '%s': %s", dataset, release_names());
 		return EX_USAGE;
 	}
 	if (md5 && !md5_arg_ok(md5)) {
@@ -175,10 +282,18 @@ int main(int argc, char **argv)
 		log_error("-o needs a file name");
 		return EX_USAGE;
 	}
+	const char *base = getenv("LENSFLOW_GROUPLENS_URL");
+	if (!base || !base[0])
+		base = GROUPLENS_BASE;
+	char archive[4096];
+	if ((size_t)snprintf(archive, sizeof archive, "%s/%s", base, rel->zip) >= sizeof archive) {
+		log_error("LENSFLOW_GROUPLENS_URL is too long");
+		return EX_USAGE;
+	}
 	if (!source || !source[0])
 		source = getenv("LENSFLOW_DATA_URL");
 	if (!source || !source[0])
-		source = GROUPLENS_URL;
+		source = archive;
 	const char *home = getenv("LENSFLOW_HOME");
 	if (!home || !home[0])
 		home = "./.lensflow";
@@ -191,19 +306,27 @@ int main(int argc, char **argv)
 	}
 	lf_error err = {0};
 	fetch_source src;
-	char *out = NULL;
+	char *out = NULL, hex[65];
 	size_t olen = 0;
-	int rc = source_open(source, md5, home, &src, &err);
+	release_kind kind = KIND_100K;
+	const char *member = NULL;
+	int rc = source_open(source, md5, base, home, &src, &err);
 	if (rc == 0)
-		rc = produce(&src, name, member, &out, &olen, &err);
-	source_free(&src);
-	if (rc == 0) {
-		char hex[65];
-		sha256_hex(out, olen, hex);
-		rc = emit(output, out, olen, &err);
+		rc = source_kind(&src, &kind, &err);
+	if (rc == 0)
+		rc = check_kind(&src, kind, src.rel ? src.rel : dataset ? rel : NULL, &err);
+	if (rc == 0 && !(member = member_for(kind, name, src.label, &err)))
+		rc = -1;
+	if (rc == 0 && kind != KIND_100K && strcmp(name, "ratings") == 0) {
+		rc = stream_ratings(&src, kind, member, output, hex, &err);
+	} else if (rc == 0) {
+		rc = produce(&src, kind, name, member, &out, &olen, &err);
 		if (rc == 0)
-			log_info("sha256 %s %s", hex, name);
+			rc = emit(output, out, olen, hex, &err);
 	}
+	if (rc == 0)
+		log_info("sha256 %s %s", hex, name);
+	source_free(&src);
 	free(out);
 	if (use_curl)
 		curl_global_cleanup();

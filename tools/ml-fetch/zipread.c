@@ -3,7 +3,8 @@
  * The archive is opened with ZIP_CHECKCONS (central directory checked
  * against the local headers) and the member is read to its end, which is
  * where libzip compares the CRC: a truncated or altered archive fails here
- * rather than yielding partial data.
+ * rather than yielding partial data. A member is found at the archive's top
+ * or in one folder (GroupLens' archives hold ml-1m/, ml-10M100K/, ml-25m/ …).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,8 +81,7 @@ fail:
 	return -1;
 }
 
-int zip_member(const unsigned char *zip, size_t zlen, const char *zipname, const char *member,
-	       unsigned char **buf, size_t *len, char **found, lf_error *err)
+zip_t *zip_open_buffer(const unsigned char *zip, size_t zlen, const char *zipname, lf_error *err)
 {
 	zip_error_t ze;
 	zip_error_init(&ze);
@@ -89,28 +89,59 @@ int zip_member(const unsigned char *zip, size_t zlen, const char *zipname, const
 	if (!src) {
 		fail_zip(err, zipname, "cannot read the archive", &ze);
 		zip_error_fini(&ze);
-		return -1;
+		return NULL;
 	}
 	zip_t *za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
 	if (!za) {
 		zip_source_free(src);
 		fail_zip(err, zipname, "not a valid zip archive", &ze);
-		zip_error_fini(&ze);
-		return -1;
 	}
 	zip_error_fini(&ze);
-	char name[256];
-	zip_int64_t idx = -1;
-	const char *prefixes[] = {"ml-100k/", ""};
-	for (size_t i = 0; i < 2 && idx < 0; i++) {
-		snprintf(name, sizeof name, "%s%s", prefixes[i], member);
-		idx = zip_name_locate(za, name, 0);
+	return za;
+}
+
+long zip_find(zip_t *za, const char *member)
+{
+	zip_int64_t n = zip_get_num_entries(za, 0);
+	size_t ml = strlen(member);
+	for (zip_int64_t i = 0; i < n; i++) {
+		const char *name = zip_get_name(za, (zip_uint64_t)i, 0);
+		if (!name)
+			continue;
+		const char *slash = strchr(name, '/');
+		const char *base = slash ? slash + 1 : name;
+		if (strchr(base, '/') || strlen(base) != ml || memcmp(base, member, ml) != 0)
+			continue;
+		if (slash && strncmp(name, "__MACOSX/", 9) == 0)
+			continue; /* Finder's resource forks, not data */
+		return (long)i;
 	}
+	return -1;
+}
+
+zip_t *zip_open_path(const char *path, lf_error *err)
+{
+	int code = 0;
+	zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code);
+	if (!za) {
+		zip_error_t ze;
+		zip_error_init_with_code(&ze, code);
+		fail_zip(err, path, "not a valid zip archive", &ze);
+		zip_error_fini(&ze);
+	}
+	return za;
+}
+
+int zip_member(zip_t *za, const char *zipname, const char *member, unsigned char **buf,
+	       size_t *len, char **found, lf_error *err)
+{
+	long idx = zip_find(za, member);
 	int rc;
 	if (idx < 0) {
-		rc = lf_fail(err, EX_NOINPUT, "%s: no member ml-100k/%s or %s", zipname, member,
-			     member);
+		rc = lf_fail(err, EX_NOINPUT, "%s: no member %s (at its top or in one folder)",
+			     zipname, member);
 	} else {
+		const char *name = zip_get_name(za, (zip_uint64_t)idx, 0);
 		rc = read_member(za, idx, zipname, name, buf, len, err);
 		if (rc == 0) {
 			*found = strdup(name);
@@ -120,6 +151,5 @@ int zip_member(const unsigned char *zip, size_t zlen, const char *zipname, const
 			}
 		}
 	}
-	zip_discard(za); /* read-only: frees the source too */
 	return rc;
 }

@@ -4,7 +4,10 @@
  * Order, so that nothing is ever half-registered:
  *   1. read and check every input (metrics, params, losses, model, artifacts)
  *      — a bad file fails here, before MLflow has seen anything;
- *   2. experiment (get-by-name, else create), runs/create with the tags;
+ *   2. experiment (get-by-name, else create), runs/create with the tags
+ *      (MLflow's mlflow.source.name/type/git.commit among them) and the
+ *      training's start time (--started), then runs/log-inputs with the
+ *      dataset (--dataset-name), so the run page shows both;
  *   3. log-batch: params, final metrics (step 0), per-step losses;
  *   4. artifacts through the proxy: metrics.tsv, model/model.lfe, --artifact…;
  *   5. only then the registered model and its version (source = the run's
@@ -32,6 +35,14 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The ratings TSV's columns as MLflow's ColSpec schema (what its own
+ * dataset classes log), so the UI shows them. */
+static const char ratings_schema[] =
+	"{\"mlflow_colspec\": [{\"type\": \"integer\", \"name\": \"user_id\", \"required\": true}, "
+	"{\"type\": \"integer\", \"name\": \"movie_id\", \"required\": true}, "
+	"{\"type\": \"float\", \"name\": \"rating\", \"required\": true}, "
+	"{\"type\": \"long\", \"name\": \"timestamp\", \"required\": true}]}";
+
 /* Everything read from disk and stdin, checked. */
 typedef struct run_inputs {
 	unsigned char *metrics_buf;
@@ -41,6 +52,11 @@ typedef struct run_inputs {
 	size_t model_len;
 	kvlist params, tags;
 	steplist steps; /* losses, then the final metrics at step 0 */
+	int64_t start_ms;
+	char digest[33];       /* the dataset's: the first 32 hex digits of its SHA-256 */
+	char *ds_source;       /* JSON of the dataset's source */
+	char *ds_profile;      /* JSON, or NULL */
+	const char *ds_type;   /* "http" or "local" */
 } run_inputs;
 
 static void inputs_free(run_inputs *in)
@@ -51,6 +67,55 @@ static void inputs_free(run_inputs *in)
 	kvlist_free(&in->params);
 	kvlist_free(&in->tags);
 	steplist_free(&in->steps);
+	free(in->ds_source);
+	free(in->ds_profile);
+}
+
+/* --started, --dataset-*, and MLflow's own source tags. */
+static int read_run_context(const mlog_opts *o, run_inputs *r, lf_error *err)
+{
+	r->start_ms = now_ms();
+	if (o->started) {
+		double s;
+		if (parse_double(o->started, 1, (double)r->start_ms / 1000.0 + 60, &s) != 0)
+			return lf_fail(err, EX_USAGE,
+				       "--started '%s': expected unix seconds, not in the future",
+				       o->started);
+		r->start_ms = (int64_t)(s * 1000);
+	}
+	const char *name = o->source_name ? o->source_name : "ml-mlflow-log";
+	if ((!kvlist_get(&r->tags, "mlflow.source.name") &&
+	     kvlist_put(&r->tags, "mlflow.source.name", name, MLFLOW_TAG_VALUE_MAX, 0,
+			"--source-name", err) != 0) ||
+	    (!kvlist_get(&r->tags, "mlflow.source.type") &&
+	     kvlist_put(&r->tags, "mlflow.source.type", "LOCAL", 16, 0, "tag", err) != 0))
+		return -1;
+	if (!o->dataset_name)
+		return 0;
+	if (!o->dataset_sha256)
+		return lf_fail(err, EX_USAGE, "--dataset-name needs --dataset-sha256 (its digest)");
+	if (!*o->dataset_name || strlen(o->dataset_name) > 250 ||
+	    !utf8_valid(o->dataset_name, strlen(o->dataset_name)))
+		return lf_fail(err, EX_USAGE, "--dataset-name: 1 to 250 characters of UTF-8");
+	memcpy(r->digest, o->dataset_sha256, 32);
+	r->digest[32] = '\0';
+	const char *src = o->dataset_source ? o->dataset_source : o->dataset_name;
+	int http = strncmp(src, "http://", 7) == 0 || strncmp(src, "https://", 8) == 0;
+	r->ds_type = http ? "http" : "local";
+	json_t *j = json_pack("{s:s}", http ? "url" : "uri", src);
+	r->ds_source = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!r->ds_source)
+		return lf_fail(err, EX_USAGE, "--dataset-source: not valid UTF-8");
+	if (o->dataset_rows) {
+		int64_t n;
+		if (parse_i64(o->dataset_rows, 0, INT64_MAX, &n) != 0)
+			return lf_fail(err, EX_USAGE, "--dataset-rows '%s': not a count",
+				       o->dataset_rows);
+		if (asprintf(&r->ds_profile, "{\"num_rows\": %lld}", (long long)n) < 0)
+			return lf_fail(err, EX_SOFTWARE, "out of memory");
+	}
+	return 0;
 }
 
 static const char *base_name(const char *path)
@@ -210,14 +275,18 @@ int mlog_run(const mlog_opts *o, FILE *in, const char *in_name, lf_error *err)
 	char *exp_id = NULL, *version = NULL;
 	int rc = -1;
 	double t0 = now_seconds();
-	if (read_inputs(o, in, in_name, &r, err) != 0 || mlflow_open(&m, o->tracking_uri, err) != 0)
+	if (read_inputs(o, in, in_name, &r, err) != 0 || read_run_context(o, &r, err) != 0 ||
+	    mlflow_open(&m, o->tracking_uri, err) != 0)
 		goto out;
 	if (mlflow_experiment_ensure(&m, o->experiment, &exp_id, NULL, err) != 0)
 		goto out;
-	if (mlflow_run_create(&m, exp_id, o->run_name, now_ms(), r.tags.items, r.tags.n, &run,
+	if (mlflow_run_create(&m, exp_id, o->run_name, r.start_ms, r.tags.items, r.tags.n, &run,
 			      err) != 0)
 		goto out;
-	if (fill_run(o, &m, &run, &r, &version, err) == 0 &&
+	mlflow_dataset ds = {o->dataset_name, r.digest, r.ds_type, r.ds_source, ratings_schema,
+			     r.ds_profile, "training"};
+	if ((!o->dataset_name || mlflow_log_inputs(&m, run.run_id, &ds, err) == 0) &&
+	    fill_run(o, &m, &run, &r, &version, err) == 0 &&
 	    mlflow_run_update(&m, run.run_id, "FINISHED", now_ms(), err) == 0) {
 		rc = 0;
 	} else {

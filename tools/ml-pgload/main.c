@@ -3,238 +3,146 @@
  * pgvector, and moves the served set. Options and wiring only; the work is in
  * catalogue.c, sets.c, registry.c and lib/pg.c.
  *
- * `--version N` and `--switch N` take their number as the next word (or
- * `--version=N`); `--version` with no number is the usual version banner.
+ * `--switch N` takes its number as the next word (or `--switch=N`);
+ * `--version` is only the program's version: a model version is `--load N`,
+ * and the old spelling `--version N` is refused with a hint naming it.
  */
-#include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "opts.h"
 #include "pg.h"
 #include "pgload.h"
 #include "store.h"
+#include "store_serving.h"
 #include "util.h"
 
 #define LFE_INPUT_MAX ((size_t)8 << 30)
 #define CONNECT_TIMEOUT_S 10
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: ml-pgload --catalogue --movies FILE --ratings FILE\n"
-		"       ml-pgload --version N [--model-name NAME] [--run-id ID] [--metrics FILE]\n"
-		"                 [--index auto|hnsw|none] [--switch] < model.lfe\n"
-		"       ml-pgload --switch N | --serving | --list | --prune [--keep 5]\n"
-		"\n"
-		"Loads MovieLens' catalogue and model embeddings into PostgreSQL + pgvector.\n"
-		"A model version becomes three tables lf_<model>_v<N>_{users,items,dirs}, "
-		"created,\n"
-		"filled, indexed and registered in one transaction; loading the same .lfe again\n"
-		"prints \"unchanged\", another .lfe under a loaded version is refused (65).\n"
-		"\n"
-		"  --catalogue           load movies and ratings TSV (skipped when unchanged)\n"
-		"  --version N           load the .lfe on stdin as version N; prints "
-		"loaded|unchanged\n"
-		"  --switch [N]          serve version N (after a load: the loaded one)\n"
-		"  --serving             print the serving version (66 when none)\n"
-		"  --list                TSV: model, version, dim, users, items, index, serving,\n"
-		"                        loaded_at, run_id, checksum\n"
-		"  --prune               drop old sets, keeping the --keep newest (default 5), "
-		"the\n"
-		"                        serving one and the one it replaced; prints model, "
-		"version\n"
-		"  --model-name NAME     [a-z][a-z0-9_]{0,31} (default lensflow)\n"
-		"  --run-id ID           MLflow run recorded with the set\n"
-		"  --metrics FILE        metrics TSV recorded with the set (as jsonb)\n"
-		"  --index auto|hnsw|none  HNSW indexes on items and directions; auto (default):\n"
-		"                        from 20000 movies on (below, exact scans are exact and fast)\n"
-		"  --db URL              libpq URL (default $DATABASE_URL)\n"
-		"  -q, --quiet           no progress on stderr\n"
-		"  -h, --help            this help;  --version: the program's version\n"
-		"\n"
-		"example: ml-train < train.tsv | ml-pgload --version 3 --metrics m.tsv --switch\n"
-		"exit: 0 ok, 64 usage, 65 bad input, 66 nothing serving, 69 Postgres "
-		"unavailable\n");
-}
+typedef struct pgload_args {
+	int catalogue, serving, list, prune, hnsw, verbosity, halfvec;
+	int switch_flag, keep_given; /* given, with or without a number */
+	int64_t load, switch_to, keep; /* 0 when no number */
+	const char *movies, *ratings, *model, *run_id, *metrics, *db;
+	const char *challenger_arg; /* --challenger M|none */
+	int64_t challenger;         /* from it: the version, or -1 for none */
+	double share;
+	int share_given;
+} pgload_args;
 
-enum {
-	O_CATALOGUE = 256,
-	O_MOVIES,
-	O_RATINGS,
-	O_VERSION,
-	O_MODEL,
-	O_RUN,
-	O_METRICS,
-	O_INDEX,
-	O_SWITCH,
-	O_SERVING,
-	O_LIST,
-	O_PRUNE,
-	O_KEEP,
-	O_DB
+static pgload_args args = {.hnsw = -1, .keep = 5, .model = "lensflow", .verbosity = 1,
+			   .share = 0.1};
+
+static const opts_choice indexes[] = {{"auto", -1}, {"hnsw", 1}, {"none", 0}, {NULL, 0}};
+static const opts_choice vtypes[] = {{"vector", 0}, {"halfvec", 1}, {NULL, 0}};
+
+static const opts_opt options[] = {
+	OPTS_SET(0, "catalogue", &args.catalogue, 1,
+		 "load movies and ratings TSV (skipped when unchanged)"),
+	OPTS_STRING(0, "movies", &args.movies, "FILE", "movies TSV, with --catalogue"),
+	OPTS_STRING(0, "ratings", &args.ratings, "FILE", "ratings TSV, with --catalogue"),
+	OPTS_I64(0, "load", &args.load, 1, INT32_MAX, "N",
+		 "load the .lfe on stdin as version N; prints loaded|unchanged"),
+	{.type = OPTS_T_I64, .long_name = "switch", .value = &args.switch_to, .imin = 1,
+	 .imax = INT32_MAX, .argh = "N", .flags = OPTS_OPTARG, .seen = &args.switch_flag,
+	 .help = "serve version N (after a load: the loaded one)"},
+	OPTS_STRING(0, "challenger", &args.challenger_arg, "M|none",
+		    "answer a stable share of users from version M beside the\n"
+		    "champion (alone, or after --switch N or --load M); none: stop"),
+	{.type = OPTS_T_DOUBLE, .long_name = "share", .value = &args.share, .dmin = 0, .dmax = 1,
+	 .argh = "S", .seen = &args.share_given,
+	 .help = "the challenger's share of users, 0..1 (default 0.1)"},
+	OPTS_SET(0, "serving", &args.serving, 1, "print the serving version (66 when none)"),
+	OPTS_SET(0, "list", &args.list, 1,
+		 "TSV: model, version, dim, users, items, index, serving,\n"
+		 "loaded_at, run_id, checksum"),
+	OPTS_SET(0, "prune", &args.prune, 1,
+		 "drop old sets, keeping the --keep newest (default 5), the\n"
+		 "serving one and the one it replaced; prints model, version"),
+	{.type = OPTS_T_I64, .long_name = "keep", .value = &args.keep, .imin = 0,
+	 .imax = INT32_MAX, .argh = "N", .seen = &args.keep_given,
+	 .help = "how many sets --prune keeps (default 5)"},
+	OPTS_STRING(0, "model-name", &args.model, "NAME", "[a-z][a-z0-9_]{0,31} (default lensflow)"),
+	OPTS_STRING(0, "run-id", &args.run_id, "ID", "MLflow run recorded with the set"),
+	OPTS_STRING(0, "metrics", &args.metrics, "FILE",
+		    "metrics TSV recorded with the set (as jsonb)"),
+	OPTS_CHOICE(0, "index", &args.hnsw, indexes, "auto|hnsw|none",
+		    "HNSW indexes on items and directions; auto (default):\n"
+		    "from 20000 movies on (below, exact scans are exact and fast)"),
+	OPTS_CHOICE(0, "vector-type", &args.halfvec, vtypes, "vector|halfvec",
+		    "pgvector type of users, movies and directions: vector\n"
+		    "(float4, default) or halfvec (float2: half the bytes)"),
+	OPTS_STRING(0, "db", &args.db, "URL", "libpq URL (default $DATABASE_URL)"),
+	OPTS_SET('q', "quiet", &args.verbosity, 0, "no progress on stderr"),
+	OPTS_END,
 };
 
-typedef struct opts {
-	int catalogue, serving, list, prune, hnsw;
-	int version_flag, switch_flag;	  /* given, with or without a number */
-	int64_t version, switch_to, keep; /* 0 when no number */
-	const char *movies, *ratings, *model, *run_id, *metrics, *db;
-} opts;
+static const opts_cmd cmd = {
+	.prog = "ml-pgload",
+	.usage = "usage: ml-pgload --catalogue --movies FILE --ratings FILE\n"
+		 "       ml-pgload --load N [--model-name NAME] [--run-id ID] [--metrics FILE]\n"
+		 "                 [--index auto|hnsw|none] [--vector-type vector|halfvec] [--switch]\n"
+		 "                 < model.lfe\n"
+		 "       ml-pgload --switch N | --serving | --list | --prune [--keep 5]\n"
+		 "       ml-pgload [--switch N] --challenger M|none [--share 0.1]\n"
+		 "\n"
+		 "Loads MovieLens' catalogue and model embeddings into PostgreSQL + pgvector.\n"
+		 "A model version becomes three tables lf_<model>_v<N>_{users,items,dirs}, created,\n"
+		 "filled, indexed and registered in one transaction; loading the same .lfe again\n"
+		 "prints \"unchanged\", another .lfe under a loaded version is refused (65).\n",
+	.opts = options,
+	.footer = "example: ml-train < train.tsv | ml-pgload --load 3 --metrics m.tsv --switch\n"
+		  "exit: 0 ok, 64 usage, 65 bad input, 66 nothing serving, 69 Postgres "
+		  "unavailable,\n"
+		  "71 out of memory\n",
+	.version_value_hint = "load a model version with --load N",
+};
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
+/* What the table cannot say: one mode, and the options each mode takes. */
+static int check_args(void)
 {
-	va_list ap;
-
-	fprintf(stderr, "%s: ", log_prog());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "; see ml-pgload --help\n");
-	return EX_USAGE;
-}
-
-/* The number of --version / --switch: "=N", or the next word when it is one. */
-static int take_number(int argc, char **argv, const char *opt, int64_t *out)
-{
-	const char *s = optarg;
-	if (!s && optind < argc && argv[optind][0] >= '0' && argv[optind][0] <= '9')
-		s = argv[optind++];
-	if (!s)
-		return 0;
-	if (parse_i64(s, 1, INT32_MAX, out) < 0)
-		return bad_usage("%s wants a version 1..2147483647, not '%s'", opt, s);
-	return 0;
-}
-
-static int parse_args(int argc, char **argv, opts *o)
-{
-	static const struct option longopts[] = {{"catalogue", no_argument, NULL, O_CATALOGUE},
-						 {"movies", required_argument, NULL, O_MOVIES},
-						 {"ratings", required_argument, NULL, O_RATINGS},
-						 {"version", optional_argument, NULL, O_VERSION},
-						 {"model-name", required_argument, NULL, O_MODEL},
-						 {"run-id", required_argument, NULL, O_RUN},
-						 {"metrics", required_argument, NULL, O_METRICS},
-						 {"index", required_argument, NULL, O_INDEX},
-						 {"switch", optional_argument, NULL, O_SWITCH},
-						 {"serving", no_argument, NULL, O_SERVING},
-						 {"list", no_argument, NULL, O_LIST},
-						 {"prune", no_argument, NULL, O_PRUNE},
-						 {"keep", required_argument, NULL, O_KEEP},
-						 {"db", required_argument, NULL, O_DB},
-						 {"quiet", no_argument, NULL, 'q'},
-						 {"help", no_argument, NULL, 'h'},
-						 {NULL, 0, NULL, 0}};
-	int c, rc, keep_given = 0;
-
-	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
-		switch (c) {
-		case O_CATALOGUE:
-			o->catalogue = 1;
-			break;
-		case O_MOVIES:
-			o->movies = optarg;
-			break;
-		case O_RATINGS:
-			o->ratings = optarg;
-			break;
-		case O_VERSION:
-			o->version_flag = 1;
-			if ((rc = take_number(argc, argv, "--version", &o->version)))
-				return rc;
-			break;
-		case O_SWITCH:
-			o->switch_flag = 1;
-			if ((rc = take_number(argc, argv, "--switch", &o->switch_to)))
-				return rc;
-			break;
-		case O_MODEL:
-			o->model = optarg;
-			break;
-		case O_RUN:
-			o->run_id = optarg;
-			break;
-		case O_METRICS:
-			o->metrics = optarg;
-			break;
-		case O_INDEX:
-			if (strcmp(optarg, "auto") == 0)
-				o->hnsw = -1;
-			else if (strcmp(optarg, "hnsw") == 0)
-				o->hnsw = 1;
-			else if (strcmp(optarg, "none") == 0)
-				o->hnsw = 0;
-			else
-				return bad_usage("--index is auto, hnsw or none, not '%s'", optarg);
-			break;
-		case O_SERVING:
-			o->serving = 1;
-			break;
-		case O_LIST:
-			o->list = 1;
-			break;
-		case O_PRUNE:
-			o->prune = 1;
-			break;
-		case O_KEEP:
-			keep_given = 1;
-			if (parse_i64(optarg, 0, INT32_MAX, &o->keep) < 0)
-				return bad_usage("--keep wants a count >= 0, not '%s'", optarg);
-			break;
-		case O_DB:
-			o->db = optarg;
-			break;
-		case 'q':
-			log_set_level(0);
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			return bad_usage("unknown option or missing value");
-		}
-	}
-	if (optind < argc)
-		return bad_usage("unexpected argument '%s'", argv[optind]);
-	/* --version alone: the banner */
-	if (o->version_flag && !o->version && !o->catalogue && !o->switch_flag && !o->serving &&
-	    !o->list && !o->prune) {
-		printf("ml-pgload lensflow %s (%s)\n", LENSFLOW_VERSION, LENSFLOW_COMMIT);
-		exit(0);
-	}
-	int load = o->version != 0;
-	int modes =
-		o->catalogue + load + (o->switch_flag && !load) + o->serving + o->list + o->prune;
+	int load = args.load != 0;
+	int challenger = args.challenger_arg != NULL;
+	int modes = args.catalogue + load + (args.switch_flag && !load) + args.serving +
+		    args.list + args.prune + (challenger && !load && !args.switch_flag);
 	if (modes != 1)
-		return bad_usage("give exactly one of --catalogue, --version N, --switch N, "
-				 "--serving, --list, --prune");
-	if (o->catalogue && (!o->movies || !o->ratings))
-		return bad_usage("--catalogue needs --movies FILE and --ratings FILE");
-	if (!o->catalogue && (o->movies || o->ratings))
-		return bad_usage("--movies and --ratings go with --catalogue");
-	if (!load && (o->run_id || o->metrics))
-		return bad_usage("--run-id and --metrics go with --version N");
-	if (load && o->switch_to && o->switch_to != o->version)
-		return bad_usage("--switch after a load switches to the loaded version");
-	if (o->switch_flag && !load && !o->switch_to)
-		return bad_usage("--switch wants a version: --switch N");
-	if (keep_given && !o->prune)
-		return bad_usage("--keep goes with --prune");
-	if (!store_model_name_ok(o->model))
-		return bad_usage("model name '%s' must match [a-z][a-z0-9_]{0,31}", o->model);
-	if (o->run_id && (strlen(o->run_id) == 0 || strlen(o->run_id) > 256))
-		return bad_usage("--run-id must be 1..256 characters");
-	if (!o->db || !*o->db)
-		o->db = getenv("DATABASE_URL");
-	if (!o->db || !*o->db)
-		return bad_usage("no database: give --db URL or set DATABASE_URL");
+		return opts_error(&cmd, "give exactly one of --catalogue, --load N, --switch N, "
+					"--challenger M, --serving, --list, --prune");
+	if (challenger && strcmp(args.challenger_arg, "none") == 0)
+		args.challenger = -1;
+	else if (challenger && parse_i64(args.challenger_arg, 1, INT32_MAX, &args.challenger) < 0)
+		return opts_error(&cmd, "--challenger wants a version or none, not '%s'",
+				  args.challenger_arg);
+	if (args.share_given && (!challenger || args.challenger < 0))
+		return opts_error(&cmd, "--share goes with --challenger M");
+	if (args.catalogue && (!args.movies || !args.ratings))
+		return opts_error(&cmd, "--catalogue needs --movies FILE and --ratings FILE");
+	if (!args.catalogue && (args.movies || args.ratings))
+		return opts_error(&cmd, "--movies and --ratings go with --catalogue");
+	if (!load && (args.run_id || args.metrics))
+		return opts_error(&cmd, "--run-id and --metrics go with --load N");
+	if (load && args.switch_to && args.switch_to != args.load)
+		return opts_error(&cmd, "--switch after a load switches to the loaded version");
+	if (args.switch_flag && !load && !args.switch_to)
+		return opts_error(&cmd, "--switch wants a version: --switch N");
+	if (args.keep_given && !args.prune)
+		return opts_error(&cmd, "--keep goes with --prune");
+	if (!store_model_name_ok(args.model))
+		return opts_error(&cmd, "model name '%s' must match [a-z][a-z0-9_]{0,31}",
+				  args.model);
+	if (args.run_id && (strlen(args.run_id) == 0 || strlen(args.run_id) > 256))
+		return opts_error(&cmd, "--run-id must be 1..256 characters");
+	if (!args.db || !*args.db)
+		args.db = getenv("DATABASE_URL");
+	if (!args.db || !*args.db)
+		return opts_error(&cmd, "no database: give --db URL or set DATABASE_URL");
 	if (load && isatty(STDIN_FILENO))
-		return bad_usage("the .lfe comes on stdin: ml-pgload --version N < model.lfe");
+		return opts_error(&cmd, "the .lfe comes on stdin: ml-pgload --load N < model.lfe");
+	log_set_level(args.verbosity);
 	return 0;
 }
 
@@ -275,7 +183,28 @@ static void input_free(input *in)
 		free(in->buf);
 }
 
-static int run(const opts *o, PGconn *c, lf_error *err)
+/* The champion switched; a challenger it replaced is no longer one. */
+static int switch_to(PGconn *c, const char *model, int32_t version, lf_error *err)
+{
+	if (store_switch(c, model, version, stdout, err) < 0)
+		return -1;
+	return store_serving_drop_promoted(c, model, err);
+}
+
+/* --challenger M (or none) with its share. */
+static int challenge(PGconn *c, const pgload_args *o, lf_error *err)
+{
+	int v = o->challenger > 0 ? (int)o->challenger : 0;
+	if (store_serving_set_challenger(c, o->model, v, o->share, err) < 0)
+		return -1;
+	if (v)
+		printf("challenger %d share %g\n", v, o->share);
+	else
+		printf("challenger none\n");
+	return 0;
+}
+
+static int run(const pgload_args *o, PGconn *c, lf_error *err)
 {
 	int loaded = 0;
 
@@ -287,9 +216,10 @@ static int run(const opts *o, PGconn *c, lf_error *err)
 		printf("%s\n", loaded ? "loaded" : "unchanged");
 		return 0;
 	}
-	if (o->version) {
+	if (o->load) {
 		input in = {0};
-		set_opts so = {o->model, (int32_t)o->version, o->run_id, o->metrics, o->hnsw};
+		set_opts so = {o->model, (int32_t)o->load, o->run_id, o->metrics, o->hnsw,
+			       o->halfvec};
 		if (input_read(&in, err) < 0)
 			return -1;
 		int rc = set_load(c, &so, in.buf, in.len, "stdin", &loaded, err);
@@ -297,12 +227,18 @@ static int run(const opts *o, PGconn *c, lf_error *err)
 		if (rc < 0)
 			return -1;
 		printf("%s\n", loaded ? "loaded" : "unchanged");
-		if (o->switch_flag)
-			return store_switch(c, o->model, so.version, stdout, err);
+		if (o->switch_flag && switch_to(c, o->model, so.version, err) < 0)
+			return -1;
+		if (o->challenger_arg)
+			return challenge(c, o, err);
 		return 0;
 	}
+	if (o->switch_flag && switch_to(c, o->model, (int32_t)o->switch_to, err) < 0)
+		return -1;
+	if (o->challenger_arg)
+		return challenge(c, o, err);
 	if (o->switch_flag)
-		return store_switch(c, o->model, (int32_t)o->switch_to, stdout, err);
+		return 0;
 	if (o->serving)
 		return store_serving(c, o->model, stdout, err);
 	if (o->list)
@@ -312,24 +248,20 @@ static int run(const opts *o, PGconn *c, lf_error *err)
 
 int main(int argc, char **argv)
 {
-	opts o = {.hnsw = -1, .keep = 5, .model = "lensflow"};
 	lf_error err = {0};
 	PGconn *c = NULL;
-	int rc;
+	int argi, rc;
 
-	log_set_prog("ml-pgload");
-	if ((rc = parse_args(argc, argv, &o)) != 0)
+	log_set_prog(cmd.prog);
+	if ((rc = opts_parse(&cmd, argc, argv, &argi)) != OPTS_CONTINUE || (rc = check_args()))
 		return rc;
-	if (pg_connect(o.db, "ml-pgload", CONNECT_TIMEOUT_S, &c, &err) < 0 ||
-	    run(&o, c, &err) < 0) {
-		log_error("%s", err.msg);
-		PQfinish(c);
-		return err.code ? err.code : EX_SOFTWARE;
-	}
+	if (pg_connect(args.db, cmd.prog, CONNECT_TIMEOUT_S, &c, &err) < 0 ||
+	    run(&args, c, &err) < 0 || close_stream(stdout, "stdout", &err) < 0)
+		rc = err.code ? err.code : EX_SOFTWARE;
+	else
+		rc = 0;
 	PQfinish(c);
-	if (close_stream(stdout, "stdout", &err) < 0) {
+	if (rc)
 		log_error("%s", err.msg);
-		return err.code;
-	}
-	return 0;
+	return rc;
 }

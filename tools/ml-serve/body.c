@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "serve.h"
+#include "tsv.h"
 
 #define MAX_DEPTH 16
 
@@ -131,10 +132,10 @@ int body_parse_new_user(const char *text, size_t len, struct new_user *nu, char 
 			FAIL("k must be an integer from 1 to 100");
 		nu->k = (int)json_integer_value(k);
 	}
-	json_t *ratings = json_object_get(root, "ratings");
-	if (!json_is_array(ratings))
+	json_t *list = json_object_get(root, "ratings");
+	if (!json_is_array(list))
 		FAIL("ratings is required: a list of {\"movie_id\", \"rating\"}");
-	size_t n = json_array_size(ratings);
+	size_t n = json_array_size(list);
 	if (n == 0)
 		FAIL("ratings must not be empty: rate at least one movie");
 	if (n > MAX_RATINGS)
@@ -145,7 +146,7 @@ int body_parse_new_user(const char *text, size_t len, struct new_user *nu, char 
 	if (!nu->movie_ids || !nu->ratings || !sorted)
 		FAIL("out of memory");
 	for (size_t i = 0; i < n; i++) {
-		json_t *r = json_array_get(ratings, i);
+		json_t *r = json_array_get(list, i);
 		if (!json_is_object(r))
 			FAIL("ratings[%zu] must be an object {\"movie_id\", \"rating\"}", i);
 		json_object_foreach(r, key, v) {
@@ -156,10 +157,10 @@ int body_parse_new_user(const char *text, size_t len, struct new_user *nu, char 
 		if (!json_is_integer(m) || json_integer_value(m) < 1 ||
 		    json_integer_value(m) > INT32_MAX)
 			FAIL("ratings[%zu].movie_id must be a positive integer movie id", i);
-		if (!json_is_integer(s) || json_integer_value(s) < 1 || json_integer_value(s) > 5)
-			FAIL("ratings[%zu].rating must be an integer from 1 to 5", i);
+		if (!json_is_number(s) || !rating_on_scale(json_number_value(s)))
+			FAIL("ratings[%zu].rating must be a number from 0.5 to 5 in steps of 0.5", i);
 		nu->movie_ids[i] = sorted[i] = json_integer_value(m);
-		nu->ratings[i] = (int)json_integer_value(s);
+		nu->ratings[i] = json_number_value(s);
 	}
 	qsort(sorted, n, sizeof *sorted, cmp_i64);
 	for (size_t i = 1; i < n; i++)

@@ -1,6 +1,7 @@
 /*
  * body.h — the request body of POST /recommendations, checked field by
- * field: {"ratings": [{"movie_id": int, "rating": int 1..5}, ...], "k": int}.
+ * field: {"ratings": [{"movie_id": int, "rating": 0.5..5 in steps of 0.5}, ...],
+ * "k": int} (a rating as a JSON integer or real: 4, 4.0, 3.5).
  * Nothing else is accepted: unknown fields, wrong types, repeated movies,
  * more than MAX_RATINGS ratings, nesting deeper than the schema's, JSON that
  * is not UTF-8 or not JSON at all.
@@ -18,7 +19,7 @@
 struct new_user {
 	size_t n;
 	int64_t *movie_ids;
-	int *ratings;
+	double *ratings; /* on the datasets' scale, 0.5..5 in steps of 0.5 */
 	int k;
 };
 

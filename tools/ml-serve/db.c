@@ -14,6 +14,7 @@
 
 #include "jsontext.h"
 #include "pg.h"
+#include "pg_hosts.h"
 #include "store.h"
 #include "util.h"
 
@@ -30,10 +31,28 @@ static void first_line(lf_error *err, const char *what, const char *msg)
 	lf_fail(err, EX_UNAVAILABLE, "%s: %.*s", what, (int)n, msg);
 }
 
+static double conn_lifetime_s = DB_CONN_LIFETIME_S;
+static _Atomic unsigned conn_serial;
+
+void db_set_conn_lifetime(double seconds)
+{
+	conn_lifetime_s = seconds;
+}
+
+double db_conn_expiry(double now)
+{
+	if (conn_lifetime_s <= 0)
+		return 0;
+	/* 80..100 % of the lifetime, in a low-discrepancy sequence over the connections */
+	unsigned k = conn_serial++;
+	double frac = (double)(k * 2654435761u % 1000u) / 1000.0;
+	return now + conn_lifetime_s * (0.8 + 0.2 * frac);
+}
+
 PGconn *db_connect(const char *url, lf_error *err)
 {
 	PGconn *c;
-	if (pg_connect(url, "ml-serve", DB_CONNECT_TIMEOUT_S, &c, err) < 0) {
+	if (pg_connect_spread(url, "ml-serve", DB_CONNECT_TIMEOUT_S, &c, err) < 0) {
 		if (err->code == EX_UNAVAILABLE) /* what /readyz and the log say */
 			lf_error_prefix(err, "database unreachable");
 		return NULL;
@@ -50,7 +69,7 @@ void db_worker_close(struct worker *w)
 	if (w->conn)
 		PQfinish(w->conn);
 	w->conn = NULL;
-	w->gen = 0;
+	w->gen[0] = w->gen[1] = 0;
 	w->fixed = 0;
 	w->feedback_prepared = 0;
 	memset(w->set_prepared, 0, sizeof w->set_prepared);
@@ -58,18 +77,20 @@ void db_worker_close(struct worker *w)
 
 PGconn *db_worker_conn(struct worker *w, lf_error *err)
 {
-	if (w->conn && PQstatus(w->conn) == CONNECTION_OK)
+	double now = now_seconds();
+	if (w->conn && PQstatus(w->conn) == CONNECTION_OK && (w->expires == 0 || now < w->expires))
 		return w->conn;
 	db_worker_close(w);
-	double now = now_seconds();
 	if (now < w->retry_at) {
 		lf_fail(err, EX_UNAVAILABLE, "database unreachable; retrying shortly");
 		return NULL;
 	}
 	w->conn = db_connect(w->db_url, err);
-	/* A refused connection fails fast; one that hangs must not be tried by every request. */
+	/* Every host refused or hung: back off before the next try. */
 	if (!w->conn)
 		w->retry_at = now_seconds() + 0.25;
+	else
+		w->expires = db_conn_expiry(now_seconds());
 	return w->conn;
 }
 
@@ -79,27 +100,34 @@ static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, 
 {
 	char sql[1024];
 	if (q == Q_USER_RECS || q == Q_NEW_USER_RECS || q == Q_SIMILAR) {
-		if (w->gen != s->generation) {
-			/* Another set: its statements replace the old set's (and, simply, all). */
-			if (w->gen != 0) {
+		/* Two slots: the champion's and the challenger's statements side by side. */
+		int slot = w->gen[0] == s->generation ? 0 : w->gen[1] == s->generation ? 1 : -1;
+		if (slot < 0) {
+			slot = w->gen[0] == 0 ? 0 : w->gen[1] == 0 ? 1 : -1;
+			if (slot < 0) {
+				/* A third set: its statements replace the old sets' (and, simply, all). */
 				if (store_forget_prepared(w->conn, err) < 0)
 					return -1;
 				memset(w->set_prepared, 0, sizeof w->set_prepared);
+				w->gen[1] = 0;
 				w->fixed = 0;
+				slot = 0;
 			}
-			w->gen = s->generation;
+			w->gen[slot] = s->generation;
 		}
-		/* "%s_v%d_k%d", without printf: this runs on every ranked request */
+		/* "%s_g%d_k%d", without printf: this runs on every ranked request */
 		char v[24], kk[24];
-		size_t nl = strlen(store_query_names[q]), vl = json_int(v, s->version), kl = json_int(kk, k);
+		size_t nl = strlen(store_query_names[q]), vl = json_int(v, (int64_t)s->generation),
+		       kl = json_int(kk, k);
 		if (nl + 2 + vl + 2 + kl >= name_len)
 			return lf_fail(err, EX_SOFTWARE, "statement name too long");
 		memcpy(name, store_query_names[q], nl);
-		memcpy(name + nl, "_v", 2);
+		memcpy(name + nl, "_g", 2);
 		memcpy(name + nl + 2, v, vl);
 		memcpy(name + nl + 2 + vl, "_k", 2);
 		memcpy(name + nl + 4 + vl, kk, kl + 1);
-		if (w->set_prepared[q][k])
+		w->cur_slot = slot;
+		if (w->set_prepared[slot][q][k])
 			return 0;
 	} else {
 		snprintf(name, name_len, "%s", store_query_names[q]);
@@ -117,7 +145,7 @@ static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, 
 		return -1;
 	}
 	if (q == Q_USER_RECS || q == Q_NEW_USER_RECS || q == Q_SIMILAR)
-		w->set_prepared[q][k] = 1;
+		w->set_prepared[w->cur_slot][q][k] = 1;
 	else
 		w->fixed |= (unsigned char)(1u << q);
 	return 0;

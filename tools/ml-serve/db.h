@@ -2,10 +2,11 @@
  * db.h — PostgreSQL connections in a pool (a request takes a struct worker
  * for its run: a connection and its statements), with the
  * serving statements prepared on it lazily and named per set version and k
- * ("user_recs_v3_k10"): k is written into the text so that the planner keeps
- * a plan for it that can use an HNSW index. When the worker first sees a
- * snapshot of another generation it deallocates everything and prepares
- * again. A broken connection is closed and made again on the next request.
+ * and k ("user_recs_g3_k10", by the snapshot's generation): k is written into
+ * the text so that the planner keeps a plan for it that can use an HNSW
+ * index. A worker keeps the statements of two snapshots (the champion's and
+ * the challenger's); when it meets a third it deallocates everything and
+ * prepares again. A broken connection is closed and made again on the next request.
  *
  * Ownership: the pool owns the workers, a worker its PGconn (db_worker_close
  * frees it); a request holds one worker between db_pool_get and put. Results
@@ -30,10 +31,12 @@ struct worker {
 	const char *db_url;
 	PGconn *conn;
 	double retry_at;           /* monotonic time before which no reconnection is tried */
-	uint64_t gen;              /* snapshot generation of the prepared set statements */
+	uint64_t gen[2];           /* snapshot generations of the prepared set statements */
 	unsigned char fixed;       /* bit per fixed statement prepared */
-	unsigned char set_prepared[3][MAX_K + 1];
+	unsigned char set_prepared[2][3][MAX_K + 1];
+	int cur_slot;              /* the slot prepare() chose last */
 	unsigned char feedback_prepared; /* lib/store_feedback's insert (feedback pool) */
+	double expires;            /* monotonic time after which the connection is made anew */
 };
 
 /* The workers' database state, shared by civetweb's threads: a request takes
@@ -58,8 +61,19 @@ void db_pool_put(struct db_pool *p, struct worker *w);
 void db_pool_free(struct db_pool *p);
 
 /* A new connection (lib/pg) with lib/store's session settings; NULL with err
- * (EX_UNAVAILABLE: "database unreachable: …", EX_USAGE: a bad URL). */
+ * (EX_UNAVAILABLE: "database unreachable: …", EX_USAGE: a bad URL). A URL of
+ * several hosts is tried host by host, starting at the next one each time
+ * (lib/pg_hosts.h): connections spread, and a dead host is passed over at once. */
 PGconn *db_connect(const char *url, lf_error *err);
+
+#define DB_CONN_LIFETIME_S 300
+/* The most seconds a worker keeps a connection (0: for ever; default DB_CONN_LIFETIME_S), each
+ * worker's a little less (down to 80 %) so that they are not all made anew at
+ * once; then the next request makes a new one (another host, the next in
+ * turn): connections spread again after a failover or a new standby. */
+void db_set_conn_lifetime(double seconds);
+/* The lifetime of a connection made now: seconds less up to 20 %, spread. */
+double db_conn_expiry(double now);
 
 /* The worker's connection, made when there is none. NULL with err. */
 PGconn *db_worker_conn(struct worker *w, lf_error *err);

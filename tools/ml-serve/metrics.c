@@ -40,6 +40,8 @@ static struct {
 	_Atomic long in_flight;
 	_Atomic int ready;
 	_Atomic int champion;
+	_Atomic int standby;
+	_Atomic long long lag_us;
 	_Atomic int foldin_in_flight;
 	int foldin_limit;             /* set once before the server starts; 0: no bound */
 	_Atomic uint64_t foldin_rejected;
@@ -137,6 +139,12 @@ void metrics_set_ready(int ready)
 void metrics_set_champion(int version)
 {
 	atomic_store(&M.champion, version);
+}
+
+void metrics_set_replica(int standby, double lag_s)
+{
+	atomic_store(&M.standby, standby);
+	atomic_store(&M.lag_us, (long long)(lag_s * 1e6));
 }
 
 int metrics_champion(void)
@@ -348,6 +356,14 @@ char *metrics_render(const struct metrics_model *model, size_t *len)
 	head(&b, "lensflow_serving_model_version", "gauge",
 	     "Version of the model being served (0 when none).");
 	buf_printf(&b, "lensflow_serving_model_version %d\n", model->version);
+	head(&b, "lensflow_db_standby", "gauge",
+	     "1 when the server the poll reads the serving table from is a hot standby.");
+	buf_printf(&b, "lensflow_db_standby %d\n", atomic_load(&M.standby));
+	head(&b, "lensflow_db_replay_lag_seconds", "gauge",
+	     "Replication lag of that server at the last poll: now minus its last replayed commit "
+	     "while it has WAL left to replay, else 0 (0 on a primary).");
+	buf_printf(&b, "lensflow_db_replay_lag_seconds %.6f\n",
+		   (double)atomic_load(&M.lag_us) / 1e6);
 	head(&b, "lensflow_registry_champion_version", "gauge",
 	     "Version the registry's champion alias points at, as last read (0 when unknown).");
 	buf_printf(&b, "lensflow_registry_champion_version %d\n", atomic_load(&M.champion));

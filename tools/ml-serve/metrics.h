@@ -64,6 +64,8 @@ void metrics_served(enum kind_id k, unsigned n);
 void metrics_reload(enum reload_outcome o);
 void metrics_set_ready(int ready);
 void metrics_set_champion(int version);
+/* The server the poll thread reads from: a standby (1) or the primary, and its replay lag. */
+void metrics_set_replica(int standby, double lag_s);
 int metrics_champion(void);
 /* The fold-in bulkhead (POST /recommendations): at most limit fold-ins at a
  * time, limit 0 meaning no bound. metrics_foldin_enter is a non-blocking

@@ -109,16 +109,28 @@ int rec_user(struct req *rq, int64_t user_id)
 	int64_t k;
 	if (query_int(rq, "k", 1, MAX_K, 10, &k) < 0)
 		return reply_error(rq, 422, "%s", K_MSG);
-	struct snapshot *s = snapshot_current();
+	enum arm arm;
+	struct snapshot *s = snapshot_pick((uint64_t)user_id, &arm);
 	if (!s)
 		return reply_unavailable(rq, "no model loaded yet");
 	if (!snapshot_has_user(s, user_id)) {
-		int rc = reply_error(rq, 404, "user %lld is unknown to model v%d",
-				     (long long)user_id, s->version);
-		snapshot_release(s);
-		return rc;
+		/* Unknown to its arm's set (a user who exists only in feedback the challenger
+		 * learnt, say): the other arm answers when it knows the user. */
+		enum arm other_arm = arm == ARM_CHAMPION ? ARM_CHALLENGER : ARM_CHAMPION;
+		struct snapshot *other = snapshot_current_arm(other_arm);
+		if (other && snapshot_has_user(other, user_id)) {
+			snapshot_release(s);
+			s = other;
+			arm = other_arm;
+		} else {
+			snapshot_release(other);
+			int rc = reply_error(rq, 404, "user %lld is unknown to model v%d",
+					     (long long)user_id, s->version);
+			snapshot_release(s);
+			return rc;
+		}
 	}
-	struct audience who = {.record = 1, .user_id = (int32_t)user_id, .arm = ARM_CHAMPION};
+	struct audience who = {.record = 1, .user_id = (int32_t)user_id, .arm = arm};
 	return ranked_by_id(rq, s, Q_USER_RECS, (int)k, KIND_USER, "user_id", user_id, &who);
 }
 
@@ -146,17 +158,30 @@ int rec_new_user(struct req *rq)
 	int status = body_new_user(rq, &nu, msg, sizeof msg);
 	if (status)
 		return reply_error(rq, status, "%s", msg);
-	struct snapshot *s = snapshot_current();
+	/* The arm by the request's hash (FNV-1a over its movies and ratings): the same
+	 * ratings always get the same arm. */
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (size_t i = 0; i < nu.n; i++) {
+		uint64_t x[2] = {(uint64_t)nu.movie_ids[i], (uint64_t)nu.ratings[i]};
+		const unsigned char *p = (const unsigned char *)x;
+		for (size_t j = 0; j < sizeof x; j++)
+			h = (h ^ p[j]) * UINT64_C(0x100000001b3);
+	}
+	enum arm arm;
+	struct snapshot *s = snapshot_pick(h, &arm);
 	if (!s) {
 		new_user_free(&nu);
 		return reply_unavailable(rq, "no model loaded yet");
 	}
 	int rc;
 	size_t *rows = calloc(nu.n, sizeof *rows);
-	double *vec = calloc(s->dim, sizeof *vec);
+	/* the compact form folds in at the full width, then maps (compactform.h) */
+	size_t wdim = s->compact.present ? s->compact.wdim : s->dim;
+	const double *fitems = s->compact.present ? s->compact.fold : s->items;
+	double *vec = calloc(s->dim, sizeof *vec), *full = calloc(wdim, sizeof *full);
 	struct buf unknown = {0}, v = {0}, ex = {0};
 	size_t n_unknown = 0;
-	if (!rows || !vec) {
+	if (!rows || !vec || !full) {
 		rc = reply_unavailable(rq, "out of memory");
 		goto out;
 	}
@@ -174,10 +199,14 @@ int rec_new_user(struct req *rq)
 	}
 	lf_error err = {0};
 	double start = now_seconds();
-	if (model_fold_solve(&s->fold, s->items, s->n_items, s->dim, rows, nu.n, vec, &err) < 0) {
+	if (model_fold_solve(&s->fold, fitems, s->n_items, wdim, rows, nu.n, full, &err) < 0) {
 		rc = reply_unavailable(rq, err.msg);
 		goto out;
 	}
+	if (s->compact.present)
+		compactform_map(&s->compact, full, s->dim, vec);
+	else
+		memcpy(vec, full, s->dim * sizeof *vec);
 	metrics_inference(now_seconds() - start);
 	buf_puts(&v, "[");
 	for (size_t j = 0; j < s->dim; j++)
@@ -193,7 +222,7 @@ int rec_new_user(struct req *rq)
 	}
 	const char *params[2] = {v.p, ex.p};
 	PGresult *r = db_query(rq->w, Q_NEW_USER_RECS, s, nu.k, 2, params, &err);
-	struct audience who = {.record = 1, .arm = ARM_CHAMPION};
+	struct audience who = {.record = 1, .arm = arm};
 	rc = r ? ranked(rq, s, KIND_NEW_USER, "user_id", "null", &who, r)
 	       : reply_unavailable(rq, err.msg);
 out:
@@ -202,6 +231,7 @@ out:
 	buf_free(&ex);
 	free(rows);
 	free(vec);
+	free(full);
 	snapshot_release(s);
 	new_user_free(&nu);
 	return rc;
@@ -250,11 +280,14 @@ int rec_user_ratings(struct req *rq, int64_t user_id)
 	int64_t limit;
 	if (query_int(rq, "limit", 1, 100, 10, &limit) < 0)
 		return reply_error(rq, 422, "limit must be an integer from 1 to 100");
-	struct snapshot *s = snapshot_current();
-	if (!s)
+	struct snapshot *s = snapshot_current(), *ch = snapshot_current_arm(ARM_CHALLENGER);
+	if (!s) {
+		snapshot_release(ch);
 		return reply_unavailable(rq, "no model loaded yet");
-	int known = snapshot_has_user(s, user_id);
+	}
+	int known = snapshot_has_user(s, user_id) || (ch && snapshot_has_user(ch, user_id));
 	snapshot_release(s);
+	snapshot_release(ch);
 	if (!known)
 		return reply_error(rq, 404, "user %lld is unknown", (long long)user_id);
 	char id[24], lim[24];
@@ -268,9 +301,12 @@ int rec_user_ratings(struct req *rq, int64_t user_id)
 	json_t *items = json_array();
 	for (int i = 0; items && i < PQntuples(r); i++) {
 		json_t *m = movie_json(r, i);
-		int64_t stars = 0;
-		parse_i64(PQgetvalue(r, i, 4), 0, 10, &stars);
-		json_object_set_new(m, "rating", json_integer(stars));
+		/* real: whole stars as JSON integers (as before half stars), halves as 3.5 */
+		double stars = 0;
+		parse_double(PQgetvalue(r, i, 4), 0, 10, &stars);
+		json_object_set_new(m, "rating", stars == floor(stars)
+							 ? json_integer((json_int_t)stars)
+							 : json_real(stars));
 		json_array_append_new(items, m);
 	}
 	PQclear(r);

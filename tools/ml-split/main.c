@@ -8,7 +8,6 @@
  * stdout that is a regular file is truncated back.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,33 +15,58 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "opts.h"
 #include "split.h"
 #include "tsv.h"
 #include "util.h"
 
-static const char usage[] =
-	"usage: ml-split --test FILE [--protocol P] [--ratio R] [--seed N] [-o FILE] [INPUT]\n"
-	"Splits ratings TSV (stdin, or INPUT) into train (stdout, or -o) and test (--test).\n"
-	"Rows keep their input order in both outputs; the same input and seed give the same\n"
-	"bytes on every machine.\n"
-	"\n"
-	"  -t, --test FILE        where the test ratings go (required)\n"
-	"  -p, --protocol P       stratified (default): per user, a seeded shuffle keeps\n"
-	"                         round(R·n) ratings in train (Microsoft recommenders'\n"
-	"                         python_stratified_split; defaults = ms-stratified-75-25-seed42)\n"
-	"                         temporal: per user, the latest n − round(R·n) ratings to test\n"
-	"                         random: one global shuffle, the first round(R·n) to train\n"
-	"  -r, --ratio R          train share, strictly between 0 and 1 (default 0.75)\n"
-	"  -s, --seed N           random seed, 0..9223372036854775807 (default 42)\n"
-	"  -o, --output FILE      write train to FILE (atomically) instead of stdout\n"
-	"  -q, --quiet            no summary on stderr\n"
-	"  -h, --help             this help\n"
-	"      --version          version\n"
-	"\n"
-	"exit: 0 ok, 64 usage, 65 bad input line (named file:line), 66 no input, 73/74 output\n"
-	"\n"
-	"example:\n"
-	"  ml-fetch ratings | ml-split --test test.tsv --seed 42 > train.tsv\n";
+static const opts_choice protocols[] = {{"stratified", SPLIT_STRATIFIED},
+					{"temporal", SPLIT_TEMPORAL},
+					{"random", SPLIT_RANDOM},
+					{NULL, 0}};
+
+typedef struct split_args {
+	const char *test_path, *train_path;
+	int proto, verbosity;
+	double ratio;
+	int64_t seed;
+} split_args;
+
+static split_args args = {.proto = SPLIT_STRATIFIED, .verbosity = 1, .ratio = 0.75, .seed = 42};
+
+static const opts_opt options[] = {
+	OPTS_STRING('t', "test", &args.test_path, "FILE", "where the test ratings go (required)"),
+	OPTS_CHOICE('p', "protocol", &args.proto, protocols, "P",
+		    "stratified (default): per user, a seeded shuffle keeps\n"
+		    "round(R·n) ratings in train (Microsoft recommenders'\n"
+		    "python_stratified_split; defaults = ms-stratified-75-25-seed42)\n"
+		    "temporal: per user, the latest n − round(R·n) ratings to test\n"
+		    "random: one global shuffle, the first round(R·n) to train"),
+	{.type = OPTS_T_DOUBLE, .short_name = 'r', .long_name = "ratio", .value = &args.ratio,
+	 .dmin = 0.0, .dmax = 1.0, .flags = OPTS_EXCLUSIVE, .argh = "R",
+	 .help = "train share, strictly between 0 and 1 (default 0.75)"},
+	OPTS_I64('s', "seed", &args.seed, 0, INT64_MAX, "N",
+		 "random seed, 0..9223372036854775807 (default 42)"),
+	OPTS_STRING('o', "output", &args.train_path, "FILE",
+		    "write train to FILE (atomically) instead of stdout"),
+	OPTS_SET('q', "quiet", &args.verbosity, 0, "no summary on stderr"),
+	OPTS_END,
+};
+
+static const opts_cmd cmd = {
+	.prog = "ml-split",
+	.usage = "usage: ml-split --test FILE [--protocol P] [--ratio R] [--seed N] [-o FILE] [INPUT]\n"
+		 "Splits ratings TSV (stdin, or INPUT) into train (stdout, or -o) and test (--test).\n"
+		 "Rows keep their input order in both outputs; the same input and seed give the same\n"
+		 "bytes on every machine.\n",
+	.opts = options,
+	.footer = "exit: 0 ok, 64 usage, 65 bad input line (named file:line), 66 no input, 71 out of\n"
+		  "memory, 73/74 output\n"
+		  "\n"
+		  "example:\n"
+		  "  ml-fetch ratings | ml-split --test test.tsv --seed 42 > train.tsv\n",
+	.max_args = 1,
+};
 
 static int write_outputs(const ratings *r, const unsigned char *is_test, const char *test_path,
 			 const char *train_path, lf_error *err)
@@ -107,109 +131,52 @@ out:
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* The checks that involve more than one option. */
+static int check_args(void)
 {
-	enum { OPT_VERSION = 256 };
-	static const struct option longopts[] = {{"test", required_argument, NULL, 't'},
-						 {"protocol", required_argument, NULL, 'p'},
-						 {"ratio", required_argument, NULL, 'r'},
-						 {"seed", required_argument, NULL, 's'},
-						 {"output", required_argument, NULL, 'o'},
-						 {"quiet", no_argument, NULL, 'q'},
-						 {"help", no_argument, NULL, 'h'},
-						 {"version", no_argument, NULL, OPT_VERSION},
-						 {NULL, 0, NULL, 0}};
-	const char *test_path = NULL, *train_path = NULL;
-	split_protocol proto = SPLIT_STRATIFIED;
-	double ratio = 0.75;
-	int64_t seed = 42;
-	int c;
-	log_set_prog("ml-split");
-	while ((c = getopt_long(argc, argv, "t:p:r:s:o:qh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			test_path = optarg;
-			break;
-		case 'p':
-			if (split_protocol_parse(optarg, &proto)) {
-				log_error("--protocol '%s': use stratified, temporal or random",
-					  optarg);
-				return EX_USAGE;
-			}
-			break;
-		case 'r':
-			if (parse_double(optarg, 0.0, 1.0, &ratio) || ratio <= 0.0 ||
-			    ratio >= 1.0) {
-				log_error("--ratio '%s' is not a number strictly between 0 and 1",
-					  optarg);
-				return EX_USAGE;
-			}
-			break;
-		case 's':
-			if (parse_i64(optarg, 0, INT64_MAX, &seed)) {
-				log_error("--seed '%s' is not an integer in 0..%lld", optarg,
-					  (long long)INT64_MAX);
-				return EX_USAGE;
-			}
-			break;
-		case 'o':
-			train_path = optarg;
-			break;
-		case 'q':
-			log_set_level(0);
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case OPT_VERSION:
-			printf("ml-split lensflow %s (%s)\n", LENSFLOW_VERSION, LENSFLOW_COMMIT);
-			return 0;
-		default:
-			log_error("try 'ml-split --help'");
-			return EX_USAGE;
-		}
-	}
-	if (!test_path || !test_path[0]) {
-		log_error("--test FILE is required (where the test ratings go); try 'ml-split "
-			  "--help'");
-		return EX_USAGE;
-	}
-	if (train_path && !train_path[0]) {
-		log_error("-o needs a file name");
-		return EX_USAGE;
-	}
-	if (train_path && strcmp(train_path, test_path) == 0) {
-		log_error("--test and -o name the same file");
-		return EX_USAGE;
-	}
-	if (argc - optind > 1) {
-		log_error("one INPUT at most; try 'ml-split --help'");
-		return EX_USAGE;
-	}
-	const char *in_name = optind < argc ? argv[optind] : "stdin";
-	FILE *in = stdin;
-	if (optind < argc && !(in = fopen(in_name, "r"))) {
-		log_error("%s: %s", in_name, strerror(errno));
-		return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
-	}
+	if (!args.test_path || !args.test_path[0])
+		return opts_error(&cmd, "--test FILE is required (where the test ratings go)");
+	if (args.train_path && !args.train_path[0])
+		return opts_error(&cmd, "-o needs a file name");
+	if (args.train_path && strcmp(args.train_path, args.test_path) == 0)
+		return opts_error(&cmd, "--test and -o name the same file");
+	return 0;
+}
 
-	lf_error err = {0};
+/* Reads path (NULL: stdin), splits, writes both outputs. */
+static int run(const char *path, lf_error *err)
+{
 	ratings r = {0};
 	unsigned char *is_test = NULL;
-	int rc = ratings_read(in, in_name, &r, &err);
+	const char *in_name = path ? path : "stdin";
+	FILE *in = path ? fopen(path, "r") : stdin;
+	if (!in)
+		return lf_fail_errno(err, errno == ENOENT ? EX_NOINPUT : EX_IOERR, errno, "%s",
+				     in_name);
+	int rc = ratings_read(in, in_name, &r, err);
 	if (in != stdin)
 		fclose(in);
-	if (rc == 0 && !(is_test = lf_calloc(r.n, 1))) {
-		lf_fail(&err, EX_OSERR, "out of memory");
-		rc = -1;
-	}
+	if (rc == 0 && !(is_test = lf_calloc(r.n, 1)))
+		rc = lf_fail(err, EX_OSERR, "out of memory");
 	if (rc == 0)
-		rc = split_assign(&r, proto, ratio, (uint64_t)seed, is_test, &err);
+		rc = split_assign(&r, (split_protocol)args.proto, args.ratio, (uint64_t)args.seed,
+				  is_test, err);
 	if (rc == 0)
-		rc = write_outputs(&r, is_test, test_path, train_path, &err);
+		rc = write_outputs(&r, is_test, args.test_path, args.train_path, err);
 	free(is_test);
 	ratings_free(&r);
-	if (rc) {
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	int argi, rc;
+	log_set_prog(cmd.prog);
+	if ((rc = opts_parse(&cmd, argc, argv, &argi)) != OPTS_CONTINUE || (rc = check_args()))
+		return rc;
+	log_set_level(args.verbosity);
+	lf_error err = {0};
+	if (run(argi < argc ? argv[argi] : NULL, &err) < 0) {
 		log_error("%s", err.msg);
 		return err.code ? err.code : EX_SOFTWARE;
 	}

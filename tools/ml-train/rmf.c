@@ -38,7 +38,7 @@ double rmf_predict(const rmf_model *m, size_t u, size_t i)
 {
 	double r =
 		m->mean + m->bu[u] + m->bi[i] + dot_f(m->X + u * m->dim, m->Y + i * m->dim, m->dim);
-	return r < 1.0 ? 1.0 : r > 5.0 ? 5.0 : r;
+	return r < m->lo ? m->lo : r > 5.0 ? 5.0 : r;
 }
 
 double rmf_rmse(const rmf_model *m, const csr *val)
@@ -422,17 +422,20 @@ int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb
 	for (size_t i = 0; i < n_items; i++)
 		istart[i + 1] += istart[i];
 	double sum = 0;
+	int half = 0; /* any half star: the data's scale starts at 0.5 */
 	for (size_t u = 0; u < nu; u++)
 		for (size_t t = train->start[u]; t < train->start[u + 1]; t++) {
 			size_t at = istart[train->col[t]]++;
 			iuser[at] = (int32_t)u;
 			ival[at] = train->val[t];
 			sum += train->val[t];
+			half |= train->val[t] != floorf(train->val[t]);
 		}
 	for (size_t i = n_items; i > 0; i--)
 		istart[i] = istart[i - 1];
 	istart[0] = 0;
 	out->mean = n ? sum / (double)n : 3.0;
+	out->lo = half ? 0.5 : 1.0;
 	us.start = train->start, us.other = train->col, us.val = train->val;
 	it.start = istart, it.other = iuser, it.val = ival;
 	rng g;

@@ -69,6 +69,7 @@ typedef struct rmf_params {
 typedef struct rmf_model {
 	size_t n_users, n_items, dim; /* dim: stored factor width (samples x factors) */
 	double mean;
+	double lo;	/* the scale's low end: 1 on whole stars, 0.5 with any half star */
 	float *X, *Y;	/* n_users x dim, n_items x dim */
 	float *bu, *bi; /* n_users, n_items: means over the kept samples */
 } rmf_model;
@@ -76,7 +77,7 @@ typedef struct rmf_model {
 /* cb gets each sweep's training RMSE as its loss (val is NaN). */
 int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb, void *ctx,
 	      rmf_model *out, lf_error *err);
-/* Prediction, clipped to 1..5. */
+/* Prediction, clipped to lo..5 (the scale of the training ratings). */
 double rmf_predict(const rmf_model *m, size_t u, size_t i);
 /* RMSE over every rating of val. */
 double rmf_rmse(const rmf_model *m, const csr *val);

@@ -1,14 +1,16 @@
 /*
- * net.c — one GET through libcurl into memory. The write callback refuses
- * to grow past the caller's bound, so a wrong URL cannot fill the memory;
- * a stall (under 1 byte/s for 60 s) ends the transfer instead of a fixed
+ * http_get.c — see http.h, "One-shot GETs": a whole URL (http, https or
+ * file) through libcurl into memory, for ml-fetch's archives. Beside the
+ * JSON client of http.c so that the project has one HTTP client module.
+ * The write callback refuses to grow past the caller's bound, so a wrong
+ * URL cannot fill the memory; a stall (under 1 byte/s for 60 s) ends the transfer instead of a fixed
  * total timeout, so a slow but live link still completes.
  */
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fetch.h"
+#include "http.h"
 #include "util.h"
 
 typedef struct sink {
@@ -42,7 +44,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *user)
 	return add;
 }
 
-int url_get(const char *url, size_t max, unsigned char **buf, size_t *len, lf_error *err)
+int http_get_url(const char *url, size_t max, unsigned char **buf, size_t *len, lf_error *err)
 {
 	char shown[1024]; /* the URL in messages, any password masked */
 	url_redact(url, shown, sizeof shown);
@@ -68,7 +70,7 @@ int url_get(const char *url, size_t max, unsigned char **buf, size_t *len, lf_er
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
 	SET(CURLOPT_LOW_SPEED_TIME, 60L);
 	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_USERAGENT, "lensflow-ml-fetch/" LENSFLOW_VERSION);
+	SET(CURLOPT_USERAGENT, "lensflow/" LENSFLOW_VERSION);
 	SET(CURLOPT_WRITEFUNCTION, on_data);
 	SET(CURLOPT_WRITEDATA, &s);
 #undef SET
@@ -107,7 +109,7 @@ int url_get(const char *url, size_t max, unsigned char **buf, size_t *len, lf_er
 	return 0;
 }
 
-char *file_url_path(const char *url, lf_error *err)
+char *http_file_url_path(const char *url, lf_error *err)
 {
 	CURLU *u = curl_url();
 	char *host = NULL, *path = NULL, *out = NULL;
