@@ -65,7 +65,7 @@ growth_one() {
 	"$BIN/ml-eval" --users 20000 --baseline popularity --train "$d/train.tsv" \
 		--test "$d/test.tsv" >"$d/baseline.tsv"
 	GROWTH_VERSION=$((GROWTH_VERSION + 1))
-	timed_stage "$size" "$n" load sh -c '"$1" -q --model-name growth --version "$2" --index auto <"$3" >/dev/null' _ \
+	timed_stage "$size" "$n" load sh -c '"$1" -q --model-name growth --load "$2" --index auto <"$3" >/dev/null' _ \
 		"$BIN/ml-pgload" "$GROWTH_VERSION" "$d/model.lfe"
 	fig "$size: pipeline stages" "$(jq -n --arg size "$size" --argjson n "$n" \
 		--arg model "$(awk -F'\t' '$1 == "model_auto" { print $2 }' "$d/params.tsv")" \
