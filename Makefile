@@ -189,21 +189,23 @@ stop: ## stop the embedded services of this $LENSFLOW_HOME
 	@scripts/services down
 
 # ---- tests, sanitizers, lint ----------------------------------------------------
-# The suite runs against its own services under .lensflow/test, never the user's.
+# The suite runs against its own services under .lensflow/test, never the user's:
+# scripts/with-services starts them and stops the ones it started when the run
+# ends (also on a failure or ^C); KEEP_SERVICES=1 leaves them up for re-runs.
 TEST_HOME := $(CURDIR)/.lensflow/test
 .PHONY: test asan lint install
 test: ## build and run the whole suite (C unit tests + bats) against real services
 	@scripts/deps --test
 	@$(MAKE) -s --no-print-directory all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
-	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) test/run
+	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) \
+	  scripts/with-services $(TEST_HOME) test/run
 
 asan: ## the whole suite against an ASan + UBSan build (build/asan)
 	@scripts/deps --test
 	@$(MAKE) -s --no-print-directory SAN=1 all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=build/asan LENSFLOW_BIN=$(abspath build/asan/bin) test/run
+	 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=build/asan LENSFLOW_BIN=$(abspath build/asan/bin) \
+	 scripts/with-services $(TEST_HOME) test/run
 
 lint: ## cppcheck and clang-tidy (.clang-tidy) over lib/ and tools/, bash -n over the scripts
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
@@ -350,14 +352,12 @@ SOAK_SECONDS ?= 600
 .PHONY: soak valgrind
 valgrind: ## valgrind memcheck: every tool's happy path, ml-serve under load (0 lost, 0 errors)
 	@$(MAKE) -s --no-print-directory all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
 	@VALGRIND_FULL=1 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) \
-	  bats --tap test/bats/valgrind.bats
+	  scripts/with-services $(TEST_HOME) bats --tap test/bats/valgrind.bats
 soak: ## ml-serve for SOAK_SECONDS (600) at half its saturation: errors, RSS, fds, threads
 	@$(MAKE) -s --no-print-directory all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
 	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) \
-	  scripts/soak --seconds $(SOAK_SECONDS) --out test/bench/results/soak.json
+	  scripts/with-services $(TEST_HOME) scripts/soak --seconds $(SOAK_SECONDS) --out test/bench/results/soak.json
 
 # ---- model quality
 # `make quality`: scripts/quality trains ml-train's ranking models (blend, the
