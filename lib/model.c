@@ -40,10 +40,10 @@ static int view_blend(const lfe *m, const char *name, struct model_set *s, lf_er
 				  .ials_alpha = b[7],
 				  .ials_reg = b[8]};
 	s->has_blend = 1;
-	if (p->k_e + p->k_i + p->m != s->dim)
+	if (p->k_e + p->k_i + p->m != s->wdim)
 		return lf_fail(err, EX_DATAERR,
 			       "%s: blend blocks %zu + %zu + %zu do not make the dimension %u", name,
-			       p->k_e, p->k_i, p->m, s->dim);
+			       p->k_e, p->k_i, p->m, s->wdim);
 	if (p->m && !s->has_foldin)
 		return lf_fail(err, EX_DATAERR, "%s: a softmax-MF block without a foldin table",
 			       name);
@@ -58,6 +58,29 @@ static int view_blend(const lfe *m, const char *name, struct model_set *s, lf_er
 			       s->ease->rows, s->ease->dim, s->items->rows, p->k_e);
 	if (memcmp(s->ease->ids, s->items->ids, s->items->rows * sizeof *s->items->ids) != 0)
 		return lf_fail(err, EX_DATAERR, "%s: ease_foldin's movies are not the items'", name);
+	return 0;
+}
+
+/* The compact form: fold_items (the items' ids, the full width) and
+ * serve_map (full width x dim), both or neither. */
+static int view_compact(const lfe *m, const char *name, struct model_set *s, lf_error *err)
+{
+	s->fold = lfe_find(m, MODEL_T_FOLD_ITEMS);
+	s->map = lfe_find(m, MODEL_T_SERVE_MAP);
+	s->wdim = s->dim;
+	if (!s->fold && !s->map)
+		return 0;
+	if (!s->fold || !s->map)
+		return lf_fail(err, EX_DATAERR, "%s: %s without %s", name,
+			       s->fold ? MODEL_T_FOLD_ITEMS : MODEL_T_SERVE_MAP,
+			       s->fold ? MODEL_T_SERVE_MAP : MODEL_T_FOLD_ITEMS);
+	if (s->fold->rows != s->items->rows ||
+	    memcmp(s->fold->ids, s->items->ids, s->items->rows * sizeof *s->items->ids) != 0)
+		return lf_fail(err, EX_DATAERR, "%s: fold_items' movies are not the items'", name);
+	if (s->map->dim != s->dim || s->map->rows != s->fold->dim)
+		return lf_fail(err, EX_DATAERR, "%s: serve_map is %ux%u, expected %ux%u", name,
+			       s->map->rows, s->map->dim, s->fold->dim, s->dim);
+	s->wdim = s->fold->dim;
 	return 0;
 }
 
@@ -88,7 +111,9 @@ int model_view(const lfe *m, const char *name, struct model_set *s, lf_error *er
 						  .bias_last = f->values[3] != 0.0f};
 		s->has_foldin = 1;
 	}
-	s->ddim = s->dim - (s->foldin.bias_last ? 1 : 0);
+	if (view_compact(m, name, s, err) < 0)
+		return -1;
+	s->ddim = s->wdim - (s->foldin.bias_last ? 1 : 0);
 	if (s->ddim == 0)
 		return lf_fail(err, EX_DATAERR, "%s: dim 1 with bias_last leaves no movie factor",
 			       name);

@@ -33,6 +33,15 @@
  *                    Written by ease, ials, ease-ials and blend.
  *   ease_foldin      items' rows x k_e, the items' ids in their order: the
  *                    EASE fold-in map F already scaled by a_e. With EASE only.
+ *   fold_items, serve_map   the compact serving form (ml-train --serve-dim R,
+ *                    tools/ml-train/compact.h; issue 28): users and items are
+ *                    then R wide (the best rank-R approximation of the full
+ *                    model's scores), fold_items holds the movies at the full
+ *                    width w (what items were; the blend's blocks, foldin's
+ *                    bias_last and the directions refer to it) and serve_map
+ *                    (w rows, ids 0..w-1, R wide) is T_u: every served user is
+ *                    its full-width vector times T_u, and so is a new user's
+ *                    (folded in against fold_items, then mapped).
  *
  * A new user's exact vector (model_fold_solve), block by block as ml-train
  * built its users: EASE block = the sum of the ease_foldin rows of the movies
@@ -75,6 +84,8 @@
 #define MODEL_T_FOLDIN "foldin"
 #define MODEL_T_BLEND "blend"
 #define MODEL_T_EASE_FOLDIN "ease_foldin"
+#define MODEL_T_FOLD_ITEMS "fold_items"
+#define MODEL_T_SERVE_MAP "serve_map"
 
 /* The softmax-MF fold-in's parameters (table foldin). */
 struct model_foldin {
@@ -97,7 +108,9 @@ struct model_set {
 	const lfe_table *users, *items;
 	const lfe_table *ease;        /* ease_foldin, NULL without EASE */
 	uint32_t dim;                 /* ranking dimension */
-	uint32_t ddim;                /* movie factors without the bias (dim - bias_last) */
+	uint32_t ddim;                /* movie factors without the bias (wdim - bias_last) */
+	const lfe_table *fold, *map;  /* fold_items and serve_map, NULL unless compact */
+	uint32_t wdim;                /* the full width: fold_items', else dim */
 	int has_foldin, has_blend;
 	struct model_foldin foldin;   /* zero without a foldin table */
 	struct model_blend blend;     /* zero without a blend table */

@@ -80,6 +80,7 @@ struct store_set {
 	int32_t version;              /* > 0 */
 	const lfe_table *users, *items;
 	const lfe_table *ease;        /* or NULL */
+	const lfe_table *fold, *map;  /* the compact form (store_compact.h), or NULL */
 	uint32_t dim, ddim;           /* ranking and direction dimensions */
 	int hnsw;                     /* HNSW indexes on items and dirs */
 	const char *run_id;           /* or NULL */

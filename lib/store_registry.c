@@ -11,6 +11,7 @@
 
 #include "pg.h"
 #include "store.h"
+#include "store_compact.h"
 #include "util.h"
 
 static int serving_lock(PGconn *c, const char *model, lf_error *err)
@@ -129,6 +130,7 @@ static int drop_set(PGconn *c, const char *model, const PGresult *sets, int row,
 		 n == 4 ? ", " : "", n == 4 ? q[3] : "");
 	const char *p2[] = {model, ver};
 	if (pg_xact_lock(c, key, err) < 0 || pg_exec(c, sql, 0, NULL, err) < 0 ||
+	    store_compact_drop(c, model, ver, err) < 0 ||
 	    pg_exec(c, "DELETE FROM embedding_sets WHERE model_name = $1 AND version = $2", 2, p2,
 		    err) < 0)
 		return -1;

@@ -14,6 +14,7 @@
 
 #include "pg.h"
 #include "store.h"
+#include "store_compact.h"
 #include "util.h"
 
 /* quoted names of a set's tables */
@@ -143,7 +144,10 @@ static int load_tx(PGconn *c, const struct store_set *d, const struct store_set_
 		return -1;
 	if (copy_vectors(c, n->qusers, "user_id, embedding", d->users, 0, d->dim, err) < 0 ||
 	    copy_vectors(c, n->qitems, "movie_id, embedding", d->items, 0, d->dim, err) < 0 ||
-	    copy_vectors(c, n->qdirs, "movie_id, direction", d->items, 1, d->ddim, err) < 0)
+	    copy_vectors(c, n->qdirs, "movie_id, direction", d->fold ? d->fold : d->items, 1,
+			 d->ddim, err) < 0)
+		return -1;
+	if (d->fold && store_compact_write(c, d->model, d->version, d->fold, d->map, err) < 0)
 		return -1;
 	if (execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (user_id)", n->qusers) < 0 ||
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qitems) < 0 ||

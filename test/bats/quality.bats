@@ -9,7 +9,7 @@ load helpers
 bats_require_minimum_version 1.5.0
 
 QUICK=(-q --rating-sweeps 2 --rating-burn-in 0 --rating-samples 1)
-BLEND=(--model blend) # the pipeline's default
+BLEND=(--model blend --serve-dim 32) # the pipeline's default (its served, compact form)
 
 # lists MODEL TRAIN USERS K: top-K lists of USERS (space-separated) from MODEL
 lists() {

@@ -218,6 +218,7 @@ section_serve() {
 	serve_stop
 
 	foldin_flood
+	todays_form "$run"
 	# a lever: worker threads (each one a database connection), saturated
 	local th
 	for th in 2 4 8; do
@@ -261,6 +262,48 @@ foldin_flood() {
 				"$WORK/flood.json")"
 		serve_stop
 	done
+}
+
+# Issue 28's lever: today's form beside the served one. The pipeline serves the blend
+# in its compact form (ml-train --serve-dim 32); the same blend at its full width
+# (401 dims), trained on the same split and loaded as model "blend401", is measured
+# with the same figures: floor (c), unloaded, saturated and 80 % Poisson.
+# compact_rows LABEL MODEL USERS ITEMS: the figures of one form
+compact_rows() {
+	local label=$1 model=$2 sat r
+	user_recs_sql "$3" "$4" :uid 10 | recs_script 943 >"$WORK/recs_$model.sql"
+	fig "form: (c) database floor, $label, 8 clients" \
+		"$(pgbench_run "$WORK/recs_$model.sql" 8 "$D_SAT")"
+	serve_start "$model"
+	fig "form: /recommendations, $label, unloaded" \
+		"$(loadgen_run '/recommendations/{id}?k=10' 943 1 0 "$D_UNL")"
+	sat=$(under_load wrk_run '/recommendations/{id}?k=10' 943 2 8 "$D_SAT")
+	fig "form: /recommendations, $label, saturated" "$sat"
+	r=$(jq '.rps * 0.8 | floor' <<<"$sat")
+	fig "form: /recommendations, $label, open loop at 80 % of saturation, Poisson arrivals" \
+		"$(under_load loadgen_run '/recommendations/{id}?k=10' 943 16 "$r" "$D_OPEN" --poisson |
+			jq -c '. + {percent_of_saturation: 80}')"
+	serve_stop
+}
+
+todays_form() {
+	local run=$1 v u i
+	[ -s "$run/train.tsv" ] || die "no run directory with train.tsv: run the pipeline part first"
+	"$BIN/ml-train" -q --model blend <"$run/train.tsv" >"$WORK/blend401.lfe"
+	v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'blend401'")
+	"$BIN/ml-pgload" -q --model-name blend401 --load "$v" --switch <"$WORK/blend401.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --model-name blend401 --prune --keep 1 >/dev/null
+	read -r u i <<<"$(set_tables lensflow)"
+	compact_rows "served form" lensflow "$u" "$i"
+	read -r u i <<<"$(set_tables blend401)"
+	compact_rows "lever: today's form (401 dims)" blend401 "$u" "$i"
+}
+
+# the rows of today's form and the served one alone (results/compact.json)
+section_compact() {
+	start_section compact
+	todays_form "$(ls -d "$LENSFLOW_HOME"/runs/*/ | tail -1)"
+	finish_section
 }
 
 # the flood rows alone, against the serving set of the pipeline part

@@ -23,6 +23,7 @@
 #include "pg.h"
 #include "pgload.h"
 #include "store.h"
+#include "store_compact.h"
 #include "tsv.h"
 #include "util.h"
 
@@ -155,6 +156,11 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 	store_set_names(o->model, o->version, &names);
 	foldin = model_params_dumps(ms->has_foldin ? &ms->foldin : NULL,
 				    ms->has_blend ? &ms->blend : NULL, ms->ease ? names.foldin : NULL);
+	if (foldin && ms->fold) { /* the compact form's tables (lib/store_compact.h) */
+		char *with = store_compact_foldin(foldin, o->model, o->version, ms->wdim);
+		free(foldin);
+		foldin = with;
+	}
 	if (!foldin) {
 		lf_fail(err, EX_SOFTWARE, "out of memory");
 		goto out;
@@ -165,6 +171,8 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 		.users = ms->users,
 		.items = ms->items,
 		.ease = ms->ease,
+		.fold = ms->fold,
+		.map = ms->map,
 		.dim = ms->dim,
 		.ddim = ms->ddim,
 		.hnsw = d.hnsw,

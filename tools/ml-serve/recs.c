@@ -153,10 +153,13 @@ int rec_new_user(struct req *rq)
 	}
 	int rc;
 	size_t *rows = calloc(nu.n, sizeof *rows);
-	double *vec = calloc(s->dim, sizeof *vec);
+	/* the compact form folds in at the full width, then maps (compactform.h) */
+	size_t wdim = s->compact.present ? s->compact.wdim : s->dim;
+	const double *fitems = s->compact.present ? s->compact.fold : s->items;
+	double *vec = calloc(s->dim, sizeof *vec), *full = calloc(wdim, sizeof *full);
 	struct buf unknown = {0}, v = {0}, ex = {0};
 	size_t n_unknown = 0;
-	if (!rows || !vec) {
+	if (!rows || !vec || !full) {
 		rc = reply_unavailable(rq, "out of memory");
 		goto out;
 	}
@@ -174,10 +177,14 @@ int rec_new_user(struct req *rq)
 	}
 	lf_error err = {0};
 	double start = now_seconds();
-	if (model_fold_solve(&s->fold, s->items, s->n_items, s->dim, rows, nu.n, vec, &err) < 0) {
+	if (model_fold_solve(&s->fold, fitems, s->n_items, wdim, rows, nu.n, full, &err) < 0) {
 		rc = reply_unavailable(rq, err.msg);
 		goto out;
 	}
+	if (s->compact.present)
+		compactform_map(&s->compact, full, s->dim, vec);
+	else
+		memcpy(vec, full, s->dim * sizeof *vec);
 	metrics_inference(now_seconds() - start);
 	buf_puts(&v, "[");
 	for (size_t j = 0; j < s->dim; j++)
@@ -202,6 +209,7 @@ out:
 	buf_free(&ex);
 	free(rows);
 	free(vec);
+	free(full);
 	snapshot_release(s);
 	new_user_free(&nu);
 	return rc;

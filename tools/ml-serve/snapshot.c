@@ -48,6 +48,7 @@ static void snapshot_free(struct snapshot *s)
 	free(s->items_sql);
 	free(s->dirs_sql);
 	model_fold_free(&s->fold);
+	compactform_free(&s->compact);
 	free(s);
 }
 
@@ -138,7 +139,10 @@ static int parse_set_json(struct snapshot *s, const char *metrics, const char *f
 		return lf_fail(err, EX_DATAERR, "embedding_sets.foldin of v%d is not a JSON object",
 			       s->version);
 	}
-	int rc = model_fold_parse(&s->fold, f, s->dim, err);
+	int rc = compactform_parse(&s->compact, f, s->dim, err);
+	if (rc == 0)
+		rc = model_fold_parse(&s->fold, f, s->compact.present ? s->compact.wdim : s->dim,
+				      err);
 	json_decref(f);
 	if (rc < 0)
 		return -1;
@@ -317,8 +321,12 @@ int snapshot_load(PGconn *conn, const char *model_name, struct snapshot **out, l
 		if (rc == 0)
 			rc = load_items(conn, s, err);
 		if (rc == 0)
-			rc = blendfold_load(&s->fold, conn, s->item_ids, s->n_items, s->items,
-					    s->dim, err);
+			rc = compactform_load(&s->compact, conn, s->item_ids, s->n_items, s->dim,
+					      err);
+		if (rc == 0)
+			rc = blendfold_load(&s->fold, conn, s->item_ids, s->n_items,
+					    s->compact.present ? s->compact.fold : s->items,
+					    s->compact.present ? s->compact.wdim : s->dim, err);
 		store_read_end(conn, rc == 0);
 	}
 	if (rc < 0) {

@@ -19,8 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "compactform.h"
 #include "log.h"
+#include "model.h"
 
 struct snapshot {
 	_Atomic long refs;
@@ -45,6 +46,7 @@ struct snapshot {
 	size_t row_of_n;
 	struct model_fold fold; /* a new user's solver (lib/model.h); its EASE map loaded
 				 * by blendfold_load */
+	struct compact_form compact; /* .present: folded in at its full width, then mapped */
 	size_t n_metrics;     /* offline metrics recorded with the set */
 	char **metric_names;
 	double *metric_values;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compact.h"
 #include "lfe.h"
 #include "log.h"
 #include "opts.h"
@@ -136,6 +137,11 @@ static const opts_opt options[] = {
 		    "as the model (default 0: off)"),
 	OPTS_SIZE(0, "rating-dim", &cfg.rating.dim, 1, 64, "N",
 		  "rating head factors per sample, 1..64 (default 6)"),
+	OPTS_SIZE(0, "serve-dim", &cfg.serve_dim, 0, LFE_MAX_DIM - 1, "N",
+		  "write users and items at N dimensions: the best rank-N\n"
+		  "approximation of the model's user x movie scores, with the\n"
+		  "full-width movies (fold_items) and the map of a full-width\n"
+		  "user into it (serve_map) for new users (0: full width, the default)"),
 	OPTS_INT(0, "rating-sweeps", &cfg.rating.sweeps, 1, 100000, "N",
 		 "rating head Gibbs sweeps (default 60)"),
 	OPTS_INT(0, "rating-burn-in", &cfg.rating.burn_in, 0, 100000, "N",
@@ -249,7 +255,8 @@ static int run(train_config *c, int want_auto, const char *out, const char *loss
 		log_info("--model auto: %s", c->auto_rule);
 	}
 	openblas_set_num_threads(c->threads > 1 ? c->threads - 1 : 1);
-	if (train_all(&d, c, &res, err) < 0 || train_to_lfe(&d, c, &res, &model, err) < 0)
+	if (train_all(&d, c, &res, err) < 0 || train_to_lfe(&d, c, &res, &model, err) < 0 ||
+	    (c->serve_dim && compact_model(&model, c->serve_dim, err) < 0))
 		goto done;
 	/* every output is complete in its temporary file before any is renamed */
 	if (losses && write_record(losses, losses_rec, &d, c, &res, &ol, err) < 0)

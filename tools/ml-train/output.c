@@ -219,6 +219,8 @@ int write_params(FILE *f, const char *name, const dataset *d, const train_config
 		fprintf(f, "blend_scale_ease\t%.9g\n", ae);
 		fprintf(f, "blend_scale_ials\t%.9g\n", ai);
 	}
+	if (c->serve_dim)
+		fprintf(f, "serve_dim\t%zu\n", c->serve_dim);
 	fprintf(f, "dim\t%zu\n", c->rank.dim);
 	fprintf(f, "lr\t%.9g\n", c->rank.lr);
 	fprintf(f, "user_l2\t%.9g\n", c->rank.user_l2);

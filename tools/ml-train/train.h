@@ -51,6 +51,7 @@ typedef struct train_config {
 	int threads;
 	int mf_off;	       /* blend of EASE and iALS alone (w_e + w_i = 1), no softmax MF */
 	const char *auto_rule; /* set by auto_choose: why --model auto chose this */
+	size_t serve_dim;   /* > 0: users and items written at this width (compact.h) */
 } train_config;
 
 /* The softmax MF is trained (alone, or in the blend). */
