@@ -269,7 +269,6 @@ FUZZ_LIBA := $(FUZZ_BUILD)/liblensflow.a
 # the tools' parts a target calls (their main.o never; routes.c is included by serve_path)
 fuzz_tool_obj = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out %/main.c $(2),$(wildcard tools/$(1)/*.c)))
 FUZZ_OBJ_serve_body := $(call fuzz_tool_obj,ml-serve)
-FUZZ_OBJ_utf8_valid := $(call fuzz_tool_obj,ml-serve)
 FUZZ_OBJ_serve_path := $(call fuzz_tool_obj,ml-serve,tools/ml-serve/routes.c)
 FUZZ_OBJ_mlflow_answer := $(call fuzz_tool_obj,ml-mlflow-log)
 FUZZ_OBJ_mlflow_inputs := $(call fuzz_tool_obj,ml-mlflow-log)

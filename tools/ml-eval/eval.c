@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "ranking.h"
 #include "model.h"
 #include "rng.h"
 #include "util.h"
@@ -119,7 +119,7 @@ static int rank_block(const scorer *s, state *st, const int32_t *ids, const long
 		for (; st->at_tr < st->n_tr && st->tr[st->at_tr].user == ids[r]; st->at_tr++)
 			if (st->tr[st->at_tr].item >= 0)
 				sc[st->tr[st->at_tr].item] = -INFINITY;
-		long got = topk_select(sc, n, k, top);
+		long got = rank_topk(sc, n, k, top);
 		if (got < 0)
 			return lf_fail(err, got == -1 ? EX_DATAERR : EX_SOFTWARE,
 				       got == -1 ? "the model's scores of user %d are not finite"
@@ -173,7 +173,7 @@ static int add_rmse(const lfe *model, const ratings *test, double lo, metric_set
 		free(im);
 		return lf_fail(err, EX_SOFTWARE, "out of memory indexing the rating tables");
 	}
-	rmse_acc acc = {0};
+	rank_rmse acc = {0};
 	for (size_t j = 0; j < test->n; j++) {
 		long u = find(um, ru->rows, test->rows[j].user);
 		long i = find(im, ri->rows, test->rows[j].item);
@@ -184,11 +184,11 @@ static int add_rmse(const lfe *model, const ratings *test, double lo, metric_set
 		double dot = 0;
 		for (size_t c = 0; c < ru->dim; c++)
 			dot += (double)x[c] * y[c];
-		rmse_add(&acc, dot, test->rows[j].rating, lo, RATING_MAX);
+		rank_rmse_add(&acc, dot, test->rows[j].rating, lo, RATING_MAX);
 	}
 	free(um);
 	free(im);
-	if (acc.n && metrics_set(out, "rmse", rmse_value(&acc)) < 0)
+	if (acc.n && metrics_set(out, "rmse", rank_rmse_value(&acc)) < 0)
 		return lf_fail(err, EX_SOFTWARE, "out of memory for the metrics");
 	return 0;
 }

@@ -33,7 +33,7 @@ int serve_reload(struct serve_app *app, PGconn *conn, int from_poll, int *prev, 
 	if (served == *prev) {
 		/* A poll that finds nothing new is not a reload. */
 		if (!from_poll)
-			metrics_reload(RELOAD_UNCHANGED);
+			prom_reload(RELOAD_UNCHANGED);
 		pthread_mutex_unlock(&app->reload_lock);
 		return 0;
 	}
@@ -49,14 +49,14 @@ int serve_reload(struct serve_app *app, PGconn *conn, int from_poll, int *prev, 
 		 s->model_name, s->version, was, s->n_items, s->n_users, s->dim,
 		 now_seconds() - start);
 	snapshot_publish(s);
-	metrics_reload(RELOAD_SUCCESS);
+	prom_reload(RELOAD_SUCCESS);
 	rc = 0;
 out:
 	/* A poll that cannot even ask (the database is down) is not a failed reload. */
 	if (rc < 0 && (loading || !from_poll))
-		metrics_reload(RELOAD_FAILURE);
+		prom_reload(RELOAD_FAILURE);
 	if (loading)
-		metrics_db(Q_LOAD, now_seconds() - start);
+		prom_db(Q_LOAD, now_seconds() - start);
 	pthread_mutex_unlock(&app->reload_lock);
 	return rc;
 }
@@ -78,19 +78,19 @@ static void poll_once(struct serve_app *app, PGconn **conn, double *expires, int
 		if (*failing)
 			log_info("the served set is loaded again");
 		*failing = 0;
-		metrics_set_ready(now != 0);
+		prom_set_ready(now != 0);
 		int standby = 0;
 		double lag = 0;
 		lf_error rerr = {0};
 		if (store_replica_state(*conn, &standby, &lag, &rerr) == 0)
-			metrics_set_replica(standby, lag);
+			prom_set_replica(standby, lag);
 		return;
 	}
 	/* A set that cannot be loaded leaves the current one served: still ready
 	 * when there is one and the database answered. */
 	int answered = *conn && err.code != EX_UNAVAILABLE;
 	struct snapshot *s = snapshot_current();
-	metrics_set_ready(answered && s != NULL);
+	prom_set_ready(answered && s != NULL);
 	snapshot_release(s);
 	if (!answered && *conn) {
 		PQfinish(*conn);
@@ -116,7 +116,7 @@ static void poll_champion(struct serve_app *app, int *failing)
 		return;
 	}
 	*failing = 0;
-	metrics_set_champion(version);
+	prom_set_champion(version);
 }
 
 static void *poll_main(void *arg)

@@ -17,7 +17,7 @@
 #endif
 
 #include "adam.h"
-#include "metrics.h"
+#include "ranking.h"
 #include "rng.h"
 #include "util.h"
 
@@ -215,7 +215,7 @@ int smf_val_ndcg(const smf_model *mdl, const csr *train, const csr *val, double 
 			float *s = S + r * ni;
 			for (size_t t = train->start[u]; t < train->start[u + 1]; t++)
 				s[train->col[t]] = -INFINITY;
-			if (topk_select(s, ni, VAL_K, top) < 0) {
+			if (rank_topk(s, ni, VAL_K, top) < 0) {
 				rc = lf_fail(err, EX_SOFTWARE,
 					     "the model's scores are not finite; lower --lr");
 				break;
