@@ -20,6 +20,17 @@ endif
 ifeq ($(origin BIN),environment)
 undefine BIN
 endif
+# FAILALLOC=1: the allocation-failure build (test/failalloc/failalloc.c; see
+# "allocation failures" below): the ASan build, in build/failalloc.
+FAILALLOC ?=
+ifeq ($(FAILALLOC),1)
+SAN := 1
+BUILD ?= build/failalloc
+BIN ?= build/failalloc/bin
+FAILALLOC_WRAP := malloc calloc realloc strdup strndup asprintf open_memstream
+TOOL_EXTRA_OBJ := $(BUILD)/test/failalloc/failalloc.o
+LDFLAGS += $(FAILALLOC_WRAP:%=-Wl,--wrap=%)
+endif
 ifeq ($(SAN),1)
 BUILD ?= build/asan
 BIN ?= build/asan/bin
@@ -89,9 +100,9 @@ $(LIBA): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 define TOOL_RULE
-$(BIN)/$(1): $(call tool_obj,$(1)) $(LIBA)
+$(BIN)/$(1): $(call tool_obj,$(1)) $(LIBA) $(TOOL_EXTRA_OBJ)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call tool_obj,$(1)) $(LIBA) $$(LIBS_$(1)) $$(COMMON_LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call tool_obj,$(1)) $(TOOL_EXTRA_OBJ) $(LIBA) $$(LIBS_$(1)) $$(COMMON_LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call TOOL_RULE,$(t))))
 
@@ -214,6 +225,15 @@ lint: ## cppcheck and clang-tidy (.clang-tidy) over lib/ and tools/, bash -n ove
 	  xargs -P $$(nproc) -I{} clang-tidy --quiet {} -- $(CPPFLAGS) -std=c17 $(PKG_CFLAGS) 2>&1 | \
 	  grep -v -E '^[0-9]+ warnings? generated' ; test $${PIPESTATUS[1]} -eq 0
 	for f in scripts/* test/run; do bash -n $$f || exit 1; done
+
+# ---- allocation failures (SQLite's test_malloc idea)
+# `make FAILALLOC=1 failalloc-tools`: the tools of test/bats/failalloc.bats in
+# an ASan + UBSan build (build/failalloc) whose own allocations go through
+# test/failalloc/failalloc.c (-Wl,--wrap): LENSFLOW_FAIL_ALLOC=N fails the Nth.
+FAILALLOC_TOOLS := ml-fetch ml-split ml-train ml-eval ml-mlflow-log ml-pgload
+.PHONY: failalloc-tools
+failalloc-tools:
+	@$(MAKE) -s --no-print-directory FAILALLOC=1 $(FAILALLOC_TOOLS:%=build/failalloc/bin/%)
 
 PREFIX ?= /usr/local
 install: tools ## install the tools into $(PREFIX)/bin

@@ -66,7 +66,7 @@ int rank_eval_init(rank_eval *e, size_t k, size_t n_items, lf_error *err)
 	e->ideal = lf_calloc(k, sizeof *e->ideal);
 	if (!e->seen || !e->ideal) {
 		rank_eval_free(e);
-		return lf_fail(err, EX_SOFTWARE, "out of memory for %zu catalogue flags", n_items);
+		return lf_fail(err, EX_OSERR, "out of memory for %zu catalogue flags", n_items);
 	}
 	double dcg = 0;
 	for (size_t j = 0; j < k; j++) {
