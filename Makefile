@@ -55,7 +55,7 @@ LDFLAGS += $(SANFLAGS)
 BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 COMMON_LIBS := -lz -lm
 
-LIBS_ml-fetch := -lcurl -lzip
+LIBS_ml-fetch := -lcurl -lzip -lpq
 LIBS_ml-split :=
 LIBS_ml-train := $(BLAS_LIBS) -lpthread
 LIBS_ml-eval := $(BLAS_LIBS) -ljansson -lpthread
@@ -137,6 +137,8 @@ SEED ?= 42
 MODEL_NAME ?= lensflow
 EXPERIMENT ?= lensflow
 TRAIN_FLAGS ?=
+# ml-eval ranks at most this many test users (a seeded sample; all of ML-100k's 943)
+EVAL_USERS ?= 20000
 # DATASET: the MovieLens release (ml-fetch --dataset): ml-100k, ml-1m, ml-10m,
 # ml-20m, ml-25m, ml-32m, ml-latest-small; recorded as the run's `dataset` param.
 DATASET ?= ml-100k
@@ -174,7 +176,7 @@ pipeline: services-up ## fetch → split → train → evaluate → register →
 	cat $$run/pipeline.json
 
 ifdef W
-export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS GIT_COMMIT DATASET
+export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS EVAL_USERS GIT_COMMIT DATASET
 export BIN := $(abspath $(BIN))
 STEP := scripts/pipeline-step
 run-chain: $(W)/pipeline.json
@@ -328,13 +330,16 @@ $(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIBA) $$(FUZZ_OBJ_$$*)
 # `make bench`: the measurements of issue 16 in one run (test/bench/run), written to
 # test/bench/results/*.json and rendered into test/bench/results/README.md. The
 # bench has its own $LENSFLOW_HOME (.lensflow/bench) so the user's state is never touched.
-# Sub-targets run one part: bench-pipeline, bench-serve, bench-scale, bench-ingest,
-# bench-profile, bench-python (the Python service of 118e941; its install takes minutes).
+# Sub-targets run one part: bench-pipeline, bench-serve, bench-catalogue (serving at
+# synthetic catalogue sizes), bench-ingest, bench-profile, bench-python (the Python service
+# of 118e941; its install takes minutes). `make bench-scale` (not in `make bench`: about
+# 40 min on 2 cores) runs synthetic releases of 100k, 1M, 10M and 25M ratings through every
+# stage and writes test/bench/results/scale-growth.{json,md,svg} (BENCH_GROWTH="1m 10m" for fewer).
 BENCH_HOME ?= $(CURDIR)/.lensflow/bench
 BENCH_SRC := $(wildcard test/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:test/bench/%.c=$(BUILD)/bench/%)
-BENCH_PARTS := pipeline serve scale ingest profile python
-.PHONY: bench bench-build bench-report $(BENCH_PARTS:%=bench-%)
+BENCH_PARTS := pipeline serve catalogue scale ingest profile python
+.PHONY: bench bench-build bench-report bench-replicas $(BENCH_PARTS:%=bench-%)
 $(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lpq -lpthread $(COMMON_LIBS)
@@ -342,7 +347,7 @@ $(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
 $(BUILD)/bench/minserve: $(BUILD)/test/bench/minserve.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb -lpq -lpthread $(COMMON_LIBS)
-bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen
+bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen $(BUILD)/test-tools/lfe-half
 bench: ## benchmarks of issue 16 → test/bench/results/ (about 20 min)
 	@scripts/deps >&2
 	@$(MAKE) -s --no-print-directory bench-build
@@ -350,6 +355,9 @@ bench: ## benchmarks of issue 16 → test/bench/results/ (about 20 min)
 $(BENCH_PARTS:%=bench-%): bench-%:
 	@$(MAKE) -s --no-print-directory bench-build
 	@LENSFLOW_HOME=$(BENCH_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) TRAIN_FLAGS="$(TRAIN_FLAGS)" test/bench/run $*
+bench-replicas: bench-build ## one ml-serve on one hot standby: req/s, CPU per request → test/bench/results/replicas.json
+	@LENSFLOW_HOME=$(CURDIR)/.lensflow/bench-replicas BUILD=$(BUILD) BIN=$(abspath $(BIN)) \
+	  TRAIN_FLAGS="$(TRAIN_FLAGS)" test/bench/replicas
 bench-report: ## render test/bench/results/README.md from the JSON files
 	@test/bench/render
 
@@ -389,11 +397,11 @@ soak: ## ml-serve for SOAK_SECONDS (600) at half its saturation: errors, RSS, fd
 # is set). About 5 minutes on 2 cores.
 # scripts/tune is the hyperparameter search (validation carved from train).
 #
-# The pipeline's ranking model is ml-train's default, the blend of EASE, iALS
-# and the softmax MF (ms-stratified seed 42 NDCG@10 0.489 against the softmax
-# MF's 0.479; see quality.md): TRAIN_FLAGS stays empty, and one given on the
-# command line or in the environment (cron's retrain.env, the tests) adds to
-# it (`--model softmax-mf` for the others).
+# The pipeline's ranking model is `--model auto`: on ML-100k the blend of EASE,
+# iALS and the softmax MF (ml-train's default), byte for byte (ms-stratified seed
+# 42 NDCG@10 0.489 against the softmax MF's 0.479; see quality.md); past 2M
+# ratings EASE + iALS (docs/scale.md). A TRAIN_FLAGS given on the command line or
+# in the environment (cron's retrain.env, the tests) is used as it is.
 #
 # It is served in its compact form (issue 28): --serve-dim 32, the rank-32
 # approximation of the blend's 401-dimension scores, chosen by scripts/serve-dim
@@ -402,7 +410,7 @@ soak: ## ml-serve for SOAK_SECONDS (600) at half its saturation: errors, RSS, fd
 # 0.4902 against the full width's 0.4907 (test/bench/results/quality-compact.md).
 # Only the Makefile's empty default is replaced: a TRAIN_FLAGS given is used as is.
 ifeq ($(origin TRAIN_FLAGS),file)
-TRAIN_FLAGS := --serve-dim 32
+TRAIN_FLAGS := --model auto --serve-dim 32
 endif
 .PHONY: quality
 quality: deps ## model quality over seeds 42..46, anchors beside ours → test/bench/results/quality.*

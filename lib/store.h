@@ -83,6 +83,8 @@ struct store_set {
 	const lfe_table *fold, *map;  /* the compact form (store_compact.h), or NULL */
 	uint32_t dim, ddim;           /* ranking and direction dimensions */
 	int hnsw;                     /* HNSW indexes on items and dirs */
+	int halfvec;                  /* users, items and dirs as halfvec (pgvector >= 0.7):
+				       * COPY'd as vector, then converted */
 	const char *run_id;           /* or NULL */
 	const char *metrics_json;     /* "{}" at least */
 	const char *foldin_json;      /* model.h's embedding_sets.foldin */
@@ -158,10 +160,10 @@ void store_read_end(PGconn *c, int commit);
 
 /* The version `serving` points at for model (0 when none). */
 int store_served_version(PGconn *c, const char *model, int *version, lf_error *err);
-/* The served set's row, text: version, dim, users_table, items_table,
+/* Set `version`'s row, text: version, dim, users_table, items_table,
  * directions_table, run_id ('' when none), metrics (JSON), foldin (JSON);
- * zero rows when nothing is served. */
-PGresult *store_served_set(PGconn *c, const char *model, lf_error *err);
+ * zero rows when it is not loaded. (Which versions serve: store_serving.h.) */
+PGresult *store_set_row(PGconn *c, const char *model, int version, lf_error *err);
 /* Binary rows: the users' ids (int4) in order; the movies (int4 id, vector,
  * text title or NULL when not in the catalogue) in id order; the EASE
  * fold-in map (int4 id, vector) in id order, from its raw table name. */

@@ -161,16 +161,17 @@ int store_served_version(PGconn *c, const char *model, int *version, lf_error *e
 	return 0;
 }
 
-PGresult *store_served_set(PGconn *c, const char *model, lf_error *err)
+PGresult *store_set_row(PGconn *c, const char *model, int version, lf_error *err)
 {
-	const char *params[1] = {model};
+	char ver[16];
+	snprintf(ver, sizeof ver, "%d", version);
+	const char *params[2] = {model, ver};
 	PGresult *r = PQexecParams(
 		c,
 		"SELECT e.version, e.dim, e.users_table, e.items_table, e.directions_table,"
 		" coalesce(e.run_id, ''), e.metrics::text, e.foldin::text"
-		" FROM serving s JOIN embedding_sets e USING (model_name, version)"
-		" WHERE s.model_name = $1",
-		1, NULL, params, NULL, NULL, 0);
+		" FROM embedding_sets e WHERE e.model_name = $1 AND e.version = $2",
+		2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)
 		return r;
 	PQclear(r);
@@ -193,7 +194,7 @@ PGresult *store_set_items(PGconn *c, const char *items_sql, lf_error *err)
 {
 	char sql[512];
 	if (snprintf(sql, sizeof sql,
-		     "SELECT v.movie_id, v.embedding, m.title FROM %s v LEFT JOIN movies m "
+		     "SELECT v.movie_id, v.embedding::vector, m.title FROM %s v LEFT JOIN movies m "
 		     "USING (movie_id) ORDER BY v.movie_id",
 		     items_sql) >= (int)sizeof sql) {
 		lf_fail(err, EX_DATAERR, "the set's table names are too long");

@@ -110,6 +110,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     PRIMARY KEY (user_id, movie_id, rated_at)
 );
 CREATE INDEX IF NOT EXISTS feedback_rated_at ON feedback (rated_at);
+CREATE INDEX IF NOT EXISTS feedback_request ON feedback (request_id) WHERE request_id IS NOT NULL;
 
 -- What was served: one row per ranked answer, written by ml-serve off the
 -- request path (binary COPY in batches). user_id NULL: a new user's answer

@@ -78,8 +78,11 @@ setup_file() {
 	"$BIN/ml-fetch" --source "$DATA" movies >"$d/movies.tsv" 2>/dev/null
 	"$BIN/ml-train" -q --model softmax-mf --dim 8 --epochs 2 --threads 1 --seed 1 \
 		<"$d/ratings.tsv" >"$d/v1.lfe"
+	"$BIN/ml-train" -q --model softmax-mf --dim 8 --epochs 2 --threads 1 --seed 2 \
+		<"$d/ratings.tsv" >"$d/v2.lfe"
 	"$BIN/ml-pgload" -q --catalogue --movies "$d/movies.tsv" --ratings "$d/ratings.tsv" >/dev/null
 	"$BIN/ml-pgload" -q --load 1 --switch <"$d/v1.lfe" >/dev/null
+	"$BIN/ml-pgload" -q --load 2 <"$d/v2.lfe" >/dev/null
 	PORT=$(free_port)
 	export PORT URL=http://127.0.0.1:$PORT
 	LENSFLOW_FEEDBACK_TOKEN=$FTOKEN LENSFLOW_ADMIN_TOKEN=$ATOKEN MLFLOW_TRACKING_URI='' \
@@ -424,4 +427,207 @@ wait_row() {
 	for u in 1 2 3; do curl -sf "http://127.0.0.1:$port/recommendations/$u?k=2" >/dev/null; done
 	stop_serve off # at once: the 1 s flush has not come yet
 	assert_equal "$(sql "SELECT count(*) FROM impressions")" "$((before + 3))"
+}
+
+# ---- champion and challenger ------------------------------------------------------
+
+@test "ml-pgload --challenger: usage and data errors name the problem, change nothing" {
+	run "$BIN/ml-pgload" --challenger 2 --share 1.5
+	assert_equal "$status" 64
+	assert_output --partial "--share"
+	run "$BIN/ml-pgload" --share 0.5
+	assert_equal "$status" 64
+	run "$BIN/ml-pgload" --challenger
+	assert_equal "$status" 64
+	run "$BIN/ml-pgload" --challenger 99 --share 0.5
+	assert_equal "$status" 65
+	assert_output --partial "version 99 is not loaded"
+	run "$BIN/ml-pgload" --challenger 1 --share 0.5
+	assert_equal "$status" 65
+	assert_output --partial "is the champion"
+	assert_equal "$(sql "SELECT version, coalesce(challenger, 0), challenger_share FROM serving")" "1|0|0"
+}
+
+# arms N: GET /recommendations/u?k=3 for users 1..N into $TMP/arms (user arm version request_id)
+arms() {
+	local u
+	for u in $(seq 1 "$1"); do
+		curl -sf "$URL/recommendations/$u?k=3" | jq -r '[.user_id, .arm, .model_version, .request_id] | @tsv'
+	done >"$TMP/arms"
+}
+
+@test "a challenger at 50 %: a stable half of the users get it, each answer says its arm and version" {
+	run "$BIN/ml-pgload" --challenger 2 --share 0.5
+	assert_success
+	assert_output "challenger 2 share 0.5"
+	local i
+	for i in $(seq 50); do
+		[ "$(curl -s "$URL/model" | jq -r '.challenger.version')" = 2 ] && break
+		sleep 0.1
+	done
+	http GET /model
+	jq -e '.version == "1" and .challenger.version == "2" and .challenger.share == 0.5' <<<"$BODY"
+	[ "$(curl -s "$URL/metrics" | awk '$1 == "lensflow_serving_challenger_version" {print $2}')" = 2 ]
+	arms 300
+	cp "$TMP/arms" "$TMP/arms1"
+	# every answer's version is its arm's
+	assert_equal "$(awk -F'\t' '!(($2 == "champion" && $3 == 1) || ($2 == "challenger" && $3 == 2))' \
+		"$TMP/arms" | wc -l)" 0
+	# about half (binomial, 300 users: 0.5 +- 0.12 is beyond 4 standard deviations)
+	run awk -F'\t' '$2 == "challenger" { c++ } END { print c; exit !(c >= 114 && c <= 186) }' "$TMP/arms"
+	assert_success
+	# the same users again: the same arms
+	arms 300
+	assert_equal "$(cut -f1,2 "$TMP/arms")" "$(cut -f1,2 "$TMP/arms1")"
+	# the impressions say the same
+	sleep 1.5
+	cut -f4,2,3 "$TMP/arms" | awk -F'\t' '{ print $3 "\t" $1 "\t" $2 }' | sort >"$TMP/want"
+	sql "SELECT request_id, arm, model_version FROM impressions
+		WHERE request_id IN ($(cut -f4 "$TMP/arms" | sed "s/.*/'&'/" | paste -sd,))" |
+		tr '|' '\t' | sort >"$TMP/got"
+	assert_equal "$(cat "$TMP/got")" "$(cat "$TMP/want")"
+}
+
+@test "a new user's arm comes from the request: the same ratings, the same arm" {
+	local body='{"ratings": [{"movie_id": 1, "rating": 5}, {"movie_id": 7, "rating": 3}], "k": 3}' a b i
+	for i in 1 2 3; do
+		curl -sf -X POST -H 'Content-Type: application/json' --data-binary "$body" \
+			"$URL/recommendations" | jq -r '.arm + " " + .model_version'
+	done >"$TMP/new"
+	assert_equal "$(sort -u "$TMP/new" | wc -l)" 1
+	# over many different requests both arms answer
+	for i in $(seq 1 40); do
+		curl -sf -X POST -H 'Content-Type: application/json' \
+			--data-binary "{\"ratings\": [{\"movie_id\": $i, \"rating\": 4}], \"k\": 2}" \
+			"$URL/recommendations" | jq -r .arm
+	done | sort -u >"$TMP/arms-new"
+	assert_equal "$(paste -sd' ' "$TMP/arms-new")" "challenger champion"
+}
+
+@test "--challenger none: everyone gets the champion; --switch to the challenger promotes it" {
+	run "$BIN/ml-pgload" --challenger none
+	assert_success
+	assert_output "challenger none"
+	local i
+	for i in $(seq 50); do
+		[ "$(curl -s "$URL/model" | jq -r '.challenger')" = null ] && break
+		sleep 0.1
+	done
+	arms 40
+	assert_equal "$(cut -f2,3 "$TMP/arms" | sort -u)" "$(printf 'champion\t1')"
+	run "$BIN/ml-pgload" --challenger 2 --share 0.3
+	assert_success
+	run "$BIN/ml-pgload" --switch 2
+	assert_success
+	assert_equal "$(sql "SELECT version, coalesce(challenger, 0), challenger_share FROM serving")" "2|0|0"
+	for i in $(seq 50); do
+		[ "$(curl -s "$URL/model" | jq -r '.version + " " + (.challenger | tostring)')" = "2 null" ] && break
+		sleep 0.1
+	done
+	arms 40
+	assert_equal "$(cut -f2,3 "$TMP/arms" | sort -u)" "$(printf 'champion\t2')"
+	# --switch N --challenger M in one go
+	run "$BIN/ml-pgload" --switch 1 --challenger 2 --share 0.1
+	assert_success
+	assert_equal "$(sql "SELECT version, challenger, challenger_share FROM serving")" "1|2|0.1"
+	run "$BIN/ml-pgload" --challenger none
+	assert_success
+}
+
+@test "the schema's migration adds the challenger to an existing serving table, keeping its row" {
+	local db="${LENSFLOW_PG_URL_BASE}/lensflow_test_feedback_migrate"
+	"$PG_BIN/psql" -q -X "$LENSFLOW_PG_ADMIN_URL" \
+		-c 'DROP DATABASE IF EXISTS lensflow_test_feedback_migrate WITH (FORCE)' \
+		-c 'CREATE DATABASE lensflow_test_feedback_migrate' >/dev/null
+	# the schema as it was before the challenger (sql/schema.sql up to the living-data part)
+	sed '/^-- ---- living data/,$d' "$REPO/sql/schema.sql" >"$TMP/old.sql"
+	run grep -c challenger "$TMP/old.sql"
+	assert_output 0
+	"$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 "$db" -f "$TMP/old.sql" \
+		-c "INSERT INTO embedding_sets (model_name, version, dim, n_users, n_items, checksum,
+			index_kind, users_table, items_table, directions_table, loaded_at)
+			VALUES ('lensflow', 4, 2, 0, 0, 'x', 'none', 'u', 'i', 'd', now())" \
+		-c "INSERT INTO serving VALUES ('lensflow', 4, now())" >/dev/null
+	DATABASE_URL=$db run "$BIN/ml-pgload" --serving
+	assert_success
+	assert_output 4
+	assert_equal "$(DATABASE_URL=$db sql "SELECT version, challenger IS NULL, challenger_share FROM serving")" "4|t|0"
+	assert_equal "$(DATABASE_URL=$db sql "SELECT count(*) FROM feedback")" 0
+}
+
+# ---- online evaluation ----------------------------------------------------------------
+
+# online_oracle: per version and arm, "version arm impressions hits" of the last day's answers,
+# computed here from the tables (psql rows, awk): a hit is a rating by the answer's user, or
+# carrying its request id, of one of its first 10 movies, from the second it was served to a day after.
+online_oracle() {
+	sql "SELECT user_id, movie_id, extract(epoch FROM rated_at), coalesce(request_id, '')
+		FROM feedback" >"$TMP/fb.rows"
+	sql "SELECT request_id, extract(epoch FROM served_at), coalesce(user_id, 0), model_version, arm,
+		array_to_string(movie_ids, ',') FROM impressions
+		WHERE model_name = 'lensflow' AND served_at > now() - interval '86400 seconds'" >"$TMP/imp.rows"
+	awk -F'|' 'NR == FNR { u[$1 "," $2] = u[$1 "," $2] " " $3; if ($4 != "") r[$4 "," $2] = r[$4 "," $2] " " $3; next }
+		function within(list, from, to,   n, t, i) {
+			n = split(list, t, " ")
+			for (i = 1; i <= n; i++) if (t[i] + 0 >= from && t[i] + 0 <= to) return 1
+			return 0
+		}
+		{
+			from = int($2); to = $2 + 86400; n = split($6, m, ","); hit = 0
+			for (i = 1; i <= n && i <= 10; i++)
+				if (($3 > 0 && within(u[$3 "," m[i]], from, to)) || within(r[$1 "," m[i]], from, to)) hit = 1
+			k = $4 " " $5; imp[k]++; hits[k] += hit
+		}
+		END { for (k in imp) print k, imp[k], hits[k] }' "$TMP/fb.rows" "$TMP/imp.rows" | sort
+}
+
+@test "lensflow_online_hit_rate and _impressions equal what the tables say" {
+	local u m rid body want got i
+	# 30 answers; feedback on the first movie of every third one, by user id or by request id
+	for u in $(seq 401 430); do
+		body=$(curl -sf "$URL/recommendations/$u?k=5")
+		m=$(jq -r '.items[0].movie_id' <<<"$body")
+		rid=$(jq -r .request_id <<<"$body")
+		if [ $((u % 3)) = 0 ]; then
+			feedback "{\"user_id\": $u, \"movie_id\": $m, \"rating\": 4}"
+			assert_equal "$CODE" 202
+		elif [ $((u % 3)) = 1 ] && [ $((u % 2)) = 0 ]; then
+			feedback "{\"user_id\": 999000, \"movie_id\": $m, \"rating\": 2.5, \"request_id\": \"$rid\"}"
+			assert_equal "$CODE" 202
+		fi
+	done
+	sleep 2.5 # the impressions written (1 s), a poll's aggregate after them (0.5 s)
+	want=$(online_oracle | awk '$1 == 1 && $2 == "champion" { printf "%d %.6f", $3, $4 / $3 }')
+	got=$(curl -s "$URL/metrics" | awk '$1 == "lensflow_online_impressions{arm=\"champion\"}" { n = $2 }
+		$1 == "lensflow_online_hit_rate{arm=\"champion\"}" { r = $2 } END { printf "%d %.6f", n, r }')
+	echo "want $want got $got"
+	assert_equal "$got" "$want"
+	# the hits are there: 10 by user id, 5 by request id at least
+	[ "$(awk '{ print $2 }' <<<"$got" | awk '{ print ($1 > 0) }')" = 1 ]
+}
+
+@test "ml-fetch --source postgresql://: ratings with the feedback applied (the latest event wins)" {
+	# user 1 rated movie 1 (5 stars) and movie 2 (3 stars) in the catalogue, long ago
+	feedback '{"events": [{"user_id": 1, "movie_id": 1, "rating": 2, "timestamp": 2000000000},
+		{"user_id": 1, "movie_id": 2, "rating": 4.5, "timestamp": 800000000},
+		{"user_id": 1, "movie_id": 1, "rating": 1.5, "timestamp": 1999999999}]}'
+	assert_equal "$CODE" 202
+	run "$BIN/ml-fetch" --source "$SERVE_DB_URL" ratings
+	assert_success
+	printf '%s\n' "$output" | grep -v '^ml-fetch: ' >"$TMP/r.tsv"
+	assert_equal "$(awk -F'\t' '$1 == 1 && $2 == 1' "$TMP/r.tsv")" "$(printf '1\t1\t2\t2000000000')"
+	assert_equal "$(awk -F'\t' '$1 == 1 && $2 == 2' "$TMP/r.tsv")" "$(printf '1\t2\t3\t876893171')"
+	# one row per (user, movie): the catalogue's plus the pairs only feedback has
+	assert_equal "$(wc -l <"$TMP/r.tsv")" "$(sql "SELECT count(*) FROM (SELECT user_id, movie_id FROM ratings
+		UNION SELECT user_id, movie_id FROM feedback) p")"
+	assert_equal "$(awk -F'\t' '$1 == 990001' "$TMP/r.tsv" | wc -l)" 500
+	run "$BIN/ml-fetch" --source "$SERVE_DB_URL" feedback
+	assert_success
+	assert_line --partial "$(printf '7\t50\t4.5\t1700000000\tabc-1')"
+	run "$BIN/ml-fetch" --source "$SERVE_DB_URL" impressions
+	assert_success
+	run "$BIN/ml-fetch" --source "$SERVE_DB_URL" movies
+	assert_equal "$status" 64
+	run "$BIN/ml-fetch" --source "postgresql://127.0.0.1:1/none" ratings
+	assert_equal "$status" 69
 }

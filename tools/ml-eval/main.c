@@ -13,6 +13,7 @@
 #include "eval.h"
 #include "lfe.h"
 #include "log.h"
+#include "online.h"
 #include "opts.h"
 #include "tsv.h"
 #include "util.h"
@@ -24,13 +25,15 @@ static struct {
 	int json, baseline, lists;
 	size_t k, n_users;
 	int64_t seed;
+	int online;
+	const char *impressions_path, *feedback_path, *window;
 } args = {.k = 10, .seed = 42};
 
 static const opts_opt options[] = {
-	{.type = OPTS_T_STRING, .long_name = "train", .value = &args.train_path, .argh = "FILE",
-	 .flags = OPTS_REQUIRED, .help = "the ratings the model was trained on (excluded from lists)"},
-	{.type = OPTS_T_STRING, .long_name = "test", .value = &args.test_path, .argh = "FILE",
-	 .flags = OPTS_REQUIRED, .help = "the held-out ratings (relevant items, RMSE pairs)"},
+	OPTS_STRING(0, "train", &args.train_path, "FILE",
+		    "the ratings the model was trained on (excluded from lists)"),
+	OPTS_STRING(0, "test", &args.test_path, "FILE",
+		    "the held-out ratings (relevant items, RMSE pairs)"),
 	OPTS_SIZE(0, "k", &args.k, 1, 100000, "N", "list length (default 10)"),
 	OPTS_CHOICE(0, "baseline", &args.baseline, baselines, "popularity",
 		    "rank movies by train rating count instead of a model"),
@@ -43,6 +46,18 @@ static const opts_opt options[] = {
 	OPTS_SET(0, "lists", &args.lists, 1,
 		 "print each test user's list instead of the metrics:\n"
 		 "TSV user, rank, movie, score"),
+	OPTS_SET(0, "online", &args.online, 1,
+		 "what users did with what was served (the TSV of\n"
+		 "ml-fetch --source postgresql://... impressions|feedback):\n"
+		 "rows version, arm (champion|challenger|all), metric, value:\n"
+		 "impressions, users, hits@k, hit_rate@k, precision@k,\n"
+		 "mean_rating_of_hits; a hit is a rating by the answer's user\n"
+		 "(or with its request_id) of one of its first k movies, from\n"
+		 "the second it was served to --window later"),
+	OPTS_STRING(0, "impressions", &args.impressions_path, "FILE", "with --online"),
+	OPTS_STRING(0, "feedback", &args.feedback_path, "FILE", "with --online"),
+	OPTS_STRING(0, "window", &args.window, "DURATION",
+		    "with --online: 24h (default); s, m, h, d or seconds"),
 	OPTS_END,
 };
 
@@ -50,6 +65,7 @@ static const opts_cmd cmd = {
 	.prog = "ml-eval",
 	.usage = "usage: ml-eval --train FILE --test FILE [--k 10] [--json] < model.lfe\n"
 		 "       ml-eval --train FILE --test FILE --baseline popularity\n"
+		 "       ml-eval --online --impressions FILE --feedback FILE [--window 24h] [--k 10]\n"
 		 "Top-k over all movies of the model minus those the user rated in train;\n"
 		 "any test rating is relevant; users without a test rating are skipped.\n"
 		 "Prints ndcg@k, precision@k, recall@k, map@k, coverage@k, novelty@k (mean\n"
@@ -103,6 +119,48 @@ static int print_json(const metric_set *m, lf_error *err)
 	return 0;
 }
 
+/* "24h", "90m", "3600s", "2d" or seconds: a window in seconds, > 0. */
+static int parse_window(const char *s, double *out)
+{
+	size_t n = strlen(s);
+	double unit = 1;
+	char num[32];
+	if (n == 0 || n >= sizeof num)
+		return -1;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 's': unit = 1; num[n - 1] = '\0'; break;
+	case 'm': unit = 60; num[n - 1] = '\0'; break;
+	case 'h': unit = 3600; num[n - 1] = '\0'; break;
+	case 'd': unit = 86400; num[n - 1] = '\0'; break;
+	default: break;
+	}
+	double v;
+	if (parse_double(num, 1e-3, 1e9, &v) < 0)
+		return -1;
+	*out = v * unit;
+	return 0;
+}
+
+/* --online, or --train and --test: the two ways in, never mixed. */
+static int check_args(double *window_s)
+{
+	int online_opts = args.impressions_path || args.feedback_path || args.window;
+	if (args.online || online_opts) {
+		if (!args.online || !args.impressions_path || !args.feedback_path ||
+		    args.train_path || args.test_path || args.baseline || args.json || args.lists)
+			return opts_error(&cmd, "--online takes --impressions FILE and --feedback FILE "
+						"(and --k, --window), nothing else");
+		if (args.window && parse_window(args.window, window_s) < 0)
+			return opts_error(&cmd, "--window: bad value '%s' (want a duration: 24h, 90m, "
+						"3600s, 2d)", args.window);
+		return 0;
+	}
+	if (!args.train_path || !args.test_path)
+		return opts_error(&cmd, "--%s FILE is required", args.train_path ? "test" : "train");
+	return 0;
+}
+
 static int run(lf_error *err)
 {
 	ratings train = {0}, test = {0};
@@ -135,11 +193,15 @@ int main(int argc, char **argv)
 {
 	int argi, rc;
 	log_set_prog(cmd.prog);
-	if ((rc = opts_parse(&cmd, argc, argv, &argi)) != OPTS_CONTINUE)
+	double window_s = 86400;
+	if ((rc = opts_parse(&cmd, argc, argv, &argi)) != OPTS_CONTINUE || (rc = check_args(&window_s)))
 		return rc;
 	stdout_mark();
 	lf_error err = {0};
-	if (run(&err) < 0) {
+	if (args.online ? online_evaluate(args.impressions_path, args.feedback_path, window_s,
+					  (int)args.k, stdout, &err) < 0 ||
+				  close_stream(stdout, "stdout", &err) < 0
+			: run(&err) < 0) {
 		stdout_rollback();
 		log_error("%s", err.msg);
 		return err.code ? err.code : EX_SOFTWARE;

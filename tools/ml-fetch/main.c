@@ -20,6 +20,7 @@
 #include "fetch.h"
 #include "hash.h"
 #include "log.h"
+#include "store_online.h"
 #include "util.h"
 
 static const char usage[] =
@@ -42,7 +43,10 @@ static const char usage[] =
 	"                      of them (at its top or in one folder), or your own ratings file in\n"
 	"                      u.data's format (default: $LENSFLOW_DATA_URL, else the archive of\n"
 	"                      --dataset); the release is recognised by its files: u.data (100k),\n"
-	"                      ratings.dat + users.dat (1m), ratings.dat (10m), ratings.csv (20m on)\n"
+	"                      ratings.dat + users.dat (1m), ratings.dat (10m), ratings.csv (20m on);\n"
+	"                      or a postgresql:// URL: NAME is ratings (the catalogue's with the\n"
+	"                      feedback applied: the latest event per user and movie), feedback\n"
+	"                      or impressions, the living data's tables\n"
 	"      --md5 HEX       check the source file or download against this MD5\n"
 	"  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
 	"  -h, --help          this help\n"
@@ -187,6 +191,34 @@ static int check_kind(const fetch_source *src, release_kind kind, const release 
 		       "--dataset", src->label, kind_name(kind), want->name, want->name);
 }
 
+/* ml-fetch --source postgresql://... NAME: a table of the living data (db.c). */
+static int fetch_db(const char *url, const char *name, const char *md5, const char *dataset,
+		    const char *output)
+{
+	if (!store_export_known(name)) {
+		log_error("unknown NAME '%s' for a database source: ratings, feedback, impressions",
+			  name);
+		return EX_USAGE;
+	}
+	if (md5 || dataset) {
+		log_error("--md5 and --dataset are for files; a database is read as it is");
+		return EX_USAGE;
+	}
+	lf_error err = {0};
+	char *out = NULL, hex[65];
+	size_t olen = 0;
+	int rc = db_export(url, name, &out, &olen, &err);
+	if (rc == 0)
+		rc = emit(output, out, olen, hex, &err);
+	free(out);
+	if (rc) {
+		log_error("%s", err.msg);
+		return err.code ? err.code : EX_SOFTWARE;
+	}
+	log_info("sha256 %s %s", hex, name);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -227,6 +259,10 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	const char *name = optind < argc ? argv[optind] : "ratings";
+	/* a database: the living data's tables (ratings with the feedback applied) */
+	const char *db = source && source[0] ? source : getenv("LENSFLOW_DATA_URL");
+	if (db && db_url_is(db))
+		return fetch_db(db, name, md5, dataset, output);
 	if (!member_of(name)) {
 		log_error("unknown NAME '%s': ratings, movies, users, u1.base … u5.test, ua.base, "
 			  "ua.test, ub.base, ub.test",

@@ -13,7 +13,8 @@
 
 enum { MODE_LOG, MODE_GATE, MODE_PROMOTE, MODE_ROLLBACK, MODE_HISTORY, MODE_CHAMPION, MODE_INFO };
 
-static mlog_opts o = {.experiment = "lensflow", .model_name = "lensflow", .metric = "ndcg_at_10"};
+static mlog_opts o = {.experiment = "lensflow", .model_name = "lensflow", .metric = "ndcg_at_10",
+		      .min_impressions = 500, .alpha = 0.05};
 static struct {
 	int mode, verbosity;
 	const char *mode_arg;
@@ -68,6 +69,18 @@ static const opts_opt options[] = {
 	OPTS_MODE(0, "champion", &args.mode, MODE_CHAMPION, NULL, NULL, "the champion's version"),
 	OPTS_MODE(0, "version-info", &args.mode, MODE_INFO, &args.mode_arg, "N",
 		  "version, run_id, source and the run's metrics (name\\tvalue)"),
+	OPTS_SET(0, "online", &o.online, 1,
+		 "stdin is ml-eval --online's TSV: log its metrics onto each\n"
+		 "version's run as online_<metric> (the version over both\n"
+		 "arms), or with --gate M judge the challenger vM against\n"
+		 "the champion: a one-sided two-proportion z-test on\n"
+		 "hit_rate@k; pass, fail, or wait while an arm has fewer\n"
+		 "than --min-impressions answers"),
+	OPTS_I64(0, "min-impressions", &o.min_impressions, 1, INT64_MAX / 4, "N",
+		 "the online gate's minimum answers per arm (default 500)"),
+	{.type = OPTS_T_DOUBLE, .long_name = "alpha", .value = &o.alpha, .dmin = 0, .dmax = 0.5,
+	 .flags = OPTS_EXCLUSIVE, .argh = "A",
+	 .help = "the online gate's one-sided level (default 0.05)"},
 	OPTS_SET('v', "verbose", &args.verbosity, 2, "more on stderr"),
 	OPTS_SET('q', "quiet", &args.verbosity, 0, "less on stderr"),
 	OPTS_END,
@@ -80,6 +93,8 @@ static const opts_cmd cmd = {
 		 "       ml-mlflow-log --promote N [--reason TEXT]  alias champion -> vN, recorded\n"
 		 "       ml-mlflow-log --rollback [--reason TEXT]   champion -> the previous; prints it\n"
 		 "       ml-mlflow-log --history | --champion | --version-info N\n"
+		 "       ml-mlflow-log --online < online.tsv        log ml-eval --online onto each run\n"
+		 "       ml-mlflow-log --gate M --online [--min-impressions 500] [--alpha 0.05] < online.tsv\n"
 		 "\n"
 		 "Log mode reads metrics TSV (name\\tvalue) on stdin and prints TSV lines run_id,\n"
 		 "experiment_id, model_version ('@' in metric names is logged as '_at_': ndcg@10 ->\n"
@@ -121,6 +136,8 @@ static int check_args(void)
 	if (!o.model_name || !*o.model_name || !o.experiment || !*o.experiment ||
 	    !mlflow_key_valid(o.model_name))
 		return opts_error(&cmd, "the experiment and model names must be plain names");
+	if (o.online && args.mode != 0 && args.mode != MODE_GATE)
+		return opts_error(&cmd, "--online goes alone or with --gate M");
 	log_set_level(args.verbosity);
 	return 0;
 }
@@ -129,7 +146,8 @@ static int run(lf_error *err)
 {
 	switch (args.mode) {
 	case MODE_GATE:
-		return mlog_gate(&o, args.mode_arg, err);
+		return o.online ? mlog_online_gate(&o, args.mode_arg, stdin, err)
+				: mlog_gate(&o, args.mode_arg, err);
 	case MODE_PROMOTE:
 		return mlog_promote(&o, args.mode_arg, err);
 	case MODE_ROLLBACK:
@@ -141,7 +159,7 @@ static int run(lf_error *err)
 	case MODE_INFO:
 		return mlog_version_info(&o, args.mode_arg, err);
 	default:
-		return mlog_run(&o, stdin, "stdin", err);
+		return o.online ? mlog_online_log(&o, stdin, err) : mlog_run(&o, stdin, "stdin", err);
 	}
 }
 

@@ -40,6 +40,9 @@ typedef struct mlog_opts {
 	mlog_list tags;	     /* "K=V" */
 	mlog_list artifacts; /* paths */
 	int no_register;
+	int online;              /* --online: stdin is ml-eval --online's TSV */
+	int64_t min_impressions; /* the online gate's minimum answers per arm */
+	double alpha;            /* the online gate's one-sided level */
 } mlog_opts;
 
 /* Log mode: metrics TSV read from in (named in_name). Prints the TSV result. */
@@ -52,6 +55,11 @@ int mlog_rollback(const mlog_opts *o, lf_error *err);
 int mlog_history(const mlog_opts *o, lf_error *err);
 int mlog_champion(const mlog_opts *o, lf_error *err);
 int mlog_version_info(const mlog_opts *o, const char *version, lf_error *err);
+
+/* online.c: ml-eval --online's TSV from in, logged onto each version's run
+ * (prints run_id, version, metrics logged), or judged (prints pass|fail|wait). */
+int mlog_online_log(const mlog_opts *o, FILE *in, lf_error *err);
+int mlog_online_gate(const mlog_opts *o, const char *version, FILE *in, lf_error *err);
 
 /* 1 when a smaller value of metric is better (rmse*, mae*, *loss*). */
 int metric_lower_is_better(const char *metric);

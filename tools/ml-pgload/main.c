@@ -17,21 +17,28 @@
 #include "pg.h"
 #include "pgload.h"
 #include "store.h"
+#include "store_serving.h"
 #include "util.h"
 
 #define LFE_INPUT_MAX ((size_t)8 << 30)
 #define CONNECT_TIMEOUT_S 10
 
 typedef struct pgload_args {
-	int catalogue, serving, list, prune, hnsw, verbosity;
+	int catalogue, serving, list, prune, hnsw, verbosity, halfvec;
 	int switch_flag, keep_given; /* given, with or without a number */
 	int64_t load, switch_to, keep; /* 0 when no number */
 	const char *movies, *ratings, *model, *run_id, *metrics, *db;
+	const char *challenger_arg; /* --challenger M|none */
+	int64_t challenger;         /* from it: the version, or -1 for none */
+	double share;
+	int share_given;
 } pgload_args;
 
-static pgload_args args = {.hnsw = -1, .keep = 5, .model = "lensflow", .verbosity = 1};
+static pgload_args args = {.hnsw = -1, .keep = 5, .model = "lensflow", .verbosity = 1,
+			   .share = 0.1};
 
 static const opts_choice indexes[] = {{"auto", -1}, {"hnsw", 1}, {"none", 0}, {NULL, 0}};
+static const opts_choice vtypes[] = {{"vector", 0}, {"halfvec", 1}, {NULL, 0}};
 
 static const opts_opt options[] = {
 	OPTS_SET(0, "catalogue", &args.catalogue, 1,
@@ -43,6 +50,12 @@ static const opts_opt options[] = {
 	{.type = OPTS_T_I64, .long_name = "switch", .value = &args.switch_to, .imin = 1,
 	 .imax = INT32_MAX, .argh = "N", .flags = OPTS_OPTARG, .seen = &args.switch_flag,
 	 .help = "serve version N (after a load: the loaded one)"},
+	OPTS_STRING(0, "challenger", &args.challenger_arg, "M|none",
+		    "answer a stable share of users from version M beside the\n"
+		    "champion (alone, or after --switch N or --load M); none: stop"),
+	{.type = OPTS_T_DOUBLE, .long_name = "share", .value = &args.share, .dmin = 0, .dmax = 1,
+	 .argh = "S", .seen = &args.share_given,
+	 .help = "the challenger's share of users, 0..1 (default 0.1)"},
 	OPTS_SET(0, "serving", &args.serving, 1, "print the serving version (66 when none)"),
 	OPTS_SET(0, "list", &args.list, 1,
 		 "TSV: model, version, dim, users, items, index, serving,\n"
@@ -60,6 +73,9 @@ static const opts_opt options[] = {
 	OPTS_CHOICE(0, "index", &args.hnsw, indexes, "auto|hnsw|none",
 		    "HNSW indexes on items and directions; auto (default):\n"
 		    "from 20000 movies on (below, exact scans are exact and fast)"),
+	OPTS_CHOICE(0, "vector-type", &args.halfvec, vtypes, "vector|halfvec",
+		    "pgvector type of users, movies and directions: vector\n"
+		    "(float4, default) or halfvec (float2: half the bytes)"),
 	OPTS_STRING(0, "db", &args.db, "URL", "libpq URL (default $DATABASE_URL)"),
 	OPTS_SET('q', "quiet", &args.verbosity, 0, "no progress on stderr"),
 	OPTS_END,
@@ -69,8 +85,10 @@ static const opts_cmd cmd = {
 	.prog = "ml-pgload",
 	.usage = "usage: ml-pgload --catalogue --movies FILE --ratings FILE\n"
 		 "       ml-pgload --load N [--model-name NAME] [--run-id ID] [--metrics FILE]\n"
-		 "                 [--index auto|hnsw|none] [--switch] < model.lfe\n"
+		 "                 [--index auto|hnsw|none] [--vector-type vector|halfvec] [--switch]\n"
+		 "                 < model.lfe\n"
 		 "       ml-pgload --switch N | --serving | --list | --prune [--keep 5]\n"
+		 "       ml-pgload [--switch N] --challenger M|none [--share 0.1]\n"
 		 "\n"
 		 "Loads MovieLens' catalogue and model embeddings into PostgreSQL + pgvector.\n"
 		 "A model version becomes three tables lf_<model>_v<N>_{users,items,dirs}, created,\n"
@@ -88,11 +106,19 @@ static const opts_cmd cmd = {
 static int check_args(void)
 {
 	int load = args.load != 0;
+	int challenger = args.challenger_arg != NULL;
 	int modes = args.catalogue + load + (args.switch_flag && !load) + args.serving +
-		    args.list + args.prune;
+		    args.list + args.prune + (challenger && !load && !args.switch_flag);
 	if (modes != 1)
 		return opts_error(&cmd, "give exactly one of --catalogue, --load N, --switch N, "
-					"--serving, --list, --prune");
+					"--challenger M, --serving, --list, --prune");
+	if (challenger && strcmp(args.challenger_arg, "none") == 0)
+		args.challenger = -1;
+	else if (challenger && parse_i64(args.challenger_arg, 1, INT32_MAX, &args.challenger) < 0)
+		return opts_error(&cmd, "--challenger wants a version or none, not '%s'",
+				  args.challenger_arg);
+	if (args.share_given && (!challenger || args.challenger < 0))
+		return opts_error(&cmd, "--share goes with --challenger M");
 	if (args.catalogue && (!args.movies || !args.ratings))
 		return opts_error(&cmd, "--catalogue needs --movies FILE and --ratings FILE");
 	if (!args.catalogue && (args.movies || args.ratings))
@@ -157,6 +183,27 @@ static void input_free(input *in)
 		free(in->buf);
 }
 
+/* The champion switched; a challenger it replaced is no longer one. */
+static int switch_to(PGconn *c, const char *model, int32_t version, lf_error *err)
+{
+	if (store_switch(c, model, version, stdout, err) < 0)
+		return -1;
+	return store_serving_drop_promoted(c, model, err);
+}
+
+/* --challenger M (or none) with its share. */
+static int challenge(PGconn *c, const pgload_args *o, lf_error *err)
+{
+	int v = o->challenger > 0 ? (int)o->challenger : 0;
+	if (store_serving_set_challenger(c, o->model, v, o->share, err) < 0)
+		return -1;
+	if (v)
+		printf("challenger %d share %g\n", v, o->share);
+	else
+		printf("challenger none\n");
+	return 0;
+}
+
 static int run(const pgload_args *o, PGconn *c, lf_error *err)
 {
 	int loaded = 0;
@@ -171,7 +218,8 @@ static int run(const pgload_args *o, PGconn *c, lf_error *err)
 	}
 	if (o->load) {
 		input in = {0};
-		set_opts so = {o->model, (int32_t)o->load, o->run_id, o->metrics, o->hnsw};
+		set_opts so = {o->model, (int32_t)o->load, o->run_id, o->metrics, o->hnsw,
+			       o->halfvec};
 		if (input_read(&in, err) < 0)
 			return -1;
 		int rc = set_load(c, &so, in.buf, in.len, "stdin", &loaded, err);
@@ -179,12 +227,18 @@ static int run(const pgload_args *o, PGconn *c, lf_error *err)
 		if (rc < 0)
 			return -1;
 		printf("%s\n", loaded ? "loaded" : "unchanged");
-		if (o->switch_flag)
-			return store_switch(c, o->model, so.version, stdout, err);
+		if (o->switch_flag && switch_to(c, o->model, so.version, err) < 0)
+			return -1;
+		if (o->challenger_arg)
+			return challenge(c, o, err);
 		return 0;
 	}
+	if (o->switch_flag && switch_to(c, o->model, (int32_t)o->switch_to, err) < 0)
+		return -1;
+	if (o->challenger_arg)
+		return challenge(c, o, err);
 	if (o->switch_flag)
-		return store_switch(c, o->model, (int32_t)o->switch_to, stdout, err);
+		return 0;
 	if (o->serving)
 		return store_serving(c, o->model, stdout, err);
 	if (o->list)

@@ -69,7 +69,7 @@ void db_worker_close(struct worker *w)
 	if (w->conn)
 		PQfinish(w->conn);
 	w->conn = NULL;
-	w->gen = 0;
+	w->gen[0] = w->gen[1] = 0;
 	w->fixed = 0;
 	w->feedback_prepared = 0;
 	memset(w->set_prepared, 0, sizeof w->set_prepared);
@@ -100,27 +100,34 @@ static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, 
 {
 	char sql[1024];
 	if (q == Q_USER_RECS || q == Q_NEW_USER_RECS || q == Q_SIMILAR) {
-		if (w->gen != s->generation) {
-			/* Another set: its statements replace the old set's (and, simply, all). */
-			if (w->gen != 0) {
+		/* Two slots: the champion's and the challenger's statements side by side. */
+		int slot = w->gen[0] == s->generation ? 0 : w->gen[1] == s->generation ? 1 : -1;
+		if (slot < 0) {
+			slot = w->gen[0] == 0 ? 0 : w->gen[1] == 0 ? 1 : -1;
+			if (slot < 0) {
+				/* A third set: its statements replace the old sets' (and, simply, all). */
 				if (store_forget_prepared(w->conn, err) < 0)
 					return -1;
 				memset(w->set_prepared, 0, sizeof w->set_prepared);
+				w->gen[1] = 0;
 				w->fixed = 0;
+				slot = 0;
 			}
-			w->gen = s->generation;
+			w->gen[slot] = s->generation;
 		}
-		/* "%s_v%d_k%d", without printf: this runs on every ranked request */
+		/* "%s_g%d_k%d", without printf: this runs on every ranked request */
 		char v[24], kk[24];
-		size_t nl = strlen(store_query_names[q]), vl = json_int(v, s->version), kl = json_int(kk, k);
+		size_t nl = strlen(store_query_names[q]), vl = json_int(v, (int64_t)s->generation),
+		       kl = json_int(kk, k);
 		if (nl + 2 + vl + 2 + kl >= name_len)
 			return lf_fail(err, EX_SOFTWARE, "statement name too long");
 		memcpy(name, store_query_names[q], nl);
-		memcpy(name + nl, "_v", 2);
+		memcpy(name + nl, "_g", 2);
 		memcpy(name + nl + 2, v, vl);
 		memcpy(name + nl + 2 + vl, "_k", 2);
 		memcpy(name + nl + 4 + vl, kk, kl + 1);
-		if (w->set_prepared[q][k])
+		w->cur_slot = slot;
+		if (w->set_prepared[slot][q][k])
 			return 0;
 	} else {
 		snprintf(name, name_len, "%s", store_query_names[q]);
@@ -138,7 +145,7 @@ static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, 
 		return -1;
 	}
 	if (q == Q_USER_RECS || q == Q_NEW_USER_RECS || q == Q_SIMILAR)
-		w->set_prepared[q][k] = 1;
+		w->set_prepared[w->cur_slot][q][k] = 1;
 	else
 		w->fixed |= (unsigned char)(1u << q);
 	return 0;

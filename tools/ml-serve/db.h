@@ -2,10 +2,11 @@
  * db.h — PostgreSQL connections in a pool (a request takes a struct worker
  * for its run: a connection and its statements), with the
  * serving statements prepared on it lazily and named per set version and k
- * ("user_recs_v3_k10"): k is written into the text so that the planner keeps
- * a plan for it that can use an HNSW index. When the worker first sees a
- * snapshot of another generation it deallocates everything and prepares
- * again. A broken connection is closed and made again on the next request.
+ * and k ("user_recs_g3_k10", by the snapshot's generation): k is written into
+ * the text so that the planner keeps a plan for it that can use an HNSW
+ * index. A worker keeps the statements of two snapshots (the champion's and
+ * the challenger's); when it meets a third it deallocates everything and
+ * prepares again. A broken connection is closed and made again on the next request.
  *
  * Ownership: the pool owns the workers, a worker its PGconn (db_worker_close
  * frees it); a request holds one worker between db_pool_get and put. Results
@@ -30,9 +31,10 @@ struct worker {
 	const char *db_url;
 	PGconn *conn;
 	double retry_at;           /* monotonic time before which no reconnection is tried */
-	uint64_t gen;              /* snapshot generation of the prepared set statements */
+	uint64_t gen[2];           /* snapshot generations of the prepared set statements */
 	unsigned char fixed;       /* bit per fixed statement prepared */
-	unsigned char set_prepared[3][MAX_K + 1];
+	unsigned char set_prepared[2][3][MAX_K + 1];
+	int cur_slot;              /* the slot prepare() chose last */
 	unsigned char feedback_prepared; /* lib/store_feedback's insert (feedback pool) */
 	double expires;            /* monotonic time after which the connection is made anew */
 };

@@ -80,7 +80,8 @@ static int quiet_log(const struct mg_connection *conn, const char *message)
 
 static struct serve_app app = {
 	.cfg = {.threads = 16, .model_name = "lensflow", .poll_s = 10, .max_body = 65536,
-		.timeout_ms = 10000, .max_feedback_body = 262144, .impressions_queue = 16384},
+		.timeout_ms = 10000, .max_feedback_body = 262144, .impressions_queue = 16384,
+		.online_window_s = 86400},
 	.reload_lock = PTHREAD_MUTEX_INITIALIZER,
 	.poll_lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -131,6 +132,9 @@ static const opts_opt options[] = {
 		    "(default: --db), e.g. the primary when --db is a standby"),
 	OPTS_SIZE(0, "max-feedback-body", &app.cfg.max_feedback_body, 64, 64 << 20, "BYTES",
 		  "largest POST /feedback body (default 262144)"),
+	OPTS_DOUBLE(0, "online-window", &app.cfg.online_window_s, 1, 365 * 86400.0, "SECONDS",
+		    "the online gauges' window: answers served that long\n"
+		    "ago at most, hits rated that long after (default 86400)"),
 	OPTS_SIZE(0, "impressions-queue", &app.cfg.impressions_queue, 0, 1 << 22, "N",
 		  "ranked answers held for the impressions table\n"
 		  "(default 16384; 0: record none); a full queue drops"),
@@ -146,7 +150,7 @@ static const opts_cmd cmd = {
 		 "                [--poll SECONDS] [--max-body BYTES] [--timeout MS] [--access-log FILE]\n"
 		 "                [--tracking-uri URI] [--user NAME] [--foldin-concurrency N]\n"
 		 "                [--feedback-db URL] [--max-feedback-body BYTES] [--impressions-queue N]\n"
-		 "                [--conn-lifetime SECONDS]\n"
+		 "                [--conn-lifetime SECONDS] [--online-window SECONDS]\n"
 		 "\n"
 		 "Serves recommendations over HTTP from the embedding set that the `serving` table\n"
 		 "of the database points at, and reloads it when that changes.\n",

@@ -82,14 +82,20 @@ int op_metrics(struct req *rq)
 	return rc;
 }
 
+static json_t *metrics_json(const struct snapshot *s)
+{
+	json_t *metrics = json_object();
+	for (size_t i = 0; metrics && i < s->n_metrics; i++)
+		json_object_set_new(metrics, s->metric_names[i], json_real(s->metric_values[i]));
+	return metrics ? metrics : json_object();
+}
+
 int op_model(struct req *rq)
 {
 	struct snapshot *s = snapshot_current();
 	if (!s)
 		return reply_unavailable(rq, "no model loaded yet");
-	json_t *metrics = json_object();
-	for (size_t i = 0; metrics && i < s->n_metrics; i++)
-		json_object_set_new(metrics, s->metric_names[i], json_real(s->metric_values[i]));
+	json_t *metrics = metrics_json(s);
 	/* The served set is the champion unless the registry says another version is. */
 	int champion = prom_champion();
 	json_t *body = json_pack(
@@ -100,6 +106,19 @@ int op_model(struct req *rq)
 		s->loaded_at, "dim", (json_int_t)s->dim, "n_users", (json_int_t)s->n_users,
 		"n_items", (json_int_t)s->n_items);
 	snapshot_release(s);
+	/* The challenger beside it: its version, run, offline metrics and share of users. */
+	struct snapshot *ch = snapshot_current_arm(ARM_CHALLENGER);
+	json_t *challenger = ch ? json_pack("{s:o, s:s, s:o, s:f, s:I, s:I}", "version",
+					    version_json(ch->version), "run_id", ch->run_id,
+					    "metrics", metrics_json(ch), "share", snapshot_share(),
+					    "n_users", (json_int_t)ch->n_users, "n_items",
+					    (json_int_t)ch->n_items)
+				: json_null();
+	snapshot_release(ch);
+	if (body)
+		json_object_set_new(body, "challenger", challenger ? challenger : json_null());
+	else
+		json_decref(challenger);
 	return reply_json(rq, 200, body);
 }
 

@@ -110,16 +110,28 @@ int rec_user(struct req *rq, int64_t user_id)
 	int64_t k;
 	if (query_int(rq, "k", 1, MAX_K, 10, &k) < 0)
 		return reply_error(rq, 422, "%s", K_MSG);
-	struct snapshot *s = snapshot_current();
+	enum arm arm;
+	struct snapshot *s = snapshot_pick((uint64_t)user_id, &arm);
 	if (!s)
 		return reply_unavailable(rq, "no model loaded yet");
 	if (!snapshot_has_user(s, user_id)) {
-		int rc = reply_error(rq, 404, "user %lld is unknown to model v%d",
-				     (long long)user_id, s->version);
-		snapshot_release(s);
-		return rc;
+		/* Unknown to its arm's set (a user who exists only in feedback the challenger
+		 * learnt, say): the other arm answers when it knows the user. */
+		enum arm other_arm = arm == ARM_CHAMPION ? ARM_CHALLENGER : ARM_CHAMPION;
+		struct snapshot *other = snapshot_current_arm(other_arm);
+		if (other && snapshot_has_user(other, user_id)) {
+			snapshot_release(s);
+			s = other;
+			arm = other_arm;
+		} else {
+			snapshot_release(other);
+			int rc = reply_error(rq, 404, "user %lld is unknown to model v%d",
+					     (long long)user_id, s->version);
+			snapshot_release(s);
+			return rc;
+		}
 	}
-	struct audience who = {.record = 1, .user_id = (int32_t)user_id, .arm = ARM_CHAMPION};
+	struct audience who = {.record = 1, .user_id = (int32_t)user_id, .arm = arm};
 	return ranked_by_id(rq, s, Q_USER_RECS, (int)k, KIND_USER, "user_id", user_id, &who);
 }
 
@@ -147,7 +159,17 @@ int rec_new_user(struct req *rq)
 	int status = body_new_user(rq, &nu, msg, sizeof msg);
 	if (status)
 		return reply_error(rq, status, "%s", msg);
-	struct snapshot *s = snapshot_current();
+	/* The arm by the request's hash (FNV-1a over its movies and ratings): the same
+	 * ratings always get the same arm. */
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (size_t i = 0; i < nu.n; i++) {
+		uint64_t x[2] = {(uint64_t)nu.movie_ids[i], (uint64_t)nu.ratings[i]};
+		const unsigned char *p = (const unsigned char *)x;
+		for (size_t j = 0; j < sizeof x; j++)
+			h = (h ^ p[j]) * UINT64_C(0x100000001b3);
+	}
+	enum arm arm;
+	struct snapshot *s = snapshot_pick(h, &arm);
 	if (!s) {
 		new_user_free(&nu);
 		return reply_unavailable(rq, "no model loaded yet");
@@ -201,7 +223,7 @@ int rec_new_user(struct req *rq)
 	}
 	const char *params[2] = {v.p, ex.p};
 	PGresult *r = db_query(rq->w, Q_NEW_USER_RECS, s, nu.k, 2, params, &err);
-	struct audience who = {.record = 1, .arm = ARM_CHAMPION};
+	struct audience who = {.record = 1, .arm = arm};
 	rc = r ? ranked(rq, s, KIND_NEW_USER, "user_id", "null", &who, r)
 	       : reply_unavailable(rq, err.msg);
 out:
@@ -259,11 +281,14 @@ int rec_user_ratings(struct req *rq, int64_t user_id)
 	int64_t limit;
 	if (query_int(rq, "limit", 1, 100, 10, &limit) < 0)
 		return reply_error(rq, 422, "limit must be an integer from 1 to 100");
-	struct snapshot *s = snapshot_current();
-	if (!s)
+	struct snapshot *s = snapshot_current(), *ch = snapshot_current_arm(ARM_CHALLENGER);
+	if (!s) {
+		snapshot_release(ch);
 		return reply_unavailable(rq, "no model loaded yet");
-	int known = snapshot_has_user(s, user_id);
+	}
+	int known = snapshot_has_user(s, user_id) || (ch && snapshot_has_user(ch, user_id));
 	snapshot_release(s);
+	snapshot_release(ch);
 	if (!known)
 		return reply_error(rq, 404, "user %lld is unknown", (long long)user_id);
 	char id[24], lim[24];

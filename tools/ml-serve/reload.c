@@ -9,46 +9,85 @@
 #include <time.h>
 
 #include "serve.h"
+#include "live.h"
+#include "store_online.h"
 #include "store_replica.h"
+#include "store_serving.h"
 #include "util.h"
+
+/* The version an arm serves now (0: none). */
+static int arm_version(enum arm arm)
+{
+	struct snapshot *s = snapshot_current_arm(arm);
+	int v = s ? s->version : 0;
+	snapshot_release(s);
+	return v;
+}
+
+/* Loads version (0: none) into the arm's holder; logs the move. */
+static int load_arm(struct serve_app *app, PGconn *conn, enum arm arm, int version, int was,
+		    lf_error *err)
+{
+	double start = now_seconds();
+	struct snapshot *s = NULL;
+	if (version && snapshot_load(conn, app->cfg.model_name, version, &s, err) < 0)
+		return -1;
+	char before[24] = "none";
+	if (was)
+		snprintf(before, sizeof before, "v%d", was);
+	if (s)
+		log_info("serving %s v%d%s (was %s): %zu movies, %zu users, dim %zu, loaded in "
+			 "%.2f s", s->model_name, s->version,
+			 arm == ARM_CHALLENGER ? " as the challenger" : "", before, s->n_items,
+			 s->n_users, s->dim, now_seconds() - start);
+	else
+		log_info("no challenger (was %s)", before);
+	snapshot_publish_arm(arm, s);
+	return 0;
+}
 
 int serve_reload(struct serve_app *app, PGconn *conn, int from_poll, int *prev, int *now,
 		 lf_error *err)
 {
 	pthread_mutex_lock(&app->reload_lock);
-	struct snapshot *cur = snapshot_current();
-	*prev = cur ? cur->version : 0;
-	*now = *prev;
-	snapshot_release(cur);
-	int served = 0, rc = -1, loading = 0;
+	*prev = *now = arm_version(ARM_CHAMPION);
+	int challenger = arm_version(ARM_CHALLENGER);
+	int rc = -1, loading = 0;
 	double start = now_seconds();
-	if (snapshot_served_version(conn, app->cfg.model_name, &served, err) < 0)
+	struct serving_row row;
+	if (store_serving_get(conn, app->cfg.model_name, &row, err) < 0) {
+		if (PQstatus(conn) != CONNECTION_OK)
+			err->code = EX_UNAVAILABLE;
 		goto out;
-	if (served == 0) {
+	}
+	if (row.version == 0) {
 		/* Nothing switched yet (or the row is gone): keep what is served, if anything. */
 		lf_fail(err, EX_DATAERR, "no set of model %s is served; switch one with "
 			"ml-pgload --switch N", app->cfg.model_name);
 		goto out;
 	}
-	if (served == *prev) {
+	if (row.challenger == row.version)
+		row.challenger = 0; /* promoted: served to all */
+	if (row.version == *prev && row.challenger == challenger) {
+		snapshot_set_share(row.share);
+		prom_set_arms(row.challenger, row.share);
 		/* A poll that finds nothing new is not a reload. */
 		if (!from_poll)
 			prom_reload(RELOAD_UNCHANGED);
 		pthread_mutex_unlock(&app->reload_lock);
 		return 0;
 	}
-	struct snapshot *s = NULL;
 	loading = 1;
-	if (snapshot_load(conn, app->cfg.model_name, &s, err) < 0)
+	/* The challenger first: for a moment its users may get the new champion, never
+	 * a challenger that is the champion already. */
+	if (row.challenger != challenger &&
+	    load_arm(app, conn, ARM_CHALLENGER, row.challenger, challenger, err) < 0)
 		goto out;
-	*now = s->version;
-	char was[24] = "none";
-	if (*prev)
-		snprintf(was, sizeof was, "v%d", *prev);
-	log_info("serving %s v%d (was %s): %zu movies, %zu users, dim %zu, loaded in %.2f s",
-		 s->model_name, s->version, was, s->n_items, s->n_users, s->dim,
-		 now_seconds() - start);
-	snapshot_publish(s);
+	snapshot_set_share(row.share);
+	prom_set_arms(row.challenger, row.share);
+	if (row.version != *prev && load_arm(app, conn, ARM_CHAMPION, row.version, *prev, err) < 0)
+		goto out;
+	*now = row.version;
 	prom_reload(RELOAD_SUCCESS);
 	rc = 0;
 out:
@@ -119,6 +158,31 @@ static void poll_champion(struct serve_app *app, int *failing)
 	prom_set_champion(version);
 }
 
+/* The online evaluation's gauges: the window's impressions and hits of the
+ * version each arm serves now (lib/store_online.h), asked once per poll. A
+ * failure keeps the last values. */
+static void poll_online(struct serve_app *app, PGconn *conn)
+{
+	struct online_row rows[32];
+	lf_error err = {0};
+	int n = store_online_aggregate(conn, app->cfg.model_name, app->cfg.online_window_s,
+				       ONLINE_K, rows, 32, &err);
+	if (n < 0)
+		return;
+	struct online_arm arms[ARM_COUNT] = {{0}};
+	for (int a = 0; a < ARM_COUNT; a++) {
+		struct snapshot *s = snapshot_current_arm((enum arm)a);
+		arms[a].version = s ? s->version : 0;
+		snapshot_release(s);
+		for (int i = 0; i < n && arms[a].version; i++)
+			if (rows[i].version == arms[a].version && rows[i].challenger == a) {
+				arms[a].impressions = rows[i].impressions;
+				arms[a].hits = rows[i].hits;
+			}
+	}
+	prom_set_online(arms, app->cfg.online_window_s);
+}
+
 static void *poll_main(void *arg)
 {
 	struct serve_app *app = arg;
@@ -129,6 +193,8 @@ static void *poll_main(void *arg)
 	while (!app->stopping) {
 		pthread_mutex_unlock(&app->poll_lock);
 		poll_once(app, &conn, &expires, &failing);
+		if (conn && PQstatus(conn) == CONNECTION_OK)
+			poll_online(app, conn);
 		if (app->champion)
 			poll_champion(app, &champion_failing);
 		struct snapshot *s = snapshot_current();

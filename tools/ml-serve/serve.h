@@ -19,6 +19,8 @@
 #include "reply.h"
 
 #define MAX_RATINGS 2000
+/* The online gauges' list length: hit_rate@10. */
+#define ONLINE_K 10
 
 struct serve_config {
 	const char *listen;       /* civetweb listening_ports form: 127.0.0.1:8000 */
@@ -35,6 +37,7 @@ struct serve_config {
 	const char *feedback_token;   /* NULL or "": POST /feedback answers 401 */
 	size_t max_feedback_body;
 	size_t impressions_queue;     /* answers held for the impressions table; 0: none */
+	double online_window_s;       /* the online gauges' window */
 };
 
 struct serve_app {

@@ -23,7 +23,8 @@
 #include "util.h"
 
 static pthread_mutex_t holder_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct snapshot *holder;
+static struct snapshot *holder[ARM_COUNT];
+static double challenger_share; /* under holder_lock */
 static _Atomic uint64_t generations;
 
 static void snapshot_free(struct snapshot *s)
@@ -59,28 +60,82 @@ void snapshot_release(struct snapshot *s)
 		snapshot_free(s);
 }
 
-struct snapshot *snapshot_current(void)
+struct snapshot *snapshot_current_arm(enum arm arm)
 {
 	pthread_mutex_lock(&holder_lock);
-	struct snapshot *s = holder;
+	struct snapshot *s = holder[arm];
 	if (s)
 		atomic_fetch_add(&s->refs, 1);
 	pthread_mutex_unlock(&holder_lock);
 	return s;
 }
 
-void snapshot_publish(struct snapshot *s)
+struct snapshot *snapshot_current(void)
+{
+	return snapshot_current_arm(ARM_CHAMPION);
+}
+
+void snapshot_publish_arm(enum arm arm, struct snapshot *s)
 {
 	pthread_mutex_lock(&holder_lock);
-	struct snapshot *old = holder;
-	holder = s;
+	struct snapshot *old = holder[arm];
+	holder[arm] = s;
 	pthread_mutex_unlock(&holder_lock);
 	snapshot_release(old);
 }
 
+void snapshot_publish(struct snapshot *s)
+{
+	snapshot_publish_arm(ARM_CHAMPION, s);
+}
+
+void snapshot_set_share(double share)
+{
+	pthread_mutex_lock(&holder_lock);
+	challenger_share = share;
+	pthread_mutex_unlock(&holder_lock);
+}
+
+double snapshot_share(void)
+{
+	pthread_mutex_lock(&holder_lock);
+	double share = holder[ARM_CHALLENGER] ? challenger_share : 0.0;
+	pthread_mutex_unlock(&holder_lock);
+	return share;
+}
+
+/* splitmix64's finaliser: every bit of x moves about half of the result's. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
+}
+
+double arm_draw(uint64_t key, int challenger_version)
+{
+	uint64_t salt = mix64(UINT64_C(0x6c656e73666c6f77) ^ (uint64_t)(uint32_t)challenger_version);
+	return (double)(mix64(key ^ salt) >> 11) * 0x1p-53;
+}
+
+struct snapshot *snapshot_pick(uint64_t key, enum arm *arm)
+{
+	pthread_mutex_lock(&holder_lock);
+	struct snapshot *ch = holder[ARM_CHALLENGER];
+	*arm = ch && arm_draw(key, ch->version) < challenger_share ? ARM_CHALLENGER : ARM_CHAMPION;
+	struct snapshot *s = holder[*arm];
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&holder_lock);
+	return s;
+}
+
 void snapshot_clear(void)
 {
-	snapshot_publish(NULL);
+	snapshot_publish_arm(ARM_CHALLENGER, NULL);
+	snapshot_publish_arm(ARM_CHAMPION, NULL);
 }
 
 int snapshot_has_user(const struct snapshot *s, int64_t user_id)
@@ -267,29 +322,24 @@ static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
 	return index_rows(s, err);
 }
 
-int snapshot_served_version(PGconn *conn, const char *model_name, int *version, lf_error *err)
-{
-	return store_served_version(conn, model_name, version, err);
-}
-
 /* The set's row: version, dim, tables, run id, metrics, foldin. */
-static int load_row(PGconn *conn, struct snapshot *s, lf_error *err)
+static int load_row(PGconn *conn, struct snapshot *s, int version, lf_error *err)
 {
-	PGresult *r = store_served_set(conn, s->model_name, err);
+	PGresult *r = store_set_row(conn, s->model_name, version, err);
 	if (!r)
 		return -1;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
-		return lf_fail(err, EX_DATAERR, "no set of model %s is served; switch one with "
-			       "ml-pgload --switch N", s->model_name);
+		return lf_fail(err, EX_DATAERR, "version %d of model %s is not loaded", version,
+			       s->model_name);
 	}
-	int64_t version, dim;
-	if (parse_i64(PQgetvalue(r, 0, 0), 1, INT32_MAX, &version) < 0 ||
+	int64_t got, dim;
+	if (parse_i64(PQgetvalue(r, 0, 0), 1, INT32_MAX, &got) < 0 ||
 	    parse_i64(PQgetvalue(r, 0, 1), 1, 16000, &dim) < 0) {
 		PQclear(r);
 		return lf_fail(err, EX_DATAERR, "the served set's version or dim is malformed");
 	}
-	s->version = (int)version;
+	s->version = (int)got;
 	s->dim = (size_t)dim;
 	int rc = -1;
 	if ((s->users_sql = quote_ident(conn, PQgetvalue(r, 0, 2), err)) &&
@@ -306,7 +356,8 @@ static int load_row(PGconn *conn, struct snapshot *s, lf_error *err)
 	return rc;
 }
 
-int snapshot_load(PGconn *conn, const char *model_name, struct snapshot **out, lf_error *err)
+int snapshot_load(PGconn *conn, const char *model_name, int version, struct snapshot **out,
+		  lf_error *err)
 {
 	struct snapshot *s = calloc(1, sizeof *s);
 	if (!s || !(s->model_name = strdup(model_name))) {
@@ -316,7 +367,7 @@ int snapshot_load(PGconn *conn, const char *model_name, struct snapshot **out, l
 	atomic_init(&s->refs, 1);
 	int rc = store_read_begin(conn, err);
 	if (rc == 0) {
-		rc = load_row(conn, s, err);
+		rc = load_row(conn, s, version, err);
 		if (rc == 0)
 			rc = load_users(conn, s, err);
 		if (rc == 0)

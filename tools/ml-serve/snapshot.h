@@ -22,6 +22,7 @@
 #include "compactform.h"
 #include "log.h"
 #include "model.h"
+#include "store_impressions.h"
 
 struct snapshot {
 	_Atomic long refs;
@@ -53,18 +54,32 @@ struct snapshot {
 	char *users_sql, *items_sql, *dirs_sql; /* quoted table identifiers */
 };
 
-/* Loads the set that `serving` points at for model_name, in one read-only
+/* Loads set `version` of model_name (lib/store_serving.h says which), in one read-only
  * transaction on conn. Returns 0 with *out (one reference), or -1 with err:
  * EX_UNAVAILABLE when the database did not answer, EX_DATAERR when it refused
  * (a table missing), nothing is served or the set's rows are malformed,
  * EX_OSERR when out of memory. */
-int snapshot_load(PGconn *conn, const char *model_name, struct snapshot **out, lf_error *err);
+int snapshot_load(PGconn *conn, const char *model_name, int version, struct snapshot **out,
+		  lf_error *err);
 
-/* The version `serving` points at now (0 when none), or -1 with err. */
-int snapshot_served_version(PGconn *conn, const char *model_name, int *version, lf_error *err);
 
+/* The champion's snapshot (snapshot_current) or an arm's; NULL when none. */
 struct snapshot *snapshot_current(void);
+struct snapshot *snapshot_current_arm(enum arm arm);
 void snapshot_publish(struct snapshot *s);
+void snapshot_publish_arm(enum arm arm, struct snapshot *s);
+/* The share of users the challenger answers (0..1). */
+void snapshot_set_share(double share);
+/* The share now (0 while no challenger is served). */
+double snapshot_share(void);
+/* The arm for key (a user id, or a new user's request hash): the challenger
+ * when one is served and arm_draw(key, its version) < the share; its snapshot
+ * (a new reference, or NULL while nothing is loaded) and *arm. The same key
+ * always gets the same arm while the challenger and share stay. */
+struct snapshot *snapshot_pick(uint64_t key, enum arm *arm);
+/* A uniform number in [0, 1) from key, salted by the challenger's version (a
+ * new challenger draws its users afresh). */
+double arm_draw(uint64_t key, int challenger_version);
 void snapshot_release(struct snapshot *s);
 /* Drops the holder's reference at shutdown. */
 void snapshot_clear(void);
