@@ -113,7 +113,9 @@ TEST_TOOL_BIN := $(TEST_TOOL_SRC:test/tools/%.c=$(BUILD)/test-tools/%)
 unit: $(TEST_TOOL_BIN)
 $(BUILD)/test-tools/%: $(BUILD)/test/tools/%.o $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(COMMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBA) $(ALL_LIBS) $(COMMON_LIBS)
+# ml-synth's catalogue writers live in test/tools/synth/ (one program per test/tools/*.c)
+$(BUILD)/test-tools/ml-synth: $(patsubst %.c,$(BUILD)/%.o,$(wildcard test/tools/synth/*.c))
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
