@@ -230,9 +230,12 @@ for kind in ("Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
 		assert_success
 		assert_line --index 1 --partial "@lensflow-db-rw:5432/"
 	done
-	# prod reads from the standbys; dev (one instance) from the primary
+	# prod reads from the standbys, the primary only while none answers; dev (one instance)
+	# from the primary
 	run py prod 'print([e["value"] for e in one("Deployment", "ml-serve")["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "DATABASE_URL"][0])'
-	assert_output --partial "@lensflow-db-ro:5432/"
+	assert_output "postgresql://lensflow@lensflow-db-ro:5432,lensflow-db-rw:5432/lensflow?target_session_attrs=prefer-standby&sslmode=require"
+	run py dev 'print([e["value"] for e in one("Deployment", "ml-serve")["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "DATABASE_URL"][0])'
+	assert_output "postgresql://lensflow@lensflow-db-rw:5432/lensflow?sslmode=require"
 }
 
 @test "retraining: a Forbid CronJob with ml-serve's image, writing to -rw" {

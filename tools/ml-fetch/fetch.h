@@ -59,9 +59,10 @@ const char *release_names(void);
 typedef struct fetch_source {
 	const release *rel;  /* the GroupLens archive it was fetched as, or NULL */
 	char *dir;	     /* a directory of unpacked files, or NULL */
+	char *zip_path;	     /* a zip file read in place (a local or cached archive), or NULL */
 	unsigned char *data; /* else the whole content: a zip, or one ratings file */
 	size_t len;
-	int is_zip;
+	int is_zip;	     /* zip_path, or data holding a zip */
 	char *label; /* names the source in messages ("ml-100k.zip", "DIR") */
 } fetch_source;
 
@@ -72,6 +73,9 @@ typedef struct fetch_source {
  * cached as <home>/cache/<zip>. */
 int source_open(const char *spec, const char *md5, const char *base, const char *home,
 		fetch_source *s, lf_error *err);
+/* Opens the source's zip (is_zip): the file in place, or the bytes in memory.
+ * EX_DATAERR when it is not a valid zip. zip_discard frees. */
+struct zip *source_zip(const fetch_source *s, lf_error *err);
 /* True when the source holds member (a file of the directory, a member of
  * the zip at its top or in one folder). */
 int source_has(const fetch_source *s, const char *member);
@@ -93,11 +97,13 @@ struct zip *zip_open_buffer(const unsigned char *zip, size_t zlen, const char *z
 			    lf_error *err);
 /* The index of "<member>" or "<folder>/<member>" (one folder deep), or -1. */
 long zip_find(struct zip *za, const char *member);
-/* Extracts member from a zip in memory; CRC and size are checked by reading
- * it whole. EX_DATAERR for a corrupt archive, EX_NOINPUT when the member is
+/* Opens a zip file in place, ZIP_CHECKCONS. EX_DATAERR when it is not a zip. */
+struct zip *zip_open_path(const char *path, lf_error *err);
+/* Extracts member from an open zip; CRC and size are checked by reading it
+ * whole. EX_DATAERR for a corrupt archive, EX_NOINPUT when the member is
  * absent. *found (new string) is its name in the archive. */
-int zip_member(const unsigned char *zip, size_t zlen, const char *zipname, const char *member,
-	       unsigned char **buf, size_t *len, char **found, lf_error *err);
+int zip_member(struct zip *za, const char *zipname, const char *member, unsigned char **buf,
+	       size_t *len, char **found, lf_error *err);
 
 /* ---- lines.c: a member read line by line, in bounded memory ---- */
 

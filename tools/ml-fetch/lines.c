@@ -39,7 +39,7 @@ int lines_open(const fetch_source *s, const char *member, line_reader *r, lf_err
 			return -1;
 		}
 	} else if (s->is_zip) {
-		r->za = zip_open_buffer(s->data, s->len, s->label, err);
+		r->za = source_zip(s, err);
 		if (!r->za)
 			return -1;
 		long idx = zip_find(r->za, member);

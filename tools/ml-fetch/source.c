@@ -92,23 +92,65 @@ static int published_md5(const char *url, char out[33], lf_error *err)
 	return 0;
 }
 
-/* A GroupLens archive through the cache under <home>/cache. */
-static int cached_get(const char *url, const char *zip, const char *md5, const char *home,
-		      unsigned char **buf, size_t *len, lf_error *err)
+/* The MD5 of a file, read in 1 MiB pieces (an archive is never held whole
+ * for it). EX_NOINPUT when the file is missing. */
+static int file_md5(const char *path, char hex[33], lf_error *err)
 {
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return lf_fail_errno(err, errno == ENOENT ? EX_NOINPUT : EX_IOERR, errno, "%s",
+				     path);
+	unsigned char *chunk = malloc(1 << 20), d[16];
+	if (!chunk) {
+		fclose(f);
+		return lf_fail(err, EX_OSERR, "out of memory");
+	}
+	md5_ctx c;
+	md5_init(&c);
+	size_t n;
+	while ((n = fread(chunk, 1, 1 << 20, f)) > 0)
+		md5_update(&c, chunk, n);
+	int bad = ferror(f);
+	fclose(f);
+	free(chunk);
+	if (bad)
+		return lf_fail_errno(err, EX_IOERR, EIO, "%s: read failed", path);
+	md5_final(&c, d);
+	hex_encode(d, 16, hex);
+	return 0;
+}
+
+static int check_file_md5(const char *path, const char *want, lf_error *err)
+{
+	char got[33];
+	if (file_md5(path, got, err))
+		return -1;
+	if (strcasecmp(got, want) != 0)
+		return lf_fail(err, EX_DATAERR,
+			       "%s: MD5 is %s, expected %s: corrupt or not the expected file", path,
+			       got, want);
+	return 0;
+}
+
+/* A GroupLens archive through the cache under <home>/cache: s->zip_path is
+ * the checked cache file (s->data the download when it could not be cached). */
+static int cached_get(const char *url, const char *zip, const char *md5, const char *home,
+		      fetch_source *s, lf_error *err)
+{
+	unsigned char **buf = &s->data;
+	size_t *len = &s->len;
 	char dir[4096], path[4096 + 64];
 	if ((size_t)snprintf(dir, sizeof dir, "%s/cache", home) >= sizeof dir)
 		return lf_fail(err, EX_USAGE, "LENSFLOW_HOME is too long");
 	snprintf(path, sizeof path, "%s/%s", dir, zip);
 	lf_error cerr = {0};
-	if (read_path(path, buf, len, &cerr) == 0) {
-		if (check_md5(*buf, *len, md5, path, &cerr) == 0) {
+	if (file_md5(path, (char[33]){0}, &cerr) == 0) {
+		if (check_file_md5(path, md5, &cerr) == 0) {
 			log_debug("using the cached %s", path);
-			return 0;
+			s->zip_path = strdup(path);
+			return s->zip_path ? 0 : lf_fail(err, EX_OSERR, "out of memory");
 		}
 		log_info("%s; downloading it again", cerr.msg);
-		free(*buf);
-		*buf = NULL;
 	}
 	if (http_get_url(url, FETCH_MAX_BYTES, buf, len, err))
 		return -1;
@@ -128,8 +170,17 @@ static int cached_get(const char *url, const char *zip, const char *md5, const c
 		log_info("warning: not cached: %s: write failed", path);
 		return 0;
 	}
-	if (atomic_out_commit(&o, &cerr))
+	if (atomic_out_commit(&o, &cerr)) {
 		log_info("warning: not cached: %s", cerr.msg);
+		return 0;
+	}
+	/* read from the cache from now on: the download's memory goes back */
+	s->zip_path = strdup(path);
+	if (s->zip_path) {
+		free(*buf);
+		*buf = NULL;
+		*len = 0;
+	}
 	return 0;
 }
 
@@ -156,6 +207,20 @@ static int open_path(const char *path, const char *md5, fetch_source *s, lf_erro
 				       path);
 		s->dir = strdup(path);
 		return s->dir ? 0 : lf_fail(err, EX_OSERR, "out of memory");
+	}
+	/* a zip is read in place; anything else is a user's ratings file, read whole */
+	unsigned char magic[4] = {0};
+	FILE *f = fopen(path, "rb");
+	int zip = f && fread(magic, 1, 4, f) == 4 &&
+		  (memcmp(magic, "PK\3\4", 4) == 0 || memcmp(magic, "PK\5\6", 4) == 0);
+	if (f)
+		fclose(f);
+	if (zip) {
+		if (md5 && check_file_md5(path, md5, err))
+			return -1;
+		s->zip_path = strdup(path);
+		s->is_zip = 1;
+		return s->zip_path ? 0 : lf_fail(err, EX_OSERR, "out of memory");
 	}
 	if (read_path(path, &s->data, &s->len, err))
 		return -1;
@@ -202,8 +267,7 @@ int source_open(const char *spec, const char *md5, const char *base, const char 
 			else if (!md5 && (rc = published_md5(spec, want, err)) == 0)
 				md5 = want;
 			if (rc == 0)
-				rc = cached_get(spec, s->rel->zip, md5, home, &s->data, &s->len,
-						err);
+				rc = cached_get(spec, s->rel->zip, md5, home, s, err);
 		} else {
 			rc = http_get_url(spec, FETCH_MAX_BYTES, &s->data, &s->len, err);
 			if (rc == 0 && md5)
@@ -218,7 +282,16 @@ int source_open(const char *spec, const char *md5, const char *base, const char 
 	if (rc == 0 && s->data)
 		s->is_zip = s->len >= 4 && (memcmp(s->data, "PK\3\4", 4) == 0 ||
 					    memcmp(s->data, "PK\5\6", 4) == 0);
+	if (rc == 0 && s->zip_path)
+		s->is_zip = 1;
 	return rc;
+}
+
+zip_t *source_zip(const fetch_source *s, lf_error *err)
+{
+	if (s->zip_path)
+		return zip_open_path(s->zip_path, err);
+	return zip_open_buffer(s->data, s->len, s->label, err);
 }
 
 int source_member(const fetch_source *s, const char *member, unsigned char **buf, size_t *len,
@@ -239,7 +312,12 @@ int source_member(const fetch_source *s, const char *member, unsigned char **buf
 	}
 	if (s->is_zip) {
 		char *found = NULL;
-		if (zip_member(s->data, s->len, s->label, member, buf, len, &found, err))
+		zip_t *za = source_zip(s, err);
+		if (!za)
+			return -1;
+		int rc = zip_member(za, s->label, member, buf, len, &found, err);
+		zip_discard(za);
+		if (rc)
 			return -1;
 		size_t n = strlen(s->label) + strlen(found) + 2;
 		*label = malloc(n);
@@ -281,7 +359,7 @@ int source_has(const fetch_source *s, const char *member)
 	if (!s->is_zip)
 		return 0;
 	lf_error ignored = {0};
-	zip_t *za = zip_open_buffer(s->data, s->len, s->label, &ignored);
+	zip_t *za = source_zip(s, &ignored);
 	if (!za)
 		return 0;
 	int has = zip_find(za, member) >= 0;
@@ -296,7 +374,7 @@ int source_kind(const fetch_source *s, release_kind *kind, lf_error *err)
 		return 0;
 	}
 	if (s->is_zip) { /* a corrupt archive is named as such, not as "no release" */
-		zip_t *za = zip_open_buffer(s->data, s->len, s->label, err);
+		zip_t *za = source_zip(s, err);
 		if (!za)
 			return -1;
 		zip_discard(za);
@@ -317,6 +395,7 @@ int source_kind(const fetch_source *s, release_kind *kind, lf_error *err)
 void source_free(fetch_source *s)
 {
 	free(s->dir);
+	free(s->zip_path);
 	free(s->data);
 	free(s->label);
 	memset(s, 0, sizeof *s);

@@ -119,12 +119,22 @@ long zip_find(zip_t *za, const char *member)
 	return -1;
 }
 
-int zip_member(const unsigned char *zip, size_t zlen, const char *zipname, const char *member,
-	       unsigned char **buf, size_t *len, char **found, lf_error *err)
+zip_t *zip_open_path(const char *path, lf_error *err)
 {
-	zip_t *za = zip_open_buffer(zip, zlen, zipname, err);
-	if (!za)
-		return -1;
+	int code = 0;
+	zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code);
+	if (!za) {
+		zip_error_t ze;
+		zip_error_init_with_code(&ze, code);
+		fail_zip(err, path, "not a valid zip archive", &ze);
+		zip_error_fini(&ze);
+	}
+	return za;
+}
+
+int zip_member(zip_t *za, const char *zipname, const char *member, unsigned char **buf,
+	       size_t *len, char **found, lf_error *err)
+{
 	long idx = zip_find(za, member);
 	int rc;
 	if (idx < 0) {
@@ -141,6 +151,5 @@ int zip_member(const unsigned char *zip, size_t zlen, const char *zipname, const
 			}
 		}
 	}
-	zip_discard(za); /* read-only: frees the source too */
 	return rc;
 }

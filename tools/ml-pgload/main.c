@@ -24,7 +24,7 @@
 #define CONNECT_TIMEOUT_S 10
 
 typedef struct pgload_args {
-	int catalogue, serving, list, prune, hnsw, verbosity, arms;
+	int catalogue, serving, list, prune, hnsw, verbosity, halfvec, arms;
 	int switch_flag, keep_given; /* given, with or without a number */
 	int64_t load, switch_to, keep; /* 0 when no number */
 	const char *movies, *ratings, *model, *run_id, *metrics, *db;
@@ -38,6 +38,7 @@ static pgload_args args = {.hnsw = -1, .keep = 5, .model = "lensflow", .verbosit
 			   .share = 0.1};
 
 static const opts_choice indexes[] = {{"auto", -1}, {"hnsw", 1}, {"none", 0}, {NULL, 0}};
+static const opts_choice vtypes[] = {{"vector", 0}, {"halfvec", 1}, {NULL, 0}};
 
 static const opts_opt options[] = {
 	OPTS_SET(0, "catalogue", &args.catalogue, 1,
@@ -75,6 +76,9 @@ static const opts_opt options[] = {
 	OPTS_CHOICE(0, "index", &args.hnsw, indexes, "auto|hnsw|none",
 		    "HNSW indexes on items and directions; auto (default):\n"
 		    "from 20000 movies on (below, exact scans are exact and fast)"),
+	OPTS_CHOICE(0, "vector-type", &args.halfvec, vtypes, "vector|halfvec",
+		    "pgvector type of users, movies and directions: vector\n"
+		    "(float4, default) or halfvec (float2: half the bytes)"),
 	OPTS_STRING(0, "db", &args.db, "URL", "libpq URL (default $DATABASE_URL)"),
 	OPTS_SET('q', "quiet", &args.verbosity, 0, "no progress on stderr"),
 	OPTS_END,
@@ -84,7 +88,8 @@ static const opts_cmd cmd = {
 	.prog = "ml-pgload",
 	.usage = "usage: ml-pgload --catalogue --movies FILE --ratings FILE\n"
 		 "       ml-pgload --load N [--model-name NAME] [--run-id ID] [--metrics FILE]\n"
-		 "                 [--index auto|hnsw|none] [--switch] < model.lfe\n"
+		 "                 [--index auto|hnsw|none] [--vector-type vector|halfvec] [--switch]\n"
+		 "                 < model.lfe\n"
 		 "       ml-pgload --switch N | --serving | --list | --prune [--keep 5]\n"
 		 "       ml-pgload [--switch N] --challenger M|none [--share 0.1] | --arms\n"
 		 "\n"
@@ -216,7 +221,8 @@ static int run(const pgload_args *o, PGconn *c, lf_error *err)
 	}
 	if (o->load) {
 		input in = {0};
-		set_opts so = {o->model, (int32_t)o->load, o->run_id, o->metrics, o->hnsw};
+		set_opts so = {o->model, (int32_t)o->load, o->run_id, o->metrics, o->hnsw,
+			       o->halfvec};
 		if (input_read(&in, err) < 0)
 			return -1;
 		int rc = set_load(c, &so, in.buf, in.len, "stdin", &loaded, err);
