@@ -124,7 +124,9 @@ TEST_TOOL_BIN := $(TEST_TOOL_SRC:test/tools/%.c=$(BUILD)/test-tools/%)
 unit: $(TEST_TOOL_BIN)
 $(BUILD)/test-tools/%: $(BUILD)/test/tools/%.o $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(COMMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBA) $(ALL_LIBS) $(COMMON_LIBS)
+# ml-synth's catalogue writers live in test/tools/synth/ (one program per test/tools/*.c)
+$(BUILD)/test-tools/ml-synth: $(patsubst %.c,$(BUILD)/%.o,$(wildcard test/tools/synth/*.c))
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -176,7 +178,8 @@ pipeline: services-up ## fetch → split → train → evaluate → register →
 	cat $$run/pipeline.json
 
 ifdef W
-export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS EVAL_USERS GIT_COMMIT DATASET
+export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS EVAL_USERS GIT_COMMIT DATASET LIVING \
+	CHALLENGER_SHARE MIN_IMPRESSIONS ONLINE_WINDOW ALPHA
 export BIN := $(abspath $(BIN))
 STEP := scripts/pipeline-step
 run-chain: $(W)/pipeline.json
@@ -270,6 +273,11 @@ monitor: ## Debian's prometheus scraping the local ml-serve (LENSFLOW_LISTEN) wi
 
 retrain: ## what cron runs: the pipeline under a lock; log and textfile metrics in LENSFLOW_HOME
 	scripts/retrain
+
+.PHONY: promote
+promote: ## the online gate: promote the challenger when it beats the champion (pass|fail|wait)
+	@$(MAKE) -s --no-print-directory tools >&2
+	@$(WITH_SERVICES) BIN=$(abspath $(BIN)) MODEL_NAME=$(MODEL_NAME) scripts/promote
 
 # ---- fuzzing (libFuzzer, clang)
 # One libFuzzer target per parser, test/fuzz/fuzz_<name>.c, built with clang's
