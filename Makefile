@@ -20,6 +20,17 @@ endif
 ifeq ($(origin BIN),environment)
 undefine BIN
 endif
+# FAILALLOC=1: the allocation-failure build (test/failalloc/failalloc.c; see
+# "allocation failures" below): the ASan build, in build/failalloc.
+FAILALLOC ?=
+ifeq ($(FAILALLOC),1)
+SAN := 1
+BUILD ?= build/failalloc
+BIN ?= build/failalloc/bin
+FAILALLOC_WRAP := malloc calloc realloc strdup strndup asprintf open_memstream
+TOOL_EXTRA_OBJ := $(BUILD)/test/failalloc/failalloc.o
+LDFLAGS += $(FAILALLOC_WRAP:%=-Wl,--wrap=%)
+endif
 ifeq ($(SAN),1)
 BUILD ?= build/asan
 BIN ?= build/asan/bin
@@ -89,9 +100,9 @@ $(LIBA): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 define TOOL_RULE
-$(BIN)/$(1): $(call tool_obj,$(1)) $(LIBA)
+$(BIN)/$(1): $(call tool_obj,$(1)) $(LIBA) $(TOOL_EXTRA_OBJ)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call tool_obj,$(1)) $(LIBA) $$(LIBS_$(1)) $$(COMMON_LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call tool_obj,$(1)) $(TOOL_EXTRA_OBJ) $(LIBA) $$(LIBS_$(1)) $$(COMMON_LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call TOOL_RULE,$(t))))
 
@@ -113,7 +124,9 @@ TEST_TOOL_BIN := $(TEST_TOOL_SRC:test/tools/%.c=$(BUILD)/test-tools/%)
 unit: $(TEST_TOOL_BIN)
 $(BUILD)/test-tools/%: $(BUILD)/test/tools/%.o $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(COMMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBA) $(ALL_LIBS) $(COMMON_LIBS)
+# ml-synth's catalogue writers live in test/tools/synth/ (one program per test/tools/*.c)
+$(BUILD)/test-tools/ml-synth: $(patsubst %.c,$(BUILD)/%.o,$(wildcard test/tools/synth/*.c))
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -126,6 +139,8 @@ SEED ?= 42
 MODEL_NAME ?= lensflow
 EXPERIMENT ?= lensflow
 TRAIN_FLAGS ?=
+# ml-eval ranks at most this many test users (a seeded sample; all of ML-100k's 943)
+EVAL_USERS ?= 20000
 # DATASET: the MovieLens release (ml-fetch --dataset): ml-100k, ml-1m, ml-10m,
 # ml-20m, ml-25m, ml-32m, ml-latest-small; recorded as the run's `dataset` param.
 DATASET ?= ml-100k
@@ -163,7 +178,8 @@ pipeline: services-up ## fetch → split → train → evaluate → register →
 	cat $$run/pipeline.json
 
 ifdef W
-export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS GIT_COMMIT DATASET
+export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS EVAL_USERS GIT_COMMIT DATASET LIVING \
+	CHALLENGER_SHARE MIN_IMPRESSIONS ONLINE_WINDOW ALPHA
 export BIN := $(abspath $(BIN))
 STEP := scripts/pipeline-step
 run-chain: $(W)/pipeline.json
@@ -189,21 +205,23 @@ stop: ## stop the embedded services of this $LENSFLOW_HOME
 	@scripts/services down
 
 # ---- tests, sanitizers, lint ----------------------------------------------------
-# The suite runs against its own services under .lensflow/test, never the user's.
+# The suite runs against its own services under .lensflow/test, never the user's:
+# scripts/with-services starts them and stops the ones it started when the run
+# ends (also on a failure or ^C); KEEP_SERVICES=1 leaves them up for re-runs.
 TEST_HOME := $(CURDIR)/.lensflow/test
 .PHONY: test asan lint install
 test: ## build and run the whole suite (C unit tests + bats) against real services
 	@scripts/deps --test
 	@$(MAKE) -s --no-print-directory all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
-	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) test/run
+	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) \
+	  scripts/with-services $(TEST_HOME) test/run
 
 asan: ## the whole suite against an ASan + UBSan build (build/asan)
 	@scripts/deps --test
 	@$(MAKE) -s --no-print-directory SAN=1 all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=build/asan LENSFLOW_BIN=$(abspath build/asan/bin) test/run
+	 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=build/asan LENSFLOW_BIN=$(abspath build/asan/bin) \
+	 scripts/with-services $(TEST_HOME) test/run
 
 lint: ## cppcheck and clang-tidy (.clang-tidy) over lib/ and tools/, bash -n over the scripts
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
@@ -212,6 +230,15 @@ lint: ## cppcheck and clang-tidy (.clang-tidy) over lib/ and tools/, bash -n ove
 	  xargs -P $$(nproc) -I{} clang-tidy --quiet {} -- $(CPPFLAGS) -std=c17 $(PKG_CFLAGS) 2>&1 | \
 	  grep -v -E '^[0-9]+ warnings? generated' ; test $${PIPESTATUS[1]} -eq 0
 	for f in scripts/* test/run; do bash -n $$f || exit 1; done
+
+# ---- allocation failures (SQLite's test_malloc idea)
+# `make FAILALLOC=1 failalloc-tools`: the tools of test/bats/failalloc.bats in
+# an ASan + UBSan build (build/failalloc) whose own allocations go through
+# test/failalloc/failalloc.c (-Wl,--wrap): LENSFLOW_FAIL_ALLOC=N fails the Nth.
+FAILALLOC_TOOLS := ml-fetch ml-split ml-train ml-eval ml-mlflow-log ml-pgload
+.PHONY: failalloc-tools
+failalloc-tools:
+	@$(MAKE) -s --no-print-directory FAILALLOC=1 $(FAILALLOC_TOOLS:%=build/failalloc/bin/%)
 
 PREFIX ?= /usr/local
 install: tools ## install the tools into $(PREFIX)/bin
@@ -247,6 +274,11 @@ monitor: ## Debian's prometheus scraping the local ml-serve (LENSFLOW_LISTEN) wi
 retrain: ## what cron runs: the pipeline under a lock; log and textfile metrics in LENSFLOW_HOME
 	scripts/retrain
 
+.PHONY: promote
+promote: ## the online gate: promote the challenger when it beats the champion (pass|fail|wait)
+	@$(MAKE) -s --no-print-directory tools >&2
+	@$(WITH_SERVICES) BIN=$(abspath $(BIN)) MODEL_NAME=$(MODEL_NAME) scripts/promote
+
 # ---- fuzzing (libFuzzer, clang)
 # One libFuzzer target per parser, test/fuzz/fuzz_<name>.c, built with clang's
 # -fsanitize=fuzzer,address,undefined into build/fuzz/ (lib/ and the tools'
@@ -267,7 +299,6 @@ FUZZ_LIBA := $(FUZZ_BUILD)/liblensflow.a
 # the tools' parts a target calls (their main.o never; routes.c is included by serve_path)
 fuzz_tool_obj = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out %/main.c $(2),$(wildcard tools/$(1)/*.c)))
 FUZZ_OBJ_serve_body := $(call fuzz_tool_obj,ml-serve)
-FUZZ_OBJ_utf8_valid := $(call fuzz_tool_obj,ml-serve)
 FUZZ_OBJ_serve_path := $(call fuzz_tool_obj,ml-serve,tools/ml-serve/routes.c)
 FUZZ_OBJ_mlflow_answer := $(call fuzz_tool_obj,ml-mlflow-log)
 FUZZ_OBJ_mlflow_inputs := $(call fuzz_tool_obj,ml-mlflow-log)
@@ -307,12 +338,15 @@ $(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIBA) $$(FUZZ_OBJ_$$*)
 # `make bench`: the measurements of issue 16 in one run (test/bench/run), written to
 # test/bench/results/*.json and rendered into test/bench/results/README.md. The
 # bench has its own $LENSFLOW_HOME (.lensflow/bench) so the user's state is never touched.
-# Sub-targets run one part: bench-pipeline, bench-serve, bench-scale, bench-ingest,
-# bench-profile, bench-python (the Python service of 118e941; its install takes minutes).
+# Sub-targets run one part: bench-pipeline, bench-serve, bench-catalogue (serving at
+# synthetic catalogue sizes), bench-ingest, bench-profile, bench-python (the Python service
+# of 118e941; its install takes minutes). `make bench-scale` (not in `make bench`: about
+# 40 min on 2 cores) runs synthetic releases of 100k, 1M, 10M and 25M ratings through every
+# stage and writes test/bench/results/scale-growth.{json,md,svg} (BENCH_GROWTH="1m 10m" for fewer).
 BENCH_HOME ?= $(CURDIR)/.lensflow/bench
 BENCH_SRC := $(wildcard test/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:test/bench/%.c=$(BUILD)/bench/%)
-BENCH_PARTS := pipeline serve scale ingest profile python
+BENCH_PARTS := pipeline serve catalogue scale ingest profile python
 .PHONY: bench bench-build bench-report bench-replicas $(BENCH_PARTS:%=bench-%)
 $(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
 	@mkdir -p $(@D)
@@ -321,7 +355,7 @@ $(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
 $(BUILD)/bench/minserve: $(BUILD)/test/bench/minserve.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb -lpq -lpthread $(COMMON_LIBS)
-bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen
+bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen $(BUILD)/test-tools/lfe-half
 bench: ## benchmarks of issue 16 → test/bench/results/ (about 20 min)
 	@scripts/deps >&2
 	@$(MAKE) -s --no-print-directory bench-build
@@ -353,14 +387,12 @@ SOAK_SECONDS ?= 600
 .PHONY: soak valgrind
 valgrind: ## valgrind memcheck: every tool's happy path, ml-serve under load (0 lost, 0 errors)
 	@$(MAKE) -s --no-print-directory all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
 	@VALGRIND_FULL=1 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) \
-	  bats --tap test/bats/valgrind.bats
+	  scripts/with-services $(TEST_HOME) bats --tap test/bats/valgrind.bats
 soak: ## ml-serve for SOAK_SECONDS (600) at half its saturation: errors, RSS, fds, threads
 	@$(MAKE) -s --no-print-directory all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
 	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) \
-	  scripts/soak --seconds $(SOAK_SECONDS) --out test/bench/results/soak.json
+	  scripts/with-services $(TEST_HOME) scripts/soak --seconds $(SOAK_SECONDS) --out test/bench/results/soak.json
 
 # ---- model quality
 # `make quality`: scripts/quality trains ml-train's ranking models (blend, the
@@ -373,11 +405,11 @@ soak: ## ml-serve for SOAK_SECONDS (600) at half its saturation: errors, RSS, fd
 # is set). About 5 minutes on 2 cores.
 # scripts/tune is the hyperparameter search (validation carved from train).
 #
-# The pipeline's ranking model is ml-train's default, the blend of EASE, iALS
-# and the softmax MF (ms-stratified seed 42 NDCG@10 0.489 against the softmax
-# MF's 0.479; see quality.md): TRAIN_FLAGS stays empty, and one given on the
-# command line or in the environment (cron's retrain.env, the tests) adds to
-# it (`--model softmax-mf` for the others).
+# The pipeline's ranking model is `--model auto`: on ML-100k the blend of EASE,
+# iALS and the softmax MF (ml-train's default), byte for byte (ms-stratified seed
+# 42 NDCG@10 0.489 against the softmax MF's 0.479; see quality.md); past 2M
+# ratings EASE + iALS (docs/scale.md). A TRAIN_FLAGS given on the command line or
+# in the environment (cron's retrain.env, the tests) is used as it is.
 #
 # It is served in its compact form (issue 28): --serve-dim 32, the rank-32
 # approximation of the blend's 401-dimension scores, chosen by scripts/serve-dim
@@ -386,7 +418,7 @@ soak: ## ml-serve for SOAK_SECONDS (600) at half its saturation: errors, RSS, fd
 # 0.4902 against the full width's 0.4907 (test/bench/results/quality-compact.md).
 # Only the Makefile's empty default is replaced: a TRAIN_FLAGS given is used as is.
 ifeq ($(origin TRAIN_FLAGS),file)
-TRAIN_FLAGS := --serve-dim 32
+TRAIN_FLAGS := --model auto --serve-dim 32
 endif
 .PHONY: quality
 quality: deps ## model quality over seeds 42..46, anchors beside ours → test/bench/results/quality.*

@@ -83,6 +83,8 @@ struct store_set {
 	const lfe_table *fold, *map;  /* the compact form (store_compact.h), or NULL */
 	uint32_t dim, ddim;           /* ranking and direction dimensions */
 	int hnsw;                     /* HNSW indexes on items and dirs */
+	int halfvec;                  /* users, items and dirs as halfvec (pgvector >= 0.7):
+				       * COPY'd as vector, then converted */
 	const char *run_id;           /* or NULL */
 	const char *metrics_json;     /* "{}" at least */
 	const char *foldin_json;      /* model.h's embedding_sets.foldin */

@@ -194,7 +194,7 @@ PGresult *store_set_items(PGconn *c, const char *items_sql, lf_error *err)
 {
 	char sql[512];
 	if (snprintf(sql, sizeof sql,
-		     "SELECT v.movie_id, v.embedding, m.title FROM %s v LEFT JOIN movies m "
+		     "SELECT v.movie_id, v.embedding::vector, m.title FROM %s v LEFT JOIN movies m "
 		     "USING (movie_id) ORDER BY v.movie_id",
 		     items_sql) >= (int)sizeof sql) {
 		lf_fail(err, EX_DATAERR, "the set's table names are too long");

@@ -66,7 +66,7 @@ static int copy_vectors(PGconn *c, const char *qtable, const char *cols, const l
 
 	snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN (FORMAT binary, FREEZE)", qtable, cols);
 	if (unit && !(dir = lf_calloc(dim, sizeof *dir)))
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	if (pg_copy_begin(&cp, c, sql, err) < 0) {
 		free(dir);
 		return -1;
@@ -149,18 +149,27 @@ static int load_tx(PGconn *c, const struct store_set *d, const struct store_set_
 		return -1;
 	if (d->fold && store_compact_write(c, d->model, d->version, d->fold, d->map, err) < 0)
 		return -1;
+	if (d->halfvec &&
+	    (execf(c, err, "ALTER TABLE %s ALTER COLUMN embedding TYPE halfvec(%u) USING "
+		   "embedding::halfvec(%u)", n->qusers, d->dim, d->dim) < 0 ||
+	     execf(c, err, "ALTER TABLE %s ALTER COLUMN embedding TYPE halfvec(%u) USING "
+		   "embedding::halfvec(%u)", n->qitems, d->dim, d->dim) < 0 ||
+	     execf(c, err, "ALTER TABLE %s ALTER COLUMN direction TYPE halfvec(%u) USING "
+		   "direction::halfvec(%u)", n->qdirs, d->ddim, d->ddim) < 0))
+		return -1;
+	const char *ops = d->halfvec ? "halfvec_ip_ops" : "vector_ip_ops";
 	if (execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (user_id)", n->qusers) < 0 ||
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qitems) < 0 ||
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qdirs) < 0)
 		return -1;
 	if (d->hnsw && (execf(c, err,
-			      "CREATE INDEX ON %s USING hnsw (embedding vector_ip_ops) "
+			      "CREATE INDEX ON %s USING hnsw (embedding %s) "
 			      "WITH (m = 16, ef_construction = 64)",
-			      n->qitems) < 0 ||
+			      n->qitems, ops) < 0 ||
 			execf(c, err,
-			      "CREATE INDEX ON %s USING hnsw (direction vector_ip_ops) "
+			      "CREATE INDEX ON %s USING hnsw (direction %s) "
 			      "WITH (m = 16, ef_construction = 64)",
-			      n->qdirs) < 0))
+			      n->qdirs, ops) < 0))
 		return -1;
 	if (execf(c, err, "ANALYZE %s, %s, %s", n->qusers, n->qitems, n->qdirs) < 0)
 		return -1;

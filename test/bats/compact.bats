@@ -157,3 +157,40 @@ ndcg() {
 	done
 	[ "$total" -ge 32 ]
 }
+
+@test "ml-pgload --vector-type halfvec: halfvec columns and HNSW opclass; ml-serve answers the halfvec model's top-k and folds in" {
+	[ -x "$TEST_TOOLS/lfe-topk" ] && [ -x "$TEST_TOOLS/lfe-half" ] || fail "test tools not built"
+	local d=$BATS_TEST_TMPDIR f=$BATS_FILE_TMPDIR port url user
+	"$BIN/ml-pgload" -q --model-name chalf --load 1 --vector-type halfvec --index hnsw --switch \
+		<"$f/cblend.lfe" >/dev/null
+	run sql "SELECT string_agg(format_type(atttypid, atttypmod), ' ' ORDER BY attrelid::regclass::text)
+		FROM pg_attribute WHERE attrelid::regclass::text IN
+		('lf_chalf_v1_users', 'lf_chalf_v1_items', 'lf_chalf_v1_dirs') AND attnum = 2"
+	assert_output "halfvec(160) halfvec(24) halfvec(24)"
+	run sql "SELECT count(*) FROM pg_indexes WHERE tablename IN ('lf_chalf_v1_items', 'lf_chalf_v1_dirs')
+		AND indexdef LIKE '%hnsw%halfvec_ip_ops%'"
+	assert_output 2
+	run "$BIN/ml-pgload" --model-name chalf --load 2 --vector-type float8 <"$f/cblend.lfe"
+	assert_failure 64
+	"$TEST_TOOLS/lfe-half" <"$f/cblend.lfe" >"$d/half.lfe"
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	MLFLOW_TRACKING_URI='' "$BIN/ml-serve" --listen "127.0.0.1:$port" --model-name chalf \
+		--threads 2 >"$d/out" 2>"$d/err" 3>&- &
+	local pid=$!
+	for _ in $(seq 200); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ] && break
+		sleep 0.1
+	done
+	for user in 1 200 943; do
+		curl -sf "$url/recommendations/$user?k=10" |
+			jq -r '.items[] | "\(.movie_id)\t\(.score)"' >"$d/api.tsv"
+		"$TEST_TOOLS/lfe-topk" "$d/half.lfe" "$user" 10 "$f/train.tsv" >"$d/model.tsv"
+		assert_equal "$(cut -f1 "$d/api.tsv")" "$(cut -f1 "$d/model.tsv")"
+	done
+	run curl -sf -X POST -H 'Content-Type: application/json' \
+		--data-binary '{"ratings": [{"movie_id": 50, "rating": 5}], "k": 5}' "$url/recommendations"
+	kill "$pid"
+	assert_success
+	jq -e '.items | length == 5' <<<"$output"
+}

@@ -219,6 +219,7 @@ section_serve() {
 
 	foldin_flood
 	todays_form "$run"
+	halfvec_rows "$run"
 	# a lever: worker threads (each one a database connection), saturated
 	local th
 	for th in 2 4 8; do
@@ -303,6 +304,43 @@ todays_form() {
 section_compact() {
 	start_section compact
 	todays_form "$(ls -d "$LENSFLOW_HOME"/runs/*/ | tail -1)"
+	finish_section
+}
+
+# Issue 28: pgvector's vector (float4) against halfvec (float2) at 64, 128, 256 and
+# 401 dimensions (the blend at --serve-dim 64/128/256 and at its full width): the
+# serving SQL's floor (c) at 8 clients (its throughput and Postgres CPU per query)
+# and NDCG@10 of what each serves (ml-eval; halfvec's through test/tools/lfe-half,
+# the values rounded as halfvec rounds them). One run, the forms alternating.
+halfvec_rows() {
+	local run=$1 d sd t v u i nd
+	[ -s "$run/test.tsv" ] || die "no run directory with test.tsv: run the pipeline part first"
+	for d in 64 128 256 401; do
+		sd=$d
+		[ "$d" = 401 ] && sd=0
+		"$BIN/ml-train" -q --model blend --serve-dim "$sd" <"$run/train.tsv" >"$WORK/hv.lfe"
+		"$LFE_HALF" <"$WORK/hv.lfe" >"$WORK/hv_half.lfe"
+		for t in vector halfvec; do
+			v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'hv$d$t'")
+			"$BIN/ml-pgload" -q --model-name "hv$d$t" --load "$v" --vector-type "$t" --switch \
+				<"$WORK/hv.lfe" >/dev/null
+			"$BIN/ml-pgload" -q --model-name "hv$d$t" --prune --keep 1 >/dev/null
+			read -r u i <<<"$(set_tables "hv$d$t")"
+			user_recs_sql "$u" "$i" :uid 10 | recs_script 943 >"$WORK/hv.sql"
+			nd=$("$BIN/ml-eval" --train "$run/train.tsv" --test "$run/test.tsv" \
+				<"$WORK/$([ "$t" = halfvec ] && echo hv_half || echo hv).lfe" |
+				awk '$1 == "ndcg@10" {print $2}')
+			fig "storage: $t, $d dims, (c) serving SQL, 8 clients" \
+				"$(pgbench_run "$WORK/hv.sql" 8 "$D_SAT" |
+					jq -c --argjson d "$d" --arg t "$t" --argjson n "$nd" \
+						'. + {dims: $d, vector_type: $t, ndcg_at_10: $n}')"
+		done
+	done
+}
+
+section_halfvec() {
+	start_section halfvec
+	halfvec_rows "$(ls -d "$LENSFLOW_HOME"/runs/*/ | tail -1)"
 	finish_section
 }
 

@@ -25,6 +25,7 @@ typedef struct set_opts {
 	const char *run_id;  /* or NULL */
 	const char *metrics; /* metrics TSV path, or NULL */
 	int hnsw;	     /* 1: HNSW indexes on items and dirs; 0: none; -1: auto */
+	int halfvec;	     /* 1: users, items and dirs as halfvec */
 } set_opts;
 
 /* Loads the .lfe in [buf, buf+len) (named name in messages) as one set, or
