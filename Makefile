@@ -20,6 +20,17 @@ endif
 ifeq ($(origin BIN),environment)
 undefine BIN
 endif
+# FAILALLOC=1: the allocation-failure build (test/failalloc/failalloc.c; see
+# "allocation failures" below): the ASan build, in build/failalloc.
+FAILALLOC ?=
+ifeq ($(FAILALLOC),1)
+SAN := 1
+BUILD ?= build/failalloc
+BIN ?= build/failalloc/bin
+FAILALLOC_WRAP := malloc calloc realloc strdup strndup asprintf open_memstream
+TOOL_EXTRA_OBJ := $(BUILD)/test/failalloc/failalloc.o
+LDFLAGS += $(FAILALLOC_WRAP:%=-Wl,--wrap=%)
+endif
 ifeq ($(SAN),1)
 BUILD ?= build/asan
 BIN ?= build/asan/bin
@@ -89,9 +100,9 @@ $(LIBA): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 define TOOL_RULE
-$(BIN)/$(1): $(call tool_obj,$(1)) $(LIBA)
+$(BIN)/$(1): $(call tool_obj,$(1)) $(LIBA) $(TOOL_EXTRA_OBJ)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call tool_obj,$(1)) $(LIBA) $$(LIBS_$(1)) $$(COMMON_LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call tool_obj,$(1)) $(TOOL_EXTRA_OBJ) $(LIBA) $$(LIBS_$(1)) $$(COMMON_LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call TOOL_RULE,$(t))))
 
@@ -113,7 +124,9 @@ TEST_TOOL_BIN := $(TEST_TOOL_SRC:test/tools/%.c=$(BUILD)/test-tools/%)
 unit: $(TEST_TOOL_BIN)
 $(BUILD)/test-tools/%: $(BUILD)/test/tools/%.o $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(COMMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBA) $(ALL_LIBS) $(COMMON_LIBS)
+# ml-synth's catalogue writers live in test/tools/synth/ (one program per test/tools/*.c)
+$(BUILD)/test-tools/ml-synth: $(patsubst %.c,$(BUILD)/%.o,$(wildcard test/tools/synth/*.c))
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -165,7 +178,8 @@ pipeline: services-up ## fetch → split → train → evaluate → register →
 	cat $$run/pipeline.json
 
 ifdef W
-export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS EVAL_USERS GIT_COMMIT DATASET
+export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS EVAL_USERS GIT_COMMIT DATASET LIVING \
+	CHALLENGER_SHARE MIN_IMPRESSIONS ONLINE_WINDOW ALPHA
 export BIN := $(abspath $(BIN))
 STEP := scripts/pipeline-step
 run-chain: $(W)/pipeline.json
@@ -191,21 +205,23 @@ stop: ## stop the embedded services of this $LENSFLOW_HOME
 	@scripts/services down
 
 # ---- tests, sanitizers, lint ----------------------------------------------------
-# The suite runs against its own services under .lensflow/test, never the user's.
+# The suite runs against its own services under .lensflow/test, never the user's:
+# scripts/with-services starts them and stops the ones it started when the run
+# ends (also on a failure or ^C); KEEP_SERVICES=1 leaves them up for re-runs.
 TEST_HOME := $(CURDIR)/.lensflow/test
 .PHONY: test asan lint install
 test: ## build and run the whole suite (C unit tests + bats) against real services
 	@scripts/deps --test
 	@$(MAKE) -s --no-print-directory all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
-	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) test/run
+	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) \
+	  scripts/with-services $(TEST_HOME) test/run
 
 asan: ## the whole suite against an ASan + UBSan build (build/asan)
 	@scripts/deps --test
 	@$(MAKE) -s --no-print-directory SAN=1 all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=build/asan LENSFLOW_BIN=$(abspath build/asan/bin) test/run
+	 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=build/asan LENSFLOW_BIN=$(abspath build/asan/bin) \
+	 scripts/with-services $(TEST_HOME) test/run
 
 lint: ## cppcheck and clang-tidy (.clang-tidy) over lib/ and tools/, bash -n over the scripts
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
@@ -214,6 +230,15 @@ lint: ## cppcheck and clang-tidy (.clang-tidy) over lib/ and tools/, bash -n ove
 	  xargs -P $$(nproc) -I{} clang-tidy --quiet {} -- $(CPPFLAGS) -std=c17 $(PKG_CFLAGS) 2>&1 | \
 	  grep -v -E '^[0-9]+ warnings? generated' ; test $${PIPESTATUS[1]} -eq 0
 	for f in scripts/* test/run; do bash -n $$f || exit 1; done
+
+# ---- allocation failures (SQLite's test_malloc idea)
+# `make FAILALLOC=1 failalloc-tools`: the tools of test/bats/failalloc.bats in
+# an ASan + UBSan build (build/failalloc) whose own allocations go through
+# test/failalloc/failalloc.c (-Wl,--wrap): LENSFLOW_FAIL_ALLOC=N fails the Nth.
+FAILALLOC_TOOLS := ml-fetch ml-split ml-train ml-eval ml-mlflow-log ml-pgload
+.PHONY: failalloc-tools
+failalloc-tools:
+	@$(MAKE) -s --no-print-directory FAILALLOC=1 $(FAILALLOC_TOOLS:%=build/failalloc/bin/%)
 
 PREFIX ?= /usr/local
 install: tools ## install the tools into $(PREFIX)/bin
@@ -249,6 +274,11 @@ monitor: ## Debian's prometheus scraping the local ml-serve (LENSFLOW_LISTEN) wi
 retrain: ## what cron runs: the pipeline under a lock; log and textfile metrics in LENSFLOW_HOME
 	scripts/retrain
 
+.PHONY: promote
+promote: ## the online gate: promote the challenger when it beats the champion (pass|fail|wait)
+	@$(MAKE) -s --no-print-directory tools >&2
+	@$(WITH_SERVICES) BIN=$(abspath $(BIN)) MODEL_NAME=$(MODEL_NAME) scripts/promote
+
 # ---- fuzzing (libFuzzer, clang)
 # One libFuzzer target per parser, test/fuzz/fuzz_<name>.c, built with clang's
 # -fsanitize=fuzzer,address,undefined into build/fuzz/ (lib/ and the tools'
@@ -269,7 +299,6 @@ FUZZ_LIBA := $(FUZZ_BUILD)/liblensflow.a
 # the tools' parts a target calls (their main.o never; routes.c is included by serve_path)
 fuzz_tool_obj = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out %/main.c $(2),$(wildcard tools/$(1)/*.c)))
 FUZZ_OBJ_serve_body := $(call fuzz_tool_obj,ml-serve)
-FUZZ_OBJ_utf8_valid := $(call fuzz_tool_obj,ml-serve)
 FUZZ_OBJ_serve_path := $(call fuzz_tool_obj,ml-serve,tools/ml-serve/routes.c)
 FUZZ_OBJ_mlflow_answer := $(call fuzz_tool_obj,ml-mlflow-log)
 FUZZ_OBJ_mlflow_inputs := $(call fuzz_tool_obj,ml-mlflow-log)
@@ -358,14 +387,12 @@ SOAK_SECONDS ?= 600
 .PHONY: soak valgrind
 valgrind: ## valgrind memcheck: every tool's happy path, ml-serve under load (0 lost, 0 errors)
 	@$(MAKE) -s --no-print-directory all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
 	@VALGRIND_FULL=1 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) \
-	  bats --tap test/bats/valgrind.bats
+	  scripts/with-services $(TEST_HOME) bats --tap test/bats/valgrind.bats
 soak: ## ml-serve for SOAK_SECONDS (600) at half its saturation: errors, RSS, fds, threads
 	@$(MAKE) -s --no-print-directory all
-	@LENSFLOW_HOME=$(TEST_HOME) scripts/services up
 	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) \
-	  scripts/soak --seconds $(SOAK_SECONDS) --out test/bench/results/soak.json
+	  scripts/with-services $(TEST_HOME) scripts/soak --seconds $(SOAK_SECONDS) --out test/bench/results/soak.json
 
 # ---- model quality
 # `make quality`: scripts/quality trains ml-train's ranking models (blend, the

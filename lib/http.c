@@ -29,7 +29,7 @@ struct http_client {
 typedef struct reply_buf {
 	unsigned char *data;
 	size_t len, cap;
-	int too_big;
+	int too_big, no_memory;
 } reply_buf;
 
 static int global_users; /* curl_global_init/cleanup around the first/last client */
@@ -47,8 +47,10 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 		while (cap < b->len + n + 1)
 			cap *= 2;
 		unsigned char *p = realloc(b->data, cap);
-		if (!p)
+		if (!p) {
+			b->no_memory = 1;
 			return 0;
+		}
 		b->data = p;
 		b->cap = cap;
 	}
@@ -69,11 +71,11 @@ int http_open(http_client **out, const char *base_url, long timeout_s, lf_error 
 		return lf_fail(err, EX_USAGE, "'%s' is not a valid base URL", shown);
 	http_client *c = calloc(1, sizeof *c);
 	if (!c)
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	c->base = strdup(base_url);
 	if (!c->base) {
 		free(c);
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	}
 	size_t n = strlen(c->base);
 	while (n > 0 && c->base[n - 1] == '/')
@@ -188,6 +190,9 @@ static int perform(http_client *c, const char *what, reply_buf *b, lf_error *err
 		if (b->too_big)
 			return lf_fail(err, EX_PROTOCOL, "%s at %s: the answer is larger than %zu MiB",
 				       what, c->shown, HTTP_REPLY_MAX >> 20);
+		if (b->no_memory)
+			return lf_fail(err, EX_OSERR, "%s at %s: out of memory for the answer", what,
+				       c->shown);
 		return lf_fail(err, EX_UNAVAILABLE, "cannot reach %s (%s): %s", c->shown, what,
 			       curl_msg[0] ? curl_msg : curl_easy_strerror(rc));
 	}
@@ -209,7 +214,7 @@ static int prepare(http_client *c, const char *method, const char *path, const c
 	size_t n = strlen(c->base) + strlen(path) + 1;
 	char *url = malloc(n);
 	if (!url)
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	snprintf(url, n, "%s%s", c->base, path);
 	curl_easy_reset(c->curl);
 	char ctype[64];
@@ -220,7 +225,7 @@ static int prepare(http_client *c, const char *method, const char *path, const c
 	if (!h3) {
 		curl_slist_free_all(h);
 		free(url);
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	}
 	*headers = h3;
 	CURLcode rc = curl_easy_setopt(c->curl, CURLOPT_URL, url); /* curl copies it */
@@ -358,6 +363,6 @@ int http_get_bytes(http_client *c, const char *path, unsigned char **data, size_
 	*data = b.data ? b.data : calloc(1, 1);
 	*len = b.len;
 	if (!*data)
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	return 0;
 }

@@ -34,7 +34,7 @@ void mlflow_close(mlflow *m)
 	m->http = NULL;
 }
 
-int mlflow_oom(lf_error *err) { return lf_fail(err, EX_SOFTWARE, "out of memory"); }
+int mlflow_oom(lf_error *err) { return lf_fail(err, EX_OSERR, "out of memory"); }
 
 int mlflow_dup_string(const json_t *obj, const char *field, const char *what, char **out,
 		      lf_error *err)

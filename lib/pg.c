@@ -114,7 +114,7 @@ int pg_connect(const char *url, const char *app, int timeout_s, PGconn **out, lf
 	snprintf(tmo, sizeof tmo, "%d", timeout_s > 0 ? timeout_s : 10);
 	c = PQconnectdbParams(keys, vals, 1);
 	if (!c)
-		return lf_fail(err, EX_SOFTWARE, "out of memory connecting to Postgres");
+		return lf_fail(err, EX_OSERR, "out of memory connecting to Postgres");
 	if (PQstatus(c) != CONNECTION_OK) {
 		const char *pw = url_password(url, &opts);
 		const char *host = PQhost(c), *port = PQport(c);

@@ -44,7 +44,7 @@ static int copy_room(pg_copy *cp, size_t n)
 	}
 	unsigned char *b = realloc(cp->buf, cap);
 	if (!b) {
-		copy_failed(cp, EX_SOFTWARE, "out of memory building a COPY buffer");
+		copy_failed(cp, EX_OSERR, "out of memory building a COPY buffer");
 		return -1;
 	}
 	cp->buf = b;

@@ -186,10 +186,10 @@ int store_prune(PGconn *c, const char *model, int64_t keep, FILE *out, lf_error 
 	FILE *mem = open_memstream(&buf, &len);
 
 	if (!mem)
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	int rc = prune_tx(c, model, keep, mem, err);
 	if (fclose(mem) != 0 && rc == 0)
-		rc = lf_fail(err, EX_SOFTWARE, "out of memory");
+		rc = lf_fail(err, EX_OSERR, "out of memory");
 	if (rc < 0)
 		pg_rollback(c);
 	else

@@ -66,7 +66,7 @@ static int copy_vectors(PGconn *c, const char *qtable, const char *cols, const l
 
 	snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN (FORMAT binary, FREEZE)", qtable, cols);
 	if (unit && !(dir = lf_calloc(dim, sizeof *dir)))
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	if (pg_copy_begin(&cp, c, sql, err) < 0) {
 		free(dir);
 		return -1;

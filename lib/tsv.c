@@ -303,8 +303,14 @@ int ratings_write(FILE *f, const char *name, const ratings *r, lf_error *err)
 
 int utf8_valid(const char *s, size_t len)
 {
+	return utf8_count(s, len, NULL) == 0;
+}
+
+int utf8_count(const char *s, size_t len, size_t *chars)
+{
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	while (p < end) {
+	size_t count = 0;
+	for (; p < end; count++) {
 		unsigned c = *p;
 		if (c < 0x80) {
 			p++;
@@ -322,20 +328,22 @@ int utf8_valid(const char *s, size_t len)
 			n = 3;
 			cp = c & 0x07;
 		} else {
-			return 0; /* continuation byte, overlong lead 0xc0/0xc1, or > U+10FFFF */
+			return -1; /* continuation byte, overlong lead 0xc0/0xc1, or > U+10FFFF */
 		}
 		if ((size_t)(end - p) <= n)
-			return 0;
+			return -1;
 		for (size_t k = 1; k <= n; k++) {
 			if ((p[k] & 0xc0) != 0x80)
-				return 0;
+				return -1;
 			cp = cp << 6 | (p[k] & 0x3f);
 		}
 		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0; /* overlong or out of range */
+			return -1; /* overlong or out of range */
 		if (cp >= 0xd800 && cp <= 0xdfff)
-			return 0; /* surrogate */
+			return -1; /* surrogate */
 		p += n + 1;
 	}
-	return 1;
+	if (chars)
+		*chars = count;
+	return 0;
 }

@@ -100,11 +100,14 @@ int metrics_parse(const char *buf, size_t len, const char *name, metric_set *out
 int metrics_set(metric_set *m, const char *name, double value);
 /* The value of name, or -1 when absent. */
 int metrics_get(const metric_set *m, const char *name, double *value);
-/* "%.6g"-style shortest round-trip formatting ("%.17g" trimmed is fine). */
+/* One "name\tvalue" line a metric, values by fmt_double (util.h). */
 int metrics_write(FILE *f, const char *name, const metric_set *m, lf_error *err);
 void metrics_free(metric_set *m);
 
 /* True when [s, s+len) is valid UTF-8 (no overlongs, no surrogates). */
 int utf8_valid(const char *s, size_t len);
+/* The same check, and the code points counted into *chars (when not NULL):
+ * 0, or -1 when [s, s+len) is not valid UTF-8 (*chars untouched). */
+int utf8_count(const char *s, size_t len, size_t *chars);
 
 #endif

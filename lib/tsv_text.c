@@ -292,14 +292,8 @@ int metrics_read(FILE *f, const char *name, metric_set *out, lf_error *err)
 int metrics_write(FILE *f, const char *name, const metric_set *m, lf_error *err)
 {
 	for (size_t i = 0; i < m->n; i++) {
-		/* the shortest "%.Ng" that reads back as the same double */
-		char num[40];
-		for (int prec = 1; prec <= 17; prec++) {
-			snprintf(num, sizeof num, "%.*g", prec, m->items[i].value);
-			if (strtod(num, NULL) == m->items[i].value)
-				break;
-		}
-		if (fprintf(f, "%s\t%s\n", m->items[i].name, num) < 0)
+		char num[FMT_DOUBLE_MAX];
+		if (fprintf(f, "%s\t%s\n", m->items[i].name, fmt_double(num, m->items[i].value)) < 0)
 			return lf_fail_errno(err, EX_IOERR, errno, "%s: write failed", name);
 	}
 	return 0;

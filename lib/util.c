@@ -74,6 +74,16 @@ int parse_double(const char *s, double min, double max, double *out)
 	return 0;
 }
 
+char *fmt_double(char *out, double v)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(out, FMT_DOUBLE_MAX, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			break;
+	}
+	return out;
+}
+
 void *lf_calloc(size_t n, size_t size)
 {
 	if (n == 0 || size == 0)

@@ -24,6 +24,15 @@ int parse_i64_n(const char *s, size_t len, int64_t min, int64_t max, int64_t *ou
 /* Whole-string finite double (strtod syntax, no NaN/Inf) in [min, max]. */
 int parse_double(const char *s, double min, double max, double *out);
 
+/* The shortest of "%.15g", "%.16g" and "%.17g" that reads back as v: 0.4925,
+ * not 0.49249999999999999; 1000, never 1e+03 (%.15g is the shortest text
+ * whenever one of 15 digits or fewer reads back). The one number format of
+ * every text lensflow writes for another program: metrics TSV, the metrics
+ * JSON of a loaded set, Prometheus samples, MLflow metrics read back.
+ * Writes at most FMT_DOUBLE_MAX bytes (with the NUL) into out; returns out. */
+#define FMT_DOUBLE_MAX 32
+char *fmt_double(char *out, double v);
+
 /* malloc/calloc/realloc with overflow-checked sizes; NULL on failure
  * (callers turn NULL into an EX_OSERR/EX_SOFTWARE error themselves). */
 void *lf_calloc(size_t n, size_t size);

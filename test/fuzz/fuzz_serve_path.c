@@ -3,7 +3,7 @@
  * handling: the route matcher (match_path, static in tools/ml-serve/routes.c,
  * reached by including that file here, which leaves routes.c unchanged and
  * links the tool's other objects), ids in paths (path_id), integer query
- * parameters (query_int) and the search text (mg_get_var + utf8_chars, as
+ * parameters (query_int) and the search text (mg_get_var + utf8_count, as
  * rec_search reads it).
  *
  * Input: the decoded path (what civetweb puts in local_uri), then optionally
@@ -17,6 +17,7 @@
 
 #include "../../tools/ml-serve/body.h"
 #include "fuzz_check.h"
+#include "tsv.h"
 
 /* 1: canonical decimal in 1..INT32_MAX; 0: some other integer; -1: not one. */
 static int ref_path_id(const char *s, size_t n, int64_t *id)
@@ -59,7 +60,7 @@ static void query(const char *qs)
 	if (n >= 0) {
 		FUZZ_CHECK((size_t)n < sizeof q);
 		size_t chars = 0;
-		if ((size_t)n == strlen(q) && utf8_chars(q, &chars) == 0)
+		if ((size_t)n == strlen(q) && utf8_count(q, strlen(q), &chars) == 0)
 			FUZZ_CHECK(chars <= (size_t)n);
 	}
 }

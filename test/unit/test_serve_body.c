@@ -8,9 +8,10 @@
 
 #include "../../tools/ml-serve/body.h"
 #include "../../tools/ml-serve/buf.h"
-#include "../../tools/ml-serve/metrics.h"
+#include "../../tools/ml-serve/prom.h"
 #include "log.h"
 #include "tap.h"
+#include "tsv.h"
 #include "util.h"
 
 static int parse(const char *text, struct new_user *nu, char *msg)
@@ -134,31 +135,31 @@ TEST(content_type_must_be_json_in_utf8)
 TEST(utf8_is_counted_in_code_points_and_checked)
 {
 	size_t n = 0;
-	CHECK_EQ_INT(utf8_chars("abc", &n), 0);
+	CHECK_EQ_INT(utf8_count("abc", 3, &n), 0);
 	CHECK_EQ_INT(n, 3);
-	CHECK_EQ_INT(utf8_chars("\xc3\x9f\xf0\x9f\x8e\xac", &n), 0); /* ß and a clapper board */
+	CHECK_EQ_INT(utf8_count("\xc3\x9f\xf0\x9f\x8e\xac", strlen("\xc3\x9f\xf0\x9f\x8e\xac"), &n), 0); /* ß and a clapper board */
 	CHECK_EQ_INT(n, 2);
-	CHECK_EQ_INT(utf8_chars("\xff", &n), -1);
-	CHECK_EQ_INT(utf8_chars("\xc3", &n), -1);            /* truncated */
-	CHECK_EQ_INT(utf8_chars("\xc0\xaf", &n), -1);        /* overlong */
-	CHECK_EQ_INT(utf8_chars("\xed\xa0\x80", &n), -1);    /* a surrogate */
-	CHECK_EQ_INT(utf8_chars("\xf4\x90\x80\x80", &n), -1); /* beyond U+10FFFF */
+	CHECK_EQ_INT(utf8_count("\xff", strlen("\xff"), &n), -1);
+	CHECK_EQ_INT(utf8_count("\xc3", strlen("\xc3"), &n), -1);            /* truncated */
+	CHECK_EQ_INT(utf8_count("\xc0\xaf", strlen("\xc0\xaf"), &n), -1);        /* overlong */
+	CHECK_EQ_INT(utf8_count("\xed\xa0\x80", strlen("\xed\xa0\x80"), &n), -1);    /* a surrogate */
+	CHECK_EQ_INT(utf8_count("\xf4\x90\x80\x80", strlen("\xf4\x90\x80\x80"), &n), -1); /* beyond U+10FFFF */
 }
 
-TEST(metrics_text_has_cumulative_buckets_and_escaped_labels)
+TEST(prom_text_has_cumulative_buckets_and_escaped_labels)
 {
-	metrics_init();
-	metrics_http(ROUTE_RECS_USER, METHOD_GET, 200, 0.0002);
-	metrics_http(ROUTE_RECS_USER, METHOD_GET, 200, 0.004);
-	metrics_http(ROUTE_RECS_USER, METHOD_GET, 404, 9.0);
-	metrics_served(KIND_USER, 10);
+	prom_init();
+	prom_http(ROUTE_RECS_USER, METHOD_GET, 200, 0.0002);
+	prom_http(ROUTE_RECS_USER, METHOD_GET, 200, 0.004);
+	prom_http(ROUTE_RECS_USER, METHOD_GET, 404, 9.0);
+	prom_served(KIND_USER, 10);
 	const char *names[] = {"ndcg@10", "odd\"name\\\n"};
 	double values[] = {0.2468, 1.5};
-	struct metrics_model mm = {.name = "lensflow", .version = 3, .run_id = "r\"1",
+	struct prom_model mm = {.name = "lensflow", .version = 3, .run_id = "r\"1",
 				   .loaded_at = 1.5e9, .n_offline = 2, .offline_names = names,
 				   .offline_values = values};
 	size_t len = 0;
-	char *t = metrics_render(&mm, &len);
+	char *t = prom_render(&mm, &len);
 	CHECK(t != NULL && len == strlen(t));
 	int ok = strstr(t, "lensflow_http_requests_total{method=\"GET\",route=\"/recommendations/"
 			   "{user_id}\",status_class=\"2xx\"} 2\n") &&
@@ -191,6 +192,6 @@ int main(void)
 	RUN(path_ids_are_ids_unknown_or_malformed);
 	RUN(content_type_must_be_json_in_utf8);
 	RUN(utf8_is_counted_in_code_points_and_checked);
-	RUN(metrics_text_has_cumulative_buckets_and_escaped_labels);
+	RUN(prom_text_has_cumulative_buckets_and_escaped_labels);
 	return tap_done();
 }

@@ -19,7 +19,7 @@
 #include "../../tools/ml-train/train.h"
 #include "lfe.h"
 #include "log.h"
-#include "metrics.h"
+#include "ranking.h"
 #include "tap.h"
 #include "util.h"
 
@@ -236,7 +236,7 @@ TEST(train_all_writes_tables_whose_ids_match_the_input)
 	for (uint32_t i = 0; s && i < it->rows; i++)
 		for (uint32_t k = 0; k < u->dim; k++)
 			s[i] += u->values[k] * it->values[i * it->dim + k];
-	ok = ok && s && topk_select(s, it->rows, 4, top) == 4;
+	ok = ok && s && rank_topk(s, it->rows, 4, top) == 4;
 	free(s);
 	lfe_free(&m);
 	train_result_free(&res);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "ranking.h"
 #include "model.h"
 #include "rng.h"
 #include "util.h"
@@ -119,9 +119,9 @@ static int rank_block(const scorer *s, state *st, const int32_t *ids, const long
 		for (; st->at_tr < st->n_tr && st->tr[st->at_tr].user == ids[r]; st->at_tr++)
 			if (st->tr[st->at_tr].item >= 0)
 				sc[st->tr[st->at_tr].item] = -INFINITY;
-		long got = topk_select(sc, n, k, top);
+		long got = rank_topk(sc, n, k, top);
 		if (got < 0)
-			return lf_fail(err, got == -1 ? EX_DATAERR : EX_SOFTWARE,
+			return lf_fail(err, got == -1 ? EX_DATAERR : EX_OSERR,
 				       got == -1 ? "the model's scores of user %d are not finite"
 						 : "out of memory ranking user %d",
 				       ids[r]);
@@ -171,9 +171,9 @@ static int add_rmse(const lfe *model, const ratings *test, double lo, metric_set
 	if (!um || !im) {
 		free(um);
 		free(im);
-		return lf_fail(err, EX_SOFTWARE, "out of memory indexing the rating tables");
+		return lf_fail(err, EX_OSERR, "out of memory indexing the rating tables");
 	}
-	rmse_acc acc = {0};
+	rank_rmse acc = {0};
 	for (size_t j = 0; j < test->n; j++) {
 		long u = find(um, ru->rows, test->rows[j].user);
 		long i = find(im, ri->rows, test->rows[j].item);
@@ -184,12 +184,12 @@ static int add_rmse(const lfe *model, const ratings *test, double lo, metric_set
 		double dot = 0;
 		for (size_t c = 0; c < ru->dim; c++)
 			dot += (double)x[c] * y[c];
-		rmse_add(&acc, dot, test->rows[j].rating, lo, RATING_MAX);
+		rank_rmse_add(&acc, dot, test->rows[j].rating, lo, RATING_MAX);
 	}
 	free(um);
 	free(im);
-	if (acc.n && metrics_set(out, "rmse", rmse_value(&acc)) < 0)
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the metrics");
+	if (acc.n && metrics_set(out, "rmse", rank_rmse_value(&acc)) < 0)
+		return lf_fail(err, EX_OSERR, "out of memory for the metrics");
 	return 0;
 }
 
@@ -213,7 +213,7 @@ static int build_catalogue(const lfe *model, const ratings *train, id_row **map,
 		*dim = it->dim;
 		if (!(*map = index_ids(it->ids, it->rows)) ||
 		    !(*vec = lf_calloc((size_t)it->rows * it->dim, sizeof(float))))
-			return lf_fail(err, EX_SOFTWARE, "out of memory for the catalogue");
+			return lf_fail(err, EX_OSERR, "out of memory for the catalogue");
 		for (size_t c = 0; c < *n; c++)
 			memcpy(*vec + c * *dim, it->values + (size_t)(*map)[c].row * *dim,
 			       *dim * sizeof(float));
@@ -221,13 +221,13 @@ static int build_catalogue(const lfe *model, const ratings *train, id_row **map,
 	}
 	int32_t *ids = lf_calloc(train->n ? train->n : 1, sizeof *ids);
 	if (!ids)
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the catalogue");
+		return lf_fail(err, EX_OSERR, "out of memory for the catalogue");
 	for (size_t j = 0; j < train->n; j++)
 		ids[j] = train->rows[j].item;
 	*map = index_ids(ids, train->n);
 	free(ids);
 	if (!*map)
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the catalogue");
+		return lf_fail(err, EX_OSERR, "out of memory for the catalogue");
 	size_t m = 0;
 	for (size_t j = 0; j < train->n; j++)
 		if (m == 0 || (*map)[m - 1].id != (*map)[j].id)
@@ -235,7 +235,7 @@ static int build_catalogue(const lfe *model, const ratings *train, id_row **map,
 	*n = m;
 	*dim = 0;
 	if (!(*vec = lf_calloc(m ? m : 1, sizeof(float))))
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the catalogue");
+		return lf_fail(err, EX_OSERR, "out of memory for the catalogue");
 	for (size_t j = 0; j < train->n; j++)
 		(*vec)[find(*map, m, train->rows[j].item)] += 1.0f;
 	return 0;
@@ -279,7 +279,7 @@ static int32_t *sample_users(const pair *te, size_t n_te, size_t want, uint64_t 
 		return NULL;
 	int32_t *ids = lf_calloc(users, sizeof *ids);
 	if (!ids) {
-		lf_fail(err, EX_SOFTWARE, "out of memory for the user sample");
+		lf_fail(err, EX_OSERR, "out of memory for the user sample");
 		return NULL;
 	}
 	for (size_t j = 0, u = 0; j < n_te; j++)
@@ -324,7 +324,7 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 	if (!tr || !te || !top || !rel || !S ||
 	    (model && (!(umap = index_ids(users->ids, users->rows)) ||
 		       !(ublock = lf_calloc((size_t)BLOCK * dim, sizeof(float)))))) {
-		lf_fail(err, EX_SOFTWARE, "out of memory for the evaluation");
+		lf_fail(err, EX_OSERR, "out of memory for the evaluation");
 		goto done;
 	}
 	if (smp && smp->users) {
@@ -375,14 +375,14 @@ int evaluate(const lfe *model, const ratings *train, const ratings *test, size_t
 	for (size_t t = 0; t < 6; t++) {
 		snprintf(name, sizeof name, "%s@%zu", base[t], k);
 		if (metrics_set(out, name, val[t]) < 0) {
-			lf_fail(err, EX_SOFTWARE, "out of memory for the metrics");
+			lf_fail(err, EX_OSERR, "out of memory for the metrics");
 			goto done;
 		}
 	}
 	if (model && add_rmse(model, test, scale_low(train, test), out, err) < 0)
 		goto done;
 	if (metrics_set(out, "users", (double)res.users) < 0) {
-		lf_fail(err, EX_SOFTWARE, "out of memory for the metrics");
+		lf_fail(err, EX_OSERR, "out of memory for the metrics");
 		goto done;
 	}
 	rc = 0;

@@ -2,7 +2,7 @@
  * eval.h — ml-eval's protocol (DESIGN.md, "Evaluation protocols"): for
  * every user with a test rating, the top k over the catalogue minus the
  * movies the user rated in train, scored against all the user's test
- * ratings (lib/metrics.h has the metric definitions); RMSE of the rating
+ * ratings (lib/ranking.h has the metric definitions); RMSE of the rating
  * head over test pairs whose user and movie it knows.
  *
  * The catalogue is the model's items table (or, for the popularity

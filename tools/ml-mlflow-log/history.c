@@ -40,7 +40,7 @@ int history_append(history *h, const char *time, const char *action, const char 
 		return lf_fail(err, EX_SOFTWARE, "history entry field too long");
 	history_entry *items = realloc(h->items, (h->n + 1) * sizeof *items);
 	if (!items)
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	h->items = items;
 	history_entry *e = &items[h->n];
 	memset(e, 0, sizeof *e);
@@ -51,7 +51,7 @@ int history_append(history *h, const char *time, const char *action, const char 
 		keep--;
 	e->reason = strndup(reason, keep);
 	if (!e->reason)
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	strcpy(e->time, time);
 	strcpy(e->action, action);
 	strcpy(e->from, from);
@@ -137,7 +137,7 @@ int history_dump(const history *h, char **text, lf_error *err)
 	if (a)
 		*text = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(a);
-	return *text ? 0 : lf_fail(err, EX_SOFTWARE, "out of memory");
+	return *text ? 0 : lf_fail(err, EX_OSERR, "out of memory");
 }
 
 int history_rollback_target(const history *h, const char *current, char *target)

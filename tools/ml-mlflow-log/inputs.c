@@ -36,7 +36,7 @@ int kvlist_put(kvlist *l, const char *key, const char *value, size_t max_value, 
 			return lf_fail(err, EX_DATAERR, "%s: %s repeated", where, key);
 		char *v = strdup(value);
 		if (!v)
-			return lf_fail(err, EX_SOFTWARE, "out of memory");
+			return lf_fail(err, EX_OSERR, "out of memory");
 		free((char *)l->items[i].value);
 		l->items[i].value = v;
 		return 0;
@@ -45,7 +45,7 @@ int kvlist_put(kvlist *l, const char *key, const char *value, size_t max_value, 
 		size_t cap = l->cap ? 2 * l->cap : 16;
 		mlflow_kv *p = lf_reallocarray(l->items, cap, sizeof *p);
 		if (!p)
-			return lf_fail(err, EX_SOFTWARE, "out of memory");
+			return lf_fail(err, EX_OSERR, "out of memory");
 		l->items = p;
 		l->cap = cap;
 	}
@@ -53,7 +53,7 @@ int kvlist_put(kvlist *l, const char *key, const char *value, size_t max_value, 
 	if (!k || !v) {
 		free(k);
 		free(v);
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	}
 	l->items[l->n].key = k;
 	l->items[l->n++].value = v;
@@ -67,7 +67,7 @@ int kvlist_put_arg(kvlist *l, const char *arg, size_t max_value, const char *opt
 		return lf_fail(err, EX_USAGE, "%s '%.*s': expected KEY=VALUE", opt, SHOW, arg);
 	char *key = strndup(arg, (size_t)(eq - arg));
 	if (!key)
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	int rc = kvlist_put(l, key, eq + 1, max_value, 1, opt, err);
 	free(key);
 	if (rc != 0 && err->code == EX_DATAERR)
@@ -135,7 +135,8 @@ static int next_line(const char *buf, size_t len, size_t *pos, const char **line
 }
 
 /* Splits a line into exactly n tab-separated fields copied into NUL-ended
- * strings (caller frees each); -1 when the count differs or a byte is bad. */
+ * strings (caller frees each); -1 when the count differs or a byte is bad,
+ * -2 when a copy cannot be allocated. */
 static int fields(const char *line, size_t llen, size_t n, char **out)
 {
 	size_t k = 0;
@@ -154,7 +155,7 @@ static int fields(const char *line, size_t llen, size_t n, char **out)
 		if (!out[k]) {
 			for (size_t i = 0; i < k; i++)
 				free(out[i]);
-			return -1;
+			return -2;
 		}
 		k++;
 		if (!t)
@@ -179,8 +180,11 @@ int params_parse(const char *buf, size_t len, const char *name, kvlist *out, lf_
 		lineno++;
 		snprintf(where, sizeof where, "%s:%zu", name, lineno);
 		char *f[2];
-		if (fields(line, llen, 2, f) != 0) {
+		int got = fields(line, llen, 2, f);
+		if (got != 0) {
 			kvlist_free(out);
+			if (got == -2)
+				return lf_fail(err, EX_OSERR, "%s: out of memory", where);
 			return lf_fail(err, EX_DATAERR,
 				       "%s: expected 2 tab-separated fields (name, value)", where);
 		}
@@ -206,8 +210,11 @@ int losses_parse(const char *buf, size_t len, const char *name, int64_t timestam
 		char *f[3], key[MLFLOW_KEY_MAX + 1];
 		int64_t step = 0;
 		double value = 0;
-		if (fields(line, llen, 3, f) != 0) {
+		int got = fields(line, llen, 3, f);
+		if (got != 0) {
 			steplist_free(out);
+			if (got == -2)
+				return lf_fail(err, EX_OSERR, "%s:%zu: out of memory", name, lineno);
 			return lf_fail(
 				err, EX_DATAERR,
 				"%s:%zu: expected 3 tab-separated fields (step, name, value)", name,
@@ -226,11 +233,13 @@ int losses_parse(const char *buf, size_t len, const char *name, int64_t timestam
 		} else if (out->n >= LOSSES_MAX) {
 			bad = "more than 1000000 losses";
 		}
-		if (!bad && steplist_push(out, key, value, step, timestamp_ms) != 0)
-			bad = "out of memory";
-		if (bad) {
-			lf_fail(err, EX_DATAERR, "%s:%zu: %s ('%.*s')", name, lineno, bad, SHOW,
-				shown);
+		int oom = !bad && steplist_push(out, key, value, step, timestamp_ms) != 0;
+		if (bad || oom) {
+			if (oom)
+				lf_fail(err, EX_OSERR, "%s:%zu: out of memory", name, lineno);
+			else
+				lf_fail(err, EX_DATAERR, "%s:%zu: %s ('%.*s')", name, lineno, bad,
+					SHOW, shown);
 			free(f[0]);
 			free(f[1]);
 			free(f[2]);

@@ -113,7 +113,7 @@ static int read_run_context(const mlog_opts *o, run_inputs *r, lf_error *err)
 			return lf_fail(err, EX_USAGE, "--dataset-rows '%s': not a count",
 				       o->dataset_rows);
 		if (asprintf(&r->ds_profile, "{\"num_rows\": %lld}", (long long)n) < 0)
-			return lf_fail(err, EX_SOFTWARE, "out of memory");
+			return lf_fail(err, EX_OSERR, "out of memory");
 	}
 	return 0;
 }
@@ -180,7 +180,7 @@ static int read_inputs(const mlog_opts *o, FILE *in, const char *in_name, run_in
 					       where, r->metrics.items[j].name, key);
 		}
 		if (steplist_push(&r->steps, key, r->metrics.items[i].value, 0, ts) != 0)
-			return lf_fail(err, EX_SOFTWARE, "out of memory");
+			return lf_fail(err, EX_OSERR, "out of memory");
 	}
 	if (o->model_file) {
 		lfe model = {0};
@@ -259,7 +259,7 @@ static int fill_run(const mlog_opts *o, mlflow *m, const mlflow_run *run, const 
 		return 0;
 	char *source = NULL;
 	if (asprintf(&source, "%s/model", run->artifact_uri) < 0)
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	int rc = mlflow_model_ensure(m, o->model_name, err);
 	if (rc == 0)
 		rc = mlflow_version_create(m, o->model_name, source, run->run_id, version, err);

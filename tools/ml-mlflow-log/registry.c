@@ -12,6 +12,7 @@
 
 #include "history.h"
 #include "mlog.h"
+#include "util.h"
 
 static int open_client(const mlog_opts *o, mlflow *m, lf_error *err)
 {
@@ -294,14 +295,8 @@ int mlog_version_info(const mlog_opts *o, const char *version, lf_error *err)
 	if (printf("version\t%s\nrun_id\t%s\nsource\t%s\n", v.version, v.run_id, v.source) < 0)
 		goto io;
 	for (size_t i = 0; i < ms.n; i++) {
-		/* the shortest of %.15g..%.17g that reads back as the same double */
-		char num[40];
-		for (int prec = 15; prec <= 17; prec++) {
-			snprintf(num, sizeof num, "%.*g", prec, ms.items[i].value);
-			if (strtod(num, NULL) == ms.items[i].value)
-				break;
-		}
-		if (printf("%s\t%s\n", ms.items[i].key, num) < 0)
+		char num[FMT_DOUBLE_MAX];
+		if (printf("%s\t%s\n", ms.items[i].key, fmt_double(num, ms.items[i].value)) < 0)
 			goto io;
 	}
 	rc = 0;

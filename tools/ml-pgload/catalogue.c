@@ -50,7 +50,7 @@ static int check_ratings(const movies *mv, const ratings *rt, const char *mpath,
 	int32_t *ids = lf_calloc(mv->n ? mv->n : 1, sizeof *ids);
 
 	if (!ids)
-		return lf_fail(err, EX_SOFTWARE, "out of memory");
+		return lf_fail(err, EX_OSERR, "out of memory");
 	for (size_t i = 0; i < mv->n; i++)
 		ids[i] = mv->rows[i].id;
 	qsort(ids, mv->n, sizeof *ids, by_id);

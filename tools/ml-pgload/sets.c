@@ -79,7 +79,7 @@ static char *metrics_json(const char *path, lf_error *err)
 	char *s = malloc(cap);
 	if (!s) {
 		metrics_free(&ms);
-		lf_fail(err, EX_SOFTWARE, "out of memory");
+		lf_fail(err, EX_OSERR, "out of memory");
 		return NULL;
 	}
 	size_t n = 0;
@@ -162,7 +162,7 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 		foldin = with;
 	}
 	if (!foldin) {
-		lf_fail(err, EX_SOFTWARE, "out of memory");
+		lf_fail(err, EX_OSERR, "out of memory");
 		goto out;
 	}
 	struct store_set set = {

@@ -16,31 +16,6 @@
 
 #define MAX_DEPTH 16
 
-int utf8_chars(const char *s, size_t *n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t count = 0;
-	while (*p) {
-		unsigned c = *p;
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		if (len == 0 || (len == 2 && c < 0xc2))
-			return -1;
-		unsigned cp = len == 1 ? c : c & (0x7fu >> len);
-		for (size_t i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3fu);
-		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-			return -1;
-		p += len;
-		count++;
-	}
-	*n = count;
-	return 0;
-}
-
 int content_type_is_json(const char *ct)
 {
 	if (!ct)

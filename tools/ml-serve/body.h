@@ -33,9 +33,6 @@ int body_parse_new_user(const char *text, size_t len, struct new_user *nu, char 
 
 void new_user_free(struct new_user *nu);
 
-/* Counts the code points of NUL-terminated UTF-8; -1 when it is not valid UTF-8. */
-int utf8_chars(const char *s, size_t *n);
-
 /* 1 when JSON text nests deeper than any body ml-serve takes (checked before
  * jansson, which recurses once per level on the small worker stacks). */
 int json_too_deep(const char *s, size_t len);

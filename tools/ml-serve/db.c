@@ -168,7 +168,7 @@ PGresult *db_query(struct worker *w, enum query_id q, const struct snapshot *s, 
 			int binary = q == Q_USER_RECS || q == Q_NEW_USER_RECS || q == Q_SIMILAR;
 			r = PQexecPrepared(w->conn, name, n_params, params, NULL, NULL, binary);
 			if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-				metrics_db(q, now_seconds() - start);
+				prom_db(q, now_seconds() - start);
 				return r;
 			}
 			first_line(err, "database error", PQerrorMessage(w->conn));
@@ -184,10 +184,10 @@ PGresult *db_query(struct worker *w, enum query_id q, const struct snapshot *s, 
 		if (fresh)
 			break;
 	}
-	metrics_db_error(q);
-	metrics_db(q, now_seconds() - start);
+	prom_db_error(q);
+	prom_db(q, now_seconds() - start);
 	if (!w->conn)
-		metrics_set_ready(0); /* the next poll or /readyz says when it is back */
+		prom_set_ready(0); /* the next poll or /readyz says when it is back */
 	return NULL;
 }
 

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "log.h"
-#include "metrics.h"
+#include "prom.h"
 #include "snapshot.h"
 
 #define MAX_K 100

@@ -184,9 +184,9 @@ broken:
 		if (!lost || fresh)
 			break;
 	}
-	metrics_db(Q_FEEDBACK, now_seconds() - start);
+	prom_db(Q_FEEDBACK, now_seconds() - start);
 	if (rc < 0)
-		metrics_db_error(Q_FEEDBACK);
+		prom_db_error(Q_FEEDBACK);
 	db_pool_put(&app->feedback_pool, w);
 	return rc;
 }
@@ -219,14 +219,14 @@ int op_feedback(struct req *rq)
 	status = feedback_parse(text, len, (int64_t)time(NULL), &b, msg, sizeof msg);
 	free(text);
 	if (status) {
-		metrics_feedback(FEEDBACK_REJECTED, 1);
+		prom_feedback(FEEDBACK_REJECTED, 1);
 		return reply_error(rq, status, "%s", msg);
 	}
 	size_t accepted = 0, duplicates = 0, bad = 0;
 	lf_error err = {0};
 	int rc = store(rq->app, &b, &accepted, &duplicates, &bad, &err);
 	if (rc == 1) {
-		metrics_feedback(FEEDBACK_REJECTED, 1);
+		prom_feedback(FEEDBACK_REJECTED, 1);
 		char where[32];
 		if (b.single)
 			snprintf(where, sizeof where, "the event");
@@ -237,8 +237,8 @@ int op_feedback(struct req *rq)
 	} else if (rc < 0) {
 		rc = reply_unavailable(rq, err.msg);
 	} else {
-		metrics_feedback(FEEDBACK_ACCEPTED, accepted);
-		metrics_feedback(FEEDBACK_DUPLICATE, duplicates);
+		prom_feedback(FEEDBACK_ACCEPTED, accepted);
+		prom_feedback(FEEDBACK_DUPLICATE, duplicates);
 		rc = reply_json(rq, 202, json_pack("{s:I, s:I}", "accepted", (json_int_t)accepted,
 						   "duplicates", (json_int_t)duplicates));
 	}

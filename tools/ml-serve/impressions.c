@@ -61,7 +61,7 @@ void impressions_record(const char *request_id, int32_t user_id, int32_t version
 			const int32_t *movie_ids, size_t n)
 {
 	if (!Q.started) { /* --impressions-queue 0: recording is off, nothing is dropped */
-		metrics_impression(arm, 1);
+		prom_impression(arm, 1);
 		return;
 	}
 	struct timespec ts;
@@ -88,7 +88,7 @@ void impressions_record(const char *request_id, int32_t user_id, int32_t version
 	pthread_mutex_unlock(&Q.lock);
 	if (wake)
 		pthread_cond_signal(&Q.wake);
-	metrics_impression(arm, queued);
+	prom_impression(arm, queued);
 }
 
 /* Writes n records; a failure loses them (counted) and drops the connection. */
@@ -98,11 +98,11 @@ static void write_batch(PGconn **conn, const struct impression *batch, size_t n)
 	if (!*conn)
 		*conn = db_connect(Q.url, &err);
 	if (*conn && store_impressions_copy(*conn, Q.model_name, batch, n, &err) == 0) {
-		metrics_impressions_written(n);
+		prom_impressions_written(n);
 		return;
 	}
 	log_error("impressions: %zu not recorded: %s", n, err.msg);
-	metrics_impressions_lost(n);
+	prom_impressions_lost(n);
 	if (*conn) {
 		PQfinish(*conn);
 		*conn = NULL;
@@ -150,7 +150,7 @@ static void *flush_main(void *arg)
 	}
 	/* stopping with the database gone: what is left is lost, and counted */
 	pthread_mutex_lock(&Q.lock);
-	metrics_impressions_lost(Q.count);
+	prom_impressions_lost(Q.count);
 	Q.count = 0;
 	pthread_mutex_unlock(&Q.lock);
 	if (conn)

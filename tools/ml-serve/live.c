@@ -19,35 +19,35 @@ static struct online_arm online[ARM_COUNT];
 static double online_window_s;
 static int online_set;
 
-void metrics_feedback(enum feedback_outcome o, size_t n)
+void prom_feedback(enum feedback_outcome o, size_t n)
 {
 	atomic_fetch_add_explicit(&L.feedback[o], n, memory_order_relaxed);
 }
 
-void metrics_impression(enum arm a, int queued)
+void prom_impression(enum arm a, int queued)
 {
 	atomic_fetch_add_explicit(&L.answers[a], 1, memory_order_relaxed);
 	if (!queued)
 		atomic_fetch_add_explicit(&L.dropped, 1, memory_order_relaxed);
 }
 
-void metrics_impressions_written(size_t n)
+void prom_impressions_written(size_t n)
 {
 	atomic_fetch_add_explicit(&L.written, n, memory_order_relaxed);
 }
 
-void metrics_impressions_lost(size_t n)
+void prom_impressions_lost(size_t n)
 {
 	atomic_fetch_add_explicit(&L.dropped, n, memory_order_relaxed);
 }
 
-void metrics_set_arms(int challenger, double share)
+void prom_set_arms(int challenger, double share)
 {
 	atomic_store(&L.challenger, challenger);
 	atomic_store(&L.share_ppm, (uint64_t)(share * 1e6 + 0.5));
 }
 
-void metrics_set_online(const struct online_arm arms[ARM_COUNT], double window_s)
+void prom_set_online(const struct online_arm arms[ARM_COUNT], double window_s)
 {
 	pthread_mutex_lock(&online_lock);
 	for (int a = 0; a < ARM_COUNT; a++)

@@ -1,5 +1,5 @@
 /*
- * live.h — the series of the living-data loop, beside metrics.h's registry
+ * live.h — the series of the living-data loop, beside prom.h's registry
  * (and rendered at its end): feedback taken, impressions recorded and
  * dropped, answers per arm, the online evaluation's gauges and the drift
  * gauges from the poll thread's periodic aggregate.
@@ -26,14 +26,14 @@ enum feedback_outcome { FEEDBACK_ACCEPTED, FEEDBACK_DUPLICATE, FEEDBACK_REJECTED
 			FEEDBACK_COUNT };
 
 /* Events accepted or duplicate (n of them), or one rejected request. */
-void metrics_feedback(enum feedback_outcome o, size_t n);
+void prom_feedback(enum feedback_outcome o, size_t n);
 /* An answer given from arm a and queued for the impressions table (or not). */
-void metrics_impression(enum arm a, int queued);
+void prom_impression(enum arm a, int queued);
 /* n impressions written by the flush thread, or lost with a failed flush. */
-void metrics_impressions_written(size_t n);
-void metrics_impressions_lost(size_t n);
+void prom_impressions_written(size_t n);
+void prom_impressions_lost(size_t n);
 /* The challenger served now (0: none) and its share. */
-void metrics_set_arms(int challenger, double share);
+void prom_set_arms(int challenger, double share);
 
 /* The online evaluation's window, per arm (set by the poll thread). */
 struct online_arm {
@@ -41,7 +41,7 @@ struct online_arm {
 	int64_t impressions;   /* ranked answers given in the window */
 	int64_t hits;          /* of them, answers with a movie the user then rated */
 };
-void metrics_set_online(const struct online_arm arms[ARM_COUNT], double window_s);
+void prom_set_online(const struct online_arm arms[ARM_COUNT], double window_s);
 
 void live_render(struct buf *b);
 

@@ -263,8 +263,8 @@ static int serve(const sigset_t *stop)
 	cb.begin_request = serve_begin;
 	civetweb_options(cw_opts, threads, timeout, sizeof threads);
 
-	metrics_init();
-	metrics_foldin_limit(args.foldin);
+	prom_init();
+	prom_foldin_limit(args.foldin);
 	mg_init_library(0);
 	if (app.cfg.tracking_uri && *app.cfg.tracking_uri) {
 		if (mlflow_open_timeout(&ml, app.cfg.tracking_uri, CHAMPION_TIMEOUT_S, &err) < 0) {

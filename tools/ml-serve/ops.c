@@ -49,7 +49,7 @@ int op_readyz(struct req *rq)
 	PQclear(r);
 	int version = s ? s->version : 0;
 	snapshot_release(s);
-	metrics_set_ready(problem == NULL);
+	prom_set_ready(problem == NULL);
 	if (!problem)
 		return reply_json(rq, 200, json_pack("{s:s, s:o, s:n}", "status", "ready",
 						     "model_version", version_json(version), "detail"));
@@ -63,7 +63,7 @@ int op_readyz(struct req *rq)
 int op_metrics(struct req *rq)
 {
 	struct snapshot *s = snapshot_current();
-	struct metrics_model mm = {.name = rq->app->cfg.model_name};
+	struct prom_model mm = {.name = rq->app->cfg.model_name};
 	if (s) {
 		mm.version = s->version;
 		mm.run_id = s->run_id;
@@ -73,7 +73,7 @@ int op_metrics(struct req *rq)
 		mm.offline_values = s->metric_values;
 	}
 	size_t len = 0;
-	char *text = metrics_render(&mm, &len);
+	char *text = prom_render(&mm, &len);
 	snapshot_release(s);
 	if (!text)
 		return reply_unavailable(rq, "out of memory while rendering the metrics");
@@ -97,7 +97,7 @@ int op_model(struct req *rq)
 		return reply_unavailable(rq, "no model loaded yet");
 	json_t *metrics = metrics_json(s);
 	/* The served set is the champion unless the registry says another version is. */
-	int champion = metrics_champion();
+	int champion = prom_champion();
 	json_t *body = json_pack(
 		"{s:s, s:o, s:o, s:s, s:o, s:f, s:I, s:I, s:I}", "name", s->model_name, "version",
 		version_json(s->version), "alias",

@@ -15,6 +15,7 @@
 #include "impressions.h"
 #include "pgbin.h"
 #include "serve.h"
+#include "tsv.h"
 #include "util.h"
 
 static const char K_MSG[] = "k must be an integer from 1 to 100";
@@ -80,7 +81,7 @@ static int ranked(struct req *rq, const struct snapshot *s, enum kind_id kind, c
 	}
 	BUF_LIT(&b, "]}");
 	PQclear(r);
-	metrics_served(kind, served);
+	prom_served(kind, served);
 	if (who->record && !b.failed)
 		impressions_record(rid, who->user_id, s->version, who->arm, ids, served);
 	int rc = b.failed ? reply_json(rq, 500, NULL) /* its "out of memory" 500 */
@@ -207,7 +208,7 @@ int rec_new_user(struct req *rq)
 		compactform_map(&s->compact, full, s->dim, vec);
 	else
 		memcpy(vec, full, s->dim * sizeof *vec);
-	metrics_inference(now_seconds() - start);
+	prom_inference(now_seconds() - start);
 	buf_puts(&v, "[");
 	for (size_t j = 0; j < s->dim; j++)
 		buf_printf(&v, "%s%.9g", j ? "," : "", (double)(float)vec[j]);
@@ -325,7 +326,7 @@ int rec_search(struct req *rq)
 	if (n == -1)
 		return reply_error(rq, 422, "q is required: part of a title");
 	size_t chars = 0;
-	if (n < 0 || (size_t)n != strlen(q) || utf8_chars(q, &chars) < 0 || chars < 1 || chars > 100)
+	if (n < 0 || (size_t)n != strlen(q) || utf8_count(q, (size_t)n, &chars) < 0 || chars < 1 || chars > 100)
 		return reply_error(rq, 422, "q must be 1 to 100 characters of UTF-8 text, without NUL");
 	/* Surrounding spaces are not part of the search, unless there is nothing else. */
 	const char *b = q, *e = q + strlen(q);

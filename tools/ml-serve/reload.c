@@ -70,10 +70,10 @@ int serve_reload(struct serve_app *app, PGconn *conn, int from_poll, int *prev, 
 		row.challenger = 0; /* promoted: served to all */
 	if (row.version == *prev && row.challenger == challenger) {
 		snapshot_set_share(row.share);
-		metrics_set_arms(row.challenger, row.share);
+		prom_set_arms(row.challenger, row.share);
 		/* A poll that finds nothing new is not a reload. */
 		if (!from_poll)
-			metrics_reload(RELOAD_UNCHANGED);
+			prom_reload(RELOAD_UNCHANGED);
 		pthread_mutex_unlock(&app->reload_lock);
 		return 0;
 	}
@@ -84,18 +84,18 @@ int serve_reload(struct serve_app *app, PGconn *conn, int from_poll, int *prev, 
 	    load_arm(app, conn, ARM_CHALLENGER, row.challenger, challenger, err) < 0)
 		goto out;
 	snapshot_set_share(row.share);
-	metrics_set_arms(row.challenger, row.share);
+	prom_set_arms(row.challenger, row.share);
 	if (row.version != *prev && load_arm(app, conn, ARM_CHAMPION, row.version, *prev, err) < 0)
 		goto out;
 	*now = row.version;
-	metrics_reload(RELOAD_SUCCESS);
+	prom_reload(RELOAD_SUCCESS);
 	rc = 0;
 out:
 	/* A poll that cannot even ask (the database is down) is not a failed reload. */
 	if (rc < 0 && (loading || !from_poll))
-		metrics_reload(RELOAD_FAILURE);
+		prom_reload(RELOAD_FAILURE);
 	if (loading)
-		metrics_db(Q_LOAD, now_seconds() - start);
+		prom_db(Q_LOAD, now_seconds() - start);
 	pthread_mutex_unlock(&app->reload_lock);
 	return rc;
 }
@@ -117,19 +117,19 @@ static void poll_once(struct serve_app *app, PGconn **conn, double *expires, int
 		if (*failing)
 			log_info("the served set is loaded again");
 		*failing = 0;
-		metrics_set_ready(now != 0);
+		prom_set_ready(now != 0);
 		int standby = 0;
 		double lag = 0;
 		lf_error rerr = {0};
 		if (store_replica_state(*conn, &standby, &lag, &rerr) == 0)
-			metrics_set_replica(standby, lag);
+			prom_set_replica(standby, lag);
 		return;
 	}
 	/* A set that cannot be loaded leaves the current one served: still ready
 	 * when there is one and the database answered. */
 	int answered = *conn && err.code != EX_UNAVAILABLE;
 	struct snapshot *s = snapshot_current();
-	metrics_set_ready(answered && s != NULL);
+	prom_set_ready(answered && s != NULL);
 	snapshot_release(s);
 	if (!answered && *conn) {
 		PQfinish(*conn);
@@ -155,7 +155,7 @@ static void poll_champion(struct serve_app *app, int *failing)
 		return;
 	}
 	*failing = 0;
-	metrics_set_champion(version);
+	prom_set_champion(version);
 }
 
 /* The online evaluation's gauges: the window's impressions and hits of the
@@ -180,7 +180,7 @@ static void poll_online(struct serve_app *app, PGconn *conn)
 				arms[a].hits = rows[i].hits;
 			}
 	}
-	metrics_set_online(arms, app->cfg.online_window_s);
+	prom_set_online(arms, app->cfg.online_window_s);
 }
 
 static void *poll_main(void *arg)

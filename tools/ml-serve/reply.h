@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "db.h"
-#include "metrics.h"
+#include "prom.h"
 
 struct serve_app;
 

@@ -138,7 +138,7 @@ static int dispatch(struct req *rq)
 	 * most --foldin-concurrency run at a time and the excess is refused at once,
 	 * before it takes a database connection the other routes need. */
 	if (m.route == ROUTE_RECS_NEW) {
-		if (!metrics_foldin_enter()) {
+		if (!prom_foldin_enter()) {
 			drain_body(rq);
 			rq->hdr_name = "Retry-After";
 			rq->hdr_value = "1";
@@ -179,7 +179,7 @@ int serve_begin(struct mg_connection *conn)
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	void *app = ri->user_data;
 	double start = now_seconds();
-	metrics_in_flight(1);
+	prom_in_flight(1);
 	struct req rq = {
 		.conn = conn,
 		.ri = ri,
@@ -191,9 +191,9 @@ int serve_begin(struct mg_connection *conn)
 	if (rq.w)
 		db_pool_put(&((struct serve_app *)app)->pool, rq.w);
 	if (rq.foldin)
-		metrics_foldin_leave();
-	metrics_in_flight(-1);
-	metrics_http(rq.route, rq.method, rq.status ? rq.status : status, now_seconds() - start);
+		prom_foldin_leave();
+	prom_in_flight(-1);
+	prom_http(rq.route, rq.method, rq.status ? rq.status : status, now_seconds() - start);
 	return status > 0 ? status : 500; /* 0 would let civetweb answer the request too */
 }
 
@@ -208,6 +208,6 @@ int serve_http_error(struct mg_connection *conn, int status, const char *msg)
 	if (status < 400 || status > 599)
 		status = 400;
 	reply_error(&rq, status, "%s", msg && *msg ? msg : "the request could not be read");
-	metrics_http(ROUTE_UNMATCHED, rq.method, status, 0);
+	prom_http(ROUTE_UNMATCHED, rq.method, status, 0);
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include "jsontext.h"
 #include "pgbin.h"
 #include "store.h"
+#include "tsv.h"
 #include "util.h"
 
 static pthread_mutex_t holder_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -308,7 +309,7 @@ static int load_items(PGconn *conn, struct snapshot *s, lf_error *err)
 		}
 		/* A title that is not UTF-8 stays NULL: no answer could carry it. */
 		size_t chars;
-		if (!PQgetisnull(r, row, 2) && utf8_chars(PQgetvalue(r, row, 2), &chars) == 0) {
+		if (!PQgetisnull(r, row, 2) && utf8_count(PQgetvalue(r, row, 2), (size_t)PQgetlength(r, row, 2), &chars) == 0) {
 			int len = PQgetlength(r, row, 2);
 			if (!(s->titles_json[i] = json_quote(PQgetvalue(r, row, 2), (size_t)len))) {
 				PQclear(r);

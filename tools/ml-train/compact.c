@@ -28,7 +28,7 @@ static int eigen(double *A, int n, double *w, lf_error *err)
 	lwork = (int)q + 1;
 	double *work = lf_calloc((size_t)lwork, sizeof(double));
 	if (!work)
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the compact form");
+		return lf_fail(err, EX_OSERR, "out of memory for the compact form");
 	dsyev_("V", "Um", &n, A, &n, w, work, &lwork, &info, 1, 1);
 	free(work);
 	if (info != 0)
@@ -61,7 +61,7 @@ static int project(lfe *m, const char *name, const double *X, const int32_t *ids
 {
 	double *Y = lf_calloc(rows * r, sizeof(double));
 	if (!Y)
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the compact form");
+		return lf_fail(err, EX_OSERR, "out of memory for the compact form");
 	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)r, (int)w, 1.0, X,
 		    (int)w, T, (int)r, 0.0, Y, (int)r);
 	lfe_table *t;
@@ -113,7 +113,7 @@ int compact_model(lfe *m, size_t r, lf_error *err)
 	double *Ti = lf_calloc(w * r, sizeof(double)), *Tu = lf_calloc(w * r, sizeof(double));
 	double *B = lf_calloc(w * r, sizeof(double));
 	if (!Um || !Im || !G || !H || !A || !K || !tmp || !d || !l || !Ti || !Tu || !B) {
-		lf_fail(err, EX_SOFTWARE, "out of memory for the compact form");
+		lf_fail(err, EX_OSERR, "out of memory for the compact form");
 		goto done;
 	}
 	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)w, (int)nu, 1.0, Um, (int)w, 0.0, G,
@@ -166,7 +166,7 @@ int compact_model(lfe *m, size_t r, lf_error *err)
 		free(uids);
 		free(iids);
 		free(kids);
-		lf_fail(err, EX_SOFTWARE, "out of memory for the compact form");
+		lf_fail(err, EX_OSERR, "out of memory for the compact form");
 		goto done;
 	}
 	memcpy(uids, tu->ids, nu * sizeof *uids);

@@ -123,7 +123,7 @@ int dataset_build(const ratings *r, dataset *d, lf_error *err)
 oom:
 	free(tmp), free(u_of), free(i_of), free(by_item), free(count);
 	dataset_free(d);
-	return lf_fail(err, EX_SOFTWARE, "out of memory indexing %zu ratings", n);
+	return lf_fail(err, EX_OSERR, "out of memory indexing %zu ratings", n);
 }
 
 void dataset_free(dataset *d)
@@ -153,7 +153,7 @@ int holdout_split(const csr *all, double ratio, uint64_t seed, csr *fit, csr *va
 		free(pos);
 		csr_free(fit);
 		csr_free(val);
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the validation split");
+		return lf_fail(err, EX_OSERR, "out of memory for the validation split");
 	}
 	rng g;
 	rng_seed(&g, seed);

@@ -40,7 +40,7 @@ int ease_orthonormalise(float *Y, int n, int m, lf_error *err)
 	if (!tau || !work) {
 		free(tau);
 		free(work);
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the QR factorisation");
+		return lf_fail(err, EX_OSERR, "out of memory for the QR factorisation");
 	}
 	sgeqrf_(&n, &m, Y, &n, tau, work, &lwork, &info);
 	if (info == 0)
@@ -60,7 +60,7 @@ int ease_eigen(float *T, int m, float *w, lf_error *err)
 	lwork = (int)q + 1;
 	float *work = lf_calloc((size_t)lwork, sizeof(float));
 	if (!work)
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the eigen decomposition");
+		return lf_fail(err, EX_OSERR, "out of memory for the eigen decomposition");
 	ssyev_("V", "L", &m, T, &m, w, work, &lwork, &info, 1, 1);
 	free(work);
 	return info == 0 ? 0
@@ -220,7 +220,7 @@ int ease_fit(const csr *X, size_t n_items, const ease_params *p, ease_model *out
 	double *dg = lf_calloc(ni, sizeof(double));
 	if (!sig || !w.X || !w.K || !w.Y || !w.Z || !w.T || !w.w || !w.Wk || !w.Ut || !out->E ||
 	    !out->Q || !out->F || !dg) {
-		lf_fail(err, EX_SOFTWARE, "out of memory for EASE (%zu x %zu)", nu, ni);
+		lf_fail(err, EX_OSERR, "out of memory for EASE (%zu x %zu)", nu, ni);
 		goto fail;
 	}
 	for (size_t u = 0; u < nu; u++)
@@ -239,7 +239,7 @@ int ease_fit(const csr *X, size_t n_items, const ease_params *p, ease_model *out
 	out->n_items = ni;
 	out->dim = k;
 	if (score_moments(out->E, nu, out->Q, ni, k, &out->mean, &out->sd) < 0) {
-		lf_fail(err, EX_SOFTWARE, "out of memory for the score moments");
+		lf_fail(err, EX_OSERR, "out of memory for the score moments");
 		goto fail;
 	}
 	ework_free(&w);

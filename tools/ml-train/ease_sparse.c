@@ -81,7 +81,7 @@ int ease_fit_sparse(const csr *X, size_t n_items, const ease_params *p, ease_mod
 	out->F = lf_calloc(ni * k, sizeof(float));
 	if (!s.Y || !s.Z || !s.A || !s.T2 || !s.w || !s.Wk || !s.sig || !s.dg || !out->E ||
 	    !out->Q || !out->F || csr_transpose(X, ni, &s.T) < 0) {
-		lf_fail(err, EX_SOFTWARE, "out of memory for sparse EASE (%zu x %zu, %zu directions)",
+		lf_fail(err, EX_OSERR, "out of memory for sparse EASE (%zu x %zu, %zu directions)",
 			nu, ni, m);
 		goto fail;
 	}
@@ -118,7 +118,7 @@ int ease_fit_sparse(const csr *X, size_t n_items, const ease_params *p, ease_mod
 	out->n_items = ni;
 	out->dim = k;
 	if (score_moments(out->E, nu, out->Q, ni, k, &out->mean, &out->sd) < 0) {
-		lf_fail(err, EX_SOFTWARE, "out of memory for the score moments");
+		lf_fail(err, EX_OSERR, "out of memory for the score moments");
 		goto fail;
 	}
 	swork_free(&s);

@@ -72,7 +72,7 @@ int ials_fit(const csr *X, size_t n_items, const ials_params *p, ials_model *out
 	csr T = {0};
 	iwork w = {0};
 	if (csr_transpose(X, ni, &T) < 0)
-		return lf_fail(err, EX_SOFTWARE, "out of memory for iALS");
+		return lf_fail(err, EX_OSERR, "out of memory for iALS");
 	for (size_t r = 0; r < nu; r++)
 		if (X->start[r + 1] - X->start[r] > longest)
 			longest = X->start[r + 1] - X->start[r];
@@ -87,7 +87,7 @@ int ials_fit(const csr *X, size_t n_items, const ials_params *p, ials_model *out
 	w.b = lf_calloc(d, sizeof(float));
 	int rc = -1;
 	if (!out->P || !out->Q || !w.G || !w.M || !w.Br || !w.b) {
-		lf_fail(err, EX_SOFTWARE, "out of memory for iALS (%zu x %zu, dim %zu)", nu, ni, d);
+		lf_fail(err, EX_OSERR, "out of memory for iALS (%zu x %zu, dim %zu)", nu, ni, d);
 		goto done;
 	}
 	rng g;

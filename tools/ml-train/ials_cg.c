@@ -152,7 +152,7 @@ int ials_cg_half_sweep(const csr *R, float *A, const float *B, size_t nb, size_t
 	size_t each = 4 * d + longest * d;
 	float *scratch = lf_calloc((size_t)n * each, sizeof(float));
 	if (!scratch)
-		return lf_fail(err, EX_SOFTWARE, "out of memory for iALS's CG steps");
+		return lf_fail(err, EX_OSERR, "out of memory for iALS's CG steps");
 	size_t r0 = 0;
 	for (int t = 0; t < n; t++) {
 		size_t goal = (R->n + R->n_rows) * (size_t)(t + 1) / (size_t)n, r1 = r0;

@@ -37,9 +37,10 @@ int blend_scales(const train_config *c, const train_result *r, double *a_ease, d
 		if (!(r->ease.sd > 0))
 			return -1;
 		if (c->ials_weight > 0 &&
-		    (score_moments(r->ials.P, r->ials.n_users, r->ials.Q, r->ials.n_items,
-				   r->ials.dim, &mean, &sd_i) < 0 ||
-		     !(sd_i > 0)))
+		    score_moments(r->ials.P, r->ials.n_users, r->ials.Q, r->ials.n_items,
+				  r->ials.dim, &mean, &sd_i) < 0)
+			return -2;
+		if (c->ials_weight > 0 && !(sd_i > 0))
 			return -1;
 		*a_ials = c->ials_weight > 0
 				  ? c->ials_weight / c->blend_weight * r->ease.sd / sd_i
@@ -48,14 +49,16 @@ int blend_scales(const train_config *c, const train_result *r, double *a_ease, d
 	}
 	double wm = 1.0 - c->blend_weight - c->ials_weight;
 	if (score_moments(r->rank.P, r->rank.n_users, r->rank.Q, r->rank.n_items, r->rank.dim + 1,
-			  &mean, &sd_mf) < 0 ||
-	    !(r->ease.sd > 0) || !(sd_mf > 0) || !(wm > 0))
+			  &mean, &sd_mf) < 0)
+		return -2;
+	if (!(r->ease.sd > 0) || !(sd_mf > 0) || !(wm > 0))
 		return -1;
 	*a_ease = c->blend_weight / wm * sd_mf / r->ease.sd;
 	if (c->ials_weight > 0) {
 		if (score_moments(r->ials.P, r->ials.n_users, r->ials.Q, r->ials.n_items,
-				  r->ials.dim, &mean, &sd_i) < 0 ||
-		    !(sd_i > 0))
+				  r->ials.dim, &mean, &sd_i) < 0)
+			return -2;
+		if (!(sd_i > 0))
 			return -1;
 		*a_ials = c->ials_weight / wm * sd_mf / sd_i;
 	}
@@ -84,8 +87,10 @@ static int ranking_tables(const dataset *d, const train_config *c, const train_r
 	size_t km = uses_mf(c) ? r->rank.dim + 1 : 0;
 	size_t wd = ke + ki + km;
 	double ae, ai;
-	if (blend_scales(c, r, &ae, &ai) < 0)
-		return lf_fail(err, EX_SOFTWARE, "blend: a model's scores have no spread");
+	int scaled = blend_scales(c, r, &ae, &ai);
+	if (scaled < 0)
+		return scaled == -2 ? lf_fail(err, EX_OSERR, "out of memory for the blend's scales")
+				    : lf_fail(err, EX_SOFTWARE, "blend: a model's scores have no spread");
 	lfe_table *tu, *ti, *t;
 	if (add(out, MODEL_T_USERS, (uint32_t)nu, (uint32_t)wd, d->user_ids, &tu, err) < 0 ||
 	    add(out, MODEL_T_ITEMS, (uint32_t)ni, (uint32_t)wd, d->item_ids, &ti, err) < 0)
@@ -213,7 +218,8 @@ int write_params(FILE *f, const char *name, const dataset *d, const train_config
 	}
 	if (c->model == MODEL_BLEND) {
 		double ae = 1, ai = 1;
-		blend_scales(c, r, &ae, &ai);
+		if (blend_scales(c, r, &ae, &ai) == -2) /* -1 was refused by train_to_lfe */
+			return lf_fail(err, EX_OSERR, "out of memory for the blend's scales");
 		fprintf(f, "blend_weight\t%.9g\n", c->blend_weight);
 		fprintf(f, "ials_weight\t%.9g\n", c->ials_weight);
 		fprintf(f, "blend_scale_ease\t%.9g\n", ae);

@@ -406,7 +406,7 @@ int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb
 	if (w > 65 || !istart || !iuser || !ival || !work || !us.theta || !it.theta || !us.tau ||
 	    !it.tau || !block) {
 		free(block);
-		lf_fail(err, EX_SOFTWARE, "out of memory for the rating head");
+		lf_fail(err, EX_OSERR, "out of memory for the rating head");
 		goto done;
 	}
 	out->n_users = nu;

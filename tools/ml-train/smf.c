@@ -17,7 +17,7 @@
 #endif
 
 #include "adam.h"
-#include "metrics.h"
+#include "ranking.h"
 #include "rng.h"
 #include "util.h"
 
@@ -199,7 +199,7 @@ int smf_val_ndcg(const smf_model *mdl, const csr *train, const csr *val, double 
 	float *S = lf_calloc(block * ni, sizeof *S);
 	if (!S) {
 		rank_eval_free(&ev);
-		return lf_fail(err, EX_SOFTWARE, "out of memory for validation scores");
+		return lf_fail(err, EX_OSERR, "out of memory for validation scores");
 	}
 	int32_t top[VAL_K];
 	int rc = 0;
@@ -215,7 +215,7 @@ int smf_val_ndcg(const smf_model *mdl, const csr *train, const csr *val, double 
 			float *s = S + r * ni;
 			for (size_t t = train->start[u]; t < train->start[u + 1]; t++)
 				s[train->col[t]] = -INFINITY;
-			if (topk_select(s, ni, VAL_K, top) < 0) {
+			if (rank_topk(s, ni, VAL_K, top) < 0) {
 				rc = lf_fail(err, EX_SOFTWARE,
 					     "the model's scores are not finite; lower --lr");
 				break;
@@ -304,7 +304,7 @@ int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *ru
 	    !(o.order = lf_calloc(nu, sizeof(size_t))) || work_init(&o.w, batch, n_items, wd) < 0) {
 		opt_free(&o);
 		smf_free(out);
-		return lf_fail(err, EX_SOFTWARE, "out of memory for a %zu x %zu model",
+		return lf_fail(err, EX_OSERR, "out of memory for a %zu x %zu model",
 			       nu + n_items, wd);
 	}
 	if (p->ema > 0) {
@@ -313,7 +313,7 @@ int smf_train(const csr *train, size_t n_items, const smf_params *p, smf_run *ru
 		if (!o.eP || !o.eQ) {
 			opt_free(&o);
 			smf_free(out);
-			return lf_fail(err, EX_SOFTWARE, "out of memory for the weight averages");
+			return lf_fail(err, EX_OSERR, "out of memory for the weight averages");
 		}
 		memcpy(o.eP, out->P, nu * wd * sizeof(float));
 		memcpy(o.eQ, out->Q, n_items * wd * sizeof(float));

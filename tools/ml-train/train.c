@@ -157,7 +157,7 @@ static int rank_parallel(job *j, smf_run *sel_run)
 	if (!ls.P || !ls.Q || pthread_mutex_init(&ls.mu, NULL) != 0) {
 		free(ls.P);
 		free(ls.Q);
-		return lf_fail(&j->err, EX_SOFTWARE, "out of memory for the refit");
+		return lf_fail(&j->err, EX_OSERR, "out of memory for the refit");
 	}
 	pthread_cond_init(&ls.cv, NULL);
 	int started = pthread_create(&th, NULL, refit_thread, &f) == 0;
@@ -337,7 +337,7 @@ int train_all(const dataset *d, const train_config *c, train_result *out, lf_err
 	}
 	if (out->rank_losses.failed || out->refit_losses.failed || out->rating_losses.failed) {
 		train_result_free(out);
-		return lf_fail(err, EX_SOFTWARE, "out of memory for the loss log");
+		return lf_fail(err, EX_OSERR, "out of memory for the loss log");
 	}
 	return 0;
 }

@@ -96,7 +96,7 @@ void train_result_free(train_result *r);
 /* Name of a model kind as --model spells it. */
 const char *model_name(model_kind k);
 /* The blend's factors on the EASE and iALS blocks of the user rows (1 for a
- * model alone); -1 when a model's scores have no spread. */
+ * model alone); -1 when a model's scores have no spread, -2 out of memory. */
 int blend_scales(const train_config *c, const train_result *r, double *a_ease, double *a_ials);
 /* The .lfe tables: users, items, rating_users, rating_items, and foldin
  * (softmax-mf and blend), ease_foldin (ease, blend) and blend (all but

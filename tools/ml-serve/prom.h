@@ -1,5 +1,5 @@
 /*
- * metrics.h — ml-serve's Prometheus registry: fixed label sets kept in arrays
+ * prom.h — ml-serve's Prometheus registry: fixed label sets kept in arrays
  * of atomic counters, so that recording a request is a handful of atomic adds
  * and never allocates, and rendering walks the arrays.
  *
@@ -11,11 +11,11 @@
  * lensflow_model_reloads_total{outcome}, gauges, build and process metrics.
  * Labels are route templates and fixed names, never an id from a request.
  *
- * Ownership: the registry is one static object; metrics_render() returns a
+ * Ownership: the registry is one static object; prom_render() returns a
  * malloc'ed buffer that the caller frees.
  */
-#ifndef ML_SERVE_METRICS_H
-#define ML_SERVE_METRICS_H
+#ifndef ML_SERVE_PROM_H
+#define ML_SERVE_PROM_H
 
 #include <stddef.h>
 
@@ -54,29 +54,29 @@ const char *route_template(enum route_id r);
 const char *method_name(enum method_id m);
 enum method_id method_parse(const char *method);
 
-void metrics_init(void);
-void metrics_http(enum route_id r, enum method_id m, int status, double seconds);
-void metrics_in_flight(int delta);
-void metrics_db(enum query_id q, double seconds);
-void metrics_db_error(enum query_id q);
-void metrics_inference(double seconds);
-void metrics_served(enum kind_id k, unsigned n);
-void metrics_reload(enum reload_outcome o);
-void metrics_set_ready(int ready);
-void metrics_set_champion(int version);
+void prom_init(void);
+void prom_http(enum route_id r, enum method_id m, int status, double seconds);
+void prom_in_flight(int delta);
+void prom_db(enum query_id q, double seconds);
+void prom_db_error(enum query_id q);
+void prom_inference(double seconds);
+void prom_served(enum kind_id k, unsigned n);
+void prom_reload(enum reload_outcome o);
+void prom_set_ready(int ready);
+void prom_set_champion(int version);
 /* The server the poll thread reads from: a standby (1) or the primary, and its replay lag. */
-void metrics_set_replica(int standby, double lag_s);
-int metrics_champion(void);
+void prom_set_replica(int standby, double lag_s);
+int prom_champion(void);
 /* The fold-in bulkhead (POST /recommendations): at most limit fold-ins at a
- * time, limit 0 meaning no bound. metrics_foldin_enter is a non-blocking
- * try-acquire: 1 when admitted (then metrics_foldin_leave once done), 0 when
+ * time, limit 0 meaning no bound. prom_foldin_enter is a non-blocking
+ * try-acquire: 1 when admitted (then prom_foldin_leave once done), 0 when
  * limit are in flight already (counted as a rejection). */
-void metrics_foldin_limit(int limit);
-int metrics_foldin_enter(void);
-void metrics_foldin_leave(void);
+void prom_foldin_limit(int limit);
+int prom_foldin_enter(void);
+void prom_foldin_leave(void);
 
 /* What the model gauges show; the strings are copied. */
-struct metrics_model {
+struct prom_model {
 	const char *name;
 	int version;             /* 0: none */
 	const char *run_id;
@@ -87,6 +87,6 @@ struct metrics_model {
 };
 
 /* Renders the exposition text (format 0.0.4) into a new buffer. NULL when out of memory. */
-char *metrics_render(const struct metrics_model *model, size_t *len);
+char *prom_render(const struct prom_model *model, size_t *len);
 
 #endif

@@ -1,13 +1,13 @@
 /*
- * metrics.c — see metrics.h.
+ * ranking.c — see ranking.h.
  *
- * topk_select keeps the current best k in a small array sorted best first.
+ * rank_topk keeps the current best k in a small array sorted best first.
  * Scanning the catalogue in index order, a new item enters only when it is
  * strictly better than the current k-th (an equal score loses: the earlier,
  * lower index already holds the place), so almost every item costs one
  * comparison and ties need no extra work.
  */
-#include "metrics.h"
+#include "ranking.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
 
 #include "util.h"
 
-long topk_select(const float *scores, size_t n, size_t k, int32_t *top)
+long rank_topk(const float *scores, size_t n, size_t k, int32_t *top)
 {
 	size_t filled = 0;
 	/* best[] scores parallel to top[]; k is small (a page of results), but
@@ -66,7 +66,7 @@ int rank_eval_init(rank_eval *e, size_t k, size_t n_items, lf_error *err)
 	e->ideal = lf_calloc(k, sizeof *e->ideal);
 	if (!e->seen || !e->ideal) {
 		rank_eval_free(e);
-		return lf_fail(err, EX_SOFTWARE, "out of memory for %zu catalogue flags", n_items);
+		return lf_fail(err, EX_OSERR, "out of memory for %zu catalogue flags", n_items);
 	}
 	double dcg = 0;
 	for (size_t j = 0; j < k; j++) {
@@ -142,7 +142,7 @@ void rank_eval_free(rank_eval *e)
 	e->ideal = NULL;
 }
 
-void rmse_add(rmse_acc *a, double predicted, double actual, double lo, double hi)
+void rank_rmse_add(rank_rmse *a, double predicted, double actual, double lo, double hi)
 {
 	if (predicted < lo)
 		predicted = lo;
@@ -153,7 +153,7 @@ void rmse_add(rmse_acc *a, double predicted, double actual, double lo, double hi
 	a->n++;
 }
 
-double rmse_value(const rmse_acc *a)
+double rank_rmse_value(const rank_rmse *a)
 {
 	if (a->n == 0)
 		return NAN;

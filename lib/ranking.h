@@ -1,5 +1,5 @@
 /*
- * metrics.h — offline top-k ranking metrics and RMSE (DESIGN.md,
+ * ranking.h — offline top-k ranking metrics and RMSE (DESIGN.md,
  * "Evaluation protocols"), shared by ml-eval and ml-train's early stopping.
  *
  * Semantics (those of Microsoft `recommenders`, so published tables compare):
@@ -21,8 +21,8 @@
  * Ownership: rank_eval owns its coverage flags; rank_eval_free releases them
  * (safe on a zeroed struct). Everything else works on caller memory.
  */
-#ifndef LENSFLOW_METRICS_H
-#define LENSFLOW_METRICS_H
+#ifndef LENSFLOW_RANKING_H
+#define LENSFLOW_RANKING_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,7 +34,7 @@
  * before the call. Slots that cannot be filled are -1. Returns the number of
  * slots filled (0 when k is 0), -1 when a score is NaN, -2 when k > 64 and its scratch
  * cannot be allocated. One pass, O(n + k * inserts): no full sort. */
-long topk_select(const float *scores, size_t n, size_t k, int32_t *top);
+long rank_topk(const float *scores, size_t n, size_t k, int32_t *top);
 
 typedef struct rank_eval {
 	size_t k, n_items;
@@ -47,7 +47,7 @@ typedef struct rank_eval {
 
 /* k >= 1, n_items >= 1. EX_SOFTWARE on allocation failure. */
 int rank_eval_init(rank_eval *e, size_t k, size_t n_items, lf_error *err);
-/* Adds one user: top[0..k) as from topk_select; relevant[0..n_known) the
+/* Adds one user: top[0..k) as from rank_topk; relevant[0..n_known) the
  * sorted, distinct catalogue indices of the relevant items the catalogue
  * holds; n_relevant >= max(1, n_known) all of the user's relevant items. */
 void rank_eval_add(rank_eval *e, const int32_t *top, const int32_t *relevant, size_t n_known,
@@ -63,13 +63,13 @@ rank_result rank_eval_result(const rank_eval *e);
 void rank_eval_free(rank_eval *e);
 
 /* RMSE of predictions clipped to [lo, hi]. */
-typedef struct rmse_acc {
+typedef struct rank_rmse {
 	double sse;
 	size_t n;
-} rmse_acc;
+} rank_rmse;
 
-void rmse_add(rmse_acc *a, double predicted, double actual, double lo, double hi);
+void rank_rmse_add(rank_rmse *a, double predicted, double actual, double lo, double hi);
 /* sqrt(sse / n), or NaN when nothing was added. */
-double rmse_value(const rmse_acc *a);
+double rank_rmse_value(const rank_rmse *a);
 
 #endif

@@ -1,12 +1,12 @@
 /*
- * test_metrics.c — lib/metrics: top-k selection (ties, exclusions, k larger
+ * test_ranking.c — lib/ranking: top-k selection (ties, exclusions, k larger
  * than the catalogue, NaN) and the ranking metrics on small cases worked out
  * by hand in the comments.
  */
 #include <math.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "ranking.h"
 #include "tap.h"
 
 /* log2(3) and log2(4) discounts: 1/log2(3) = 0.6309297536, 1/log2(4) = 0.5 */
@@ -17,7 +17,7 @@ TEST(topk_orders_best_first)
 {
 	float s[] = {0.1f, 0.9f, 0.5f, 0.7f, 0.3f};
 	int32_t top[3];
-	CHECK_EQ_INT(topk_select(s, 5, 3, top), 3);
+	CHECK_EQ_INT(rank_topk(s, 5, 3, top), 3);
 	CHECK_EQ_INT(top[0], 1);
 	CHECK_EQ_INT(top[1], 3);
 	CHECK_EQ_INT(top[2], 2);
@@ -28,7 +28,7 @@ TEST(topk_ties_go_to_the_lower_index)
 	/* 0.7 at 1 and 3, 0.5 at 0, 2, 4: the list is 1, 3, then 0, 2 */
 	float s[] = {0.5f, 0.7f, 0.5f, 0.7f, 0.5f};
 	int32_t top[4];
-	CHECK_EQ_INT(topk_select(s, 5, 4, top), 4);
+	CHECK_EQ_INT(rank_topk(s, 5, 4, top), 4);
 	CHECK_EQ_INT(top[0], 1);
 	CHECK_EQ_INT(top[1], 3);
 	CHECK_EQ_INT(top[2], 0);
@@ -36,7 +36,7 @@ TEST(topk_ties_go_to_the_lower_index)
 	/* a later equal score never displaces an earlier one at the cut */
 	float t[] = {1.0f, 2.0f, 2.0f, 2.0f};
 	int32_t two[2];
-	CHECK_EQ_INT(topk_select(t, 4, 2, two), 2);
+	CHECK_EQ_INT(rank_topk(t, 4, 2, two), 2);
 	CHECK_EQ_INT(two[0], 1);
 	CHECK_EQ_INT(two[1], 2);
 }
@@ -45,7 +45,7 @@ TEST(topk_skips_excluded_and_pads_when_k_exceeds_the_catalogue)
 {
 	float s[] = {0.2f, 0.8f, -INFINITY};
 	int32_t top[5];
-	CHECK_EQ_INT(topk_select(s, 3, 5, top), 2);
+	CHECK_EQ_INT(rank_topk(s, 3, 5, top), 2);
 	CHECK_EQ_INT(top[0], 1);
 	CHECK_EQ_INT(top[1], 0);
 	CHECK_EQ_INT(top[2], -1);
@@ -56,7 +56,7 @@ TEST(topk_refuses_nan)
 {
 	float s[] = {0.2f, NAN, 0.1f};
 	int32_t top[2];
-	CHECK_EQ_INT(topk_select(s, 3, 2, top), -1);
+	CHECK_EQ_INT(rank_topk(s, 3, 2, top), -1);
 }
 
 TEST(topk_k_zero_keeps_nothing)
@@ -64,10 +64,10 @@ TEST(topk_k_zero_keeps_nothing)
 	/* k == 0 used to compare against best[-1] (out of bounds) */
 	float s[] = {0.2f, 0.8f, 0.5f};
 	int32_t guard = 7;
-	CHECK_EQ_INT(topk_select(s, 3, 0, &guard), 0);
+	CHECK_EQ_INT(rank_topk(s, 3, 0, &guard), 0);
 	CHECK_EQ_INT(guard, 7);
 	float t[] = {0.2f, NAN};
-	CHECK_EQ_INT(topk_select(t, 2, 0, &guard), -1);
+	CHECK_EQ_INT(rank_topk(t, 2, 0, &guard), -1);
 }
 
 TEST(topk_large_k)
@@ -77,7 +77,7 @@ TEST(topk_large_k)
 	int32_t top[70];
 	for (int i = 0; i < 100; i++)
 		s[i] = (float)i;
-	CHECK_EQ_INT(topk_select(s, 100, 70, top), 70);
+	CHECK_EQ_INT(rank_topk(s, 100, 70, top), 70);
 	for (int r = 0; r < 70; r++)
 		CHECK_EQ_INT(top[r], 99 - r);
 }
@@ -158,12 +158,12 @@ TEST(rmse_clips_to_the_star_range)
 {
 	/* predictions 6 -> 5, 2, 0 -> 1 against 4, 3, 1: errors 1, -1, 0;
 	 * RMSE = sqrt(2 / 3) = 0.8164965809 */
-	rmse_acc a = {0};
-	CHECK(isnan(rmse_value(&a)));
-	rmse_add(&a, 6.0, 4.0, 1.0, 5.0);
-	rmse_add(&a, 2.0, 3.0, 1.0, 5.0);
-	rmse_add(&a, 0.0, 1.0, 1.0, 5.0);
-	CHECK_NEAR(rmse_value(&a), sqrt(2.0 / 3.0), 1e-12);
+	rank_rmse a = {0};
+	CHECK(isnan(rank_rmse_value(&a)));
+	rank_rmse_add(&a, 6.0, 4.0, 1.0, 5.0);
+	rank_rmse_add(&a, 2.0, 3.0, 1.0, 5.0);
+	rank_rmse_add(&a, 0.0, 1.0, 1.0, 5.0);
+	CHECK_NEAR(rank_rmse_value(&a), sqrt(2.0 / 3.0), 1e-12);
 }
 
 int main(void)

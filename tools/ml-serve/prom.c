@@ -1,9 +1,9 @@
 /*
- * metrics.c — see metrics.h. Every series is an array of _Atomic counters
+ * prom.c — see prom.h. Every series is an array of _Atomic counters
  * indexed by its labels; durations are summed in nanoseconds (an integer, so
  * an atomic add suffices). Process metrics are read from /proc at render time.
  */
-#include "metrics.h"
+#include "prom.h"
 
 #include <dirent.h>
 #include <stdatomic.h>
@@ -78,7 +78,7 @@ enum method_id method_parse(const char *method)
 	return METHOD_OTHER;
 }
 
-void metrics_init(void)
+void prom_init(void)
 {
 	memset(&M, 0, sizeof M);
 }
@@ -96,7 +96,7 @@ static void hist_observe(struct hist *h, double seconds)
 	atomic_fetch_add_explicit(&h->sum_ns, ns < 1.8e19 ? (uint64_t)ns : 0, memory_order_relaxed);
 }
 
-void metrics_http(enum route_id r, enum method_id m, int status, double seconds)
+void prom_http(enum route_id r, enum method_id m, int status, double seconds)
 {
 	int c = status / 100 - 1;
 	if (c < 0 || c >= N_CLASS)
@@ -108,56 +108,56 @@ void metrics_http(enum route_id r, enum method_id m, int status, double seconds)
 	hist_observe(&M.http[r][m][c], seconds);
 }
 
-void metrics_in_flight(int delta)
+void prom_in_flight(int delta)
 {
 	atomic_fetch_add(&M.in_flight, delta);
 }
-void metrics_db(enum query_id q, double seconds)
+void prom_db(enum query_id q, double seconds)
 {
 	hist_observe(&M.db[q], seconds);
 }
-void metrics_db_error(enum query_id q)
+void prom_db_error(enum query_id q)
 {
 	atomic_fetch_add(&M.db_errors[q], 1);
 }
-void metrics_inference(double seconds)
+void prom_inference(double seconds)
 {
 	hist_observe(&M.inference, seconds);
 }
-void metrics_served(enum kind_id k, unsigned n)
+void prom_served(enum kind_id k, unsigned n)
 {
 	atomic_fetch_add(&M.served[k], n);
 }
-void metrics_reload(enum reload_outcome o)
+void prom_reload(enum reload_outcome o)
 {
 	atomic_fetch_add(&M.reloads[o], 1);
 }
-void metrics_set_ready(int ready)
+void prom_set_ready(int ready)
 {
 	atomic_store(&M.ready, ready);
 }
-void metrics_set_champion(int version)
+void prom_set_champion(int version)
 {
 	atomic_store(&M.champion, version);
 }
 
-void metrics_set_replica(int standby, double lag_s)
+void prom_set_replica(int standby, double lag_s)
 {
 	atomic_store(&M.standby, standby);
 	atomic_store(&M.lag_us, (long long)(lag_s * 1e6));
 }
 
-int metrics_champion(void)
+int prom_champion(void)
 {
 	return atomic_load(&M.champion);
 }
 
-void metrics_foldin_limit(int limit)
+void prom_foldin_limit(int limit)
 {
 	M.foldin_limit = limit;
 }
 
-int metrics_foldin_enter(void)
+int prom_foldin_enter(void)
 {
 	int was = atomic_fetch_add(&M.foldin_in_flight, 1);
 	if (M.foldin_limit == 0 || was < M.foldin_limit)
@@ -167,19 +167,16 @@ int metrics_foldin_enter(void)
 	return 0;
 }
 
-void metrics_foldin_leave(void)
+void prom_foldin_leave(void)
 {
 	atomic_fetch_sub(&M.foldin_in_flight, 1);
 }
 
-/* The shortest of %.15g and %.17g that reads back as the same double. */
+/* A sample's value: the shortest text that reads back (util.h). */
 static void put_double(struct buf *b, double v)
 {
-	char s[32];
-	snprintf(s, sizeof s, "%.15g", v);
-	if (strtod(s, NULL) != v)
-		snprintf(s, sizeof s, "%.17g", v);
-	buf_puts(b, s);
+	char s[FMT_DOUBLE_MAX];
+	buf_puts(b, fmt_double(s, v));
 }
 
 /* One histogram's _bucket, _sum and _count lines; labels is "" or `a="b",`-style text. */
@@ -282,7 +279,7 @@ static void render_process(struct buf *b)
 	}
 }
 
-char *metrics_render(const struct metrics_model *model, size_t *len)
+char *prom_render(const struct prom_model *model, size_t *len)
 {
 	struct buf b = {0};
 	char labels[160];
