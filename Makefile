@@ -178,7 +178,8 @@ pipeline: services-up ## fetch → split → train → evaluate → register →
 	cat $$run/pipeline.json
 
 ifdef W
-export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS EVAL_USERS GIT_COMMIT DATASET
+export W SEED MODEL_NAME EXPERIMENT TRAIN_FLAGS EVAL_USERS GIT_COMMIT DATASET LIVING \
+	CHALLENGER_SHARE MIN_IMPRESSIONS ONLINE_WINDOW ALPHA
 export BIN := $(abspath $(BIN))
 STEP := scripts/pipeline-step
 run-chain: $(W)/pipeline.json
@@ -272,6 +273,11 @@ monitor: ## Debian's prometheus scraping the local ml-serve (LENSFLOW_LISTEN) wi
 
 retrain: ## what cron runs: the pipeline under a lock; log and textfile metrics in LENSFLOW_HOME
 	scripts/retrain
+
+.PHONY: promote
+promote: ## the online gate: promote the challenger when it beats the champion (pass|fail|wait)
+	@$(MAKE) -s --no-print-directory tools >&2
+	@$(WITH_SERVICES) BIN=$(abspath $(BIN)) MODEL_NAME=$(MODEL_NAME) scripts/promote
 
 # ---- fuzzing (libFuzzer, clang)
 # One libFuzzer target per parser, test/fuzz/fuzz_<name>.c, built with clang's

@@ -55,19 +55,19 @@ typedef struct opts_list {
 } opts_list;
 
 typedef struct opts_opt {
-	enum opts_type type;
-	char short_name;          /* 0: none */
 	const char *long_name;
 	void *value;
 	const char *argh;         /* the value's name in the help ("N", "FILE") */
 	const char *help;         /* '\n' starts a continuation line */
 	int64_t imin, imax;
 	double dmin, dmax;
-	int ival;                 /* OPTS_T_SET / OPTS_T_MODE */
 	const opts_choice *choices; /* OPTS_T_CHOICE, ended by {NULL, 0} */
 	const char **arg_out;     /* OPTS_T_MODE with an argument */
 	int *seen;                /* when set, counts the option's occurrences */
+	enum opts_type type;
+	int ival;                 /* OPTS_T_SET / OPTS_T_MODE */
 	unsigned flags;
+	char short_name;          /* 0: none */
 } opts_opt;
 
 /* A command: its name, the text above the options ("usage: …" lines and a

@@ -59,6 +59,7 @@ static void hosts_free(struct hosts *h)
 	free(h->host_buf);
 	free(h->addr_buf);
 	free(h->port_buf);
+	memset(h, 0, sizeof *h);
 }
 
 static int hosts_parse(const char *url, struct hosts *h, lf_error *err)
@@ -81,7 +82,8 @@ static int hosts_parse(const char *url, struct hosts *h, lf_error *err)
 	if ((host && !(h->host_buf = strdup(host))) || (addr && !(h->addr_buf = strdup(addr))) ||
 	    (port && !(h->port_buf = strdup(port)))) {
 		hosts_free(h);
-		return lf_fail(err, EX_OSERR, "out of memory");
+		lf_fail(err, EX_OSERR, "out of memory");
+		return -1;
 	}
 	if (h->host_buf && (h->n = split(h->host_buf, h->host, PG_HOSTS_MAX)) < 0)
 		goto too_many;
@@ -92,14 +94,17 @@ static int hosts_parse(const char *url, struct hosts *h, lf_error *err)
 	if (!h->host_buf && h->n_addr > 1)
 		h->n = h->n_addr;
 	if ((h->n_addr > 1 && h->n_addr != h->n) || (h->n_port > 1 && h->n_port != h->n)) {
+		int n = h->n, n_port = h->n_port, n_addr = h->n_addr;
 		hosts_free(h);
-		return lf_fail(err, EX_USAGE, "bad database URL: %d hosts but %d ports and %d addresses",
-			       h->n, h->n_port, h->n_addr);
+		lf_fail(err, EX_USAGE, "bad database URL: %d hosts but %d ports and %d addresses", n,
+			n_port, n_addr);
+		return -1;
 	}
 	return 0;
 too_many:
 	hosts_free(h);
-	return lf_fail(err, EX_USAGE, "bad database URL: more than %d hosts", PG_HOSTS_MAX);
+	lf_fail(err, EX_USAGE, "bad database URL: more than %d hosts", PG_HOSTS_MAX);
+	return -1;
 }
 
 int pg_hosts_count(const char *url, lf_error *err)

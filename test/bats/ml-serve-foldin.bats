@@ -23,7 +23,7 @@ setup_file() {
 	"$BIN/ml-pgload" -q --model-name ease --load 1 --switch <"$d/ease.lfe" >/dev/null
 	"$BIN/ml-pgload" -q --model-name blend --load 1 --switch <"$d/blend.lfe" >/dev/null
 	# the blend without the softmax MF (what --model auto trains past 2M ratings)
-	"$BIN/ml-train" -q --model ease-ials --ease-dim 64 --ials-dim 16 <"$d/train.tsv" >"$d/easeials.lfe"
+	"$BIN/ml-train" -q --model ease-ials --ease-dim 64 --ials-dim 16 --serve-dim 40 <"$d/train.tsv" >"$d/easeials.lfe"
 	"$BIN/ml-pgload" -q --model-name easeials --load 1 --switch <"$d/easeials.lfe" >/dev/null
 	local m port
 	for m in ease blend easeials; do

@@ -12,7 +12,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <curl/curl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,47 +19,62 @@
 #include "fetch.h"
 #include "hash.h"
 #include "log.h"
+#include "opts.h"
 #include "store_online.h"
 #include "util.h"
 
-static const char usage[] =
-	"usage: ml-fetch [--dataset NAME] [--source URL|DIR|FILE] [--md5 HEX] [-o FILE] [FILE-NAME]\n"
-	"Prints one file of a MovieLens release as TSV on stdout.\n"
-	"\n"
-	"FILE-NAME:\n"
-	"  ratings             user_id, movie_id, rating (0.5..5; whole stars as integers), timestamp\n"
-	"                      (the default)\n"
-	"  movies              movie_id, title (UTF-8), release_date, genres (|-joined)\n"
-	"  users               user_id, age, gender, occupation, zip_code (ml-100k, ml-1m)\n"
-	"  u1.base … u5.test, ua.base, ua.test, ub.base, ub.test   ml-100k's official splits\n"
-	"\n"
-	"  -d, --dataset NAME  ml-100k (default), ml-1m, ml-10m, ml-20m, ml-25m, ml-32m,\n"
-	"                      ml-latest-small: GroupLens' archive of that release, MD5-verified\n"
-	"                      (the published sum; ml-latest-small's from the .md5 beside it) and\n"
-	"                      cached in $LENSFLOW_HOME/cache; with --source, the files found there\n"
-	"                      must be that release's layout\n"
-	"  -s, --source SRC    http(s):// or file:// URL, a directory of a release's files, a zip\n"
-	"                      of them (at its top or in one folder), or your own ratings file in\n"
-	"                      u.data's format (default: $LENSFLOW_DATA_URL, else the archive of\n"
-	"                      --dataset); the release is recognised by its files: u.data (100k),\n"
-	"                      ratings.dat + users.dat (1m), ratings.dat (10m), ratings.csv (20m on);\n"
-	"                      or a postgresql:// URL: NAME is ratings (the catalogue's with the\n"
-	"                      feedback applied: the latest event per user and movie), feedback\n"
-	"                      or impressions, the living data's tables\n"
-	"      --md5 HEX       check the source file or download against this MD5\n"
-	"  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
-	"  -h, --help          this help\n"
-	"      --version       version\n"
-	"\n"
-	"Ratings of ml-1m and later are converted as they are read, in constant memory. Every\n"
-	"file is read strictly: a broken line is exit 65 naming file and line.\n"
-	"$LENSFLOW_GROUPLENS_URL replaces GroupLens' address (a mirror); archives from it are\n"
-	"checked like GroupLens' own.\n"
-	"\n"
-	"exit: 0 ok, 64 usage, 65 bad data, 66 missing input, 69 network, 73/74 output\n"
-	"\n"
-	"example:\n"
-	"  ml-fetch --dataset ml-1m ratings | ml-split --test test.tsv > train.tsv\n";
+static struct {
+	const char *source, *md5, *output, *dataset, *name, *home, *base;
+	const release *rel;
+	char archive[4096];
+} args;
+
+static const opts_opt options[] = {
+	OPTS_STRING('d', "dataset", &args.dataset, "NAME",
+		    "ml-100k (default), ml-1m, ml-10m, ml-20m, ml-25m, ml-32m,\n"
+		    "ml-latest-small: GroupLens' archive of that release, MD5-verified\n"
+		    "(the published sum; ml-latest-small's from the .md5 beside it) and\n"
+		    "cached in $LENSFLOW_HOME/cache; with --source, the files found there\n"
+		    "must be that release's layout"),
+	OPTS_STRING('s', "source", &args.source, "SRC",
+		    "http(s):// or file:// URL, a directory of a release's files, a zip\n"
+		    "of them (at its top or in one folder), or your own ratings file in\n"
+		    "u.data's format (default: $LENSFLOW_DATA_URL, else the archive of\n"
+		    "--dataset); the release is recognised by its files: u.data (100k),\n"
+		    "ratings.dat + users.dat (1m), ratings.dat (10m), ratings.csv (20m on);\n"
+		    "or a postgresql:// URL: NAME is ratings (the catalogue's with the\n"
+		    "feedback applied: the latest event per user and movie), feedback\n"
+		    "or impressions, the living data's tables"),
+	OPTS_STRING(0, "md5", &args.md5, "HEX", "check the source file or download against this MD5"),
+	OPTS_STRING('o', "output", &args.output, "FILE",
+		    "write to FILE (atomically) instead of stdout"),
+	OPTS_END,
+};
+
+static const opts_cmd cmd = {
+	.prog = "ml-fetch",
+	.usage = "usage: ml-fetch [--dataset NAME] [--source URL|DIR|FILE] [--md5 HEX] [-o FILE] [FILE-NAME]\n"
+		 "Prints one file of a MovieLens release as TSV on stdout.\n"
+		 "\n"
+		 "FILE-NAME:\n"
+		 "  ratings             user_id, movie_id, rating (0.5..5; whole stars as integers), timestamp\n"
+		 "                      (the default)\n"
+		 "  movies              movie_id, title (UTF-8), release_date, genres (|-joined)\n"
+		 "  users               user_id, age, gender, occupation, zip_code (ml-100k, ml-1m)\n"
+		 "  u1.base … u5.test, ua.base, ua.test, ub.base, ub.test   ml-100k's official splits\n",
+	.opts = options,
+	.max_args = 1,
+	.footer = "Ratings of ml-1m and later are converted as they are read, in constant memory. Every\n"
+		  "file is read strictly: a broken line is exit 65 naming file and line.\n"
+		  "$LENSFLOW_GROUPLENS_URL replaces GroupLens' address (a mirror); archives from it are\n"
+		  "checked like GroupLens' own.\n"
+		  "\n"
+		  "exit: 0 ok, 64 usage, 65 bad data, 66 missing input, 69 network, 71 out of memory,\n"
+		  "73/74 output\n"
+		  "\n"
+		  "example:\n"
+		  "  ml-fetch --dataset ml-1m ratings | ml-split --test test.tsv > train.tsv\n",
+};
 
 static const char *const split_names[] = {"u1.base", "u1.test", "u2.base", "u2.test", "u3.base",
 					  "u3.test", "u4.base", "u4.test", "u5.base", "u5.test",
@@ -219,87 +233,51 @@ static int fetch_db(const char *url, const char *name, const char *md5, const ch
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* What the table cannot say: the name, the release, the defaults of the
+ * environment. */
+static int check_args(void)
 {
-	static const struct option longopts[] = {
-		{"source", required_argument, NULL, 's'}, {"md5", required_argument, NULL, 'm'},
-		{"output", required_argument, NULL, 'o'}, {"dataset", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},	  {"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0}};
-	const char *source = NULL, *md5 = NULL, *output = NULL, *dataset = NULL;
-	int c;
-	log_set_prog("ml-fetch");
-	while ((c = getopt_long(argc, argv, "s:o:d:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			source = optarg;
-			break;
-		case 'm':
-			md5 = optarg;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 'd':
-			dataset = optarg;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case 'V':
-			printf("ml-fetch lensflow %s (%s)\n", LENSFLOW_VERSION, LENSFLOW_COMMIT);
-			return 0;
-		default:
-			log_error("try 'ml-fetch --help'");
-			return EX_USAGE;
-		}
-	}
-	if (argc - optind > 1) {
-		log_error("one FILE-NAME at most; try 'ml-fetch --help'");
-		return EX_USAGE;
-	}
-	const char *name = optind < argc ? argv[optind] : "ratings";
-	/* a database: the living data's tables (ratings with the feedback applied) */
-	const char *db = source && source[0] ? source : getenv("LENSFLOW_DATA_URL");
-	if (db && db_url_is(db))
-		return fetch_db(db, name, md5, dataset, output);
-	if (!member_of(name)) {
+	if (!member_of(args.name)) {
 		log_error("unknown NAME '%s': ratings, movies, users, u1.base … u5.test, ua.base, "
 			  "ua.test, ub.base, ub.test",
-			  name);
+			  args.name);
 		return EX_USAGE;
 	}
-	const release *rel = release_find(dataset ? dataset : "ml-100k");
-	if (!rel) {
-		log_error("unknown --dataset '%s': %s", dataset, release_names());
+	if (!(args.rel = release_find(args.dataset ? args.dataset : "ml-100k"))) {
+		log_error("unknown --dataset '%s': %s", args.dataset, release_names());
 		return EX_USAGE;
 	}
-	if (md5 && !md5_arg_ok(md5)) {
-		log_error("--md5 '%s' is not 32 hex digits", md5);
+	if (args.md5 && !md5_arg_ok(args.md5)) {
+		log_error("--md5 '%s' is not 32 hex digits", args.md5);
 		return EX_USAGE;
 	}
-	if (output && !output[0]) {
+	if (args.output && !args.output[0]) {
 		log_error("-o needs a file name");
 		return EX_USAGE;
 	}
-	const char *base = getenv("LENSFLOW_GROUPLENS_URL");
-	if (!base || !base[0])
-		base = GROUPLENS_BASE;
-	char archive[4096];
-	if ((size_t)snprintf(archive, sizeof archive, "%s/%s", base, rel->zip) >= sizeof archive) {
+	args.base = getenv("LENSFLOW_GROUPLENS_URL");
+	if (!args.base || !args.base[0])
+		args.base = GROUPLENS_BASE;
+	if ((size_t)snprintf(args.archive, sizeof args.archive, "%s/%s", args.base, args.rel->zip) >=
+	    sizeof args.archive) {
 		log_error("LENSFLOW_GROUPLENS_URL is too long");
 		return EX_USAGE;
 	}
-	if (!source || !source[0])
-		source = getenv("LENSFLOW_DATA_URL");
-	if (!source || !source[0])
-		source = archive;
-	const char *home = getenv("LENSFLOW_HOME");
-	if (!home || !home[0])
-		home = "./.lensflow";
+	if (!args.source || !args.source[0])
+		args.source = getenv("LENSFLOW_DATA_URL");
+	if (!args.source || !args.source[0])
+		args.source = args.archive;
+	args.home = getenv("LENSFLOW_HOME");
+	if (!args.home || !args.home[0])
+		args.home = "./.lensflow";
+	return 0;
+}
 
+/* Opens the source, recognises the release, writes the file; the exit status. */
+static int run(void)
+{
 	/* libcurl (and its TLS library) only for URLs: a local directory starts faster */
-	int use_curl = strstr(source, "://") != NULL;
+	int use_curl = strstr(args.source, "://") != NULL;
 	if (use_curl && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("cannot initialise libcurl");
 		return EX_SOFTWARE;
@@ -309,20 +287,21 @@ int main(int argc, char **argv)
 	char *out = NULL, hex[65];
 	size_t olen = 0;
 	release_kind kind = KIND_100K;
-	const char *member = NULL;
-	int rc = source_open(source, md5, base, home, &src, &err);
+	const char *member = NULL, *name = args.name;
+	const release *want = args.dataset ? args.rel : NULL;
+	int rc = source_open(args.source, args.md5, args.base, args.home, &src, &err);
 	if (rc == 0)
 		rc = source_kind(&src, &kind, &err);
 	if (rc == 0)
-		rc = check_kind(&src, kind, src.rel ? src.rel : dataset ? rel : NULL, &err);
+		rc = check_kind(&src, kind, src.rel ? src.rel : want, &err);
 	if (rc == 0 && !(member = member_for(kind, name, src.label, &err)))
 		rc = -1;
 	if (rc == 0 && kind != KIND_100K && strcmp(name, "ratings") == 0) {
-		rc = stream_ratings(&src, kind, member, output, hex, &err);
+		rc = stream_ratings(&src, kind, member, args.output, hex, &err);
 	} else if (rc == 0) {
 		rc = produce(&src, kind, name, member, &out, &olen, &err);
 		if (rc == 0)
-			rc = emit(output, out, olen, hex, &err);
+			rc = emit(args.output, out, olen, hex, &err);
 	}
 	if (rc == 0)
 		log_info("sha256 %s %s", hex, name);
@@ -335,4 +314,20 @@ int main(int argc, char **argv)
 		return err.code ? err.code : EX_SOFTWARE;
 	}
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int argi, rc;
+	log_set_prog(cmd.prog);
+	if ((rc = opts_parse(&cmd, argc, argv, &argi)) != OPTS_CONTINUE)
+		return rc;
+	args.name = argi < argc ? argv[argi] : "ratings";
+	/* a database: the living data's tables (ratings with the feedback applied) */
+	const char *db = args.source && args.source[0] ? args.source : getenv("LENSFLOW_DATA_URL");
+	if (db && db_url_is(db))
+		return fetch_db(db, args.name, args.md5, args.dataset, args.output);
+	if ((rc = check_args()))
+		return rc;
+	return run();
 }

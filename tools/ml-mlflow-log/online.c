@@ -88,8 +88,11 @@ int mlog_online_log(const mlog_opts *o, FILE *in, lf_error *err)
 		snprintf(ver, sizeof ver, "%d", rows[i].version);
 		mlflow_version v = {0};
 		int got = mlflow_version_get(&m, o->model_name, ver, &v, err);
-		if (got == 1)
-			lf_fail(err, EX_NOINPUT, "model %s has no version %s", o->model_name, ver);
+		if (got == 1) { /* served once, since deleted from the registry: nothing to log onto */
+			log_info("model %s has no version %s in the registry; its online metrics are "
+				 "not logged", o->model_name, ver);
+			continue;
+		}
 		if (got != 0 || !v.run_id || !v.run_id[0]) {
 			if (got == 0)
 				lf_fail(err, EX_DATAERR, "%s v%s has no run", o->model_name, ver);

@@ -24,7 +24,7 @@
 #define CONNECT_TIMEOUT_S 10
 
 typedef struct pgload_args {
-	int catalogue, serving, list, prune, hnsw, verbosity, halfvec;
+	int catalogue, serving, list, prune, hnsw, verbosity, halfvec, arms;
 	int switch_flag, keep_given; /* given, with or without a number */
 	int64_t load, switch_to, keep; /* 0 when no number */
 	const char *movies, *ratings, *model, *run_id, *metrics, *db;
@@ -57,6 +57,9 @@ static const opts_opt options[] = {
 	 .argh = "S", .seen = &args.share_given,
 	 .help = "the challenger's share of users, 0..1 (default 0.1)"},
 	OPTS_SET(0, "serving", &args.serving, 1, "print the serving version (66 when none)"),
+	OPTS_SET(0, "arms", &args.arms, 1,
+		 "TSV: champion N, challenger M (0: none), share S (66 when\n"
+		 "nothing is served)"),
 	OPTS_SET(0, "list", &args.list, 1,
 		 "TSV: model, version, dim, users, items, index, serving,\n"
 		 "loaded_at, run_id, checksum"),
@@ -88,7 +91,7 @@ static const opts_cmd cmd = {
 		 "                 [--index auto|hnsw|none] [--vector-type vector|halfvec] [--switch]\n"
 		 "                 < model.lfe\n"
 		 "       ml-pgload --switch N | --serving | --list | --prune [--keep 5]\n"
-		 "       ml-pgload [--switch N] --challenger M|none [--share 0.1]\n"
+		 "       ml-pgload [--switch N] --challenger M|none [--share 0.1] | --arms\n"
 		 "\n"
 		 "Loads MovieLens' catalogue and model embeddings into PostgreSQL + pgvector.\n"
 		 "A model version becomes three tables lf_<model>_v<N>_{users,items,dirs}, created,\n"
@@ -108,10 +111,10 @@ static int check_args(void)
 	int load = args.load != 0;
 	int challenger = args.challenger_arg != NULL;
 	int modes = args.catalogue + load + (args.switch_flag && !load) + args.serving +
-		    args.list + args.prune + (challenger && !load && !args.switch_flag);
+		    args.list + args.prune + args.arms + (challenger && !load && !args.switch_flag);
 	if (modes != 1)
 		return opts_error(&cmd, "give exactly one of --catalogue, --load N, --switch N, "
-					"--challenger M, --serving, --list, --prune");
+					"--challenger M, --serving, --arms, --list, --prune");
 	if (challenger && strcmp(args.challenger_arg, "none") == 0)
 		args.challenger = -1;
 	else if (challenger && parse_i64(args.challenger_arg, 1, INT32_MAX, &args.challenger) < 0)
@@ -241,6 +244,17 @@ static int run(const pgload_args *o, PGconn *c, lf_error *err)
 		return 0;
 	if (o->serving)
 		return store_serving(c, o->model, stdout, err);
+	if (o->arms) {
+		struct serving_row row;
+		if (store_serving_get(c, o->model, &row, err) < 0)
+			return -1;
+		if (!row.version)
+			return lf_fail(err, EX_NOINPUT, "no version of %s is serving; switch one with "
+				       "--switch N", o->model);
+		printf("champion\t%d\nchallenger\t%d\nshare\t%g\n", row.version, row.challenger,
+		       row.share);
+		return 0;
+	}
 	if (o->list)
 		return store_list(c, stdout, err);
 	return store_prune(c, o->model, o->keep, stdout, err);

@@ -156,8 +156,10 @@ static int run(const char *path, lf_error *err)
 	int rc = ratings_read(in, in_name, &r, err);
 	if (in != stdin)
 		fclose(in);
-	if (rc == 0 && !(is_test = lf_calloc(r.n, 1)))
-		rc = lf_fail(err, EX_OSERR, "out of memory");
+	if (rc == 0 && !(is_test = lf_calloc(r.n, 1))) {
+		lf_fail(err, EX_OSERR, "out of memory");
+		rc = -1;
+	}
 	if (rc == 0)
 		rc = split_assign(&r, (split_protocol)args.proto, args.ratio, (uint64_t)args.seed,
 				  is_test, err);
