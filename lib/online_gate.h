@@ -2,7 +2,9 @@
  * online_gate.h — the online gate: is the challenger's hit rate better than
  * the champion's? A one-sided two-proportion z-test (pooled variance):
  *   p1 = x1 / n1 (challenger), p0 = x0 / n0 (champion), p = (x1 + x0) / (n1 + n0),
- *   z = (p1 - p0) / sqrt(p (1 - p) (1/n1 + 1/n0)),
+ *   z = (p1 - p0 - (1/n1 + 1/n0) / 2) / sqrt(p (1 - p) (1/n1 + 1/n0))
+ * (with Yates' continuity correction, which keeps the A/A false-positive rate
+ * at or below alpha: test/bench/gate-sim measures it),
  * pass when z > z_(1 - alpha) (1.645 at alpha 0.05), fail otherwise, and wait
  * while either arm has fewer than min_impressions answers (the normal
  * approximation needs counts; a gate that looks early decides on noise).

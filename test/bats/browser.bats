@@ -230,6 +230,10 @@ header() { # header NAME: its value in $HDRS
 	scenario user
 }
 
+@test "/?user=196 opens that user's recommendations; the address follows the user shown" {
+	scenario shared
+}
+
 @test "keyboard only: Tab order, the picker with arrow keys, the id box with Enter, labelled controls" {
 	scenario keyboard
 }
@@ -246,7 +250,7 @@ header() { # header NAME: its value in $HDRS
 	scenario coldstart
 }
 
-@test "the model panel: serving and champion versions, loaded time, offline metrics" {
+@test "the model panel: serving and champion versions, loaded time, offline metrics, arms" {
 	scenario model
 }
 

@@ -80,18 +80,21 @@ gate() {
 }
 
 @test "the online gate: z worked by hand decides pass, fail and wait" {
-	# 60/200 vs 40/200: p = 0.25, se = sqrt(0.25 * 0.75 * 0.01) = 0.0433, z = 0.1 / 0.0433 = 2.309 > 1.645
+	# 60/200 vs 40/200: p = 0.25, se = sqrt(0.25 * 0.75 * 0.01) = 0.0433, continuity
+	# correction (1/200 + 1/200) / 2 = 0.005: z = (0.1 - 0.005) / 0.0433 = 2.194 > 1.645
 	gate 60 200 40 200 --min-impressions 100
 	assert_success
 	assert_line pass
-	assert_output --partial "z = 2.309"
-	# 60/200 vs 50/200: p = 0.275, se = 0.04465, z = 0.05 / 0.04465 = 1.120
+	assert_output --partial "z = 2.194"
+	# 60/200 vs 50/200: p = 0.275, se = 0.04465, z = 0.045 / 0.04465 = 1.008
 	gate 60 200 50 200 --min-impressions 100
 	assert_line fail
-	assert_output --partial "z = 1.120"
-	# the same at alpha 0.15 (critical 1.036): pass
-	gate 60 200 50 200 --min-impressions 100 --alpha 0.15
+	assert_output --partial "z = 1.008"
+	# the same at alpha 0.2 (critical 0.8416): pass; at 0.15 (1.0364): fail
+	gate 60 200 50 200 --min-impressions 100 --alpha 0.2
 	assert_line pass
+	gate 60 200 50 200 --min-impressions 100 --alpha 0.15
+	assert_line fail
 	# the challenger worse: fail
 	gate 40 200 60 200 --min-impressions 100
 	assert_line fail
@@ -112,4 +115,19 @@ gate() {
 	assert_equal "$status" 64
 	run "$BIN/ml-mlflow-log" --promote 2 --online </dev/null
 	assert_equal "$status" 64
+}
+
+@test "the gate on simulated experiments (gate-sim): A/A passes at most alpha, a large lift nearly always" {
+	local sim=$REPO/${BUILD:-build/release}/bench/gate-sim
+	make -s --no-print-directory -C "$REPO" "${BUILD:-build/release}/bench/gate-sim" >&2
+	run "$sim" --trials 4000 --n 2000 --p0 0.2 --lift 0.25 --seed 5
+	assert_success
+	# the rates with their binomial standard errors: A/A at most 0.05 (by more than its noise
+	# would allow to be above), A/B above 0.95
+	awk -F'\t' '$1 == "aa" { if ($8 > 0.05) exit 1 } $1 == "ab" { if ($8 < 0.95) exit 1 }' <<<"$output"
+	# and the gate really decides: with no lift the A/B row is the A/A row's rate again
+	run "$sim" --trials 4000 --n 2000 --p0 0.2 --lift 0 --seed 5
+	awk -F'\t' '$1 == "ab" { if ($8 > 0.07) exit 1 }' <<<"$output"
+	run "$sim" --trials 4000 --n 2000 --p0 0.2 --lift 0.25 --alpha 0.3 --seed 5
+	awk -F'\t' '$1 == "aa" { if ($8 < 0.2) exit 1 }' <<<"$output"
 }

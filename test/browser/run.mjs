@@ -63,6 +63,21 @@ const scenarios = {
     });
   },
 
+  // /?user=196 opens that user; showing another user makes the address that user's link.
+  async shared() {
+    await withPage(DESKTOP, async (page) => {
+      await open(page, "/?user=196");
+      await checkUser(page, 196);
+      assert.equal(await page.inputValue("#user-id"), "196");
+      await page.fill("#user-id", "42");
+      await page.click("#user-go");
+      await checkUser(page, 42);
+      assert.equal(new URL(page.url()).search, "?user=42");
+      await open(page, "/?user=nobody");
+      await msgIs(page, "user-msg", /whole number/);
+    });
+  },
+
   // Keyboard only: Tab reaches the picker first, arrows choose, the id box and Enter work.
   async keyboard() {
     await withPage(DESKTOP, async (page) => {
@@ -242,6 +257,15 @@ const scenarios = {
       const metrics = await page.$$eval("#model-metrics dd", (dds) => dds.map((d) => [d.dataset.key, d.textContent]));
       const text4 = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(4));
       assert.deepEqual(metrics, names.map((n) => [n, text4(model.metrics[n])]));
+      // the arms: no challenger here; the champion's online hit rate as the gauges say
+      assert.equal(await fact("challenger"), "none");
+      const rate = /^lensflow_online_hit_rate\{arm="champion"\} (\S+)$/m.exec(text);
+      const answers = /^lensflow_online_impressions\{arm="champion"\} (\S+)$/m.exec(text);
+      assert.equal(
+        await fact("online_champion"),
+        !answers ? "not measured yet" : !rate ? "no answers in the window"
+          : `${(100 * Number(rate[1])).toFixed(1)} % of ${answers[1]} answers`,
+      );
       await shot(page, "desktop-model.png", { locator: page.locator("#model") });
     });
   },

@@ -214,7 +214,9 @@
       $("user-label2").textContent = String(id);
       fill($("user-rated"), rated.items, ratedRow);
       fill($("user-recs"), recs.items, rankedRow);
-      $("user-model").textContent = `Top ${recs.items.length} from model version ${recs.model_version}, movies the user rated left out.`;
+      $("user-model").textContent = `Top ${recs.items.length} from model version ${recs.model_version}${recs.arm ? ` (${recs.arm})` : ""}, movies the user rated left out.`;
+      // the address now opens this user: a link to share
+      if (window.history && history.replaceState) history.replaceState(null, "", `?user=${id}`);
       userResult.hidden = false;
       say(userMsg, `User ${id}: ${rated.items.length} highest-rated movies and ${recs.items.length} recommendations.`);
     } catch (e) {
@@ -434,6 +436,18 @@
     return m ? Number(m[1]) : null;
   }
 
+  // One arm's value of a gauge labelled {arm="..."}, or null.
+  function armGauge(text, name, arm) {
+    const m = new RegExp(`^${name}\\{arm="${arm}"\\} ([-+0-9.eE]+|NaN)$`, "m").exec(text);
+    return m ? Number(m[1]) : null;
+  }
+
+  function onlineText(rate, answers) {
+    if (answers === null) return "not measured yet";
+    if (rate === null) return `no answers in the window`;
+    return `${(100 * rate).toFixed(1)} % of ${answers} answers`;
+  }
+
   // Counts as integers, rates and errors to 4 decimals.
   function metricText(v) {
     const x = Number(v);
@@ -453,9 +467,13 @@
     try {
       const model = await api("/model");
       let champion = null;
+      let metrics = "";
       try {
         const res = await fetch("/metrics");
-        if (res.ok) champion = gauge(await res.text(), "lensflow_registry_champion_version");
+        if (res.ok) {
+          metrics = await res.text();
+          champion = gauge(metrics, "lensflow_registry_champion_version");
+        }
       } catch {
         champion = null;
       }
@@ -478,6 +496,31 @@
         ["Run id", model.run_id || "—", "run_id"],
         ["Dimensions", String(model.dim), "dim"],
         ["Users · movies", `${model.n_users} · ${model.n_items}`, "sizes"],
+        [
+          "Challenger",
+          model.challenger
+            ? `version ${model.challenger.version}, ${(100 * model.challenger.share).toFixed(0)} % of users`
+            : "none",
+          "challenger",
+        ],
+        [
+          "Online hit rate@10, champion",
+          onlineText(
+            armGauge(metrics, "lensflow_online_hit_rate", "champion"),
+            armGauge(metrics, "lensflow_online_impressions", "champion"),
+          ),
+          "online_champion",
+        ],
+        ...(model.challenger
+          ? [[
+              "Online hit rate@10, challenger",
+              onlineText(
+                armGauge(metrics, "lensflow_online_hit_rate", "challenger"),
+                armGauge(metrics, "lensflow_online_impressions", "challenger"),
+              ),
+              "online_challenger",
+            ]]
+          : []),
       ]);
       const names = Object.keys(model.metrics || {}).sort();
       facts(
@@ -500,4 +543,10 @@
 
   checkReady();
   loadModel();
+  // /?user=196 opens that user's recommendations
+  const shared = new URLSearchParams(window.location.search).get("user");
+  if (shared !== null) {
+    userId.value = shared;
+    showUser(shared);
+  }
 })();
