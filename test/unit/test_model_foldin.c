@@ -122,9 +122,10 @@ TEST(bad_arguments_are_errors)
 	CHECK(err.code == EX_SOFTWARE);
 }
 
-TEST(catalogue_sized_problem_is_fast)
+TEST(catalogue_sized_problem_is_solved)
 {
-	/* ML-100k's size at dim 64: the request path must stay well under 100 ms. */
+	/* ML-100k's size at dim 64: solved, and finite. The time is printed for the
+	 * reader; speed targets live in make bench, not in timed tests. */
 	enum { N = 1682, D = 64, DIM = D + 1 };
 	double *items = malloc(sizeof(double) * N * DIM);
 	CHECK(items != NULL);
@@ -144,8 +145,9 @@ TEST(catalogue_sized_problem_is_fast)
 	double took = now_seconds() - start;
 	free(items);
 	CHECK(rc == 0);
+	for (size_t j = 0; j < DIM; j++)
+		CHECK(isfinite(out[j]));
 	printf("# fold-in 1682 x 65: %.1f ms\n", took * 1e3);
-	CHECK(took < 0.5);
 }
 
 int main(void)
@@ -155,6 +157,6 @@ int main(void)
 	RUN(user_weight_scales_the_likelihood);
 	RUN(random_problem_has_zero_gradient_at_the_answer);
 	RUN(bad_arguments_are_errors);
-	RUN(catalogue_sized_problem_is_fast);
+	RUN(catalogue_sized_problem_is_solved);
 	return tap_done();
 }

@@ -171,7 +171,7 @@ TEST(ratings_write_exact_bytes)
 	ratings_free(&a);
 }
 
-TEST(ratings_parse_100k_fast)
+TEST(ratings_parse_100k_lines)
 {
 	/* u.data's size: 100000 lines with distinct pairs */
 	size_t cap = 100000 * 32, n = 0;
@@ -182,7 +182,7 @@ TEST(ratings_parse_100k_fast)
 				      1 + i / 943, 1 + i % 5, 881250949 + i);
 	ratings r;
 	lf_error err = {0};
-	/* best of three, so a busy shared machine does not fail the bound */
+	/* the time is printed for the reader, not asserted: speed lives in make bench */
 	double dt = 1e9;
 	int rc = 0;
 	for (int rep = 0; rep < 3; rep++) {
@@ -203,7 +203,6 @@ TEST(ratings_parse_100k_fast)
 	CHECK(rc == 0);
 	CHECK_EQ_INT(rows, 100000);
 	CHECK_EQ_INT(last_user, 1 + 99999 % 943);
-	CHECK(dt < 0.05);
 }
 
 TEST(movies_parse_and_round_trip)
@@ -379,7 +378,7 @@ int main(void)
 	RUN(ratings_embedded_nul_rejected);
 	RUN(ratings_write_read_round_trip);
 	RUN(ratings_write_exact_bytes);
-	RUN(ratings_parse_100k_fast);
+	RUN(ratings_parse_100k_lines);
 	RUN(movies_parse_and_round_trip);
 	RUN(movies_rejections);
 	RUN(utf8_validation);
