@@ -5,6 +5,7 @@
  */
 #include "store_online.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,4 +137,35 @@ int store_online_aggregate(PGconn *c, const char *model, double window_s, int k,
 	}
 	PQclear(r);
 	return n;
+}
+
+static const char DRIFT_SQL[] =
+	"WITH f AS (SELECT movie_id, rating FROM feedback"
+	"  WHERE rated_at > now() - make_interval(secs => $1)),"
+	" e AS (SELECT movie_id, count(*)::float8 / sum(count(*)) OVER () AS p FROM ratings GROUP BY 1),"
+	" a AS (SELECT movie_id, count(*)::float8 / sum(count(*)) OVER () AS p FROM f GROUP BY 1)"
+	" SELECT (SELECT count(*) FROM f), (SELECT avg(rating)::float8 FROM f),"
+	" (SELECT avg(rating)::float8 FROM ratings),"
+	" (SELECT coalesce(sum((coalesce(a.p, 0) - coalesce(e.p, 0))"
+	"   * ln((coalesce(a.p, 0) + 1e-4) / (coalesce(e.p, 0) + 1e-4))), 0)"
+	"  FROM e FULL JOIN a USING (movie_id) WHERE EXISTS (SELECT 1 FROM f))";
+
+int store_drift(PGconn *c, double window_s, struct drift_row *out, lf_error *err)
+{
+	char w[32];
+	snprintf(w, sizeof w, "%.3f", window_s);
+	const char *p[] = {w};
+	PGresult *r = pg_query(c, DRIFT_SQL, 1, p, err);
+	if (!r)
+		return -1;
+	int rc = 0;
+	out->feedback_mean = out->training_mean = NAN;
+	out->psi = 0;
+	if (PQntuples(r) != 1 || parse_i64(PQgetvalue(r, 0, 0), 0, INT64_MAX, &out->events) < 0 ||
+	    (!PQgetisnull(r, 0, 1) && parse_double(PQgetvalue(r, 0, 1), 0, 10, &out->feedback_mean) < 0) ||
+	    (!PQgetisnull(r, 0, 2) && parse_double(PQgetvalue(r, 0, 2), 0, 10, &out->training_mean) < 0) ||
+	    parse_double(PQgetvalue(r, 0, 3), -1e9, 1e9, &out->psi) < 0)
+		rc = lf_fail(err, EX_DATAERR, "the drift aggregate answered something unexpected");
+	PQclear(r);
+	return rc;
 }

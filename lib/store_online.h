@@ -46,4 +46,16 @@ struct online_row {
 int store_online_aggregate(PGconn *c, const char *model, double window_s, int k,
 			   struct online_row *rows, int max, lf_error *err);
 
+/* Drift under the served model, over the feedback of the last window_s seconds against
+ * the catalogue's ratings (the training set's source): events, their mean rating (NaN when
+ * none), the catalogue's mean rating, and the population stability index of movie
+ * popularity, sum over movies of (a - e) ln(a / e) with a, e each movie's share of the
+ * window's events and of the catalogue's ratings, both + 1e-4 so that no share is 0
+ * (0 when there is no feedback). */
+struct drift_row {
+	int64_t events;
+	double feedback_mean, training_mean, psi;
+};
+int store_drift(PGconn *c, double window_s, struct drift_row *out, lf_error *err);
+
 #endif

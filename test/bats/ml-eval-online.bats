@@ -119,7 +119,9 @@ gate() {
 
 @test "the gate on simulated experiments (gate-sim): A/A passes at most alpha, a large lift nearly always" {
 	local sim=$REPO/${BUILD:-build/release}/bench/gate-sim
-	make -s --no-print-directory -C "$REPO" "${BUILD:-build/release}/bench/gate-sim" >&2
+	# the sanitizer build's own when the suite runs against it
+	make -s --no-print-directory -C "$REPO" $([ "${BUILD:-}" = build/asan ] && echo SAN=1) \
+		"${BUILD:-build/release}/bench/gate-sim" >&2
 	run "$sim" --trials 4000 --n 2000 --p0 0.2 --lift 0.25 --seed 5
 	assert_success
 	# the rates with their binomial standard errors: A/A at most 0.05 (by more than its noise

@@ -631,3 +631,29 @@ online_oracle() {
 	run "$BIN/ml-fetch" --source "postgresql://127.0.0.1:1/none" ratings
 	assert_equal "$status" 69
 }
+
+@test "drift gauges: feedback events, mean ratings and the popularity PSI equal what the tables say" {
+	local want got
+	sleep 3.5 # a drift aggregate after the last test's feedback (every 6 polls of 0.5 s)
+	want=$(sql "SELECT movie_id, 'r' FROM ratings UNION ALL SELECT movie_id, 'f' FROM feedback
+		WHERE rated_at > now() - interval '86400 seconds'" | awk -F'|' '
+		{ n[$2]++; c[$2 "," $1]++; m[$1] = 1 }
+		END { for (id in m) { a = c["f," id] / n["f"]; e = c["r," id] / n["r"]; psi += (a - e) * log((a + 1e-4) / (e + 1e-4)) }
+		      printf "%d %.4f", n["f"], psi }')
+	want="$want $(sql "SELECT round((SELECT avg(rating) FROM feedback WHERE rated_at > now() - interval '86400 seconds')::numeric, 4),
+		round((SELECT avg(rating) FROM ratings)::numeric, 4)")"
+	got=$(curl -s "$URL/metrics" | awk '
+		$1 == "lensflow_drift_feedback_events" { n = $2 } $1 == "lensflow_drift_popularity_psi" { p = $2 }
+		$1 == "lensflow_drift_feedback_mean_rating" { f = $2 } $1 == "lensflow_drift_training_mean_rating" { t = $2 }
+		END { printf "%d %.4f %.4f|%.4f", n, p, f, t }')
+	echo "want $want got $got"
+	assert_equal "$got" "$want"
+	# feedback there is, and it is spread unlike the catalogue
+	[ "$(awk '{ print ($1 > 0 && $2 > 0) }' <<<"$got")" = 1 ]
+	# requests for unknown users counted apart
+	local before
+	before=$(curl -s "$URL/metrics" | awk '$1 == "lensflow_user_requests_total{known=\"false\"}" { print $2 }')
+	curl -s -o /dev/null "$URL/recommendations/777777"
+	assert_equal "$(curl -s "$URL/metrics" | awk '$1 == "lensflow_user_requests_total{known=\"false\"}" { print $2 }')" \
+		"$((before + 1))"
+}

@@ -67,7 +67,7 @@ render_local() {
 }
 
 @test "the alerts are the expected set, each with for:, severity, summary, description, runbook_url" {
-	assert_equal "$(alerts | sort | tr '\n' ' ')" "LensflowApiDown LensflowChallengerWorse LensflowDatabaseErrors LensflowHighErrorRatio LensflowHighLatencyP99 LensflowNoModelLoaded LensflowNotReady LensflowRetrainFailed LensflowRetrainStale LensflowStaleModel "
+	assert_equal "$(alerts | sort | tr '\n' ' ')" "LensflowApiDown LensflowChallengerWorse LensflowDatabaseErrors LensflowHighErrorRatio LensflowHighLatencyP99 LensflowNoModelLoaded LensflowNotReady LensflowPopularityDrift LensflowRetrainFailed LensflowRetrainStale LensflowStaleModel "
 	run awk '
 		$1 == "-" && ($2 == "alert:" || $2 == "record:") { check(); name = ($2 == "alert:") ? $3 : ""; f = s = su = d = r = 0; next }
 		name != "" && $1 == "for:" { f = 1 }

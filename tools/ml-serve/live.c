@@ -4,7 +4,10 @@
 #include "live.h"
 
 #include <pthread.h>
+#include <math.h>
 #include <stdatomic.h>
+
+#include "store_online.h"
 
 static struct {
 	_Atomic uint64_t feedback[FEEDBACK_COUNT];
@@ -12,9 +15,12 @@ static struct {
 	_Atomic uint64_t dropped, written;
 	_Atomic int challenger;
 	_Atomic uint64_t share_ppm;
+	_Atomic uint64_t users[2]; /* unknown, known */
 } L;
 
 static pthread_mutex_t online_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct drift_row drift; /* under online_lock */
+static int drift_set;
 static struct online_arm online[ARM_COUNT];
 static double online_window_s;
 static int online_set;
@@ -45,6 +51,28 @@ void prom_set_arms(int challenger, double share)
 {
 	atomic_store(&L.challenger, challenger);
 	atomic_store(&L.share_ppm, (uint64_t)(share * 1e6 + 0.5));
+}
+
+void prom_user_request(int known)
+{
+	atomic_fetch_add_explicit(&L.users[known != 0], 1, memory_order_relaxed);
+}
+
+void prom_set_drift(const struct drift_row *d)
+{
+	pthread_mutex_lock(&online_lock);
+	drift = *d;
+	drift_set = 1;
+	pthread_mutex_unlock(&online_lock);
+}
+
+/* A gauge value: NaN spelt as the exposition format spells it. */
+static void put_value(struct buf *b, double v)
+{
+	if (isnan(v))
+		buf_puts(b, "NaN");
+	else
+		buf_printf(b, "%.9g", v);
 }
 
 void prom_set_online(const struct online_arm arms[ARM_COUNT], double window_s)
@@ -95,7 +123,35 @@ void live_render(struct buf *b)
 	buf_printf(b, "lensflow_challenger_share %.6f\n",
 		   atomic_load(&L.challenger) ? (double)atomic_load(&L.share_ppm) / 1e6 : 0.0);
 
+	head(b, "lensflow_user_requests_total", "counter",
+	     "GET /recommendations/{user_id} requests, by whether a served set knows the user.");
+	buf_printf(b, "lensflow_user_requests_total{known=\"false\"} %llu\n",
+		   (unsigned long long)atomic_load(&L.users[0]));
+	buf_printf(b, "lensflow_user_requests_total{known=\"true\"} %llu\n",
+		   (unsigned long long)atomic_load(&L.users[1]));
+
 	pthread_mutex_lock(&online_lock);
+	if (drift_set) {
+		head(b, "lensflow_drift_feedback_events", "gauge",
+		     "Feedback events rated in the online window.");
+		buf_printf(b, "lensflow_drift_feedback_events %lld\n", (long long)drift.events);
+		head(b, "lensflow_drift_feedback_mean_rating", "gauge",
+		     "Mean rating of the window's feedback (NaN when there is none).");
+		buf_puts(b, "lensflow_drift_feedback_mean_rating ");
+		put_value(b, drift.feedback_mean);
+		buf_puts(b, "\n");
+		head(b, "lensflow_drift_training_mean_rating", "gauge",
+		     "Mean rating of the catalogue's ratings, the training set's source.");
+		buf_puts(b, "lensflow_drift_training_mean_rating ");
+		put_value(b, drift.training_mean);
+		buf_puts(b, "\n");
+		head(b, "lensflow_drift_popularity_psi", "gauge",
+		     "Population stability index of movie popularity: the window's feedback against "
+		     "the catalogue's ratings (0 when there is no feedback).");
+		buf_puts(b, "lensflow_drift_popularity_psi ");
+		put_value(b, drift.psi);
+		buf_puts(b, "\n");
+	}
 	if (online_set) {
 		head(b, "lensflow_online_impressions", "gauge",
 		     "Ranked answers given in the online evaluation's window, by arm.");

@@ -43,6 +43,12 @@ struct online_arm {
 };
 void prom_set_online(const struct online_arm arms[ARM_COUNT], double window_s);
 
+/* A GET /recommendations/{user_id} for a user the served sets know (or not). */
+void prom_user_request(int known);
+/* The drift aggregate (lib/store_online.h), set by the poll thread. */
+struct drift_row;
+void prom_set_drift(const struct drift_row *d);
+
 void live_render(struct buf *b);
 
 #endif

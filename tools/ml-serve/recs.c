@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "jsontext.h"
 #include "impressions.h"
+#include "live.h"
 #include "pgbin.h"
 #include "serve.h"
 #include "tsv.h"
@@ -125,12 +126,14 @@ int rec_user(struct req *rq, int64_t user_id)
 			arm = other_arm;
 		} else {
 			snapshot_release(other);
+			prom_user_request(0);
 			int rc = reply_error(rq, 404, "user %lld is unknown to model v%d",
 					     (long long)user_id, s->version);
 			snapshot_release(s);
 			return rc;
 		}
 	}
+	prom_user_request(1);
 	struct audience who = {.record = 1, .user_id = (int32_t)user_id, .arm = arm};
 	return ranked_by_id(rq, s, Q_USER_RECS, (int)k, KIND_USER, "user_id", user_id, &who);
 }

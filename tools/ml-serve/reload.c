@@ -181,6 +181,16 @@ static void poll_online(struct serve_app *app, PGconn *conn)
 			}
 	}
 	prom_set_online(arms, app->cfg.online_window_s);
+	/* drift: two scans of the catalogue's ratings, so every 6 polls at most, and at
+	 * least once a minute */
+	static double drift_at;
+	if (now_seconds() >= drift_at) {
+		struct drift_row d;
+		if (store_drift(conn, app->cfg.online_window_s, &d, &err) == 0) {
+			prom_set_drift(&d);
+			drift_at = now_seconds() + (app->cfg.poll_s * 6 < 60 ? app->cfg.poll_s * 6 : 60);
+		}
+	}
 }
 
 static void *poll_main(void *arg)
