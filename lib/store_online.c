@@ -60,27 +60,23 @@ int store_export(PGconn *c, const char *name, char **out, size_t *len, lf_error 
 	size_t cap = 1 << 16, n = 0;
 	char *buf = malloc(cap), *row = NULL;
 	int got, rc = 0;
-	while (buf && (got = PQgetCopyData(c, &row, 0)) > 0) {
-		if (n + (size_t)got + 1 > cap) {
+	/* every row is read, even after an allocation failed, so the connection stays usable */
+	while ((got = PQgetCopyData(c, &row, 0)) > 0) {
+		if (buf && n + (size_t)got + 1 > cap) {
 			while (n + (size_t)got + 1 > cap)
 				cap *= 2;
 			char *b = realloc(buf, cap);
-			if (!b) {
+			if (!b)
 				free(buf);
-				buf = NULL;
-				PQfreemem(row);
-				break;
-			}
 			buf = b;
 		}
-		memcpy(buf + n, row, (size_t)got);
-		n += (size_t)got;
+		if (buf) {
+			memcpy(buf + n, row, (size_t)got);
+			n += (size_t)got;
+		}
 		PQfreemem(row);
 	}
 	if (!buf) {
-		/* drain the rest so the connection stays usable, then report */
-		while (PQgetCopyData(c, &row, 0) > 0)
-			PQfreemem(row);
 		rc = lf_fail(err, EX_OSERR, "out of memory exporting %s", name);
 	} else if (got == -2) {
 		rc = pg_fail_result(err, c, NULL, name);

@@ -68,7 +68,7 @@ static void *rows_thread(void *arg)
 void spmm(const csr *X, const float *B, size_t w, float *Y, int threads)
 {
 	int n = threads < 1 ? 1 : threads > MAX_PARTS ? MAX_PARTS : threads;
-	part p[MAX_PARTS];
+	part p[MAX_PARTS] = {{0}};
 	pthread_t th[MAX_PARTS];
 	int started[MAX_PARTS] = {0};
 	size_t r = 0;
