@@ -70,7 +70,7 @@ admin() { # admin CURL-ARGS...: the status of POST /admin/reload
 @test "admin: the token is compared in constant time (ops.c)" {
 	src=$REPO/tools/ml-serve/ops.c
 	# the comparison reads every byte: no early exit inside its loop, no library compare
-	fn=$(awk '/^static int token_equal\(/,/^}/' "$src")
+	fn=$(awk '/^(static )?int token_equal\(/,/^}/' "$src")
 	[ -n "$fn" ] || fail "token_equal is gone from ops.c: check the new comparison by hand"
 	loop=$(awk '/for \(/,/^\t}/' <<<"$fn")
 	[[ $loop == *"diff |="* ]] || fail "the loop does not accumulate the difference"
@@ -78,6 +78,9 @@ admin() { # admin CURL-ARGS...: the status of POST /admin/reload
 	# op_reload compares through it, and through nothing else
 	handler=$(awk '/^int op_reload\(/,/^}/' "$src")
 	[[ $handler == *"token_equal(auth + 7"* ]] || fail "op_reload does not use token_equal"
+	# POST /feedback's token goes through the same comparison
+	grep -q 'token_equal(auth + 7' "$REPO/tools/ml-serve/feedback.c" ||
+		fail "feedback.c does not compare its token with token_equal"
 	run grep -nE 'str(n|case)?cmp\([^)]*token|memcmp\([^)]*token|bcmp\(' "$src"
 	assert_failure
 }

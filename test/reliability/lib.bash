@@ -76,9 +76,9 @@ build_data() {
 	"$BIN/ml-fetch" --source "$DATA" ratings >"$d/ratings.tsv" 2>/dev/null || return 1
 	"$BIN/ml-fetch" --source "$DATA" movies >"$d/movies.tsv" 2>/dev/null || return 1
 	"$BIN/ml-split" --test "$d/test.tsv" <"$d/ratings.tsv" >"$d/train.tsv" 2>/dev/null || return 1
-	"$BIN/ml-train" -q --dim 16 --epochs 3 --threads 1 --seed 1 <"$d/train.tsv" >"$d/v1.lfe" || return 1
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 3 --threads 1 --seed 1 <"$d/train.tsv" >"$d/v1.lfe" || return 1
 	[ "${2:-}" = v2 ] || return 0
-	"$BIN/ml-train" -q --dim 16 --epochs 3 --threads 1 --seed 2 <"$d/train.tsv" >"$d/v2.lfe" || return 1
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 3 --threads 1 --seed 2 <"$d/train.tsv" >"$d/v2.lfe" || return 1
 }
 
 # load_set URL DIR: the catalogue and v1 (switched to) in the database at URL

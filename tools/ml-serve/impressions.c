@@ -138,6 +138,10 @@ static void *flush_main(void *arg)
 			batch[i] = Q.ring[(Q.head + i) % Q.cap];
 		Q.head = (Q.head + m) % Q.cap;
 		Q.count -= m;
+		/* an empty ring starts again at slot 0: only as many slots as the longest
+		 * backlog are ever touched, so RSS settles instead of walking the whole ring */
+		if (Q.count == 0)
+			Q.head = 0;
 		int stop = Q.stopping && Q.count == 0;
 		pthread_mutex_unlock(&Q.lock);
 		failed = 0;
