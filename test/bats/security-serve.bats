@@ -75,9 +75,16 @@ admin() { # admin CURL-ARGS...: the status of POST /admin/reload
 	loop=$(awk '/for \(/,/^\t}/' <<<"$fn")
 	[[ $loop == *"diff |="* ]] || fail "the loop does not accumulate the difference"
 	[[ $loop != *return* && $loop != *break* ]] || fail "the loop exits early"
-	# op_reload compares through it, and through nothing else
+	# the bearer check compares through it, and op_reload and op_feedback
+	# check through the bearer check, and through nothing else
+	handler=$(awk '/^int bearer_refused\(/,/^}/' "$src")
+	[[ $handler == *"token_equal(auth + 7"* ]] || fail "bearer_refused does not use token_equal"
 	handler=$(awk '/^int op_reload\(/,/^}/' "$src")
-	[[ $handler == *"token_equal(auth + 7"* ]] || fail "op_reload does not use token_equal"
+	[[ $handler == *"bearer_refused(rq, rq->app->cfg.admin_token"* ]] ||
+		fail "op_reload does not use bearer_refused"
+	handler=$(awk '/^int op_feedback\(/,/^}/' "$REPO/tools/ml-serve/feedback.c")
+	[[ $handler == *"bearer_refused(rq, rq->app->cfg.feedback_token"* ]] ||
+		fail "op_feedback does not use bearer_refused"
 	run grep -nE 'str(n|case)?cmp\([^)]*token|memcmp\([^)]*token|bcmp\(' "$src"
 	assert_failure
 }
