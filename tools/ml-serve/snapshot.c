@@ -141,14 +141,7 @@ void snapshot_clear(void)
 /* The row of id in the sorted ids[0..n), or -1. */
 static long find_id(const int32_t *ids, size_t n, int64_t id)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = ids_lower_bound(ids, n, id);
 	return lo < n && ids[lo] == id ? (long)lo : -1;
 }
 
