@@ -218,6 +218,7 @@ fail:
 static int model_list(const json_t *answer, const char *field, const json_t **list,
 		      lf_error *err)
 {
+	*list = NULL;
 	const json_t *rm = json_object_get(answer, "registered_model");
 	if (!json_is_object(rm))
 		return lf_fail(err, EX_PROTOCOL, "registered-models/get: no registered_model");
@@ -232,7 +233,7 @@ static int model_list(const json_t *answer, const char *field, const json_t **li
 int mlflow_parse_model_tag(const json_t *answer, const char *key, char **value, lf_error *err)
 {
 	*value = NULL;
-	const json_t *tags;
+	const json_t *tags = NULL;
 	int rc = model_list(answer, "tags", &tags, err);
 	if (rc != 0)
 		return rc;
@@ -258,7 +259,7 @@ int mlflow_parse_model_tag(const json_t *answer, const char *key, char **value, 
 int mlflow_parse_model_alias(const json_t *answer, const char *alias, char **version, lf_error *err)
 {
 	*version = NULL;
-	const json_t *list;
+	const json_t *list = NULL;
 	int rc = model_list(answer, "aliases", &list, err);
 	if (rc != 0)
 		return rc;

@@ -47,8 +47,9 @@ static int parse_event(json_t *o, const char *where, int64_t now, struct feedbac
 	const char *key;
 	json_t *v;
 	json_object_foreach(o, key, v) {
-		if (strcmp(key, "user_id") && strcmp(key, "movie_id") && strcmp(key, "rating") &&
-		    strcmp(key, "timestamp") && strcmp(key, "request_id")) {
+		if (strcmp(key, "user_id") != 0 && strcmp(key, "movie_id") != 0 &&
+		    strcmp(key, "rating") != 0 && strcmp(key, "timestamp") != 0 &&
+		    strcmp(key, "request_id") != 0) {
 			snprintf(msg, msg_len, "%s has an unknown field; expected user_id, movie_id, "
 				 "rating, timestamp, request_id", where);
 			return -1;
