@@ -270,8 +270,10 @@ admin() { # admin CURL-ARGS...: the status of POST /admin/reload
 			run "$BIN/ml-pgload" -q --load 1 --model-name "$p" <"$BATS_FILE_TMPDIR/v1.lfe"
 			assert_equal "$status" 64
 		fi
-		sql "DELETE FROM embedding_sets WHERE version = $v; DROP TABLE lf_lensflow_v${v}_users,
-			lf_lensflow_v${v}_items, lf_lensflow_v${v}_dirs" >/dev/null
+		# the set's tables (lib/store_sets.c: a blend, the default model, has a foldin one too)
+		sql "DELETE FROM embedding_sets WHERE version = $v; DROP TABLE IF EXISTS
+			lf_lensflow_v${v}_users, lf_lensflow_v${v}_items, lf_lensflow_v${v}_dirs,
+			lf_lensflow_v${v}_foldin" >/dev/null
 		v=$((v + 1))
 	done <<'EOF'
 1; DROP TABLE ratings; --
