@@ -335,18 +335,19 @@ $(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIBA) $$(FUZZ_OBJ_$$*)
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 # ---- benchmarks
-# `make bench`: the measurements of issue 16 in one run (test/bench/run), written to
+# `make bench`: the measurements of issues 16 and 25 in one run (test/bench/run), written to
 # test/bench/results/*.json and rendered into test/bench/results/README.md. The
 # bench has its own $LENSFLOW_HOME (.lensflow/bench) so the user's state is never touched.
 # Sub-targets run one part: bench-pipeline, bench-serve, bench-catalogue (serving at
 # synthetic catalogue sizes), bench-ingest, bench-profile, bench-python (the Python service
-# of 118e941; its install takes minutes). `make bench-scale` (not in `make bench`: about
+# of 118e941; its install takes minutes), bench-living (issue 25: POST /feedback, impressions
+# on/off, the online gate's A/A and A/B simulations). `make bench-scale` (not in `make bench`: about
 # 40 min on 2 cores) runs synthetic releases of 100k, 1M, 10M and 25M ratings through every
 # stage and writes test/bench/results/scale-growth.{json,md,svg} (BENCH_GROWTH="1m 10m" for fewer).
 BENCH_HOME ?= $(CURDIR)/.lensflow/bench
 BENCH_SRC := $(wildcard test/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:test/bench/%.c=$(BUILD)/bench/%)
-BENCH_PARTS := pipeline serve catalogue scale ingest profile python
+BENCH_PARTS := pipeline serve catalogue scale ingest profile python living
 .PHONY: bench bench-build bench-report bench-replicas $(BENCH_PARTS:%=bench-%)
 $(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
 	@mkdir -p $(@D)
@@ -356,7 +357,7 @@ $(BUILD)/bench/minserve: $(BUILD)/test/bench/minserve.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb -lpq -lpthread $(COMMON_LIBS)
 bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen $(BUILD)/test-tools/lfe-half
-bench: ## benchmarks of issue 16 → test/bench/results/ (about 20 min)
+bench: ## benchmarks of issues 16 and 25 → test/bench/results/ (about 22 min)
 	@scripts/deps >&2
 	@$(MAKE) -s --no-print-directory bench-build
 	@LENSFLOW_HOME=$(BENCH_HOME) BUILD=$(BUILD) BIN=$(abspath $(BIN)) TRAIN_FLAGS="$(TRAIN_FLAGS)" test/bench/run all

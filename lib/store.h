@@ -123,7 +123,9 @@ int store_session(PGconn *c, int statement_timeout_ms, lf_error *err);
  * can use an HNSW index); their rows are (movie_id int4, score float8), the
  * score -(a <#> b), the inner product, equal to the model's own score:
  *   STORE_USER_RECS      $1 user id; the user's vector through a one-row
- *                        LATERAL so HNSW can serve ORDER BY; rated movies excluded
+ *                        LATERAL so HNSW can serve ORDER BY; movies the user rated
+ *                        excluded, in the catalogue (ratings) or through POST
+ *                        /feedback (feedback, by its primary key's user_id prefix)
  *   STORE_NEW_USER_RECS  $1 a vector (text), $2 movies to exclude (int[])
  *   STORE_SIMILAR        $1 movie id; on the dirs table
  * The others' rows are text:

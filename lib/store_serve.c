@@ -89,7 +89,8 @@ int store_query_sql(enum store_query q, const char *users_sql, const char *items
 		n = snprintf(out, cap,
 			     "SELECT t.movie_id, -t.d FROM (SELECT embedding FROM %s WHERE user_id = $1) q,"
 			     " LATERAL (SELECT v.movie_id, v.embedding <#> q.embedding AS d FROM %s v"
-			     " WHERE v.movie_id NOT IN (SELECT r.movie_id FROM ratings r WHERE r.user_id = $1)"
+			     " WHERE v.movie_id NOT IN (SELECT r.movie_id FROM ratings r WHERE r.user_id = $1"
+			     " UNION ALL SELECT f.movie_id FROM feedback f WHERE f.user_id = $1)"
 			     " ORDER BY d LIMIT %d) t ORDER BY t.d",
 			     users_sql, items_sql, k);
 		break;

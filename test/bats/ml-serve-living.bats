@@ -657,3 +657,25 @@ online_oracle() {
 	assert_equal "$(curl -s "$URL/metrics" | awk '$1 == "lensflow_user_requests_total{known=\"false\"}" { print $2 }')" \
 		"$((before + 1))"
 }
+
+@test "a movie the user rated through POST /feedback leaves their list; the rest moves up" {
+	http GET '/recommendations/196?k=10'
+	assert_equal "$CODE" 200
+	local before top
+	before=$BODY
+	top=$(jq -r '.items[0].movie_id' <<<"$before")
+	assert_equal "$(jq '.items | length' <<<"$before")" 10
+	# not rated in the catalogue (it was served), nor through feedback yet
+	assert_equal "$(sql "SELECT count(*) FROM ratings WHERE user_id = 196 AND movie_id = $top")" 0
+	feedback "{\"user_id\": 196, \"movie_id\": $top, \"rating\": 2}"
+	assert_equal "$CODE" 202
+	http GET '/recommendations/196?k=10'
+	assert_equal "$CODE" 200
+	echo "before: $(jq -c '[.model_version, .arm, [.items[].movie_id]]' <<<"$before")"
+	echo "after:  $(jq -c '[.model_version, .arm, [.items[].movie_id]]' <<<"$BODY")"
+	# the same set answered both times
+	assert_equal "$(jq -c '[.model_version, .arm]' <<<"$BODY")" "$(jq -c '[.model_version, .arm]' <<<"$before")"
+	assert_equal "$(jq --argjson m "$top" '[.items[] | select(.movie_id == $m)] | length' <<<"$BODY")" 0
+	assert_equal "$(jq '.items | length' <<<"$BODY")" 10
+	assert_equal "$(jq -c '[.items[:9][].movie_id]' <<<"$BODY")" "$(jq -c '[.items[1:][].movie_id]' <<<"$before")"
+}

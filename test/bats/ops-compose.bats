@@ -7,7 +7,7 @@ load helpers
 
 COMPOSE_FILE=$REPO/compose/docker-compose.yml
 SERVICES="api grafana mlflow node-exporter postgres prometheus retrain trainer"
-SECRETS="POSTGRES_PASSWORD GRAFANA_ADMIN_PASSWORD LENSFLOW_ADMIN_TOKEN"
+SECRETS="POSTGRES_PASSWORD GRAFANA_ADMIN_PASSWORD LENSFLOW_ADMIN_TOKEN LENSFLOW_FEEDBACK_TOKEN"
 
 setup_file() {
 	if ! command -v docker-compose >/dev/null; then
@@ -21,13 +21,13 @@ setup_file() {
 # kept out through an empty --env-file.
 compose_config() {
 	: >"$BATS_TEST_TMPDIR/empty.env"
-	env -u POSTGRES_PASSWORD -u GRAFANA_ADMIN_PASSWORD -u LENSFLOW_ADMIN_TOKEN "$@" \
+	env -u POSTGRES_PASSWORD -u GRAFANA_ADMIN_PASSWORD -u LENSFLOW_ADMIN_TOKEN -u LENSFLOW_FEEDBACK_TOKEN "$@" \
 		docker-compose --env-file "$BATS_TEST_TMPDIR/empty.env" -f "$COMPOSE_FILE" config
 }
 
 rendered() {
 	compose_config POSTGRES_PASSWORD=pg-secret GRAFANA_ADMIN_PASSWORD=gf-secret \
-		LENSFLOW_ADMIN_TOKEN=tok >"$BATS_TEST_TMPDIR/config.yml"
+		LENSFLOW_ADMIN_TOKEN=tok LENSFLOW_FEEDBACK_TOKEN=ftok >"$BATS_TEST_TMPDIR/config.yml"
 }
 
 # The lines of one service's block in the rendered config (keys are 4 spaces in).
@@ -43,7 +43,7 @@ key() {
 
 @test "docker-compose config -q accepts the file when the secrets are set" {
 	: >"$BATS_TEST_TMPDIR/empty.env"
-	run env POSTGRES_PASSWORD=x GRAFANA_ADMIN_PASSWORD=y LENSFLOW_ADMIN_TOKEN=z \
+	run env POSTGRES_PASSWORD=x GRAFANA_ADMIN_PASSWORD=y LENSFLOW_ADMIN_TOKEN=z LENSFLOW_FEEDBACK_TOKEN=f \
 		docker-compose --env-file "$BATS_TEST_TMPDIR/empty.env" -f "$COMPOSE_FILE" config -q
 	assert_success
 	assert_output ""
@@ -134,6 +134,7 @@ key() {
 	done
 	service grafana | grep -qx '      GF_SECURITY_ADMIN_PASSWORD: gf-secret'
 	service api | grep -qx '      LENSFLOW_ADMIN_TOKEN: tok'
+	service api | grep -qx '      LENSFLOW_FEEDBACK_TOKEN: ftok'
 }
 
 @test "the retrain textfile reaches Prometheus: shared volume, node-exporter, scrape job" {

@@ -223,6 +223,10 @@ env = {e["name"]: e for e in c["env"]}
 print(env["DATABASE_URL"]["value"])
 print(env["FEEDBACK_DB_URL"]["value"])
 assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "lensflow-db-app"
+# the tokens: secrets referenced, optional (admin and POST /feedback answer 401 without them)
+for name, secret in (("LENSFLOW_ADMIN_TOKEN", "lensflow-admin"), ("LENSFLOW_FEEDBACK_TOKEN", "lensflow-feedback")):
+    ref = env[name]["valueFrom"]["secretKeyRef"]
+    assert (ref["name"], ref["key"], ref["optional"]) == (secret, "token", True), (name, ref)
 assert "--feedback-db=$(FEEDBACK_DB_URL)" in c["args"], c["args"]
 for kind in ("Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
     assert [x for x in docs if x["kind"] == kind and "ml-serve" in str(x["spec"])], kind

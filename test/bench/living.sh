@@ -5,8 +5,10 @@
 #   - /recommendations saturated (wrk -t2 -c8) with impressions recorded and with
 #     --impressions-queue 0, alternated off/on/off/on in the same run;
 #   - the online gate's A/A false-positive rate and A/B power (gate-sim, many seeds).
-# Writes test/bench/results/living.md. Needs the test services (scripts/services up) and
-# $BUILD/bench/gate-sim; BENCH_SECONDS (10) per wrk run.
+# Writes test/bench/results/living.json (the `living` part of test/bench/run: `make bench`,
+# `make bench-living`; test/bench/render puts its rows in results/README.md) and living.md.
+# Needs the services of $LENSFLOW_HOME (scripts/services up) and $BUILD/bench/gate-sim;
+# BENCH_SECONDS (10) per wrk run; BENCH_QUICK=1 marks the results as a quick run.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -15,6 +17,10 @@ HB=$REPO/${BUILD:-build/release}/bench
 DATA=${LENSFLOW_DATA_URL:-$REPO/../shared/data/ml-100k}
 SECS=${BENCH_SECONDS:-10}
 OUT=${BENCH_RESULTS:-$HERE/results}/living.md
+JSON=${BENCH_RESULTS:-$HERE/results}/living.json
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+t0=$(date +%s.%N)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 home=${LENSFLOW_HOME:-$REPO/.lensflow/test}
 set -a
 # shellcheck disable=SC1091
@@ -67,11 +73,35 @@ for round in 1 2; do
 		dropped=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "lensflow_impressions_dropped_total" { print $2 }')
 		stop
 		if [ "$mode" = on ]; then on+=("$(jq -r .rps <<<"$j") $dropped"); else off+=("$(jq -r .rps <<<"$j")"); fi
+		jq -c --arg name "/recommendations saturated, impressions $mode, round $round" \
+			--arg d "$dropped" '{name: $name} + . + (if $d == "" then {} else {impressions_dropped: ($d | tonumber)} end)' \
+			<<<"$j" >>"$work/figures.jsonl"
 	done
 done
 gate=$("$HB/gate-sim" --trials 20000 --n 1000 --p0 0.2 --lift 0.15
 	"$HB/gate-sim" --trials 20000 --n 5000 --p0 0.2 --lift 0.15 | tail -n 2
 	"$HB/gate-sim" --trials 20000 --n 1000 --p0 0.05 --lift 0.3 | tail -n 2)
+
+# living.json: as test/bench/lib.sh's finish_section writes a part's results
+jq -c --arg name "/feedback, batches of 1,000 (wrk -t2 -c4)" --argjson rows "$((r1 - r0))" \
+	'{name: $name} + . + {events_per_s: (.rps * 1000), rows_gained: $rows}' <<<"$batch" >>"$work/figures.jsonl"
+jq -c --arg name "/feedback, one event a request (wrk -t2 -c8)" --argjson rows "$((r2 - r1))" \
+	'{name: $name} + . + {rows_gained: $rows}' <<<"$single" >>"$work/figures.jsonl"
+awk -F'\t' 'NR > 1 && $1 != "kind" {
+	printf "{\"name\": \"online gate: %s, n %s a arm, p0 %s, p1 %s\", \"kind\": \"%s\", \"trials\": %s, \"n\": %s, \"p0\": %s, \"p1\": %s, \"alpha\": %s, \"passes\": %s, \"pass_rate\": %s, \"se\": %s}\n",
+		$1, $3, $4, $5, $1, $2, $3, $4, $5, $6, $7, $8, $9 }' <<<"$gate" >>"$work/figures.jsonl"
+commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$REPO" diff --quiet HEAD -- tools lib sql 2>/dev/null || commit="$commit+dirty"
+jq -s --arg started "$started" --arg finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$commit" \
+	--argjson wall "$(echo "$(date +%s.%N) - $t0" | bc)" --argjson quick "${BENCH_QUICK:-0}" \
+	--arg cpu "$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)" --argjson nproc "$(nproc)" \
+	--argjson mem "$(awk '/^MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)" \
+	--arg kernel "$(uname -r)" --arg load "$load0" --argjson secs "$SECS" \
+	'{section: "living", commit: $commit, started_utc: $started, finished_utc: $finished,
+	  wall_s: ($wall * 100 | round / 100), quick: ($quick == 1), seconds_per_run: $secs,
+	  machine: {nproc: $nproc, cpu_model: $cpu, memory_gib: $mem, kernel: $kernel, loadavg_at_start: $load},
+	  figures: .}' "$work/figures.jsonl" >"$JSON.tmp"
+mv "$JSON.tmp" "$JSON"
 
 {
 	echo "# Living data (issue 25): $(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$REPO" rev-parse --short HEAD), $(nproc) CPUs, load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"
