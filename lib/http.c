@@ -4,6 +4,7 @@
  * connection itself is kept alive (MLflow's uvicorn keeps it open).
  */
 #include "http.h"
+#include "http_internal.h"
 #include "util.h"
 
 #include <curl/curl.h>
@@ -26,39 +27,7 @@ struct http_client {
 	char error_code[HTTP_ERROR_CODE_MAX];
 };
 
-typedef struct reply_buf {
-	unsigned char *data;
-	size_t len, cap;
-	int too_big, no_memory;
-} reply_buf;
-
 static int global_users; /* curl_global_init/cleanup around the first/last client */
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	reply_buf *b = userdata;
-	size_t n = size * nmemb; /* curl guarantees size == 1 */
-	if (n > HTTP_REPLY_MAX - b->len) {
-		b->too_big = 1;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		unsigned char *p = realloc(b->data, cap);
-		if (!p) {
-			b->no_memory = 1;
-			return 0;
-		}
-		b->data = p;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
 
 int http_open(http_client **out, const char *base_url, long timeout_s, lf_error *err)
 {
@@ -170,13 +139,13 @@ void http_parse_error_body(const char *body, size_t len, char *code, char *msg, 
 
 /* Runs the prepared request; fills c->status and b. Transport errors and
  * statuses >= 400 become err. what: "POST /path" for messages. */
-static int perform(http_client *c, const char *what, reply_buf *b, lf_error *err)
+static int perform(http_client *c, const char *what, http_sink *b, lf_error *err)
 {
 	char curl_msg[CURL_ERROR_SIZE] = "";
 	c->status = 0;
 	c->error_code[0] = '\0';
 	if (curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, curl_msg) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, http_sink_write) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, b) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, c->timeout_s) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT,
@@ -246,7 +215,7 @@ int http_json(http_client *c, const char *method, const char *path, const json_t
 		*reply = NULL;
 	struct curl_slist *headers = NULL;
 	char *text = NULL;
-	reply_buf b = {0};
+	http_sink b = {.max = HTTP_REPLY_MAX};
 	int rc = -1;
 	if (prepare(c, method, path, "application/json", &headers, err) != 0)
 		goto out;
@@ -291,7 +260,7 @@ int http_put_bytes(http_client *c, const char *path, const void *data, size_t le
 	char what[256];
 	snprintf(what, sizeof what, "PUT %s", path);
 	struct curl_slist *headers = NULL;
-	reply_buf b = {0};
+	http_sink b = {.max = HTTP_REPLY_MAX};
 	int rc = -1;
 	if (prepare(c, "PUT", path, "application/octet-stream", &headers, err) != 0)
 		goto out;
@@ -312,7 +281,7 @@ int http_put_file(http_client *c, const char *path, const char *file, lf_error *
 	char what[256];
 	snprintf(what, sizeof what, "PUT %s", path);
 	struct curl_slist *headers = NULL;
-	reply_buf b = {0};
+	http_sink b = {.max = HTTP_REPLY_MAX};
 	int rc = -1;
 	struct stat st;
 	FILE *f = fopen(file, "rb");
@@ -350,7 +319,7 @@ int http_get_bytes(http_client *c, const char *path, unsigned char **data, size_
 	char what[256];
 	snprintf(what, sizeof what, "GET %s", path);
 	struct curl_slist *headers = NULL;
-	reply_buf b = {0};
+	http_sink b = {.max = HTTP_REPLY_MAX};
 	*data = NULL;
 	*len = 0;
 	if (prepare(c, "GET", path, "application/octet-stream", &headers, err) != 0 ||

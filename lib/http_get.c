@@ -11,44 +11,40 @@
 #include <string.h>
 
 #include "http.h"
+#include "http_internal.h"
 #include "util.h"
 
-typedef struct sink {
-	unsigned char *buf;
-	size_t len, cap, max;
-	int too_big, oom;
-} sink;
-
-static size_t on_data(char *p, size_t size, size_t n, void *user)
+size_t http_sink_write(char *ptr, size_t size, size_t nmemb, void *sink)
 {
-	sink *s = user;
-	size_t add = size * n;
-	if (add > s->max - s->len) {
-		s->too_big = 1;
-		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+	http_sink *b = sink;
+	size_t n = size * nmemb; /* curl guarantees size == 1 */
+	if (n > b->max - b->len) {
+		b->too_big = 1;
+		return 0;
 	}
-	if (s->len + add + 1 > s->cap) {
-		size_t ncap = s->cap ? s->cap : 1 << 16;
-		while (ncap < s->len + add + 1)
-			ncap *= 2;
-		unsigned char *nb = realloc(s->buf, ncap);
-		if (!nb) {
-			s->oom = 1;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		unsigned char *p = realloc(b->data, cap);
+		if (!p) {
+			b->no_memory = 1;
 			return 0;
 		}
-		s->buf = nb;
-		s->cap = ncap;
+		b->data = p;
+		b->cap = cap;
 	}
-	memcpy(s->buf + s->len, p, add);
-	s->len += add;
-	return add;
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
 }
 
 int http_get_url(const char *url, size_t max, unsigned char **buf, size_t *len, lf_error *err)
 {
 	char shown[1024]; /* the URL in messages, any password masked */
 	url_redact(url, shown, sizeof shown);
-	sink s = {.max = max};
+	http_sink s = {.max = max};
 	char ebuf[CURL_ERROR_SIZE] = "";
 	CURL *c = curl_easy_init();
 	if (!c)
@@ -71,7 +67,7 @@ int http_get_url(const char *url, size_t max, unsigned char **buf, size_t *len, 
 	SET(CURLOPT_LOW_SPEED_TIME, 60L);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_USERAGENT, "lensflow/" LENSFLOW_VERSION);
-	SET(CURLOPT_WRITEFUNCTION, on_data);
+	SET(CURLOPT_WRITEFUNCTION, http_sink_write);
 	SET(CURLOPT_WRITEDATA, &s);
 #undef SET
 	if (rc != CURLE_OK) {
@@ -84,10 +80,10 @@ int http_get_url(const char *url, size_t max, unsigned char **buf, size_t *len, 
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK) {
-		free(s.buf);
+		free(s.data);
 		if (s.too_big)
 			return lf_fail(err, EX_DATAERR, "%s: larger than %zu bytes", shown, max);
-		if (s.oom)
+		if (s.no_memory)
 			return lf_fail(err, EX_OSERR, "%s: out of memory", shown);
 		if (rc == CURLE_FILE_COULDNT_READ_FILE)
 			return lf_fail(err, EX_NOINPUT, "%s: %s", shown,
@@ -98,13 +94,13 @@ int http_get_url(const char *url, size_t max, unsigned char **buf, size_t *len, 
 		return lf_fail(err, EX_UNAVAILABLE, "%s: %s%s%s", shown, curl_easy_strerror(rc),
 			       ebuf[0] ? ": " : "", ebuf);
 	}
-	if (!s.buf) { /* an empty body */
-		s.buf = malloc(1);
-		if (!s.buf)
+	if (!s.data) { /* an empty body */
+		s.data = malloc(1);
+		if (!s.data)
 			return lf_fail(err, EX_OSERR, "%s: out of memory", shown);
 	}
-	s.buf[s.len] = '\0';
-	*buf = s.buf;
+	s.data[s.len] = '\0';
+	*buf = s.data;
 	*len = s.len;
 	return 0;
 }

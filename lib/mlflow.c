@@ -67,6 +67,18 @@ int mlflow_not_found(const mlflow *m)
 	return strcmp(http_last_error_code(m->http), "RESOURCE_DOES_NOT_EXIST") == 0;
 }
 
+int mlflow_get(mlflow *m, char *ep, json_t **reply, lf_error *err)
+{
+	*reply = NULL;
+	if (!ep)
+		return mlflow_oom(err);
+	int rc = mlflow_call(m, "GET", ep, NULL, reply, err);
+	free(ep);
+	if (rc != 0)
+		return mlflow_not_found(m) ? 1 : -1;
+	return 0;
+}
+
 /* ---- tracking calls ---- */
 
 int mlflow_experiment_ensure(mlflow *m, const char *name, char **id, int *created, lf_error *err)
@@ -160,10 +172,9 @@ int mlflow_run_metrics(mlflow *m, const char *run_id, mlflow_metrics *out, lf_er
 	}
 	free(q);
 	json_t *reply = NULL;
-	int rc = mlflow_call(m, "GET", ep, NULL, &reply, err);
-	free(ep);
+	int rc = mlflow_get(m, ep, &reply, err);
 	if (rc != 0)
-		return mlflow_not_found(m) ? 1 : -1;
+		return rc;
 	rc = mlflow_parse_metrics(reply, out, err);
 	json_decref(reply);
 	return rc;

@@ -11,6 +11,9 @@
  * NULL body for another method means json_pack failed: out of memory). */
 int mlflow_call(mlflow *m, const char *method, const char *endpoint, json_t *body, json_t **reply,
 		lf_error *err);
+/* GET of endpoint ep (stolen and freed; NULL: out of memory): 0 and *reply
+ * (the caller's reference), 1 on RESOURCE_DOES_NOT_EXIST, else -1. */
+int mlflow_get(mlflow *m, char *ep, json_t **reply, lf_error *err);
 /* The last refusal was RESOURCE_DOES_NOT_EXIST. */
 int mlflow_not_found(const mlflow *m);
 /* strdup of obj[field], which must be a string; else EX_PROTOCOL naming what. */

@@ -213,17 +213,30 @@ fail:
 	return -1;
 }
 
-int mlflow_parse_model_tag(const json_t *answer, const char *key, char **value, lf_error *err)
+/* The list `field` of a registered-models/get answer: 0 and *list, 1 when
+ * the model has none, -1 (EX_PROTOCOL) when the answer is not as documented. */
+static int model_list(const json_t *answer, const char *field, const json_t **list,
+		      lf_error *err)
 {
-	*value = NULL;
+	*list = NULL;
 	const json_t *rm = json_object_get(answer, "registered_model");
 	if (!json_is_object(rm))
 		return lf_fail(err, EX_PROTOCOL, "registered-models/get: no registered_model");
-	const json_t *tags = json_object_get(rm, "tags");
-	if (!tags)
+	*list = json_object_get(rm, field);
+	if (!*list)
 		return 1;
-	if (!json_is_array(tags))
-		return lf_fail(err, EX_PROTOCOL, "registered-models/get: tags is not a list");
+	if (!json_is_array(*list))
+		return lf_fail(err, EX_PROTOCOL, "registered-models/get: %s is not a list", field);
+	return 0;
+}
+
+int mlflow_parse_model_tag(const json_t *answer, const char *key, char **value, lf_error *err)
+{
+	*value = NULL;
+	const json_t *tags = NULL;
+	int rc = model_list(answer, "tags", &tags, err);
+	if (rc != 0)
+		return rc;
 	size_t i;
 	const json_t *t;
 	json_array_foreach(tags, i, t)
@@ -246,14 +259,10 @@ int mlflow_parse_model_tag(const json_t *answer, const char *key, char **value, 
 int mlflow_parse_model_alias(const json_t *answer, const char *alias, char **version, lf_error *err)
 {
 	*version = NULL;
-	const json_t *rm = json_object_get(answer, "registered_model");
-	if (!json_is_object(rm))
-		return lf_fail(err, EX_PROTOCOL, "registered-models/get: no registered_model");
-	const json_t *list = json_object_get(rm, "aliases");
-	if (!list)
-		return 1;
-	if (!json_is_array(list))
-		return lf_fail(err, EX_PROTOCOL, "registered-models/get: aliases is not a list");
+	const json_t *list = NULL;
+	int rc = model_list(answer, "aliases", &list, err);
+	if (rc != 0)
+		return rc;
 	size_t i;
 	const json_t *a;
 	json_array_foreach(list, i, a)

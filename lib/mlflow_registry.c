@@ -62,13 +62,10 @@ int mlflow_version_delete(mlflow *m, const char *name, const char *version, lf_e
 static int get_version(mlflow *m, char *ep, mlflow_version *out, lf_error *err)
 {
 	memset(out, 0, sizeof *out);
-	if (!ep)
-		return mlflow_oom(err);
 	json_t *reply = NULL;
-	int rc = mlflow_call(m, "GET", ep, NULL, &reply, err);
-	free(ep);
+	int rc = mlflow_get(m, ep, &reply, err);
 	if (rc != 0)
-		return mlflow_not_found(m) ? 1 : -1;
+		return rc;
 	rc = mlflow_parse_version(reply, out, err);
 	json_decref(reply);
 	return rc;
@@ -94,13 +91,10 @@ int mlflow_alias_get(mlflow *m, const char *name, const char *alias, mlflow_vers
 	 * itself whether the alias is set before calling it absent. */
 	lf_error first = *err;
 	char *ep = query("registered-models/get", "name", name, NULL, NULL), *version = NULL;
-	if (!ep)
-		return mlflow_oom(err);
 	json_t *reply = NULL;
-	rc = mlflow_call(m, "GET", ep, NULL, &reply, err);
-	free(ep);
+	rc = mlflow_get(m, ep, &reply, err);
 	if (rc != 0)
-		return mlflow_not_found(m) ? 1 : -1;
+		return rc;
 	rc = mlflow_parse_model_alias(reply, alias, &version, err);
 	json_decref(reply);
 	free(version);
@@ -137,13 +131,10 @@ int mlflow_model_get_tag(mlflow *m, const char *name, const char *key, char **va
 {
 	*value = NULL;
 	char *ep = query("registered-models/get", "name", name, NULL, NULL);
-	if (!ep)
-		return mlflow_oom(err);
 	json_t *reply = NULL;
-	int rc = mlflow_call(m, "GET", ep, NULL, &reply, err);
-	free(ep);
+	int rc = mlflow_get(m, ep, &reply, err);
 	if (rc != 0)
-		return mlflow_not_found(m) ? 1 : -1;
+		return rc;
 	rc = mlflow_parse_model_tag(reply, key, value, err);
 	json_decref(reply);
 	return rc;

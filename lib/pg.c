@@ -99,6 +99,21 @@ static void drop_notice(void *arg, const char *message)
 	(void)message;
 }
 
+int pg_session(PGconn *c, PGconn **out, lf_error *err)
+{
+	PQsetNoticeProcessor(c, drop_notice, NULL);
+	/* A client killed during a long statement (an index build) would leave
+	 * its backend working, and holding its locks, until the statement ends:
+	 * let the server look for the client every second (Postgres >= 14). */
+	if (PQserverVersion(c) >= 140000 &&
+	    pg_exec(c, "SET client_connection_check_interval = 1000", 0, NULL, err) < 0) {
+		PQfinish(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
 int pg_connect(const char *url, const char *app, int timeout_s, PGconn **out, lf_error *err)
 {
 	char tmo[16], msg[LF_ERROR_MAX];
@@ -126,17 +141,7 @@ int pg_connect(const char *url, const char *app, int timeout_s, PGconn **out, lf
 		PQfinish(c);
 		return -1;
 	}
-	PQsetNoticeProcessor(c, drop_notice, NULL);
-	/* A client killed during a long statement (an index build) would leave
-	 * its backend working, and holding its locks, until the statement ends:
-	 * let the server look for the client every second (Postgres >= 14). */
-	if (PQserverVersion(c) >= 140000 &&
-	    pg_exec(c, "SET client_connection_check_interval = 1000", 0, NULL, err) < 0) {
-		PQfinish(c);
-		return -1;
-	}
-	*out = c;
-	return 0;
+	return pg_session(c, out, err);
 }
 
 /* sysexits code for a server error, by SQLSTATE class. */

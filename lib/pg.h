@@ -42,6 +42,11 @@ int pg_url_check(const char *url, lf_error *err);
  * application_name = app, client_encoding UTF8. */
 int pg_connect(const char *url, const char *app, int timeout_s, PGconn **out, lf_error *err);
 
+/* A new connection c made ready as pg_connect's are (server notices dropped,
+ * the server looking for a vanished client every second) and given to *out;
+ * on failure c is closed (PQfinish) and *out left alone. */
+int pg_session(PGconn *c, PGconn **out, lf_error *err);
+
 /* Fills err from a failed result (res may be NULL), prefixed by what. */
 int pg_fail_result(lf_error *err, PGconn *c, const PGresult *res, const char *what);
 

@@ -202,6 +202,23 @@ void pg_copy_timestamptz_us(pg_copy *cp, int64_t us)
 	cp->len += 12;
 }
 
+/* A one-dimensional array field's length and header at p (empty: no
+ * dimension); returns where its n elements go. */
+static unsigned char *array_header(unsigned char *p, size_t body, uint32_t oid, size_t n)
+{
+	put_u32(p, (uint32_t)body);
+	put_u32(p + 4, n ? 1 : 0); /* ndim */
+	put_u32(p + 8, 0);	   /* no NULLs */
+	put_u32(p + 12, oid);
+	p += 16;
+	if (n) {
+		put_u32(p, (uint32_t)n); /* elements */
+		put_u32(p + 4, 1);	 /* lower bound */
+		p += 8;
+	}
+	return p;
+}
+
 void pg_copy_int4_array(pg_copy *cp, const int32_t *v, size_t n)
 {
 	enum { INT4OID = 23 };
@@ -212,17 +229,7 @@ void pg_copy_int4_array(pg_copy *cp, const int32_t *v, size_t n)
 	size_t body = n ? 20 + 8 * n : 12;
 	if (copy_room(cp, 4 + body) < 0)
 		return;
-	unsigned char *p = cp->buf + cp->len;
-	put_u32(p, (uint32_t)body);
-	put_u32(p + 4, n ? 1 : 0); /* ndim */
-	put_u32(p + 8, 0);	   /* no NULLs */
-	put_u32(p + 12, INT4OID);
-	p += 16;
-	if (n) {
-		put_u32(p, (uint32_t)n); /* elements */
-		put_u32(p + 4, 1);	 /* lower bound */
-		p += 8;
-	}
+	unsigned char *p = array_header(cp->buf + cp->len, body, INT4OID, n);
 	for (size_t i = 0; i < n; i++) {
 		put_u32(p, 4);
 		put_u32(p + 4, (uint32_t)v[i]);
@@ -245,17 +252,7 @@ void pg_copy_text_array(pg_copy *cp, const char *const *s, const size_t *len, si
 	}
 	if (copy_room(cp, 4 + body) < 0)
 		return;
-	unsigned char *p = cp->buf + cp->len;
-	put_u32(p, (uint32_t)body);
-	put_u32(p + 4, n ? 1 : 0); /* ndim */
-	put_u32(p + 8, 0);	   /* no NULLs */
-	put_u32(p + 12, TEXTOID);
-	p += 16;
-	if (n) {
-		put_u32(p, (uint32_t)n); /* elements */
-		put_u32(p + 4, 1);	 /* lower bound */
-		p += 8;
-	}
+	unsigned char *p = array_header(cp->buf + cp->len, body, TEXTOID, n);
 	for (size_t i = 0; i < n; i++) {
 		put_u32(p, (uint32_t)len[i]);
 		memcpy(p + 4, s[i], len[i]);

@@ -182,12 +182,6 @@ PGconn *pg_hosts_connect(const char *url, const char *const *keys, const char *c
 	return NULL;
 }
 
-static void drop_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 int pg_connect_spread(const char *url, const char *app, int timeout_s, PGconn **out,
 		      lf_error *err)
 {
@@ -204,13 +198,5 @@ int pg_connect_spread(const char *url, const char *app, int timeout_s, PGconn **
 	PGconn *c = pg_hosts_connect(url, keys, vals, err);
 	if (!c)
 		return -1;
-	PQsetNoticeProcessor(c, drop_notice, NULL);
-	/* as pg_connect: the server looks for a vanished client every second */
-	if (PQserverVersion(c) >= 140000 &&
-	    pg_exec(c, "SET client_connection_check_interval = 1000", 0, NULL, err) < 0) {
-		PQfinish(c);
-		return -1;
-	}
-	*out = c;
-	return 0;
+	return pg_session(c, out, err);
 }

@@ -78,14 +78,7 @@ int rank_eval_init(rank_eval *e, size_t k, size_t n_items, lf_error *err)
 
 static int is_relevant(int32_t item, const int32_t *relevant, size_t n)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (relevant[mid] < item)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = ids_lower_bound(relevant, n, item);
 	return lo < n && relevant[lo] == item;
 }
 

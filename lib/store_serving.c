@@ -42,10 +42,10 @@ int store_serving_get(PGconn *c, const char *model, struct serving_row *out, lf_
 
 static int set_tx(PGconn *c, const char *model, int challenger, double share, lf_error *err)
 {
-	char key[80], ver[16], sh[32];
+	char key[80], ver[16], sh[FMT_DOUBLE_MAX];
 	snprintf(key, sizeof key, "lensflow:serving:%s", model);
 	snprintf(ver, sizeof ver, "%d", challenger);
-	snprintf(sh, sizeof sh, "%.17g", challenger ? share : 0.0);
+	fmt_double(sh, challenger ? share : 0.0);
 	if (pg_begin(c, err) < 0 || pg_xact_lock(c, key, err) < 0)
 		return -1;
 	struct serving_row cur;

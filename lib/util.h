@@ -33,6 +33,21 @@ int parse_double(const char *s, double min, double max, double *out);
 #define FMT_DOUBLE_MAX 32
 char *fmt_double(char *out, double v);
 
+/* The first index of the ascending ids[0..n) whose id is not below id (n
+ * when none): where id is, or would go. */
+static inline size_t ids_lower_bound(const int32_t *ids, size_t n, int64_t id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* malloc/calloc/realloc with overflow-checked sizes; NULL on failure
  * (callers turn NULL into an EX_OSERR/EX_SOFTWARE error themselves). */
 void *lf_calloc(size_t n, size_t size);

@@ -75,12 +75,16 @@ admin() { # admin CURL-ARGS...: the status of POST /admin/reload
 	loop=$(awk '/for \(/,/^\t}/' <<<"$fn")
 	[[ $loop == *"diff |="* ]] || fail "the loop does not accumulate the difference"
 	[[ $loop != *return* && $loop != *break* ]] || fail "the loop exits early"
-	# op_reload compares through it, and through nothing else
+	# the bearer check compares through it, and op_reload and op_feedback
+	# check through the bearer check, and through nothing else
+	handler=$(awk '/^int bearer_refused\(/,/^}/' "$src")
+	[[ $handler == *"token_equal(auth + 7"* ]] || fail "bearer_refused does not use token_equal"
 	handler=$(awk '/^int op_reload\(/,/^}/' "$src")
-	[[ $handler == *"token_equal(auth + 7"* ]] || fail "op_reload does not use token_equal"
-	# POST /feedback's token goes through the same comparison
-	grep -q 'token_equal(auth + 7' "$REPO/tools/ml-serve/feedback.c" ||
-		fail "feedback.c does not compare its token with token_equal"
+	[[ $handler == *"bearer_refused(rq, rq->app->cfg.admin_token"* ]] ||
+		fail "op_reload does not use bearer_refused"
+	handler=$(awk '/^int op_feedback\(/,/^}/' "$REPO/tools/ml-serve/feedback.c")
+	[[ $handler == *"bearer_refused(rq, rq->app->cfg.feedback_token"* ]] ||
+		fail "op_feedback does not use bearer_refused"
 	run grep -nE 'str(n|case)?cmp\([^)]*token|memcmp\([^)]*token|bcmp\(' "$src"
 	assert_failure
 }
@@ -266,8 +270,10 @@ admin() { # admin CURL-ARGS...: the status of POST /admin/reload
 			run "$BIN/ml-pgload" -q --load 1 --model-name "$p" <"$BATS_FILE_TMPDIR/v1.lfe"
 			assert_equal "$status" 64
 		fi
-		sql "DELETE FROM embedding_sets WHERE version = $v; DROP TABLE lf_lensflow_v${v}_users,
-			lf_lensflow_v${v}_items, lf_lensflow_v${v}_dirs" >/dev/null
+		# the set's tables (lib/store_sets.c: a blend, the default model, has a foldin one too)
+		sql "DELETE FROM embedding_sets WHERE version = $v; DROP TABLE IF EXISTS
+			lf_lensflow_v${v}_users, lf_lensflow_v${v}_items, lf_lensflow_v${v}_dirs,
+			lf_lensflow_v${v}_foldin" >/dev/null
 		v=$((v + 1))
 	done <<'EOF'
 1; DROP TABLE ratings; --

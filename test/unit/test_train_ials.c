@@ -60,6 +60,25 @@ TEST(movie_vectors_zero_the_gradient)
 	}
 }
 
+/* a and b hold the same bytes; user 3 (who rated 2 and 3 only) scores both
+ * above every other movie. Frees both. */
+static void same_and_user3_ranked(ials_model *a, ials_model *b, size_t dim)
+{
+	CHECK(memcmp(a->P, b->P, NU * dim * sizeof(float)) == 0);
+	CHECK(memcmp(a->Q, b->Q, NI * dim * sizeof(float)) == 0);
+	double lo = INFINITY, hi = -INFINITY;
+	for (size_t i = 0; i < NI; i++) {
+		double s = dot(a->P + 3 * dim, a->Q + i * dim, dim);
+		if (rated(3, i))
+			lo = fmin(lo, s);
+		else
+			hi = fmax(hi, s);
+	}
+	CHECK(lo > hi);
+	ials_free(a);
+	ials_free(b);
+}
+
 TEST(cg_bytes_do_not_depend_on_threads_and_few_steps_still_rank)
 {
 	ials_params p = {.dim = 4, .alpha = 10, .reg = 0.1, .iters = 10, .seed = 2, .cg_steps = 2,
@@ -69,19 +88,7 @@ TEST(cg_bytes_do_not_depend_on_threads_and_few_steps_still_rank)
 	CHECK(ials_fit(&X, NI, &p, &a, &err) == 0);
 	p.threads = 3;
 	CHECK(ials_fit(&X, NI, &p, &b, &err) == 0);
-	CHECK(memcmp(a.P, b.P, NU * p.dim * sizeof(float)) == 0);
-	CHECK(memcmp(a.Q, b.Q, NI * p.dim * sizeof(float)) == 0);
-	double lo = INFINITY, hi = -INFINITY;
-	for (size_t i = 0; i < NI; i++) {
-		double s = dot(a.P + 3 * p.dim, a.Q + i * p.dim, p.dim);
-		if (rated(3, i))
-			lo = fmin(lo, s);
-		else
-			hi = fmax(hi, s);
-	}
-	CHECK(lo > hi);
-	ials_free(&a);
-	ials_free(&b);
+	same_and_user3_ranked(&a, &b, p.dim);
 }
 
 TEST(rated_scores_above_unrated_and_same_seed_same_vectors)
@@ -91,20 +98,7 @@ TEST(rated_scores_above_unrated_and_same_seed_same_vectors)
 	lf_error err = {0};
 	CHECK(ials_fit(&X, NI, &p, &a, &err) == 0);
 	CHECK(ials_fit(&X, NI, &p, &b, &err) == 0);
-	CHECK(memcmp(a.P, b.P, NU * p.dim * sizeof(float)) == 0);
-	CHECK(memcmp(a.Q, b.Q, NI * p.dim * sizeof(float)) == 0);
-	/* user 3 rated 2 and 3 only: both above every other movie */
-	double lo = INFINITY, hi = -INFINITY;
-	for (size_t i = 0; i < NI; i++) {
-		double s = dot(a.P + 3 * p.dim, a.Q + i * p.dim, p.dim);
-		if (rated(3, i))
-			lo = fmin(lo, s);
-		else
-			hi = fmax(hi, s);
-	}
-	CHECK(lo > hi);
-	ials_free(&a);
-	ials_free(&b);
+	same_and_user3_ranked(&a, &b, p.dim);
 }
 
 int main(void)

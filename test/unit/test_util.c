@@ -262,6 +262,18 @@ TEST(url_redact_masks_userinfo)
 /* Texts written by hand: the shortest decimal that reads back, as the
  * published shortest round-trip algorithms (Ryu, Grisu) print them, in
  * printf's %g form. */
+TEST(ids_lower_bound_first_not_below)
+{
+	static const int32_t ids[] = {-5, 2, 2, 7, 2147483647};
+	CHECK_EQ_INT((int)ids_lower_bound(ids, 5, -6), 0);
+	CHECK_EQ_INT((int)ids_lower_bound(ids, 5, -5), 0);
+	CHECK_EQ_INT((int)ids_lower_bound(ids, 5, 2), 1); /* the first of equal ids */
+	CHECK_EQ_INT((int)ids_lower_bound(ids, 5, 3), 3);
+	CHECK_EQ_INT((int)ids_lower_bound(ids, 5, 2147483647), 4);
+	CHECK_EQ_INT((int)ids_lower_bound(ids, 5, INT64_C(2147483648)), 5); /* past int32 */
+	CHECK_EQ_INT((int)ids_lower_bound(ids, 0, 2), 0);
+}
+
 TEST(fmt_double_shortest_text_that_reads_back)
 {
 	static const struct {
@@ -316,5 +328,6 @@ int main(void)
 	RUN(stdout_rollback_truncates_to_mark);
 	RUN(close_stream_reports_write_error);
 	RUN(now_seconds_is_monotonic);
+	RUN(ids_lower_bound_first_not_below);
 	return tap_done();
 }

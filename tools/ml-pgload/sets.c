@@ -12,6 +12,7 @@
  * table named there (lib/model.h, lib/store.h).
  */
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -52,17 +53,25 @@ static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_e
 	return 0;
 }
 
-/* The shortest "%.Ng" that reads back as v (0.4925, not 0.49249999999999999). */
-static void shortest(char *out, size_t cap, double v)
+/* One metric as `"name": value` into f: the name encoded by jansson (quotes,
+ * escapes), the value as fmt_double writes it. jansson would print a real with
+ * "%.17g" (or one fixed precision for all), and the jsonb keeps the decimal
+ * text it is given: 0.49249999999999999 is not 0.4925. */
+static int put_metric(FILE *f, const char *name, double v, int first)
 {
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(out, cap, "%.*g", prec, v);
-		if (strtod(out, NULL) == v)
-			return;
-	}
+	json_t *key = json_string(name);
+	char *k = key ? json_dumps(key, JSON_ENCODE_ANY) : NULL;
+	json_decref(key);
+	if (!k)
+		return -1;
+	char num[FMT_DOUBLE_MAX];
+	int bad = (!first && fputs(", ", f) == EOF) || fputs(k, f) == EOF ||
+		  fputs(": ", f) == EOF || fputs(fmt_double(num, v), f) == EOF;
+	free(k);
+	return bad ? -1 : 0;
 }
 
-/* {"ndcg@10": 0.49, ...}: names are [A-Za-z0-9_@.:/-]+ (tsv.h), no escaping. */
+/* {"ndcg@10": 0.4925, ...} in the metrics TSV's order (caller frees). */
 static char *metrics_json(const char *path, lf_error *err)
 {
 	metric_set ms = {0};
@@ -75,23 +84,22 @@ static char *metrics_json(const char *path, lf_error *err)
 	fclose(f);
 	if (rc < 0)
 		return NULL;
-	size_t cap = 3 + ms.n * (METRIC_NAME_MAX + 32);
-	char *s = malloc(cap);
-	if (!s) {
-		metrics_free(&ms);
+	char *s = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&s, &len);
+	rc = out && fputc('{', out) != EOF ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < ms.n; i++)
+		rc = put_metric(out, ms.items[i].name, ms.items[i].value, i == 0);
+	if (rc == 0 && fputc('}', out) == EOF)
+		rc = -1;
+	if (out && fclose(out) != 0)
+		rc = -1;
+	metrics_free(&ms);
+	if (rc < 0) {
+		free(s);
 		lf_fail(err, EX_OSERR, "out of memory");
 		return NULL;
 	}
-	size_t n = 0;
-	s[n++] = '{';
-	for (size_t i = 0; i < ms.n; i++) {
-		char num[32];
-		shortest(num, sizeof num, ms.items[i].value);
-		n += (size_t)snprintf(s + n, cap - n, "%s\"%s\": %s", i ? ", " : "",
-				      ms.items[i].name, num);
-	}
-	snprintf(s + n, cap - n, "}");
-	metrics_free(&ms);
 	return s;
 }
 

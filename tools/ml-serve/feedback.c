@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "body.h"
@@ -48,8 +47,9 @@ static int parse_event(json_t *o, const char *where, int64_t now, struct feedbac
 	const char *key;
 	json_t *v;
 	json_object_foreach(o, key, v) {
-		if (strcmp(key, "user_id") && strcmp(key, "movie_id") && strcmp(key, "rating") &&
-		    strcmp(key, "timestamp") && strcmp(key, "request_id")) {
+		if (strcmp(key, "user_id") != 0 && strcmp(key, "movie_id") != 0 &&
+		    strcmp(key, "rating") != 0 && strcmp(key, "timestamp") != 0 &&
+		    strcmp(key, "request_id") != 0) {
 			snprintf(msg, msg_len, "%s has an unknown field; expected user_id, movie_id, "
 				 "rating, timestamp, request_id", where);
 			return -1;
@@ -193,16 +193,10 @@ broken:
 
 int op_feedback(struct req *rq)
 {
-	const char *token = rq->app->cfg.feedback_token;
-	rq->hdr_name = "WWW-Authenticate";
-	rq->hdr_value = "Bearer";
-	if (!token || !*token)
-		return reply_error(rq, 401, "feedback is disabled: set LENSFLOW_FEEDBACK_TOKEN");
-	const char *auth = mg_get_header(rq->conn, "Authorization");
-	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
-	    !token_equal(auth + 7, strlen(auth + 7), token, strlen(token)))
-		return reply_error(rq, 401, "missing or wrong bearer token");
-	rq->hdr_name = rq->hdr_value = NULL;
+	int refused = bearer_refused(rq, rq->app->cfg.feedback_token,
+				     "feedback is disabled: set LENSFLOW_FEEDBACK_TOKEN");
+	if (refused)
+		return refused;
 	if (!content_type_is_json(mg_get_header(rq->conn, "Content-Type")))
 		return reply_error(rq, 415, "the body must be JSON: send Content-Type: "
 				   "application/json");

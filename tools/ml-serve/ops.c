@@ -123,7 +123,7 @@ int op_model(struct req *rq)
 }
 
 /* Equal in time whatever the first difference: every byte of the longer is read. */
-int token_equal(const char *a, size_t alen, const char *b, size_t blen)
+static int token_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
 	size_t n = alen > blen ? alen : blen;
 	unsigned diff = (unsigned)(alen ^ blen);
@@ -135,18 +135,26 @@ int token_equal(const char *a, size_t alen, const char *b, size_t blen)
 	return diff == 0;
 }
 
-int op_reload(struct req *rq)
+int bearer_refused(struct req *rq, const char *token, const char *disabled)
 {
-	const char *token = rq->app->cfg.admin_token;
 	rq->hdr_name = "WWW-Authenticate";
 	rq->hdr_value = "Bearer";
 	if (!token || !*token)
-		return reply_error(rq, 401, "admin endpoints are disabled: set LENSFLOW_ADMIN_TOKEN");
+		return reply_error(rq, 401, "%s", disabled);
 	const char *auth = mg_get_header(rq->conn, "Authorization");
 	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
 	    !token_equal(auth + 7, strlen(auth + 7), token, strlen(token)))
 		return reply_error(rq, 401, "missing or wrong bearer token");
 	rq->hdr_name = rq->hdr_value = NULL;
+	return 0;
+}
+
+int op_reload(struct req *rq)
+{
+	int refused = bearer_refused(rq, rq->app->cfg.admin_token,
+				     "admin endpoints are disabled: set LENSFLOW_ADMIN_TOKEN");
+	if (refused)
+		return refused;
 
 	lf_error err = {0};
 	PGconn *conn = db_worker_conn(rq->w, &err);

@@ -68,8 +68,11 @@ int op_readyz(struct req *rq);
 int op_metrics(struct req *rq);
 int op_model(struct req *rq);
 int op_reload(struct req *rq);
-/* A bearer token compared in constant time (whatever the first difference). */
-int token_equal(const char *a, size_t alen, const char *b, size_t blen);
+/* "Authorization: Bearer <token>" checked against token (compared in constant
+ * time, whatever the first difference): 0 when it matches; else the 401
+ * answered (WWW-Authenticate: Bearer; the message `disabled` when token is
+ * NULL or empty), and its status returned for the handler to return. */
+int bearer_refused(struct req *rq, const char *token, const char *disabled);
 
 /* recs.c: the ranking and catalogue endpoints; id is the path's id. */
 int rec_user(struct req *rq, int64_t user_id);

@@ -138,17 +138,16 @@ void snapshot_clear(void)
 	snapshot_publish_arm(ARM_CHAMPION, NULL);
 }
 
+/* The row of id in the sorted ids[0..n), or -1. */
+static long find_id(const int32_t *ids, size_t n, int64_t id)
+{
+	size_t lo = ids_lower_bound(ids, n, id);
+	return lo < n && ids[lo] == id ? (long)lo : -1;
+}
+
 int snapshot_has_user(const struct snapshot *s, int64_t user_id)
 {
-	size_t lo = 0, hi = s->n_users;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->user_ids[mid] < user_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->n_users && s->user_ids[lo] == user_id;
+	return find_id(s->user_ids, s->n_users, user_id) >= 0;
 }
 
 long snapshot_item_row(const struct snapshot *s, int64_t movie_id)
@@ -157,15 +156,7 @@ long snapshot_item_row(const struct snapshot *s, int64_t movie_id)
 		int64_t at = movie_id - s->row_of_base;
 		return at >= 0 && (uint64_t)at < s->row_of_n ? (long)s->row_of[at] : -1;
 	}
-	size_t lo = 0, hi = s->n_items;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->item_ids[mid] < movie_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->n_items && s->item_ids[lo] == movie_id ? (long)lo : -1;
+	return find_id(s->item_ids, s->n_items, movie_id);
 }
 
 static char *quote_ident(PGconn *conn, const char *name, lf_error *err)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "util.h"
 
 /* LAPACK (Fortran ABI, hidden string lengths last), from OpenBLAS. */
@@ -97,7 +98,7 @@ static void rename_table(lfe *m, const char *from, const char *to)
 
 int compact_model(lfe *m, size_t r, lf_error *err)
 {
-	const lfe_table *tu = lfe_find(m, "users"), *ti = lfe_find(m, "items");
+	const lfe_table *tu = lfe_find(m, MODEL_T_USERS), *ti = lfe_find(m, MODEL_T_ITEMS);
 	if (!tu || !ti || tu->dim != ti->dim)
 		return lf_fail(err, EX_SOFTWARE, "compact form: no users and items of one width");
 	size_t w = ti->dim, nu = tu->rows, ni = ti->rows;
@@ -174,13 +175,13 @@ int compact_model(lfe *m, size_t r, lf_error *err)
 	for (size_t k = 0; k < w; k++)
 		kids[k] = (int32_t)k;
 	/* tu and ti are not used from here: the table array moves */
-	rename_table(m, "users", NULL);
-	rename_table(m, "items", "fold_items");
+	rename_table(m, MODEL_T_USERS, NULL);
+	rename_table(m, MODEL_T_ITEMS, MODEL_T_FOLD_ITEMS);
 	double *Tud = Tu;
 	lfe_table *t;
-	int ok = project(m, "users", Um, uids, nu, w, Tu, r, err) == 0 &&
-		 project(m, "items", Im, iids, ni, w, Ti, r, err) == 0 &&
-		 lfe_add_table(m, "serve_map", (uint32_t)w, (uint32_t)r, &t, err) == 0;
+	int ok = project(m, MODEL_T_USERS, Um, uids, nu, w, Tu, r, err) == 0 &&
+		 project(m, MODEL_T_ITEMS, Im, iids, ni, w, Ti, r, err) == 0 &&
+		 lfe_add_table(m, MODEL_T_SERVE_MAP, (uint32_t)w, (uint32_t)r, &t, err) == 0;
 	if (ok) {
 		memcpy(t->ids, kids, w * sizeof *kids);
 		for (size_t k = 0; k < w * r; k++)

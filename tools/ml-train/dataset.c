@@ -37,15 +37,7 @@ static int32_t *unique_sorted(int32_t *v, size_t n, size_t *n_out)
 
 static size_t row_of(const int32_t *ids, size_t n, int32_t id)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo; /* ids holds every id: built from the same ratings */
+	return ids_lower_bound(ids, n, id); /* ids holds every id: built from the same ratings */
 }
 
 /* *m is zeroed on failure: it never holds a freed pointer. */

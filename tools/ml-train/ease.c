@@ -192,16 +192,32 @@ void ease_filter(ease_model *out, const float *sig, size_t ni, size_t k, int uni
 	}
 }
 
+void ease_sketch(const ease_params *p, size_t nu, size_t ni, size_t *m, size_t *k)
+{
+	*m = p->dim + p->oversample;
+	if (*m > nu)
+		*m = nu;
+	if (*m > ni)
+		*m = ni;
+	*k = p->dim < *m ? p->dim : *m;
+}
+
+int ease_done(ease_model *out, size_t nu, size_t ni, size_t k, lf_error *err)
+{
+	out->n_users = nu;
+	out->n_items = ni;
+	out->dim = k;
+	if (score_moments(out->E, nu, out->Q, ni, k, &out->mean, &out->sd) < 0)
+		return lf_fail(err, EX_OSERR, "out of memory for the score moments");
+	return 0;
+}
+
 int ease_fit(const csr *X, size_t n_items, const ease_params *p, ease_model *out, lf_error *err)
 {
 	memset(out, 0, sizeof *out);
 	size_t nu = X->n_rows, ni = n_items;
-	size_t m = p->dim + p->oversample;
-	if (m > nu)
-		m = nu;
-	if (m > ni)
-		m = ni;
-	size_t k = p->dim < m ? p->dim : m;
+	size_t m, k;
+	ease_sketch(p, nu, ni, &m, &k);
 	if (p->sparse || !ease_dense_fits(nu, ni))
 		return ease_fit_sparse(X, ni, p, out, err);
 	ework w = {0};
@@ -235,13 +251,8 @@ int ease_fit(const csr *X, size_t n_items, const ease_params *p, ease_model *out
 	ease_filter(out, sig, ni, k, 0, p->l2, dg);
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nu, (int)k, (int)ni, 1.0f, w.X,
 		    (int)ni, out->F, (int)k, 0.0f, out->E, (int)k);
-	out->n_users = nu;
-	out->n_items = ni;
-	out->dim = k;
-	if (score_moments(out->E, nu, out->Q, ni, k, &out->mean, &out->sd) < 0) {
-		lf_fail(err, EX_OSERR, "out of memory for the score moments");
+	if (ease_done(out, nu, ni, k, err) < 0)
 		goto fail;
-	}
 	ework_free(&w);
 	free(sig);
 	free(dg);

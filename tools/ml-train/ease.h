@@ -72,6 +72,13 @@ int ease_eigen(float *T, int m, float *w, lf_error *err);
 void ease_filter(ease_model *out, const float *sig, size_t ni, size_t k, int unit, double l2,
 		 double *dg);
 
+/* The sketch's width m (dim + oversample, at most nu and ni) and the rank
+ * k kept (dim, at most m): the same for both paths. */
+void ease_sketch(const ease_params *p, size_t nu, size_t ni, size_t *m, size_t *k);
+/* The last step of both paths: out's sizes and its score moments (E and Q
+ * filled). -1 (EX_OSERR): out of memory. */
+int ease_done(ease_model *out, size_t nu, size_t ni, size_t k, lf_error *err);
+
 /* Mean and standard deviation of the scores A B^T over all rows of A
  * (na x k) and B (nb x k), from the k x k Gram matrices. -1: out of memory. */
 int score_moments(const float *A, size_t na, const float *B, size_t nb, size_t k, double *mean,

@@ -60,12 +60,8 @@ int ease_fit_sparse(const csr *X, size_t n_items, const ease_params *p, ease_mod
 {
 	memset(out, 0, sizeof *out);
 	size_t nu = X->n_rows, ni = n_items;
-	size_t m = p->dim + p->oversample;
-	if (m > nu)
-		m = nu;
-	if (m > ni)
-		m = ni;
-	size_t k = p->dim < m ? p->dim : m;
+	size_t m, k;
+	ease_sketch(p, nu, ni, &m, &k);
 	int th = p->threads;
 	swork s = {0};
 	s.Y = lf_calloc(ni * m, sizeof(float));
@@ -114,13 +110,8 @@ int ease_fit_sparse(const csr *X, size_t n_items, const ease_params *p, ease_mod
 		    (int)m, s.Wk, (int)m, 0.0f, out->Q, (int)k);
 	ease_filter(out, s.sig, ni, k, 1, p->l2, s.dg);
 	spmm(X, out->F, k, out->E, th); /* E = X F */
-	out->n_users = nu;
-	out->n_items = ni;
-	out->dim = k;
-	if (score_moments(out->E, nu, out->Q, ni, k, &out->mean, &out->sd) < 0) {
-		lf_fail(err, EX_OSERR, "out of memory for the score moments");
+	if (ease_done(out, nu, ni, k, err) < 0)
 		goto fail;
-	}
 	swork_free(&s);
 	return 0;
 fail:

@@ -11,10 +11,10 @@
 #include "ials.h"
 
 #include <cblas.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sparse.h"
 #include "util.h"
 
 typedef struct cg_part {
@@ -143,8 +143,6 @@ int ials_cg_half_sweep(const csr *R, float *A, const float *B, size_t nb, size_t
 	}
 	int n = threads < 1 ? 1 : threads > MAX_PARTS ? MAX_PARTS : threads;
 	cg_part parts[MAX_PARTS];
-	pthread_t th[MAX_PARTS];
-	int started[MAX_PARTS] = {0};
 	size_t longest = 1;
 	for (size_t r = 0; r < R->n_rows; r++)
 		if (R->start[r + 1] - R->start[r] > longest)
@@ -155,11 +153,7 @@ int ials_cg_half_sweep(const csr *R, float *A, const float *B, size_t nb, size_t
 		return lf_fail(err, EX_OSERR, "out of memory for iALS's CG steps");
 	size_t r0 = 0;
 	for (int t = 0; t < n; t++) {
-		size_t goal = (R->n + R->n_rows) * (size_t)(t + 1) / (size_t)n, r1 = r0;
-		while (r1 < R->n_rows && R->start[r1] + r1 < goal)
-			r1++;
-		if (t == n - 1)
-			r1 = R->n_rows;
+		size_t r1 = csr_part_end(R, t, n, r0);
 		float *mine = scratch + (size_t)t * each;
 		parts[t] = (cg_part){.R = R,
 				     .A = A,
@@ -174,15 +168,7 @@ int ials_cg_half_sweep(const csr *R, float *A, const float *B, size_t nb, size_t
 				     .Br = mine + 4 * d};
 		r0 = r1;
 	}
-	for (int t = 1; t < n; t++)
-		started[t] = pthread_create(&th[t], NULL, solve_thread, &parts[t]) == 0;
-	solve_rows(&parts[0]);
-	for (int t = 1; t < n; t++)
-		if (!started[t])
-			solve_rows(&parts[t]);
-	for (int t = 1; t < n; t++)
-		if (started[t])
-			pthread_join(th[t], NULL);
+	run_parts(solve_thread, parts, sizeof parts[0], n);
 	free(scratch);
 	return 0;
 }

@@ -343,6 +343,23 @@ static void draw_implicit(rng *g, implicit *im, const side *s, const side *o, do
 		draw_implicit_d(g, im, s, o, mean, alpha, s->w - 1);
 }
 
+/* One side's turn in a sweep, users' then movies': its implicit part (im,
+ * NULL when it has none) given the other side o, its hyperparameters, its
+ * factors, then the factors o will see. work: w x w + 2 w doubles. */
+static void sweep_side(rng *g, implicit *im, side *s, const side *o, double mean, double alpha,
+		       double *work)
+{
+	size_t w = s->w;
+	if (im) {
+		draw_hyper(g, im->z, o->n, w - 1, im->mu, im->lam);
+		draw_implicit(g, im, s, o, mean, alpha);
+	}
+	draw_hyper(g, s->theta, s->n, w, s->mu, s->lam);
+	draw_side(g, s, o, im ? im->off : NULL, mean, alpha, work, work + w * w, work + w * w + w);
+	if (im)
+		refresh_eff(im, s);
+}
+
 /* Squared errors of the current sample: the plain sum (for the progress
  * line) into *sse, the sum weighted by both noise scales returned (for
  * alpha); with nu > 0 each entity of s also draws its own noise scale
@@ -475,24 +492,8 @@ int rmf_train(const csr *train, size_t n_items, const rmf_params *p, epoch_fn cb
 		/* each side's implicit part before its own factors: at the start
 		 * the factors are near 0, so what the company of a rating says
 		 * goes to z (shared by every user of that movie) and not to x */
-		if (imp_u) {
-			draw_hyper(&g, ui.z, n_items, d, ui.mu, ui.lam);
-			draw_implicit(&g, &ui, &us, &ie, out->mean, alpha);
-		}
-		draw_hyper(&g, us.theta, nu, w, us.mu, us.lam);
-		draw_side(&g, &us, &ie, ui.off, out->mean, alpha, work, work + w * w,
-			  work + w * w + w);
-		if (imp_u)
-			refresh_eff(&ui, &us);
-		if (imp_m) {
-			draw_hyper(&g, ii.z, nu, d, ii.mu, ii.lam);
-			draw_implicit(&g, &ii, &it, &ue, out->mean, alpha);
-		}
-		draw_hyper(&g, it.theta, n_items, w, it.mu, it.lam);
-		draw_side(&g, &it, &ue, ii.off, out->mean, alpha, work, work + w * w,
-			  work + w * w + w);
-		if (imp_m)
-			refresh_eff(&ii, &it);
+		sweep_side(&g, imp_u ? &ui : NULL, &us, &ie, out->mean, alpha, work);
+		sweep_side(&g, imp_m ? &ii : NULL, &it, &ue, out->mean, alpha, work);
 		double sse;
 		if (p->robust > 0) /* items' noise scales (users' come with the SSE) */
 			sweep_sse(&g, &ie, &ue, out->mean, alpha, p->robust, &sse);

@@ -65,31 +65,44 @@ static void *rows_thread(void *arg)
 
 #define MAX_PARTS 16
 
+size_t csr_part_end(const csr *X, int t, int n, size_t r0)
+{
+	if (t == n - 1)
+		return X->n_rows;
+	/* rows up to the t+1-th share of the ratings (plus one per row) */
+	size_t goal = (X->n + X->n_rows) * (size_t)(t + 1) / (size_t)n, r1 = r0;
+	while (r1 < X->n_rows && X->start[r1] + r1 < goal)
+		r1++;
+	return r1;
+}
+
+void run_parts(void *(*fn)(void *), void *parts, size_t size, int n)
+{
+	enum { MAX_THREADS = 64 }; /* parts past it run on this thread */
+	pthread_t th[MAX_THREADS];
+	int started[MAX_THREADS] = {0};
+	char *at = parts;
+	int nt = n < MAX_THREADS ? n : MAX_THREADS;
+	for (int t = 1; t < nt; t++)
+		started[t] = pthread_create(&th[t], NULL, fn, at + (size_t)t * size) == 0;
+	fn(at);
+	for (int t = 1; t < n; t++)
+		if (t >= nt || !started[t])
+			fn(at + (size_t)t * size);
+	for (int t = 1; t < nt; t++)
+		if (started[t])
+			pthread_join(th[t], NULL);
+}
+
 void spmm(const csr *X, const float *B, size_t w, float *Y, int threads)
 {
 	int n = threads < 1 ? 1 : threads > MAX_PARTS ? MAX_PARTS : threads;
 	part p[MAX_PARTS] = {{0}};
-	pthread_t th[MAX_PARTS];
-	int started[MAX_PARTS] = {0};
 	size_t r = 0;
 	for (int t = 0; t < n; t++) {
-		/* rows up to the t+1-th share of the ratings (plus one per row) */
-		size_t goal = (X->n + X->n_rows) * (size_t)(t + 1) / (size_t)n;
-		size_t r1 = r;
-		while (r1 < X->n_rows && X->start[r1] + r1 < goal)
-			r1++;
-		if (t == n - 1)
-			r1 = X->n_rows;
+		size_t r1 = csr_part_end(X, t, n, r);
 		p[t] = (part){X, B, w, r, r1, Y};
 		r = r1;
 	}
-	for (int t = 1; t < n; t++)
-		started[t] = pthread_create(&th[t], NULL, rows_thread, &p[t]) == 0;
-	rows(&p[0]);
-	for (int t = 1; t < n; t++)
-		if (!started[t])
-			rows(&p[t]);
-	for (int t = 1; t < n; t++)
-		if (started[t])
-			pthread_join(th[t], NULL);
+	run_parts(rows_thread, p, sizeof p[0], n);
 }
