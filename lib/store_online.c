@@ -86,7 +86,7 @@ int store_export(PGconn *c, const char *name, char **out, size_t *len, lf_error 
 			rc = pg_fail_result(err, c, r, name);
 		PQclear(r);
 	}
-	if (rc < 0) {
+	if (rc < 0 || !buf) {
 		free(buf);
 		return -1;
 	}

@@ -262,9 +262,10 @@ int online_evaluate(const char *impressions_path, const char *feedback_path, dou
 	    each_line(impressions_path, parse_shown, &shown, err) < 0)
 		goto done;
 	struct event *e = ev.p;
-	qsort(e, ev.n, sizeof *e, by_user);
+	if (ev.n)
+		qsort(e, ev.n, sizeof *e, by_user);
 	size_t n_ix = 0;
-	ix = malloc((ev.n ? ev.n : 1) * sizeof *ix);
+	ix = malloc((ev.n ? ev.n : 1) * sizeof(struct event *));
 	if (!ix) {
 		lf_fail(err, EX_OSERR, "out of memory");
 		goto done;
@@ -272,7 +273,7 @@ int online_evaluate(const char *impressions_path, const char *feedback_path, dou
 	for (size_t i = 0; i < ev.n; i++)
 		if (e[i].rid[0])
 			ix[n_ix++] = &e[i];
-	qsort(ix, n_ix, sizeof *ix, by_rid);
+	qsort(ix, n_ix, sizeof(struct event *), by_rid);
 	const struct shown *sh = shown.p;
 	for (size_t i = 0; i < shown.n; i++) {
 		const struct shown *s = &sh[i];
@@ -312,7 +313,8 @@ int online_evaluate(const char *impressions_path, const char *feedback_path, dou
 		}
 	}
 	struct group *g = groups.p;
-	qsort(g, groups.n, sizeof *g, cmp_group);
+	if (groups.n)
+		qsort(g, groups.n, sizeof *g, cmp_group);
 	for (size_t i = 0; i < groups.n; i++) {
 		uint64_t *keys = g[i].keys.p;
 		qsort(keys, g[i].keys.n, sizeof *keys, cmp_u64);

@@ -169,7 +169,7 @@ int impressions_start(const char *url, const char *model_name, size_t capacity, 
 		uint64_t t = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
 		memcpy(r, &t, sizeof r);
 	}
-	for (int i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		prefix[2 * i] = HEX[r[i] >> 4];
 		prefix[2 * i + 1] = HEX[r[i] & 15];
 	}

@@ -162,14 +162,18 @@ int rec_new_user(struct req *rq)
 	int status = body_new_user(rq, &nu, msg, sizeof msg);
 	if (status)
 		return reply_error(rq, status, "%s", msg);
+	if (nu.n == 0) { /* body_new_user answers 422 for an empty list: never here */
+		new_user_free(&nu);
+		return reply_error(rq, 422, "ratings: an empty list");
+	}
 	/* The arm by the request's hash (FNV-1a over its movies and ratings): the same
 	 * ratings always get the same arm. */
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
 	for (size_t i = 0; i < nu.n; i++) {
 		uint64_t x[2] = {(uint64_t)nu.movie_ids[i], (uint64_t)nu.ratings[i]};
-		const unsigned char *p = (const unsigned char *)x;
-		for (size_t j = 0; j < sizeof x; j++)
-			h = (h ^ p[j]) * UINT64_C(0x100000001b3);
+		for (size_t w = 0; w < 2; w++) /* the bytes of each word, least significant first */
+			for (unsigned sh = 0; sh < 64; sh += 8)
+				h = (h ^ ((x[w] >> sh) & 0xff)) * UINT64_C(0x100000001b3);
 	}
 	enum arm arm;
 	struct snapshot *s = snapshot_pick(h, &arm);
