@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(nu.k >= 1 && nu.k <= 100);
 		for (size_t i = 0; i < nu.n; i++) {
 			FUZZ_CHECK(nu.movie_ids[i] >= 1 && nu.movie_ids[i] <= INT32_MAX);
-			FUZZ_CHECK(nu.ratings[i] >= 1 && nu.ratings[i] <= 5);
+			FUZZ_CHECK(nu.ratings[i] >= 0.5 && nu.ratings[i] <= 5);
+			FUZZ_CHECK(nu.ratings[i] * 2 == (double)(int)(nu.ratings[i] * 2));
 			for (size_t j = 0; j < i && nu.n <= 64; j++)
 				FUZZ_CHECK(nu.movie_ids[i] != nu.movie_ids[j]);
 		}
