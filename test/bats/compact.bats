@@ -7,6 +7,7 @@
 # new user in at the full width, then maps it.
 
 load helpers
+load foldin
 
 setup_file() {
 	fresh_db lensflow_test_compact
@@ -50,18 +51,6 @@ teardown_file() {
 
 setup() {
 	export DATABASE_URL=$COMPACT_DB_URL
-}
-
-# same_user MODEL USER K: POST the user's training movies; GET the user
-same_user() {
-	local url ratings
-	url=http://127.0.0.1:$(cat "$BATS_FILE_TMPDIR/$1.port")
-	ratings=$(awk -v u="$2" '$1 == u {print $2}' "$BATS_FILE_TMPDIR/train.tsv" |
-		jq -Rsc 'split("\n") | map(select(length > 0) | {movie_id: tonumber, rating: 4})')
-	curl -sf -X POST -H 'Content-Type: application/json' \
-		--data-binary "{\"ratings\": $ratings, \"k\": $3}" "$url/recommendations" \
-		>"$BATS_TEST_TMPDIR/new.json"
-	curl -sf "$url/recommendations/$2?k=$3" >"$BATS_TEST_TMPDIR/known.json"
 }
 
 ndcg() {
@@ -130,32 +119,11 @@ ndcg() {
 }
 
 @test "compact EASE: a new user with a training user's movies gets that user's answer, scores and all" {
-	local u
-	for u in 1 2 13 405; do
-		same_user cease "$u" 20
-		jq -e --slurpfile k "$BATS_TEST_TMPDIR/known.json" '
-			[.items[].movie_id] == [$k[0].items[].movie_id] and
-			([.items, $k[0].items] | transpose | all(.[0].score as $a | .[1].score as $b
-				| ($a - $b | fabs) < 1e-4 * (1 + ($b | fabs))))' \
-			"$BATS_TEST_TMPDIR/new.json" || {
-			echo "user $u:" >&2
-			jq -c '[.items[] | [.movie_id, .score]]' "$BATS_TEST_TMPDIR"/{new,known}.json >&2
-			return 1
-		}
-	done
+	foldin_gives_known_answer cease
 }
 
 @test "compact blend: a new user with a training user's movies gets nearly that user's top 10" {
-	local u common total=0
-	for u in 1 2 13 405; do
-		same_user cblend "$u" 10
-		common=$(jq -n --slurpfile a "$BATS_TEST_TMPDIR/new.json" \
-			--slurpfile b "$BATS_TEST_TMPDIR/known.json" \
-			'[$a[0].items[].movie_id] - ([$a[0].items[].movie_id] - [$b[0].items[].movie_id]) | length')
-		echo "user $u: $common of 10 in common"
-		total=$((total + common))
-	done
-	[ "$total" -ge 32 ]
+	foldin_near_known_answer cblend
 }
 
 @test "ml-pgload --vector-type halfvec: halfvec columns and HNSW opclass; ml-serve answers the halfvec model's top-k and folds in" {
