@@ -5,28 +5,9 @@
 # gate passes) -> promoted and served to all. The gauges and MLflow's online metrics are checked
 # against numbers computed here from the tables (psql rows, awk).
 load helpers
+load ../reliability/lib
 
 FTOKEN=loop-feedback-7d1e
-
-start_serve() {
-	(
-		"$BIN/ml-serve" "$@" >"$BATS_FILE_TMPDIR/serve.out" 2>"$BATS_FILE_TMPDIR/serve.err" &
-		echo $! >"$BATS_FILE_TMPDIR/serve.pid"
-		wait $!
-		echo $? >"$BATS_FILE_TMPDIR/serve.exit"
-	) 3>&- &
-}
-
-wait_for() { # wait_for PATH CODE
-	local i
-	for i in $(seq 200); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	echo "$URL$1 never answered $2" >&2
-	tail -n 5 "$BATS_FILE_TMPDIR/serve.err" >&2
-	return 1
-}
 
 # until_model JQ: until GET /model satisfies JQ (10 s at most)
 until_model() {
@@ -80,9 +61,9 @@ setup_file() {
 		pipeline BIN="$BIN" >"$BATS_FILE_TMPDIR/pipeline.json" 2>"$BATS_FILE_TMPDIR/pipeline.err"
 	PORT=$(free_port)
 	export PORT URL=http://127.0.0.1:$PORT
-	LENSFLOW_FEEDBACK_TOKEN=$FTOKEN MLFLOW_TRACKING_URI='' start_serve --listen "127.0.0.1:$PORT" \
+	LENSFLOW_FEEDBACK_TOKEN=$FTOKEN MLFLOW_TRACKING_URI='' start_serve serve --listen "127.0.0.1:$PORT" \
 		--threads 3 --poll 0.5 --model-name "$MODEL_NAME"
-	wait_for /readyz 200
+	wait_for "$URL" /readyz 200
 }
 
 setup() {
@@ -90,10 +71,7 @@ setup() {
 }
 
 teardown_file() {
-	if [ -f "$BATS_FILE_TMPDIR/serve.pid" ] && [ ! -f "$BATS_FILE_TMPDIR/serve.exit" ]; then
-		kill -TERM "$(cat "$BATS_FILE_TMPDIR/serve.pid")" 2>/dev/null || true
-		for _ in $(seq 100); do [ -f "$BATS_FILE_TMPDIR/serve.exit" ] && break; sleep 0.1; done
-	fi
+	stop_serve serve
 }
 
 @test "the loop: pipeline, feedback of 50 new users, retrain as challenger, clicks, online gate, promotion" {

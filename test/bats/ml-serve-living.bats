@@ -5,6 +5,7 @@
 # 202) and the impressions of every ranked answer.
 
 load helpers
+load ../reliability/lib
 
 FTOKEN=feedback-token-41c9e07d
 ATOKEN=admin-token-5b2e11aa
@@ -36,38 +37,6 @@ assert_json_error() {
 		echo "not a JSON error: $BODY" >&2
 		return 1
 	}
-}
-
-start_serve() {
-	local name=$1
-	shift
-	(
-		"$BIN/ml-serve" "$@" >"$BATS_FILE_TMPDIR/$name.out" 2>"$BATS_FILE_TMPDIR/$name.err" &
-		echo $! >"$BATS_FILE_TMPDIR/$name.pid"
-		wait $!
-		echo $? >"$BATS_FILE_TMPDIR/$name.exit"
-	) 3>&- &
-}
-
-wait_for() {
-	local i
-	for i in $(seq 200); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' "$1$2")" = "$3" ] && return 0
-		sleep 0.1
-	done
-	echo "$1$2 never answered $3" >&2
-	tail -n 5 "$BATS_FILE_TMPDIR"/*.err >&2
-	return 1
-}
-
-stop_serve() {
-	local pid i
-	pid=$(cat "$BATS_FILE_TMPDIR/$1.pid")
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 300); do
-		[ -f "$BATS_FILE_TMPDIR/$1.exit" ] && break
-		sleep 0.1
-	done
 }
 
 setup_file() {

@@ -37,7 +37,8 @@ wait_for() {
 		[ "$(curl -s -o /dev/null -w '%{http_code}' "$1$2")" = "$3" ] && return 0
 		sleep 0.1
 	done
-	echo "$1$2 never answered $3" >&2
+	echo "$1$2 never answered $3; the servers' stderr:" >&2
+	tail -n 5 "$BATS_FILE_TMPDIR"/*.err >&2 2>/dev/null
 	return 1
 }
 
