@@ -60,3 +60,20 @@ free_port() {
 	done
 	return 1
 }
+
+# mlflow_or_start (in setup_file): the suite's MLflow ($MLFLOW_TRACKING_URI from services.env),
+# or, when there is none, one started for this file under $BATS_FILE_TMPDIR/home;
+# mlflow_stop_if_started (in teardown_file) stops only the one started here.
+mlflow_or_start() {
+	if [ -z "${MLFLOW_TRACKING_URI:-}" ]; then
+		export LENSFLOW_HOME=$BATS_FILE_TMPDIR/home
+		"$REPO/scripts/mlflow-embedded" up >/dev/null
+		MLFLOW_TRACKING_URI=$(sed -n 's/^MLFLOW_TRACKING_URI=//p' "$LENSFLOW_HOME/mlflow/mlflow.env")
+		export MLFLOW_TRACKING_URI MLFLOW_STARTED_HERE=1
+	fi
+}
+mlflow_stop_if_started() {
+	if [ -n "${MLFLOW_STARTED_HERE:-}" ]; then
+		"$REPO/scripts/mlflow-embedded" down
+	fi
+}

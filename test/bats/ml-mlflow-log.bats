@@ -9,12 +9,7 @@ bats_require_minimum_version 1.5.0
 
 setup_file() {
 	load helpers
-	if [ -z "${MLFLOW_TRACKING_URI:-}" ]; then
-		export LENSFLOW_HOME=$BATS_FILE_TMPDIR/home
-		"$REPO/scripts/mlflow-embedded" up >/dev/null
-		MLFLOW_TRACKING_URI=$(sed -n 's/^MLFLOW_TRACKING_URI=//p' "$LENSFLOW_HOME/mlflow/mlflow.env")
-		export MLFLOW_TRACKING_URI MLFLOW_STARTED_HERE=1
-	fi
+	mlflow_or_start
 	export TAG_PREFIX="bats-$(date +%s)-$$"
 	local gen=$REPO/${BUILD:-build/release}/test-tools/lfe-gen
 	[ -x "$gen" ] || make -s -C "$REPO" "${BUILD:-build/release}/test-tools/lfe-gen" >&2
@@ -22,9 +17,7 @@ setup_file() {
 }
 
 teardown_file() {
-	if [ -n "${MLFLOW_STARTED_HERE:-}" ]; then
-		"$REPO/scripts/mlflow-embedded" down
-	fi
+	mlflow_stop_if_started
 }
 
 setup() {
