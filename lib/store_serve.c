@@ -142,6 +142,8 @@ int store_query_sql(enum store_query q, const char *users_sql, const char *items
 	const char *tie = index == STORE_INDEX_HNSW ? "" : ", v.movie_id";
 	const char *ttie = index == STORE_INDEX_HNSW ? "" : ", t.movie_id";
 	int n;
+	if (STORE_IS_SET_QUERY(q) && (!users_sql || !items_sql || !dirs_sql))
+		return -1; /* a set's statement without the set */
 	switch (q) {
 	case STORE_USER_RECS:
 		if (index == STORE_INDEX_NORM) {
