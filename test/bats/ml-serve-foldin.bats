@@ -185,6 +185,12 @@ setup() {
 	curl -s -X POST -H 'Content-Type: application/json' -d '{"ratings": [{"movie_id": 1, "rating": 4}]}' \
 		-w '%{http_code} %{num_connects} %{time_total}\n' -o /dev/null -o /dev/null -o /dev/null \
 		"$url/recommendations" "$url/recommendations" "$url/recommendations" >"$d/three.txt"
+	# new connections right away: each one's first refusal at once (the pace is per
+	# connection: civetweb's threads are reused, the last refusal's time is not)
+	for _ in 1 2 3 4 5 6 7 8; do
+		curl -s -X POST -H 'Content-Type: application/json' -d '{"ratings": [{"movie_id": 1, "rating": 4}]}' \
+			-o /dev/null -w '%{http_code}\n' "$url/recommendations" >>"$d/fresh.txt"
+	done
 	# after waiting out the Retry-After, on a new connection: refused at once again
 	sleep 1.1
 	curl -s -X POST -H 'Content-Type: application/json' -d '{"ratings": [{"movie_id": 1, "rating": 4}]}' \
@@ -198,8 +204,9 @@ setup() {
 	# one connection (the 2nd and 3rd reuse it), all refused
 	assert_equal "$(awk '{print $1, $2}' "$d/three.txt" | tr '\n' ' ')" "503 1 503 0 503 0 "
 	assert_equal "$(cat "$d/later.txt")" 503
+	assert_equal "$(sort -u "$d/fresh.txt")" 503
 	# the first refusal at once, the next two held for the pace (a lower bound: no load makes it shorter)
 	awk 'NR > 1 && $3 < 0.003 { print "refusal " NR " took " $3 " s"; bad = 1 } END { exit bad }' "$d/three.txt"
-	grep -qx 'lensflow_foldin_rejected_total 4' <<<"$metrics"
+	grep -qx 'lensflow_foldin_rejected_total 12' <<<"$metrics"
 	grep -qx 'lensflow_foldin_paced_total 2' <<<"$metrics"
 }
