@@ -2,10 +2,11 @@
 # fuzz.bats — the short version of `make fuzz`: every libFuzzer target of
 # test/fuzz/ is built (clang, ASan + UBSan, build/fuzz/), replays its
 # committed seeds and regression inputs (each a bug once found, which must
-# stay fixed), then fuzzes for FUZZ_TEST_SECONDS (4) with a fixed seed (10 targets: the
-# file stays under a minute on 2 cores).
+# stay fixed), then fuzzes for FUZZ_TEST_SECONDS (4) with a fixed seed. The
+# runs start in setup_file, FUZZ_TEST_JOBS (one per core) at a time, and each
+# target's test waits for its own (10 targets: about 30 s on 2 cores).
 # Anything a target finds (a sanitizer report, a leak, a broken property) is
-# a failure whose output shows the stack; new inputs go to the test's scratch
+# a failure whose output shows the stack; new inputs go to the file's scratch
 # dir, never into test/fuzz/. The long runs are `make fuzz`.
 load helpers
 
@@ -13,29 +14,69 @@ TARGETS=(ratings_parse movies_parse metrics_parse lfe_parse utf8_valid numbers
 	serve_body serve_path mlflow_answer mlflow_inputs)
 FUZZ_DIR=$REPO/build/fuzz
 SECONDS_EACH=${FUZZ_TEST_SECONDS:-4}
+JOBS=${FUZZ_TEST_JOBS:-$(nproc)}
+
+# fuzz_run TARGET: the committed inputs, then a short fixed-seed run, into $RUNS/TARGET.*
+# (outputs, exit codes; artifacts under $RUNS/TARGET/); TARGET.done when both are over
+fuzz_run() {
+	local t=$1 seeds=$REPO/test/fuzz/corpus/$1 regs=$REPO/test/fuzz/regressions/$1 rc
+	local out=$RUNS/$t files=("$seeds"/*) dict=()
+	mkdir -p "$out/corpus"
+	[ -d "$regs" ] && [ -n "$(ls -A "$regs")" ] && files+=("$regs"/*)
+	rc=0
+	"$FUZZ_DIR/fuzz_$t" -artifact_prefix="$out/" "${files[@]}" >"$out.replay" 2>&1 || rc=$?
+	echo "$rc" >"$out.replay.rc"
+	[ -f "$REPO/test/fuzz/$t.dict" ] && dict=(-dict="$REPO/test/fuzz/$t.dict")
+	rc=0
+	"$FUZZ_DIR/fuzz_$t" -max_total_time="$SECONDS_EACH" -seed=1 -artifact_prefix="$out/" \
+		"${dict[@]}" "$out/corpus" "$seeds" >"$out.run" 2>&1 || rc=$?
+	echo "$rc" >"$out.run.rc"
+	touch "$out.done"
+}
 
 setup_file() {
 	make -s -C "$REPO" -j2 fuzz-build >&2
+	export RUNS=$BATS_FILE_TMPDIR/runs
+	mkdir -p "$RUNS"
+	# every target's runs, JOBS at a time, in the background (without bats' errexit and
+	# ERR trap: a run's failure is recorded, not the end of the loop)
+	(
+		trap - ERR
+		set +eE
+		for t in "${TARGETS[@]}"; do
+			[ -x "$FUZZ_DIR/fuzz_$t" ] || { touch "$RUNS/$t.done"; continue; }
+			while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+			fuzz_run "$t" &
+		done
+		wait
+		touch "$RUNS/all.done"
+	) </dev/null >/dev/null 2>&1 3>&- &
 }
 
-# The committed inputs, then a short fixed-seed run; the run must really have
-# executed inputs and left no crash file.
+teardown_file() {
+	# the runs end by themselves (SECONDS_EACH each); not left behind when a test gave up
+	for _ in $(seq 1200); do
+		[ -f "$RUNS/all.done" ] && return 0
+		sleep 0.1
+	done
+}
+
+# fuzz_one TARGET: its runs (started by setup_file) are over and clean: the committed
+# inputs pass, the run really executed inputs and left no crash file.
 fuzz_one() {
-	local t=$1 seeds=$REPO/test/fuzz/corpus/$1 regs=$REPO/test/fuzz/regressions/$1
+	local t=$1 out=$RUNS/$1 i
 	[ -x "$FUZZ_DIR/fuzz_$t" ]
-	[ -n "$(ls -A "$seeds")" ]
-	local files=("$seeds"/*)
-	[ -d "$regs" ] && [ -n "$(ls -A "$regs")" ] && files+=("$regs"/*)
-	run "$FUZZ_DIR/fuzz_$t" -artifact_prefix="$TMP/" "${files[@]}"
-	[ "$status" -eq 0 ] || { echo "$output" | tail -40; return 1; }
-	local dict=()
-	[ -f "$REPO/test/fuzz/$t.dict" ] && dict=(-dict="$REPO/test/fuzz/$t.dict")
-	mkdir -p "$TMP/corpus"
-	run "$FUZZ_DIR/fuzz_$t" -max_total_time="$SECONDS_EACH" -seed=1 -artifact_prefix="$TMP/" \
-		"${dict[@]}" "$TMP/corpus" "$seeds"
-	[ "$status" -eq 0 ] || { echo "$output" | tail -40; return 1; }
+	[ -n "$(ls -A "$REPO/test/fuzz/corpus/$t")" ]
+	for i in $(seq 1200); do
+		[ -f "$out.done" ] && break
+		sleep 0.1
+	done
+	[ -f "$out.done" ] || { echo "fuzz_$t has not finished after 120 s"; return 1; }
+	[ "$(cat "$out.replay.rc")" -eq 0 ] || { echo "the committed inputs:"; tail -40 "$out.replay"; return 1; }
+	[ "$(cat "$out.run.rc")" -eq 0 ] || { echo "the run:"; tail -40 "$out.run"; return 1; }
+	run cat "$out.run"
 	assert_output --regexp "Done [0-9]{4,} runs"
-	run ls "$TMP"/crash-* "$TMP"/leak-* "$TMP"/timeout-* "$TMP"/oom-*
+	run ls "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-*
 	[ "$status" -ne 0 ]
 }
 
