@@ -209,16 +209,19 @@ stop: ## stop the embedded services of this $LENSFLOW_HOME
 # scripts/with-services starts them and stops the ones it started when the run
 # ends (also on a failure or ^C); KEEP_SERVICES=1 leaves them up for re-runs.
 TEST_HOME := $(CURDIR)/.lensflow/test
+# their build uses every core, unless make was given -j itself (expanded in the recipe,
+# where MAKEFLAGS holds it)
+CORES_UNLESS_J = $(if $(findstring -j,$(MAKEFLAGS)),,-j$(shell nproc))
 .PHONY: test asan lint install
 test: ## build and run the whole suite (C unit tests + bats) against real services
 	@scripts/deps --test
-	@$(MAKE) -s --no-print-directory all
+	@$(MAKE) -s --no-print-directory $(CORES_UNLESS_J) all
 	@LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=$(BUILD) LENSFLOW_BIN=$(abspath $(BIN)) \
 	  scripts/with-services $(TEST_HOME) test/run
 
 asan: ## the whole suite against an ASan + UBSan build (build/asan)
 	@scripts/deps --test
-	@$(MAKE) -s --no-print-directory SAN=1 all
+	@$(MAKE) -s --no-print-directory $(CORES_UNLESS_J) SAN=1 all
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 LENSFLOW_TEST_HOME=$(TEST_HOME) BUILD=build/asan LENSFLOW_BIN=$(abspath build/asan/bin) \
 	 scripts/with-services $(TEST_HOME) test/run

@@ -20,7 +20,7 @@ TINY=(-q --ease-dim 4 --ials-dim 2 --ials-iters 1 --epochs 1 --dim 4 --rating-di
 	--rating-sweeps 2 --rating-burn-in 1 --rating-samples 1 --threads 2)
 
 setup_file() {
-	make -C "$REPO" -s --no-print-directory FAILALLOC=1 failalloc-tools >&2
+	make -C "$REPO" -s --no-print-directory -j"$(nproc)" FAILALLOC=1 failalloc-tools >&2
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	export R=$BATS_FILE_TMPDIR/ref
