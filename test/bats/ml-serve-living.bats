@@ -421,12 +421,14 @@ wait_row() {
 	assert_equal "$(sql "SELECT version, coalesce(challenger, 0), challenger_share FROM serving")" "1|0|0"
 }
 
-# arms N: GET /recommendations/u?k=3 for users 1..N into $TMP/arms (user arm version request_id)
+# arms N: GET /recommendations/u?k=3 for users 1..N into $TMP/arms (user arm version request_id),
+# all through one curl (one connection, in order) and one jq; every user answered
 arms() {
 	local u
-	for u in $(seq 1 "$1"); do
-		curl -sf "$URL/recommendations/$u?k=3" | jq -r '[.user_id, .arm, .model_version, .request_id] | @tsv'
-	done >"$TMP/arms"
+	for u in $(seq 1 "$1"); do echo "url = \"$URL/recommendations/$u?k=3\""; done >"$TMP/arms.cfg"
+	curl -sf -w '\n' -K "$TMP/arms.cfg" |
+		jq -r '[.user_id, .arm, .model_version, .request_id] | @tsv' >"$TMP/arms"
+	assert_equal "$(cut -f1 "$TMP/arms")" "$(seq 1 "$1")"
 }
 
 @test "a challenger at 50 %: a stable half of the users get it, each answer says its arm and version" {
