@@ -347,7 +347,7 @@ $(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIBA) $$(FUZZ_OBJ_$$*)
 BENCH_HOME ?= $(CURDIR)/.lensflow/bench
 BENCH_SRC := $(wildcard test/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:test/bench/%.c=$(BUILD)/bench/%)
-BENCH_PARTS := pipeline serve catalogue scale ingest profile python living
+BENCH_PARTS := pipeline serve catalogue catalogue-set scale ingest profile python living
 .PHONY: bench bench-build bench-report bench-replicas $(BENCH_PARTS:%=bench-%)
 $(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
 	@mkdir -p $(@D)
