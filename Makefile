@@ -357,7 +357,7 @@ $(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
 $(BUILD)/bench/minserve: $(BUILD)/test/bench/minserve.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb -lpq -lpthread $(COMMON_LIBS)
-bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen $(BUILD)/test-tools/lfe-half
+bench-build: tools $(BENCH_BIN) $(BUILD)/test/lfe-gen $(BUILD)/test-tools/lfe-half $(BUILD)/test-tools/store-query
 bench: ## benchmarks of issues 16 and 25 → test/bench/results/ (about 22 min)
 	@scripts/deps >&2
 	@$(MAKE) -s --no-print-directory bench-build

@@ -5,13 +5,13 @@
  * everything that reads or writes them and the per-set tables:
  *
  *   a set of model M version N    lf_M_vN_users (user_id int PK, embedding vector(D))
- *                                 lf_M_vN_items (movie_id int PK, embedding vector(D))
+ *                                 lf_M_vN_items (movie_id int PK, embedding vector(D)
+ *                                                [, norm float8 generated: ||embedding||])
  *                                 lf_M_vN_dirs  (movie_id int PK, direction vector(d))
  *                                 lf_M_vN_foldin (movie_id int PK, ease vector(k_e)),
  *                                 with EASE only (model.h's ease_foldin)
  *
- * created, filled by binary COPY, keyed, indexed (HNSW vector_ip_ops on items
- * and dirs unless told none), analysed and registered in embedding_sets in
+ * created, filled by binary COPY, keyed, indexed (store_index below), analysed and registered in embedding_sets in
  * ONE transaction under an advisory lock per (model, version)
  * (store_sets.c); switched, listed and pruned (store_registry.c); the
  * catalogue (store_catalogue.c); the schema (store_schema.c); what ml-serve
@@ -72,6 +72,22 @@ struct store_set_names {
 };
 void store_set_names(const char *model, int32_t version, struct store_set_names *n);
 
+/* How a set's movies are ranked for a user:
+ *   NONE  every movie scored (the exact ranking);
+ *   NORM  the same exact ranking, reading only the movies whose norm can reach
+ *         the k-th best score (Cauchy-Schwarz: u.v <= ||u|| ||v||): items get a
+ *         generated norm column and a btree on it; the bound comes from the
+ *         highest-norm movies first (store_serve.c);
+ *   HNSW  pgvector's HNSW graphs on items and dirs (approximate; large
+ *         catalogues).
+ * The values are ml-pgload's --index choices and embedding_sets.index_kind. */
+enum store_index { STORE_INDEX_NONE = 0, STORE_INDEX_HNSW = 1, STORE_INDEX_NORM = 2 };
+/* "none", "hnsw", "norm" */
+const char *store_index_name(enum store_index i);
+/* The kind named by embedding_sets.index_kind; an unknown name is NONE (a
+ * plain scan is right for every set). */
+enum store_index store_index_parse(const char *name);
+
 /* One set as ml-pgload loads it: the .lfe's tables (borrowed) and the row's
  * values. checksum(ctx) gives the SHA-256 of the .lfe when it is needed
  * (it may still be being computed). */
@@ -82,7 +98,7 @@ struct store_set {
 	const lfe_table *ease;        /* or NULL */
 	const lfe_table *fold, *map;  /* the compact form (store_compact.h), or NULL */
 	uint32_t dim, ddim;           /* ranking and direction dimensions */
-	int hnsw;                     /* HNSW indexes on items and dirs */
+	enum store_index index;       /* how items (and dirs) are indexed */
 	int halfvec;                  /* users, items and dirs as halfvec (pgvector >= 0.7):
 				       * COPY'd as vector, then converted */
 	const char *run_id;           /* or NULL */
@@ -149,9 +165,10 @@ enum store_query {
 /* "user_recs", "search", …: the prefix of the prepared statements' names
  * (an array: ml-serve indexes it on every ranked request). */
 extern const char *const store_query_names[STORE_N_QUERIES];
-/* The statement's text into out (cap bytes); -1 when it does not fit. */
+/* The statement's text for a set indexed as index into out (cap bytes); -1
+ * when it does not fit. */
 int store_query_sql(enum store_query q, const char *users_sql, const char *items_sql,
-		    const char *dirs_sql, int k, char *out, size_t cap);
+		    const char *dirs_sql, enum store_index index, int k, char *out, size_t cap);
 /* Drops every prepared statement of the session (a new set replaces them). */
 int store_forget_prepared(PGconn *c, lf_error *err);
 
@@ -163,8 +180,8 @@ void store_read_end(PGconn *c, int commit);
 /* The version `serving` points at for model (0 when none). */
 int store_served_version(PGconn *c, const char *model, int *version, lf_error *err);
 /* Set `version`'s row, text: version, dim, users_table, items_table,
- * directions_table, run_id ('' when none), metrics (JSON), foldin (JSON);
- * zero rows when it is not loaded. (Which versions serve: store_serving.h.) */
+ * directions_table, run_id ('' when none), metrics (JSON), foldin (JSON),
+ * index_kind (store_index_parse); zero rows when it is not loaded. (Which versions serve: store_serving.h.) */
 PGresult *store_set_row(PGconn *c, const char *model, int version, lf_error *err);
 /* Binary rows: the users' ids (int4) in order; the movies (int4 id, vector,
  * text title or NULL when not in the catalogue) in id order; the EASE

@@ -80,33 +80,96 @@ int store_session(PGconn *c, int statement_timeout_ms, lf_error *err)
 		       (int)strcspn(m, "\n"), m);
 }
 
-int store_query_sql(enum store_query q, const char *users_sql, const char *items_sql,
-		    const char *dirs_sql, int k, char *out, size_t cap)
+const char *store_index_name(enum store_index i)
 {
+	return i == STORE_INDEX_HNSW ? "hnsw" : i == STORE_INDEX_NORM ? "norm" : "none";
+}
+
+enum store_index store_index_parse(const char *name)
+{
+	return strcmp(name, "hnsw") == 0   ? STORE_INDEX_HNSW
+	       : strcmp(name, "norm") == 0 ? STORE_INDEX_NORM
+					   : STORE_INDEX_NONE;
+}
+
+/* The movies a user has rated or given feedback on: never recommended. */
+#define EXCLUDED(u)                                                                       \
+	"(SELECT r.movie_id FROM ratings r WHERE r.user_id = " u                          \
+	" UNION ALL SELECT f.movie_id FROM feedback f WHERE f.user_id = " u ")"
+
+/*
+ * A known user's top k on a STORE_INDEX_NORM set, exact. Every score is
+ * u.v <= ||u|| ||v||, so once some k unrated movies score at least t > 0, a
+ * movie with ||v|| < t / ||u|| cannot enter the top k: the scan reads the
+ * btree on norm from the top down to that bound. t comes from the 10 k
+ * highest-norm movies (their k-th best unrated score), which in practice is
+ * close to the final k-th score; with fewer than k unrated among them, t <= 0
+ * or ||u|| = 0 the bound is 0 and every movie is read.
+ *
+ * Rounding: pgvector sums a product in float4 (relative error at most
+ * dim * 2^-24 of ||u|| ||v||, below 1e-3 for any dim pgvector takes), norms
+ * are float8: with the bound lowered by 1e-3, a movie left out scores below t
+ * as computed too, so the answer is the full scan's, ties included.
+ */
+static int user_recs_norm(char *out, size_t cap, const char *users_sql, const char *items_sql,
+			  int k)
+{
+	int head = k < 10 ? 100 : 10 * k;
+	/* the bound is an InitPlan (it reads q only through a subquery), so the
+	 * scan below can be the btree's range scan */
+	return snprintf(out, cap,
+			"WITH q AS MATERIALIZED (SELECT embedding, vector_norm(embedding::vector) AS n"
+			" FROM %s WHERE user_id = $1),"
+			" b AS (SELECT CASE WHEN count(*) < %d OR max(h.d) >= 0 OR (SELECT n FROM q) <= 0"
+			" THEN 0 ELSE -max(h.d) / (SELECT n FROM q) * 0.999 END AS lo FROM"
+			" (SELECT w.embedding <#> q.embedding AS d FROM (SELECT movie_id, embedding FROM %s"
+			" ORDER BY norm DESC LIMIT %d) w, q WHERE w.movie_id NOT IN " EXCLUDED("$1")
+			" ORDER BY d LIMIT %d) h)"
+			" SELECT t.movie_id, -t.d FROM q, LATERAL (SELECT v.movie_id,"
+			" v.embedding <#> q.embedding AS d FROM %s v WHERE v.norm >= (SELECT lo FROM b)"
+			" AND v.movie_id NOT IN " EXCLUDED("$1") " ORDER BY d, v.movie_id LIMIT %d) t"
+			" ORDER BY t.d, t.movie_id",
+			users_sql, k, items_sql, head, k, items_sql, k);
+}
+
+int store_query_sql(enum store_query q, const char *users_sql, const char *items_sql,
+		    const char *dirs_sql, enum store_index index, int k, char *out, size_t cap)
+{
+	/* Equal scores rank the lower movie id first, as in ml-eval (ranking.h).
+	 * Not on HNSW sets: the index orders by distance alone, and a second key
+	 * would keep the planner from using it (their ties are approximate
+	 * anyway). */
+	const char *tie = index == STORE_INDEX_HNSW ? "" : ", v.movie_id";
+	const char *ttie = index == STORE_INDEX_HNSW ? "" : ", t.movie_id";
 	int n;
+	if (STORE_IS_SET_QUERY(q) && (!users_sql || !items_sql || !dirs_sql))
+		return -1; /* a set's statement without the set */
 	switch (q) {
 	case STORE_USER_RECS:
+		if (index == STORE_INDEX_NORM) {
+			n = user_recs_norm(out, cap, users_sql, items_sql, k);
+			break;
+		}
 		n = snprintf(out, cap,
 			     "SELECT t.movie_id, -t.d FROM (SELECT embedding FROM %s WHERE user_id = $1) q,"
 			     " LATERAL (SELECT v.movie_id, v.embedding <#> q.embedding AS d FROM %s v"
-			     " WHERE v.movie_id NOT IN (SELECT r.movie_id FROM ratings r WHERE r.user_id = $1"
-			     " UNION ALL SELECT f.movie_id FROM feedback f WHERE f.user_id = $1)"
-			     " ORDER BY d LIMIT %d) t ORDER BY t.d",
-			     users_sql, items_sql, k);
+			     " WHERE v.movie_id NOT IN " EXCLUDED("$1")
+			     " ORDER BY d%s LIMIT %d) t ORDER BY t.d%s",
+			     users_sql, items_sql, tie, k, ttie);
 		break;
 	case STORE_NEW_USER_RECS:
 		n = snprintf(out, cap,
 			     "SELECT t.movie_id, -t.d FROM (SELECT v.movie_id, v.embedding <#> $1::vector AS d"
 			     " FROM %s v WHERE v.movie_id NOT IN (SELECT unnest($2::int[]))"
-			     " ORDER BY d LIMIT %d) t ORDER BY t.d",
-			     items_sql, k);
+			     " ORDER BY d%s LIMIT %d) t ORDER BY t.d%s",
+			     items_sql, tie, k, ttie);
 		break;
 	case STORE_SIMILAR:
 		n = snprintf(out, cap,
 			     "SELECT t.movie_id, -t.d FROM (SELECT direction FROM %s WHERE movie_id = $1) q,"
 			     " LATERAL (SELECT v.movie_id, v.direction <#> q.direction AS d FROM %s v"
-			     " WHERE v.movie_id <> $1 ORDER BY d LIMIT %d) t ORDER BY t.d",
-			     dirs_sql, dirs_sql, k);
+			     " WHERE v.movie_id <> $1 ORDER BY d%s LIMIT %d) t ORDER BY t.d%s",
+			     dirs_sql, dirs_sql, tie, k, ttie);
 		break;
 	case STORE_SEARCH:
 	case STORE_MOVIE:
@@ -170,7 +233,7 @@ PGresult *store_set_row(PGconn *c, const char *model, int version, lf_error *err
 	PGresult *r = PQexecParams(
 		c,
 		"SELECT e.version, e.dim, e.users_table, e.items_table, e.directions_table,"
-		" coalesce(e.run_id, ''), e.metrics::text, e.foldin::text"
+		" coalesce(e.run_id, ''), e.metrics::text, e.foldin::text, e.index_kind"
 		" FROM embedding_sets e WHERE e.model_name = $1 AND e.version = $2",
 		2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)

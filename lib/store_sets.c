@@ -21,6 +21,7 @@
 typedef struct set_names {
 	char qusers[PG_IDENT_MAX], qitems[PG_IDENT_MAX], qdirs[PG_IDENT_MAX];
 	char qease[PG_IDENT_MAX];
+	char qnorm[PG_IDENT_MAX]; /* the items' norm index */
 } set_names;
 
 void store_set_names(const char *model, int32_t version, struct store_set_names *n)
@@ -37,6 +38,10 @@ static int quote_names(PGconn *c, const struct store_set_names *r, set_names *n,
 	    pg_ident(c, r->items, n->qitems, sizeof n->qitems, err) < 0 ||
 	    pg_ident(c, r->dirs, n->qdirs, sizeof n->qdirs, err) < 0 ||
 	    pg_ident(c, r->foldin, n->qease, sizeof n->qease, err) < 0)
+		return -1;
+	char norm[PG_IDENT_MAX + 8];
+	snprintf(norm, sizeof norm, "%s_norm", r->items);
+	if (pg_ident(c, norm, n->qnorm, sizeof n->qnorm, err) < 0)
 		return -1;
 	return 0;
 }
@@ -158,18 +163,30 @@ static int load_tx(PGconn *c, const struct store_set *d, const struct store_set_
 		   "direction::halfvec(%u)", n->qdirs, d->ddim, d->ddim) < 0))
 		return -1;
 	const char *ops = d->halfvec ? "halfvec_ip_ops" : "vector_ip_ops";
+	/* The norm as pgvector computes it (in float8), stored beside the vector,
+	 * and the rows in its descending order, so that the ranking's range scan
+	 * of the btree reads the heap in order (and the planner, seeing that
+	 * order, takes it). After any halfvec conversion, which the column would
+	 * pin; before the keys, as both statements rewrite the table. */
+	if (d->index == STORE_INDEX_NORM &&
+	    (execf(c, err,
+		   "ALTER TABLE %s ADD COLUMN norm double precision GENERATED ALWAYS AS (%s(embedding)) "
+		   "STORED",
+		   n->qitems, d->halfvec ? "l2_norm" : "vector_norm") < 0 ||
+	     execf(c, err, "CREATE INDEX %s ON %s (norm DESC)", n->qnorm, n->qitems) < 0 ||
+	     execf(c, err, "CLUSTER %s USING %s", n->qitems, n->qnorm) < 0))
+		return -1;
 	if (execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (user_id)", n->qusers) < 0 ||
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qitems) < 0 ||
 	    execf(c, err, "ALTER TABLE %s ADD PRIMARY KEY (movie_id)", n->qdirs) < 0)
 		return -1;
-	if (d->hnsw && (execf(c, err,
-			      "CREATE INDEX ON %s USING hnsw (embedding %s) "
-			      "WITH (m = 16, ef_construction = 64)",
-			      n->qitems, ops) < 0 ||
-			execf(c, err,
-			      "CREATE INDEX ON %s USING hnsw (direction %s) "
-			      "WITH (m = 16, ef_construction = 64)",
-			      n->qdirs, ops) < 0))
+	if (d->index == STORE_INDEX_HNSW &&
+	    (execf(c, err,
+		   "CREATE INDEX ON %s USING hnsw (embedding %s) WITH (m = 16, ef_construction = 64)",
+		   n->qitems, ops) < 0 ||
+	     execf(c, err,
+		   "CREATE INDEX ON %s USING hnsw (direction %s) WITH (m = 16, ef_construction = 64)",
+		   n->qdirs, ops) < 0))
 		return -1;
 	if (execf(c, err, "ANALYZE %s, %s, %s", n->qusers, n->qitems, n->qdirs) < 0)
 		return -1;
@@ -182,7 +199,7 @@ static int load_tx(PGconn *c, const struct store_set *d, const struct store_set_
 			   nu,
 			   ni,
 			   d->checksum(d->ctx),
-			   d->hnsw ? "hnsw" : "none",
+			   store_index_name(d->index),
 			   raw->users,
 			   raw->items,
 			   raw->dirs,

@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS embedding_sets (
     n_users          integer NOT NULL,
     n_items          integer NOT NULL,
     checksum         text NOT NULL,      -- SHA-256 of the .lfe file
-    index_kind       text NOT NULL,      -- 'hnsw' or 'none'
+    index_kind       text NOT NULL,      -- 'none', 'norm' or 'hnsw' (lib/store.h)
     users_table      text NOT NULL,
     items_table      text NOT NULL,
     directions_table text NOT NULL,

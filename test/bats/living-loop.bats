@@ -112,19 +112,34 @@ teardown_file() {
 
 	# ---- clicks favouring the challenger: 60 % of its users rate its first movie, 20 % of the champion's
 	local a challenger=0 champion=0
-	for u in $(seq 1 400); do
-		body=$(curl -sf "$URL/recommendations/$u?k=10")
-		a=$(jq -r .arm <<<"$body")
-		m=$(jq -r '.items[0].movie_id' <<<"$body")
+	# the 400 answers through one curl (one connection, in order), then the clicks through
+	# another: a click depends only on its own answer
+	for u in $(seq 1 400); do echo "url = \"$URL/recommendations/$u?k=10\""; done >"$TMP/answers.cfg"
+	curl -s -w '\n' -K "$TMP/answers.cfg" >"$TMP/answers.json"
+	jq -r '"\(.arm) \(.items[0].movie_id)"' "$TMP/answers.json" >"$TMP/answers"
+	assert_equal "$(wc -l <"$TMP/answers")" 400
+	u=0
+	: >"$TMP/clicks.cfg"
+	while read -r a m; do
+		u=$((u + 1))
 		if [ "$a" = challenger ]; then
 			challenger=$((challenger + 1))
 			[ $((u % 10)) -lt 6 ] || continue
-		else
+		elif [ "$a" = champion ]; then
 			champion=$((champion + 1))
 			[ $((u % 10)) -lt 2 ] || continue
+		else
+			fail "answer $u has no arm: $(sed -n "${u}p" "$TMP/answers.json")"
 		fi
-		[ "$(feedback "{\"user_id\": $u, \"movie_id\": $m, \"rating\": 4}")" = 202 ]
-	done
+		[[ $m =~ ^[0-9]+$ ]] || fail "answer $u has no first movie: $(sed -n "${u}p" "$TMP/answers.json")"
+		printf '%s\n' "url = \"$URL/feedback\"" "header = \"Authorization: Bearer $FTOKEN\"" \
+			'header = "Content-Type: application/json"' 'output = "/dev/null"' 'write-out = "%{http_code}\n"' \
+			"data-binary = \"{\\\"user_id\\\": $u, \\\"movie_id\\\": $m, \\\"rating\\\": 4}\"" next >>"$TMP/clicks.cfg"
+	done <"$TMP/answers"
+	sed -i '$d' "$TMP/clicks.cfg" # the last "next"
+	curl -s -K "$TMP/clicks.cfg" >"$TMP/clicks.codes"
+	assert_equal "$(sort -u "$TMP/clicks.codes")" 202
+	assert_equal "$(wc -l <"$TMP/clicks.codes")" "$(grep -c '^url' "$TMP/clicks.cfg")"
 	echo "answers: challenger $challenger, champion $champion"
 	[ "$challenger" -ge 150 ] && [ "$champion" -ge 150 ]
 

@@ -78,7 +78,7 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	assert_failure 64
 	run "$BIN/ml-pgload" --load 1 --index ivf </dev/null
 	assert_failure 64
-	assert_output --partial "--index: bad value 'ivf' (want auto, hnsw or none)"
+	assert_output --partial "--index: bad value 'ivf' (want auto, hnsw, norm or none)"
 	run "$BIN/ml-pgload" --load 0 </dev/null
 	assert_failure 64
 	assert_output --partial "--load: bad value '0' (want an integer in 1..2147483647)"
@@ -152,11 +152,19 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v1_%' AND indexname LIKE '%pkey'")" 3
 }
 
-@test "set: --index auto (the default) builds no HNSW index under 20000 movies: exact scans" {
+@test "set: --index auto (the default) builds no HNSW index under 20000 movies: exact scans by norm" {
 	run --separate-stderr "$BIN/ml-pgload" --load 11 <"$F/a.lfe"
 	assert_success
-	assert_equal "$(sql "SELECT index_kind FROM embedding_sets WHERE version = 11")" none
+	assert_equal "$(sql "SELECT index_kind FROM embedding_sets WHERE version = 11")" norm
 	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v11_%' AND indexdef LIKE '%hnsw%'")" 0
+	# the norm column is pgvector's norm, its btree clusters the rows
+	assert_equal "$(sql "SELECT count(*) FROM lf_lensflow_v11_items WHERE norm = vector_norm(embedding)")" 1682
+	assert_equal "$(sql "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = 'lf_lensflow_v11_items'::regclass AND x.indisclustered")" \
+		lf_lensflow_v11_items_norm
+	# none: neither
+	"$BIN/ml-pgload" -q --load 12 --index none <"$F/a.lfe"
+	assert_equal "$(sql "SELECT index_kind FROM embedding_sets WHERE version = 12")" none
+	assert_equal "$(sql "SELECT count(*) FROM information_schema.columns WHERE table_name = 'lf_lensflow_v12_items' AND column_name = 'norm'")" 0
 }
 
 @test "set: every vector read back equals the .lfe bit for bit" {
@@ -218,7 +226,7 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 	assert_equal "$(set_tables 8)" ""
 	run "$BIN/ml-pgload" --load 8 <"$TMP/wide.lfe"
 	assert_success
-	assert_equal "$(sql "SELECT index_kind, dim FROM embedding_sets WHERE version = 8")" "none|2001"
+	assert_equal "$(sql "SELECT index_kind, dim FROM embedding_sets WHERE version = 8")" "norm|2001"
 	assert_equal "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'lf_lensflow_v8_%' AND indexdef LIKE '%hnsw%'")" 0
 }
 
@@ -260,8 +268,8 @@ set_tables() { # lists the tables of version $1 (model lensflow)
 		"-|1 1|2 "
 	run "$BIN/ml-pgload" --list
 	assert_success
-	assert_line --index 0 --regexp $'^lensflow\t1\t81\t943\t1682\tnone\tno\t[0-9T:Z-]+\t\t[0-9a-f]{64}$'
-	assert_line --index 1 --regexp $'^lensflow\t2\t81\t943\t1682\tnone\tyes\t'
+	assert_line --index 0 --regexp $'^lensflow\t1\t81\t943\t1682\tnorm\tno\t[0-9T:Z-]+\t\t[0-9a-f]{64}$'
+	assert_line --index 1 --regexp $'^lensflow\t2\t81\t943\t1682\tnorm\tyes\t'
 }
 
 @test "prune keeps the newest, the serving one and the one it replaced" {
@@ -403,4 +411,40 @@ dot_matches() { # VERSION LFE
 	assert_output loaded
 	assert_equal "$(sql 'SELECT dim FROM embedding_sets WHERE version = 40')" 17
 	dot_matches 40 "$TMP/real.lfe"
+}
+
+# Every user's top-K by ml-serve's statement on set VERSION, in one psql session.
+all_recs() { # VERSION K
+	{
+		echo "PREPARE q(int) AS $("$TEST_TOOLS/store-query" --print user_recs lensflow "$1" "$2");"
+		echo "SELECT format('EXECUTE q(%s)', user_id) FROM lf_lensflow_v$1_users ORDER BY user_id \\gexec"
+	} | "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DATABASE_URL"
+}
+
+@test "--index norm: every user's answer is the full scan's (k 1, 10, 100), reading fewer movies" {
+	[ -x "$BIN/ml-train" ] || skip "no ml-train built"
+	"$BIN/ml-train" -q --model softmax-mf --dim 16 --epochs 3 --rating-sweeps 20 --rating-burn-in 5 --rating-samples 5 \
+		--threads 1 <"$F/ratings.tsv" >"$TMP/real.lfe"
+	"$BIN/ml-pgload" -q --load 41 --index none <"$TMP/real.lfe"
+	"$BIN/ml-pgload" -q --load 42 --index norm <"$TMP/real.lfe"
+	assert_equal "$(sql "SELECT string_agg(index_kind, ' ' ORDER BY version) FROM embedding_sets WHERE version IN (41, 42)")" "none norm"
+	for k in 1 10 100; do
+		all_recs 41 "$k" >"$TMP/none.$k"
+		all_recs 42 "$k" >"$TMP/norm.$k"
+		assert_equal "$(wc -l <"$TMP/norm.$k")" "$((943 * k))"
+		run diff "$TMP/none.$k" "$TMP/norm.$k"
+		assert_success
+	done
+	# the bound does prune: over ten users the top-10's scans read under 60 % of the movies
+	read -r n_items < <(sql "SELECT n_items FROM embedding_sets WHERE version = 42")
+	q=$("$TEST_TOOLS/store-query" --print user_recs lensflow 42 10)
+	for u in 1 100 200 300 400 500 600 700 800 900; do
+		"$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "PREPARE q(int) AS $q" \
+			-c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE q($u)"
+	done | awk -v n="$n_items" '/Index Scan using lf_lensflow_v42_items_norm on lf_lensflow_v42_items v / {
+			sub(/.*rows=/, ""); r = $1 + 0; print r; read += r; m++ }
+		END { print read " of " m * n " movies read"; exit !(m == 10 && read < 0.6 * m * n) }' >"$TMP/rows" || {
+		cat "$TMP/rows"
+		false
+	}
 }

@@ -162,3 +162,51 @@ setup() {
 	run sort -u "$d/known.txt"
 	assert_output 200
 }
+
+@test "fold-in bulkhead: a client back before its Retry-After is paced (3 ms a refusal); one that waits is not" {
+	local d=$BATS_TEST_TMPDIR port url pid
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	MLFLOW_TRACKING_URI='' "$BIN/ml-serve" --listen "127.0.0.1:$port" --model-name blend \
+		--threads 4 --foldin-concurrency 1 >"$d/out" 2>"$d/err" 3>&- &
+	pid=$!
+	for _ in $(seq 200); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ] && break
+		sleep 0.1
+	done
+	# the one place held: a fold-in whose body never finishes arriving
+	exec 5<>"/dev/tcp/127.0.0.1/$port"
+	printf 'POST /recommendations HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"k": 5' >&5
+	for _ in $(seq 100); do
+		curl -s "$url/metrics" | grep -qx 'lensflow_foldin_in_flight 1' && break
+		sleep 0.05
+	done
+	# three fold-ins one after another on one connection, ignoring Retry-After
+	curl -s -X POST -H 'Content-Type: application/json' -d '{"ratings": [{"movie_id": 1, "rating": 4}]}' \
+		-w '%{http_code} %{num_connects} %{time_total}\n' -o /dev/null -o /dev/null -o /dev/null \
+		"$url/recommendations" "$url/recommendations" "$url/recommendations" >"$d/three.txt"
+	# new connections right away: each one's first refusal at once (the pace is per
+	# connection: civetweb's threads are reused, the last refusal's time is not)
+	for _ in 1 2 3 4 5 6 7 8; do
+		curl -s -X POST -H 'Content-Type: application/json' -d '{"ratings": [{"movie_id": 1, "rating": 4}]}' \
+			-o /dev/null -w '%{http_code}\n' "$url/recommendations" >>"$d/fresh.txt"
+	done
+	# after waiting out the Retry-After, on a new connection: refused at once again
+	sleep 1.1
+	curl -s -X POST -H 'Content-Type: application/json' -d '{"ratings": [{"movie_id": 1, "rating": 4}]}' \
+		-o /dev/null -w '%{http_code}\n' "$url/recommendations" >"$d/later.txt"
+	local metrics
+	metrics=$(curl -s "$url/metrics")
+	exec 5>&-
+	kill "$pid"
+	wait "$pid" || true
+	cat "$d/three.txt"
+	# one connection (the 2nd and 3rd reuse it), all refused
+	assert_equal "$(awk '{print $1, $2}' "$d/three.txt" | tr '\n' ' ')" "503 1 503 0 503 0 "
+	assert_equal "$(cat "$d/later.txt")" 503
+	assert_equal "$(sort -u "$d/fresh.txt")" 503
+	# the first refusal at once, the next two held for the pace (a lower bound: no load makes it shorter)
+	awk 'NR > 1 && $3 < 0.003 { print "refusal " NR " took " $3 " s"; bad = 1 } END { exit bad }' "$d/three.txt"
+	grep -qx 'lensflow_foldin_rejected_total 12' <<<"$metrics"
+	grep -qx 'lensflow_foldin_paced_total 2' <<<"$metrics"
+}

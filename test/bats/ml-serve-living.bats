@@ -271,7 +271,11 @@ bad() {
 			done
 		) &
 	done
-	sleep 1.5
+	# killed once the burst is under way (some batches acknowledged), however slow the host
+	for _ in $(seq 600); do
+		[ "$(cat "$TMP"/acked*.tsv 2>/dev/null | wc -l)" -ge 100 ] && break
+		sleep 0.05
+	done
 	pid=$(cat "$BATS_FILE_TMPDIR/burst.pid")
 	kill -KILL "$pid"
 	wait

@@ -62,8 +62,11 @@ start_serve() {
 		${LENSFLOW_SERVE_WRAP:-} "$BIN/ml-serve" "$@" >"$BATS_FILE_TMPDIR/$name.out" \
 			2>"$BATS_FILE_TMPDIR/$name.err" &
 		echo $! >"$BATS_FILE_TMPDIR/$name.pid"
-		wait $!
-		echo $? >"$BATS_FILE_TMPDIR/$name.exit"
+		# errexit holds in here: without the ||, an exit other than 0 would end this
+		# subshell before NAME.exit is written (see test/reliability/lib.bash)
+		rc=0
+		wait $! || rc=$?
+		echo "$rc" >"$BATS_FILE_TMPDIR/$name.exit"
 	) 3>&- &
 }
 

@@ -301,6 +301,17 @@ minserve_load() {
 sql() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 
 # the serving SQL of ml-serve (tools/ml-serve/db.c) for a user given as EXPR
+# served_sql MODEL K [PARAM]: ml-serve's own known-user statement (lib/store, through
+# test/tools/store-query) for the model's serving set, the user id as PARAM (default
+# pgbench's :uid): the database floors run exactly what ml-serve runs
+served_sql() {
+	local v
+	v=$(sql "SELECT version FROM serving WHERE model_name = '$1'")
+	[ -n "$v" ] || die "no serving set of model $1"
+	"$STORE_QUERY" --print user_recs "$1" "$v" "$2" | sed "s/\$1/${3:-:uid}/g"
+}
+
+# the plain scan in SQL, for recall's LATERAL over many users (scale.sh)
 user_recs_sql() { # USERS_TABLE ITEMS_TABLE USER_EXPR K
 	printf '%s' "SELECT t.movie_id, -t.d FROM (SELECT embedding FROM $1 WHERE user_id = $3) q,"
 	printf '%s' " LATERAL (SELECT v.movie_id, v.embedding <#> q.embedding AS d FROM $2 v"

@@ -111,7 +111,7 @@ section_serve() {
 	read -r users items <<<"$(set_tables lensflow)"
 	[ -n "$items" ] || die "no serving set of model lensflow: run the pipeline part first"
 	run=$(ls -d "$LENSFLOW_HOME"/runs/*/ | tail -1)
-	user_recs_sql "$users" "$items" :uid 10 | recs_script 943 >"$WORK/recs.sql"
+	served_sql lensflow 10 | recs_script 943 >"$WORK/recs.sql"
 
 	serve_start lensflow
 	fig "(a) HTTP floor: GET /healthz, unloaded" "$(loadgen_run /healthz 0 1 0 "$D_UNL")"
@@ -133,7 +133,7 @@ section_serve() {
 				jq -c --argjson p "$pct" '. + {percent_of_saturation: $p}')"
 	done
 	# floor (c) in ml-serve's shape: a thread per connection, blocking libpq, binary rows
-	user_recs_sql "$users" "$items" '$1' 10 >"$WORK/recs1.sql"
+	served_sql lensflow 10 '$1' >"$WORK/recs1.sql"
 	fig "(c) database floor: libpq loop as ml-serve runs the SQL (exact), 1 connection" \
 		"$(pgloop_run "$WORK/recs1.sql" 1 "$D_UNL")"
 	fig "(c) database floor: libpq loop as ml-serve runs the SQL (exact), 8 connections" \
@@ -209,7 +209,7 @@ section_serve() {
 	"$BIN/ml-pgload" -q --model-name smf --load "$sv" --switch <"$WORK/smf.lfe" >/dev/null
 	"$BIN/ml-pgload" -q --model-name smf --prune --keep 1 >/dev/null
 	read -r su si <<<"$(set_tables smf)"
-	user_recs_sql "$su" "$si" :uid 10 | recs_script 943 >"$WORK/recs_smf.sql"
+	served_sql smf 10 | recs_script 943 >"$WORK/recs_smf.sql"
 	fig "lever: (c) database floor, softmax MF (81 dims), 8 clients" \
 		"$(pgbench_run "$WORK/recs_smf.sql" 8 "$D_SAT")"
 	serve_start smf
@@ -265,14 +265,17 @@ foldin_flood() {
 	done
 }
 
-# Issue 28's lever: today's form beside the served one. The pipeline serves the blend
-# in its compact form (ml-train --serve-dim 32); the same blend at its full width
-# (401 dims), trained on the same split and loaded as model "blend401", is measured
-# with the same figures: floor (c), unloaded, saturated and 80 % Poisson.
-# compact_rows LABEL MODEL USERS ITEMS: the figures of one form
+# Issue 28's levers: today's form beside the served one. The pipeline serves the blend
+# in its compact form (ml-train --serve-dim 32) with ml-pgload's --index auto (norm:
+# the exact scan reading only the movies whose norm can reach the k-th score). Beside
+# it, with the same figures (floor (c), unloaded, saturated, 80 % Poisson): the same
+# set with every movie scanned (--index none, model "compactscan"), and today's form,
+# the same blend at its full width (401 dims, trained on the same split) scanned
+# whole, as it was served before (model "blend401").
+# compact_rows LABEL MODEL: the figures of one form
 compact_rows() {
 	local label=$1 model=$2 sat r
-	user_recs_sql "$3" "$4" :uid 10 | recs_script 943 >"$WORK/recs_$model.sql"
+	served_sql "$model" 10 | recs_script 943 >"$WORK/recs_$model.sql"
 	fig "form: (c) database floor, $label, 8 clients" \
 		"$(pgbench_run "$WORK/recs_$model.sql" 8 "$D_SAT")"
 	serve_start "$model"
@@ -287,17 +290,23 @@ compact_rows() {
 	serve_stop
 }
 
+# load_lever MODEL LFE: the .lfe as the serving set of MODEL, every movie scanned
+load_lever() {
+	local v
+	v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = '$1'")
+	"$BIN/ml-pgload" -q --model-name "$1" --load "$v" --index none --switch <"$2" >/dev/null
+	"$BIN/ml-pgload" -q --model-name "$1" --prune --keep 1 >/dev/null
+}
+
 todays_form() {
-	local run=$1 v u i
+	local run=$1
 	[ -s "$run/train.tsv" ] || die "no run directory with train.tsv: run the pipeline part first"
 	"$BIN/ml-train" -q --model blend <"$run/train.tsv" >"$WORK/blend401.lfe"
-	v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'blend401'")
-	"$BIN/ml-pgload" -q --model-name blend401 --load "$v" --switch <"$WORK/blend401.lfe" >/dev/null
-	"$BIN/ml-pgload" -q --model-name blend401 --prune --keep 1 >/dev/null
-	read -r u i <<<"$(set_tables lensflow)"
-	compact_rows "served form" lensflow "$u" "$i"
-	read -r u i <<<"$(set_tables blend401)"
-	compact_rows "lever: today's form (401 dims)" blend401 "$u" "$i"
+	load_lever blend401 "$WORK/blend401.lfe"
+	load_lever compactscan "$run/model.lfe"
+	compact_rows "served form" lensflow
+	compact_rows "lever: served form, every movie scanned (--index none)" compactscan
+	compact_rows "lever: today's form (401 dims)" blend401
 }
 
 # the rows of today's form and the served one alone (results/compact.json)
@@ -313,7 +322,7 @@ section_compact() {
 # and NDCG@10 of what each serves (ml-eval; halfvec's through test/tools/lfe-half,
 # the values rounded as halfvec rounds them). One run, the forms alternating.
 halfvec_rows() {
-	local run=$1 d sd t v u i nd
+	local run=$1 d sd t v nd
 	[ -s "$run/test.tsv" ] || die "no run directory with test.tsv: run the pipeline part first"
 	for d in 64 128 256 401; do
 		sd=$d
@@ -322,11 +331,10 @@ halfvec_rows() {
 		"$LFE_HALF" <"$WORK/hv.lfe" >"$WORK/hv_half.lfe"
 		for t in vector halfvec; do
 			v=$(sql "SELECT coalesce(max(version), 0) + 1 FROM embedding_sets WHERE model_name = 'hv$d$t'")
-			"$BIN/ml-pgload" -q --model-name "hv$d$t" --load "$v" --vector-type "$t" --switch \
+			"$BIN/ml-pgload" -q --model-name "hv$d$t" --load "$v" --vector-type "$t" --index none --switch \
 				<"$WORK/hv.lfe" >/dev/null
 			"$BIN/ml-pgload" -q --model-name "hv$d$t" --prune --keep 1 >/dev/null
-			read -r u i <<<"$(set_tables "hv$d$t")"
-			user_recs_sql "$u" "$i" :uid 10 | recs_script 943 >"$WORK/hv.sql"
+			served_sql "hv$d$t" 10 | recs_script 943 >"$WORK/hv.sql"
 			nd=$("$BIN/ml-eval" --train "$run/train.tsv" --test "$run/test.tsv" \
 				<"$WORK/$([ "$t" = halfvec ] && echo hv_half || echo hv).lfe" |
 				awk '$1 == "ndcg@10" {print $2}')

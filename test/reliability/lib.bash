@@ -19,8 +19,12 @@ start_serve() {
 		${SERVE_WRAP:-} "$BIN/ml-serve" "$@" >"$BATS_FILE_TMPDIR/$name.out" \
 			2>"$BATS_FILE_TMPDIR/$name.err" &
 		echo $! >"$BATS_FILE_TMPDIR/$name.pid"
-		wait $!
-		echo $? >"$BATS_FILE_TMPDIR/$name.exit"
+		# bats' errexit holds in here too: without the ||, a server killed by a signal
+		# (kill -9: 137) would end this subshell before NAME.exit is written, and
+		# stop_serve would wait its whole 60 s for it
+		rc=0
+		wait $! || rc=$?
+		echo "$rc" >"$BATS_FILE_TMPDIR/$name.exit"
 	) 3>&- &
 	for _ in $(seq 50); do
 		[ -s "$BATS_FILE_TMPDIR/$name.pid" ] && break

@@ -44,12 +44,18 @@ int main(int argc, char **argv)
 		return url ? err.code : EX_USAGE;
 	}
 	struct store_set_names raw = {0};
-	char qu[PG_IDENT_MAX], qi[PG_IDENT_MAX], qd[PG_IDENT_MAX], sql[2048];
+	char qu[PG_IDENT_MAX], qi[PG_IDENT_MAX], qd[PG_IDENT_MAX], sql[4096];
 	store_set_names(argv[2], (int32_t)version, &raw);
+	/* the set's index kind picks the statement, as in ml-serve */
+	enum store_index index = STORE_INDEX_NONE;
+	PGresult *set = store_set_row(c, argv[2], (int)version, &err);
+	if (set && PQntuples(set) == 1)
+		index = store_index_parse(PQgetvalue(set, 0, 8));
+	PQclear(set);
 	if (pg_ident(c, raw.users, qu, sizeof qu, &err) < 0 ||
 	    pg_ident(c, raw.items, qi, sizeof qi, &err) < 0 ||
 	    pg_ident(c, raw.dirs, qd, sizeof qd, &err) < 0 ||
-	    store_query_sql((enum store_query)q, qu, qi, qd, (int)k, sql, sizeof sql) < 0) {
+	    store_query_sql((enum store_query)q, qu, qi, qd, index, (int)k, sql, sizeof sql) < 0) {
 		log_error("%s", err.msg[0] ? err.msg : "statement too long");
 		PQfinish(c);
 		return EX_SOFTWARE;

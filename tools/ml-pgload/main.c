@@ -24,7 +24,7 @@
 #define CONNECT_TIMEOUT_S 10
 
 typedef struct pgload_args {
-	int catalogue, serving, list, prune, hnsw, verbosity, halfvec, arms;
+	int catalogue, serving, list, prune, index, verbosity, halfvec, arms;
 	int switch_flag, keep_given; /* given, with or without a number */
 	int64_t load, switch_to, keep; /* 0 when no number */
 	const char *movies, *ratings, *model, *run_id, *metrics, *db;
@@ -34,10 +34,14 @@ typedef struct pgload_args {
 	int share_given;
 } pgload_args;
 
-static pgload_args args = {.hnsw = -1, .keep = 5, .model = "lensflow", .verbosity = 1,
+static pgload_args args = {.index = -1, .keep = 5, .model = "lensflow", .verbosity = 1,
 			   .share = 0.1};
 
-static const opts_choice indexes[] = {{"auto", -1}, {"hnsw", 1}, {"none", 0}, {NULL, 0}};
+static const opts_choice indexes[] = {{"auto", -1},
+				       {"hnsw", STORE_INDEX_HNSW},
+				       {"norm", STORE_INDEX_NORM},
+				       {"none", STORE_INDEX_NONE},
+				       {NULL, 0}};
 static const opts_choice vtypes[] = {{"vector", 0}, {"halfvec", 1}, {NULL, 0}};
 
 static const opts_opt options[] = {
@@ -73,9 +77,11 @@ static const opts_opt options[] = {
 	OPTS_STRING(0, "run-id", &args.run_id, "ID", "MLflow run recorded with the set"),
 	OPTS_STRING(0, "metrics", &args.metrics, "FILE",
 		    "metrics TSV recorded with the set (as jsonb)"),
-	OPTS_CHOICE(0, "index", &args.hnsw, indexes, "auto|hnsw|none",
-		    "HNSW indexes on items and directions; auto (default):\n"
-		    "from 20000 movies on (below, exact scans are exact and fast)"),
+	OPTS_CHOICE(0, "index", &args.index, indexes, "auto|hnsw|norm|none",
+		    "how movies are ranked: hnsw (pgvector's HNSW on items and\n"
+		    "directions, approximate), norm (exact, reading only movies\n"
+		    "whose norm can reach the k-th score), none (every movie);\n"
+		    "auto (default): hnsw from 20000 movies on, else norm"),
 	OPTS_CHOICE(0, "vector-type", &args.halfvec, vtypes, "vector|halfvec",
 		    "pgvector type of users, movies and directions: vector\n"
 		    "(float4, default) or halfvec (float2: half the bytes)"),
@@ -88,7 +94,7 @@ static const opts_cmd cmd = {
 	.prog = "ml-pgload",
 	.usage = "usage: ml-pgload --catalogue --movies FILE --ratings FILE\n"
 		 "       ml-pgload --load N [--model-name NAME] [--run-id ID] [--metrics FILE]\n"
-		 "                 [--index auto|hnsw|none] [--vector-type vector|halfvec] [--switch]\n"
+		 "                 [--index auto|hnsw|norm|none] [--vector-type vector|halfvec] [--switch]\n"
 		 "                 < model.lfe\n"
 		 "       ml-pgload --switch N | --serving | --list | --prune [--keep 5]\n"
 		 "       ml-pgload [--switch N] --challenger M|none [--share 0.1] | --arms\n"
@@ -221,7 +227,7 @@ static int run(const pgload_args *o, PGconn *c, lf_error *err)
 	}
 	if (o->load) {
 		input in = {0};
-		set_opts so = {o->model, (int32_t)o->load, o->run_id, o->metrics, o->hnsw,
+		set_opts so = {o->model, (int32_t)o->load, o->run_id, o->metrics, o->index,
 			       o->halfvec};
 		if (input_read(&in, err) < 0)
 			return -1;

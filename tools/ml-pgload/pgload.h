@@ -24,7 +24,7 @@ typedef struct set_opts {
 	int32_t version;     /* > 0 */
 	const char *run_id;  /* or NULL */
 	const char *metrics; /* metrics TSV path, or NULL */
-	int hnsw;	     /* 1: HNSW indexes on items and dirs; 0: none; -1: auto */
+	int index;	     /* enum store_index, or -1: auto */
 	int halfvec;	     /* 1: users, items and dirs as halfvec */
 } set_opts;
 
@@ -37,7 +37,8 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 int catalogue_load(PGconn *c, const char *movies_path, const char *ratings_path, int *loaded,
 		   lf_error *err);
 
-/* --index auto builds HNSW indexes from this many movies on */
+/* --index auto builds HNSW indexes from this many movies on; below, the
+ * exact scan pruned by norm (STORE_INDEX_NORM) */
 #define HNSW_AUTO_MIN_ITEMS 20000
 
 #endif

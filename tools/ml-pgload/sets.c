@@ -30,11 +30,11 @@
 
 typedef struct set_data {
 	struct model_set m; /* the tables and parameters (lib/model.h) */
-	int hnsw; /* resolved: 1 HNSW indexes, 0 exact scans only */
+	enum store_index index; /* resolved from --index */
 } set_data;
 
 /* lib/model's checks, then pgvector's limits. */
-static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_error *err)
+static int check_lfe(const lfe *m, const char *name, int index, set_data *d, lf_error *err)
 {
 	if (model_view(m, name, &d->m, err) < 0)
 		return -1;
@@ -42,11 +42,16 @@ static int check_lfe(const lfe *m, const char *name, int hnsw, set_data *d, lf_e
 	if (dim > PG_VECTOR_MAX_DIM)
 		return lf_fail(err, EX_DATAERR, "%s: dim %u is over pgvector's limit of %d", name,
 			       dim, PG_VECTOR_MAX_DIM);
-	/* auto (-1): an index only where a catalogue is big enough for the exact
-	 * scan to cost more than the index's approximation (and its filtered
-	 * scans) is worth: the exact scan is also the model's exact ranking */
-	d->hnsw = hnsw >= 0 ? hnsw : d->m.items->rows >= HNSW_AUTO_MIN_ITEMS && dim <= PG_HNSW_MAX_DIM;
-	if (d->hnsw && dim > PG_HNSW_MAX_DIM)
+	/* auto (-1): HNSW only where a catalogue is big enough for the exact scan
+	 * to cost more than the index's approximation (and its filtered scans) is
+	 * worth; below, the exact scan, pruned by norm: the model's exact ranking */
+	if (index >= 0)
+		d->index = (enum store_index)index;
+	else
+		d->index = d->m.items->rows >= HNSW_AUTO_MIN_ITEMS && dim <= PG_HNSW_MAX_DIM
+				   ? STORE_INDEX_HNSW
+				   : STORE_INDEX_NORM;
+	if (d->index == STORE_INDEX_HNSW && dim > PG_HNSW_MAX_DIM)
 		return lf_fail(err, EX_DATAERR,
 			       "%s: dim %u is over HNSW's limit of %d; load with --index none",
 			       name, dim, PG_HNSW_MAX_DIM);
@@ -155,7 +160,7 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 	int rc = -1;
 
 	hasher_start(&hash, buf, len);
-	if (lfe_parse(buf, len, name, &m, err) < 0 || check_lfe(&m, name, o->hnsw, &d, err) < 0)
+	if (lfe_parse(buf, len, name, &m, err) < 0 || check_lfe(&m, name, o->index, &d, err) < 0)
 		goto out;
 	if (o->metrics && !(metrics = metrics_json(o->metrics, err)))
 		goto out;
@@ -183,7 +188,7 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 		.map = ms->map,
 		.dim = ms->dim,
 		.ddim = ms->ddim,
-		.hnsw = d.hnsw,
+		.index = d.index,
 		.halfvec = o->halfvec,
 		.run_id = o->run_id,
 		.metrics_json = metrics ? metrics : "{}",
@@ -197,7 +202,7 @@ int set_load(PGconn *c, const set_opts *o, const unsigned char *buf, size_t len,
 	if (*loaded)
 		log_info("%s v%d: %u users, %u items of dim %u loaded in %.2f s (index %s)",
 			 o->model, o->version, ms->users->rows, ms->items->rows, ms->dim,
-			 now_seconds() - t0, d.hnsw ? "hnsw" : "none");
+			 now_seconds() - t0, store_index_name(d.index));
 	rc = 0;
 out:
 	hasher_hex(&hash);

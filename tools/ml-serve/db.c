@@ -98,7 +98,7 @@ PGconn *db_worker_conn(struct worker *w, lf_error *err)
 static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, int k,
 		   char *name, size_t name_len, lf_error *err)
 {
-	char sql[1024];
+	char sql[2048];
 	if (q == Q_USER_RECS || q == Q_NEW_USER_RECS || q == Q_SIMILAR) {
 		/* Two slots: the champion's and the challenger's statements side by side. */
 		int slot = w->gen[0] == s->generation ? 0 : w->gen[1] == s->generation ? 1 : -1;
@@ -135,7 +135,8 @@ static int prepare(struct worker *w, enum query_id q, const struct snapshot *s, 
 			return 0;
 	}
 	if (store_query_sql((enum store_query)q, s ? s->users_sql : NULL, s ? s->items_sql : NULL,
-			    s ? s->dirs_sql : NULL, k, sql, sizeof sql) < 0)
+			    s ? s->dirs_sql : NULL, s ? s->index : STORE_INDEX_NONE, k, sql,
+			    sizeof sql) < 0)
 		return lf_fail(err, EX_SOFTWARE, "statement too long");
 	PGresult *r = PQprepare(w->conn, name, sql, 0, NULL);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;

@@ -261,6 +261,7 @@ static int serve(const sigset_t *stop)
 	 * handler, among it a stat() of "/.htpasswd" per request (the
 	 * authorisation check of a handler's empty path). */
 	cb.begin_request = serve_begin;
+	cb.init_connection = serve_conn_init;
 	civetweb_options(cw_opts, threads, timeout, sizeof threads);
 
 	prom_init();

@@ -45,6 +45,7 @@ static struct {
 	_Atomic int foldin_in_flight;
 	int foldin_limit;             /* set once before the server starts; 0: no bound */
 	_Atomic uint64_t foldin_rejected;
+	_Atomic uint64_t foldin_paced;
 } M;
 
 static const char *const ROUTES[ROUTE_COUNT] = {
@@ -170,6 +171,11 @@ int prom_foldin_enter(void)
 void prom_foldin_leave(void)
 {
 	atomic_fetch_sub(&M.foldin_in_flight, 1);
+}
+
+void prom_foldin_paced(void)
+{
+	atomic_fetch_add_explicit(&M.foldin_paced, 1, memory_order_relaxed);
 }
 
 /* A sample's value: the shortest text that reads back (util.h). */
@@ -336,6 +342,11 @@ char *prom_render(const struct prom_model *model, size_t *len)
 	     "Fold-ins answered 503 at once because the limit were in flight already.");
 	buf_printf(&b, "lensflow_foldin_rejected_total %llu\n",
 		   (unsigned long long)atomic_load(&M.foldin_rejected));
+	head(&b, "lensflow_foldin_paced_total", "counter",
+	     "Of those, refusals held 3 ms because the client came back on its connection "
+	     "within the Retry-After of its last refusal.");
+	buf_printf(&b, "lensflow_foldin_paced_total %llu\n",
+		   (unsigned long long)atomic_load(&M.foldin_paced));
 	head(&b, "lensflow_recommendations_served_total", "counter",
 	     "Movies returned to clients, by endpoint kind (user, new_user, similar).");
 	for (int k = 0; k < KIND_COUNT; k++)

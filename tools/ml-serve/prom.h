@@ -74,6 +74,8 @@ int prom_champion(void);
 void prom_foldin_limit(int limit);
 int prom_foldin_enter(void);
 void prom_foldin_leave(void);
+/* A refusal paced because its client came back before Retry-After (routes.c). */
+void prom_foldin_paced(void);
 
 /* What the model gauges show; the strings are copied. */
 struct prom_model {

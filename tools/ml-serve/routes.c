@@ -6,7 +6,9 @@
  * under the template, never the raw path.
  */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "feedback.h"
 #include "serve.h"
@@ -106,6 +108,37 @@ static int method_allowed(const struct match *m, enum method_id method)
 	return method == METHOD_GET || method == METHOD_HEAD;
 }
 
+/* A client that sends its next fold-in on the same connection within the
+ * Retry-After it was given ignores it: its refusals are paced, one per
+ * FOLDIN_PACE_MS on that connection. A closed loop of such clients would
+ * otherwise turn refusals into the server's whole CPU (each is a request to
+ * read and a reply to write, and the client is back at once), and the known
+ * users' answers would queue behind them. A client that waits as told is
+ * refused at once. The connection's user data holds the time of its last
+ * refusal in ms (0: none; serve_conn_init clears it for each connection). */
+#define FOLDIN_RETRY_AFTER "1"
+#define FOLDIN_RETRY_AFTER_MS 1000
+#define FOLDIN_PACE_MS 3
+
+int serve_conn_init(const struct mg_connection *conn, void **conn_data)
+{
+	(void)conn;
+	*conn_data = NULL;
+	return 0;
+}
+
+static void pace_refusal(struct req *rq)
+{
+	uintptr_t now = (uintptr_t)(now_seconds() * 1000.0) | 1u; /* never 0 */
+	uintptr_t last = (uintptr_t)mg_get_user_connection_data(rq->conn);
+	mg_set_user_connection_data(rq->conn, (void *)now);
+	if (last && now - last < FOLDIN_RETRY_AFTER_MS) {
+		prom_foldin_paced();
+		struct timespec pause = {.tv_nsec = FOLDIN_PACE_MS * 1000000L};
+		nanosleep(&pause, NULL);
+	}
+}
+
 static int dispatch(struct req *rq)
 {
 	const char *path = rq->ri->local_uri ? rq->ri->local_uri : "";
@@ -140,8 +173,9 @@ static int dispatch(struct req *rq)
 	if (m.route == ROUTE_RECS_NEW) {
 		if (!prom_foldin_enter()) {
 			drain_body(rq);
+			pace_refusal(rq);
 			rq->hdr_name = "Retry-After";
-			rq->hdr_value = "1";
+			rq->hdr_value = FOLDIN_RETRY_AFTER;
 			return reply_error(rq, 503, "too many new-user requests at once; retry "
 					   "after 1 s");
 		}

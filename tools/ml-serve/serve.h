@@ -60,6 +60,8 @@ struct serve_app {
  * (mg_start's user data is the serve_app), and its error callback. */
 int serve_begin(struct mg_connection *conn);
 int serve_http_error(struct mg_connection *conn, int status, const char *msg);
+/* civetweb's init_connection: the connection's user data starts empty (routes.c). */
+int serve_conn_init(const struct mg_connection *conn, void **conn_data);
 
 /* ops.c: operations endpoints. */
 int op_root(struct req *rq);

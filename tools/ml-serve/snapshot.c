@@ -337,6 +337,7 @@ static int load_row(PGconn *conn, struct snapshot *s, int version, lf_error *err
 	if ((s->users_sql = quote_ident(conn, PQgetvalue(r, 0, 2), err)) &&
 	    (s->items_sql = quote_ident(conn, PQgetvalue(r, 0, 3), err)) &&
 	    (s->dirs_sql = quote_ident(conn, PQgetvalue(r, 0, 4), err))) {
+		s->index = store_index_parse(PQgetvalue(r, 0, 8));
 		if (!(s->run_id = strdup(PQgetvalue(r, 0, 5))))
 			lf_fail(err, EX_OSERR, "out of memory");
 		else

@@ -22,6 +22,7 @@
 #include "compactform.h"
 #include "log.h"
 #include "model.h"
+#include "store.h"
 #include "store_impressions.h"
 
 struct snapshot {
@@ -52,6 +53,7 @@ struct snapshot {
 	char **metric_names;
 	double *metric_values;
 	char *users_sql, *items_sql, *dirs_sql; /* quoted table identifiers */
+	enum store_index index;                 /* how its items are ranked (store.h) */
 };
 
 /* Loads set `version` of model_name (lib/store_serving.h says which), in one read-only
