@@ -342,15 +342,16 @@ $(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIBA) $$(FUZZ_OBJ_$$*)
 # test/bench/results/*.json and rendered into test/bench/results/README.md. The
 # bench has its own $LENSFLOW_HOME (.lensflow/bench) so the user's state is never touched.
 # Sub-targets run one part: bench-pipeline, bench-serve, bench-catalogue (serving at
-# synthetic catalogue sizes), bench-ingest, bench-profile, bench-python (the Python service
-# of 118e941; its install takes minutes), bench-living (issue 25: POST /feedback, impressions
+# synthetic catalogue sizes), bench-catalogue-set (the same measurements on a set already
+# loaded: BENCH_SET_MODEL, BENCH_SET_LFE, BENCH_SET_RATINGS; docs/scale.md), bench-ingest,
+# bench-profile, bench-python (the Python service of 118e941; its install takes minutes), bench-living (issue 25: POST /feedback, impressions
 # on/off, the online gate's A/A and A/B simulations). `make bench-scale` (not in `make bench`: about
 # 40 min on 2 cores) runs synthetic releases of 100k, 1M, 10M and 25M ratings through every
 # stage and writes test/bench/results/scale-growth.{json,md,svg} (BENCH_GROWTH="1m 10m" for fewer).
 BENCH_HOME ?= $(CURDIR)/.lensflow/bench
 BENCH_SRC := $(wildcard test/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:test/bench/%.c=$(BUILD)/bench/%)
-BENCH_PARTS := pipeline serve catalogue scale ingest profile python living
+BENCH_PARTS := pipeline serve catalogue catalogue-set scale ingest profile python living
 .PHONY: bench bench-build bench-report bench-replicas $(BENCH_PARTS:%=bench-%)
 $(BUILD)/bench/%: $(BUILD)/test/bench/%.o $(LIBA)
 	@mkdir -p $(@D)

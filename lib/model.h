@@ -143,6 +143,7 @@ struct model_fold {
 	float *ease;                /* n_items x k_e, rows in the items' order (the caller
 				     * fills it from ease_table; malloc'd, freed here) */
 	double *gram;               /* k_i x k_i: Q'^T Q' + reg I (upper triangle) */
+	double *ials;               /* n_items x k_i: the movies' iALS block Q' */
 	double *mf;                 /* n_items x m: the movies' softmax-MF block */
 };
 
@@ -152,8 +153,10 @@ struct model_fold {
  * EX_OSERR when out of memory. */
 int model_fold_parse(struct model_fold *f, json_t *foldin, size_t dim, lf_error *err);
 
-/* With f->ease in place: the iALS Gram matrix and the MF block's copy from
- * items (n x dim). */
+/* With f->ease in place: the iALS Gram matrix and the iALS and MF blocks'
+ * copies from items (n x dim). With a blend, model_fold_solve reads only
+ * these copies afterwards, never items (the caller may free them: ml-serve's
+ * full-width movies of the compact form). */
 int model_fold_derive(struct model_fold *f, const double *items, size_t n, size_t dim,
 		      lf_error *err);
 

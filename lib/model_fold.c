@@ -170,10 +170,12 @@ int model_fold_derive(struct model_fold *f, const double *items, size_t n, size_
 		return 0;
 	size_t ki = f->blend.k_i, m = f->blend.m, off = f->blend.k_e;
 	if (ki) { /* G = Q'^T Q' + reg I, upper triangle */
-		if (!(f->gram = calloc(ki * ki, sizeof *f->gram)))
+		if (!(f->gram = calloc(ki * ki, sizeof *f->gram)) ||
+		    !(f->ials = malloc((n ? n : 1) * ki * sizeof *f->ials)))
 			return lf_fail(err, EX_OSERR, "out of memory");
 		for (size_t i = 0; i < n; i++) {
 			const double *q = items + i * dim + off;
+			memcpy(f->ials + i * ki, q, ki * sizeof *f->ials);
 			for (size_t j = 0; j < ki; j++)
 				for (size_t k = j; k < ki; k++)
 					f->gram[j * ki + k] += q[j] * q[k];
@@ -190,10 +192,10 @@ int model_fold_derive(struct model_fold *f, const double *items, size_t n, size_
 	return 0;
 }
 
-static int ials_block(const struct model_fold *f, const double *items, size_t dim,
-		      const size_t *rows, size_t n_rows, double *out, lf_error *err)
+static int ials_block(const struct model_fold *f, const size_t *rows, size_t n_rows, double *out,
+		      lf_error *err)
 {
-	size_t ki = f->blend.k_i, off = f->blend.k_e;
+	size_t ki = f->blend.k_i;
 	double alpha = f->blend.ials_alpha;
 	double *a = malloc(ki * ki * sizeof *a);
 	if (!a)
@@ -201,7 +203,7 @@ static int ials_block(const struct model_fold *f, const double *items, size_t di
 	memcpy(a, f->gram, ki * ki * sizeof *a);
 	memset(out, 0, ki * sizeof *out);
 	for (size_t r = 0; r < n_rows; r++) {
-		const double *q = items + rows[r] * dim + off;
+		const double *q = f->ials + rows[r] * ki;
 		for (size_t j = 0; j < ki; j++) {
 			out[j] += q[j];
 			double aj = alpha * q[j];
@@ -237,7 +239,7 @@ int model_fold_solve(const struct model_fold *f, const double *items, size_t n, 
 		for (size_t j = 0; j < b->k_e; j++)
 			out[j] += e[j];
 	}
-	if (b->k_i && ials_block(f, items, dim, rows, n_rows, out + b->k_e, err) < 0)
+	if (b->k_i && ials_block(f, rows, n_rows, out + b->k_e, err) < 0)
 		return -1;
 	if (b->m && model_foldin_solve(f->mf, n, b->m, rows, n_rows, &f->foldin,
 				       out + b->k_e + b->k_i, err) < 0)
@@ -250,6 +252,7 @@ void model_fold_free(struct model_fold *f)
 	free(f->ease_table);
 	free(f->ease);
 	free(f->gram);
+	free(f->ials);
 	free(f->mf);
 	memset(f, 0, sizeof *f);
 }

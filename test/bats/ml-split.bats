@@ -202,3 +202,17 @@ test_counts() {
 	[ -p "$TMP/fifo" ]
 	[ "$(wc -l <"$TMP/from-fifo")" -eq $((100000 - $(wc -l <"$TMP/train.tsv"))) ]
 }
+
+@test "user ids spread over a wide range split as dense ones do (the order of the ids is what counts)" {
+	# the same users renumbered id * 1000003: past the counting sort's range, the
+	# comparison sort's path; each protocol must send the same rows to test
+	awk -F'\t' -v OFS='\t' '{ $1 = $1 * 1000003; print }' "$DATA/u.data" >"$TMP/wide.tsv"
+	for p in stratified temporal; do
+		"$BIN/ml-split" -q --protocol "$p" --test "$TMP/dense.test" <"$DATA/u.data" >/dev/null
+		"$BIN/ml-split" -q --protocol "$p" --test "$TMP/wide.test" <"$TMP/wide.tsv" >/dev/null
+		run cmp <(cut -f2- "$TMP/dense.test") <(cut -f2- "$TMP/wide.test")
+		assert_success
+		run cmp <(cut -f1 "$TMP/dense.test" | awk '{ print $1 * 1000003 }') <(cut -f1 "$TMP/wide.test")
+		assert_success
+	done
+}

@@ -3,13 +3,18 @@
  *
  *   growth --json F --md F --svg F [--title T] < runs.tsv
  *
+ *   growth ... [--note TEXT]   (TEXT: a paragraph added under the md tables)
+ *
  * runs.tsv: one row per (size, stage): size name, ratings, stage, wall
- * seconds, CPU seconds (user + system), peak RSS in KiB. Per stage the
- * growth exponent b of cost ~ ratings^b is the least-squares slope of
- * log(cost) on log(ratings) over the sizes from 1M ratings on (b of
- * wall and of CPU; none with fewer than two such sizes). The SVG is a
- * log-log plot of CPU seconds against ratings, one line per stage. A
- * bench helper, not a tool.
+ * seconds, CPU seconds (user + system), peak RSS in KiB, and optionally
+ * the database server's CPU seconds during the stage and the seconds of
+ * its HNSW index builds (ml-pgload's load: the tool's own CPU is a small
+ * part of it). Per stage the growth exponent b of cost ~ ratings^b is the
+ * least-squares slope of log(cost) on log(ratings) over the sizes from 1M
+ * ratings on (b of wall, of CPU and of CPU with the server's; none with
+ * fewer than two such sizes). The SVG is a log-log plot of CPU seconds
+ * (the server's included) against ratings, one line per stage. A bench
+ * helper, not a tool.
  */
 #include <getopt.h>
 #include <math.h>
@@ -26,6 +31,7 @@
 typedef struct row {
 	char size[32], stage[32];
 	double ratings, wall, cpu, rss_kb;
+	double server_cpu, hnsw; /* the database server's CPU s, its HNSW builds' s */
 } row;
 
 static row rows[MAXR];
@@ -33,13 +39,20 @@ static size_t n_rows;
 static char stages[MAXS][32];
 static size_t n_stages;
 
+enum cost { WALL, CPU, CPU_SERVER };
+
+static double cost_of(const row *r, enum cost c)
+{
+	return c == WALL ? r->wall : c == CPU ? r->cpu : r->cpu + r->server_cpu;
+}
+
 /* least-squares slope of log y on log x over rows of stage s with x >= FIT_FROM */
-static double slope(const char *s, int cpu, int *points)
+static double slope(const char *s, enum cost cpu, int *points)
 {
 	double sx = 0, sy = 0, sxx = 0, sxy = 0;
 	int n = 0;
 	for (size_t r = 0; r < n_rows; r++) {
-		double y = cpu ? rows[r].cpu : rows[r].wall;
+		double y = cost_of(&rows[r], cpu);
 		if (strcmp(rows[r].stage, s) != 0 || rows[r].ratings < FIT_FROM || !(y > 0))
 			continue;
 		double lx = log(rows[r].ratings), ly = log(y);
@@ -55,9 +68,9 @@ static int read_rows(void)
 	char line[512];
 	while (fgets(line, sizeof line, stdin)) {
 		row r = {0};
-		if (n_rows == MAXR ||
-		    sscanf(line, "%31s %lf %31s %lf %lf %lf", r.size, &r.ratings, r.stage, &r.wall,
-			   &r.cpu, &r.rss_kb) != 6) {
+		int got = sscanf(line, "%31s %lf %31s %lf %lf %lf %lf %lf", r.size, &r.ratings,
+				 r.stage, &r.wall, &r.cpu, &r.rss_kb, &r.server_cpu, &r.hnsw);
+		if (n_rows == MAXR || (got != 6 && got != 8)) {
 			fprintf(stderr, "growth: bad row: %s", line);
 			return -1;
 		}
@@ -69,6 +82,14 @@ static int read_rows(void)
 			snprintf(stages[n_stages++], sizeof stages[0], "%s", r.stage);
 	}
 	return n_rows ? 0 : -1;
+}
+
+static int has_server(void)
+{
+	for (size_t r = 0; r < n_rows; r++)
+		if (rows[r].server_cpu > 0)
+			return 1;
+	return 0;
 }
 
 static void num(FILE *f, double v)
@@ -85,44 +106,64 @@ static void write_json(FILE *f, const char *title)
 	for (size_t r = 0; r < n_rows; r++)
 		fprintf(f,
 			"%s\n  {\"size\": \"%s\", \"ratings\": %.0f, \"stage\": \"%s\", "
-			"\"wall_s\": %.3f, \"cpu_s\": %.3f, \"peak_rss_mb\": %.1f}",
+			"\"wall_s\": %.3f, \"cpu_s\": %.3f, \"peak_rss_mb\": %.1f, "
+			"\"server_cpu_s\": %.3f, \"hnsw_s\": %.3f}",
 			r ? "," : "", rows[r].size, rows[r].ratings, rows[r].stage, rows[r].wall,
-			rows[r].cpu, rows[r].rss_kb / 1024.0);
+			rows[r].cpu, rows[r].rss_kb / 1024.0, rows[r].server_cpu, rows[r].hnsw);
 	fputs("],\n \"exponents\": {", f);
 	for (size_t s = 0; s < n_stages; s++) {
 		int pw, pc;
-		double bw = slope(stages[s], 0, &pw), bc = slope(stages[s], 1, &pc);
+		double bw = slope(stages[s], WALL, &pw), bc = slope(stages[s], CPU, &pc);
 		fprintf(f, "%s\n  \"%s\": {\"wall\": ", s ? "," : "", stages[s]);
 		num(f, bw);
 		fputs(", \"cpu\": ", f);
 		num(f, bc);
+		fputs(", \"cpu_with_server\": ", f);
+		num(f, slope(stages[s], CPU_SERVER, &pc));
 		fprintf(f, ", \"points\": %d}", pw);
 	}
 	fputs("}}\n", f);
 }
 
+static const char *note;
+
 static void write_md(FILE *f, const char *title)
 {
+	int srv = has_server();
 	fprintf(f, "# %s\n\n", title);
-	fputs("| size | ratings | stage | wall s | CPU s | peak RSS MB |\n", f);
-	fputs("| --- | ---: | --- | ---: | ---: | ---: |\n", f);
-	for (size_t r = 0; r < n_rows; r++)
-		fprintf(f, "| %s | %.0f | %s | %.2f | %.2f | %.0f |\n", rows[r].size, rows[r].ratings,
+	fputs("| size | ratings | stage | wall s | CPU s | peak RSS MB |", f);
+	fputs(srv ? " server CPU s | HNSW build s |\n" : "\n", f);
+	fputs("| --- | ---: | --- | ---: | ---: | ---: |", f);
+	fputs(srv ? " ---: | ---: |\n" : "\n", f);
+	for (size_t r = 0; r < n_rows; r++) {
+		fprintf(f, "| %s | %.0f | %s | %.2f | %.2f | %.0f |", rows[r].size, rows[r].ratings,
 			rows[r].stage, rows[r].wall, rows[r].cpu, rows[r].rss_kb / 1024.0);
+		if (!srv)
+			fputs("\n", f);
+		else if (rows[r].server_cpu > 0 || rows[r].hnsw > 0)
+			fprintf(f, " %.2f | %.2f |\n", rows[r].server_cpu, rows[r].hnsw);
+		else
+			fputs(" | |\n", f);
+	}
 	fprintf(f,
 		"\nGrowth exponent b (cost ~ ratings^b, least squares on log-log over the sizes "
 		"of at least %.1fM ratings: the 1M size on):\n\n",
 		FIT_FROM / 1e6);
-	fputs("| stage | b (wall) | b (CPU) | sizes fitted |\n| --- | ---: | ---: | ---: |\n", f);
+	fputs(srv ? "| stage | b (wall) | b (CPU) | b (CPU + server CPU) | sizes fitted |\n"
+		    "| --- | ---: | ---: | ---: | ---: |\n"
+		  : "| stage | b (wall) | b (CPU) | sizes fitted |\n| --- | ---: | ---: | ---: |\n",
+	      f);
 	for (size_t s = 0; s < n_stages; s++) {
 		int pw, pc;
-		double bw = slope(stages[s], 0, &pw), bc = slope(stages[s], 1, &pc);
-		fprintf(f, "| %s | ", stages[s]);
-		isnan(bw) ? fputs("—", f) : fprintf(f, "%.2f", bw);
-		fputs(" | ", f);
-		isnan(bc) ? fputs("—", f) : fprintf(f, "%.2f", bc);
-		fprintf(f, " | %d |\n", pw);
+		double b[3] = {slope(stages[s], WALL, &pw), slope(stages[s], CPU, &pc),
+			       slope(stages[s], CPU_SERVER, &pc)};
+		fprintf(f, "| %s |", stages[s]);
+		for (int i = 0; i < (srv ? 3 : 2); i++)
+			isnan(b[i]) ? fputs(" — |", f) : fprintf(f, " %.2f |", b[i]);
+		fprintf(f, " %d |\n", pw);
 	}
+	if (note)
+		fprintf(f, "\n%s\n", note);
 }
 
 static const char *const colours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
@@ -132,7 +173,7 @@ static void write_svg(FILE *f, const char *title)
 {
 	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
 	for (size_t r = 0; r < n_rows; r++) {
-		double y = fmax(rows[r].cpu, 0.01);
+		double y = fmax(cost_of(&rows[r], CPU_SERVER), 0.01);
 		x0 = fmin(x0, log10(rows[r].ratings)), x1 = fmax(x1, log10(rows[r].ratings));
 		y0 = fmin(y0, log10(y)), y1 = fmax(y1, log10(y));
 	}
@@ -164,7 +205,7 @@ static void write_svg(FILE *f, const char *title)
 	fprintf(f,
 		"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">ratings</text>\n"
 		"<text x=\"16\" y=\"%.1f\" transform=\"rotate(-90 16 %.1f)\" "
-		"text-anchor=\"middle\">CPU seconds</text>\n",
+		"text-anchor=\"middle\">CPU seconds (the database server's included)</text>\n",
 		L + pw / 2, H - 8, T + ph / 2, T + ph / 2);
 	for (size_t s = 0; s < n_stages; s++) {
 		const char *c = colours[s % 8];
@@ -172,15 +213,15 @@ static void write_svg(FILE *f, const char *title)
 		for (size_t r = 0; r < n_rows; r++)
 			if (strcmp(rows[r].stage, stages[s]) == 0)
 				fprintf(f, "%.1f,%.1f ", PX(log10(rows[r].ratings)),
-					PY(log10(fmax(rows[r].cpu, 0.01))));
+					PY(log10(fmax(cost_of(&rows[r], CPU_SERVER), 0.01))));
 		fputs("\"/>\n", f);
 		for (size_t r = 0; r < n_rows; r++)
 			if (strcmp(rows[r].stage, stages[s]) == 0)
 				fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
 					PX(log10(rows[r].ratings)),
-					PY(log10(fmax(rows[r].cpu, 0.01))), c);
+					PY(log10(fmax(cost_of(&rows[r], CPU_SERVER), 0.01))), c);
 		int pts;
-		double b = slope(stages[s], 1, &pts);
+		double b = slope(stages[s], CPU_SERVER, &pts);
 		char lab[64];
 		if (isnan(b))
 			snprintf(lab, sizeof lab, "%s", stages[s]);
@@ -202,6 +243,7 @@ int main(int argc, char **argv)
 					   {"md", 1, NULL, 'm'},
 					   {"svg", 1, NULL, 's'},
 					   {"title", 1, NULL, 't'},
+					   {"note", 1, NULL, 'n'},
 					   {NULL, 0, NULL, 0}};
 	int o;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -213,6 +255,8 @@ int main(int argc, char **argv)
 			svg = optarg;
 		else if (o == 't')
 			title = optarg;
+		else if (o == 'n')
+			note = optarg;
 		else
 			return 64;
 	}

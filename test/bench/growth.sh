@@ -1,12 +1,18 @@
 # test/bench/growth.sh — `make bench-scale` (sourced by test/bench/run, part
 # "scale"): synthetic releases of BENCH_GROWTH sizes (default "100k 1m 10m
 # 25m") through every stage of the pipeline — fetch (release files -> ratings
-# TSV), split, train (ml-train --model auto), eval (ml-eval --users 20000),
-# load (ml-pgload of the model's set, --index auto) — each under
-# /usr/bin/time: wall seconds, CPU seconds (user + system of the tool; the
-# load's Postgres server work is not in it) and peak RSS. Then growth
+# TSV), split, train (ml-train with the pipeline's TRAIN_FLAGS, which the
+# Makefile passes: --model auto --serve-dim 32, the model the pipeline serves),
+# eval (ml-eval --users 20000), load (ml-pgload of the model's set, --index
+# auto) — each under /usr/bin/time: wall seconds, CPU seconds (user + system of
+# the tool) and peak RSS; for the load also the Postgres server's CPU seconds
+# during it and its HNSW builds' seconds (statement durations from the
+# server's log), since the server does most of that stage's work. Then growth
 # (test/bench/growth.c) fits the exponents and writes
-# results/scale-growth.{json,md,svg}.
+# results/scale-growth.{json,md,svg}. The stages run at normal priority (wall
+# time is what a user waits for; BENCH_GROWTH_NICE=1 runs them under nice on
+# a shared machine) and each stage's figure records the 1-minute load average
+# before it.
 #
 # The releases come from test/bench/ratings-synth as a u.data directory
 # (whole stars; the default, so that runs of different sizes compare), or
@@ -28,15 +34,43 @@ growth_shape() {
 	esac
 }
 
-# timed_stage SIZE RATINGS STAGE CMD...: runs CMD, appends a row to $GROWTH_TSV
+# timed_stage SIZE RATINGS STAGE CMD...: runs CMD, appends a row to $GROWTH_TSV (with
+# the Postgres server's CPU seconds and its HNSW builds' seconds for the load)
 timed_stage() {
-	local size=$1 n=$2 stage=$3 t=$WORK/growth-time
+	local size=$1 n=$2 stage=$3 t=$WORK/growth-time load p0 p1 off srv=() steps
 	shift 3
-	/usr/bin/time -f '%e %U %S %M' -o "$t" nice "$@" || die "$stage at $size failed"
+	local -a nice=()
+	[ "${BENCH_GROWTH_NICE:-0}" = 1 ] && nice=(nice)
+	read -r load _ </proc/loadavg
+	if [ "$stage" = load ]; then
+		off=$(stat -c %s "$(pg_log)")
+		p0=$(pg_ticks)
+	fi
+	# the load's statements are logged with their durations (its HNSW builds)
+	PGOPTIONS=${off:+-c log_min_duration_statement=0} \
+		/usr/bin/time -f '%e %U %S %M' -o "$t" "${nice[@]}" "$@" || die "$stage at $size failed"
 	read -r wall user sys rss <"$t"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$n" "$stage" "$wall" \
-		"$(echo "$user + $sys" | bc)" "$rss" >>"$GROWTH_TSV"
-	say "$size $stage: $wall s wall, $(echo "$user + $sys" | bc) s CPU, $((rss / 1024)) MB"
+	if [ "$stage" = load ]; then
+		sleep 0.5 # the backend's exit (the postmaster's cutime) and its log lines
+		p1=$(pg_ticks)
+		steps=$(load_steps "$off")
+		srv=("$(echo "scale=3; ($p1 - $p0) / $CLK_TCK" | bc)"
+			"$(jq '[.hnsw_items_s // 0, .hnsw_dirs_s // 0] | add' <<<"$steps")")
+	fi
+	local cpu
+	cpu=$(echo "$user + $sys" | bc)
+	{
+		printf '%s\t%s\t%s\t%s\t%s\t%s' "$size" "$n" "$stage" "$wall" "$cpu" "$rss"
+		[ ${#srv[@]} -eq 0 ] || printf '\t%s\t%s' "${srv[@]}"
+		printf '\n'
+	} >>"$GROWTH_TSV"
+	fig "$size: $stage" "$(jq -nc --argjson w "$wall" --argjson c "$cpu" --argjson kb "$rss" \
+		--argjson l "$load" --argjson n "$n" --arg srv "${srv[*]}" --arg steps "${steps:-}" \
+		'{ratings: $n, wall_s: $w, cpu_s: $c, peak_rss_mb: ($kb / 1024 | round),
+		  loadavg_1m_before: $l}
+		 + (if $srv == "" then {} else {server_cpu_s: ($srv | split(" ")[0] | tonumber),
+		    hnsw_build_s: ($srv | split(" ")[1] | tonumber), server_steps: ($steps | fromjson)} end)')"
+	say "$size $stage: $wall s wall, $cpu s CPU, $((rss / 1024)) MB${srv:+, server ${srv[0]} s CPU, HNSW ${srv[1]} s} (load $load)"
 }
 
 growth_one() {
@@ -58,7 +92,8 @@ growth_one() {
 	timed_stage "$size" "$n" split sh -c '"$1" -q --test "$2" <"$3" >"$4"' _ \
 		"$BIN/ml-split" "$d/test.tsv" "$d/ratings.tsv" "$d/train.tsv"
 	rm -f "$d/ratings.tsv"
-	timed_stage "$size" "$n" train sh -c '"$1" -q --model auto --params "$2" <"$3" >"$4"' _ \
+	# shellcheck disable=SC2086 # TRAIN_FLAGS is a list of options, as in the pipeline
+	timed_stage "$size" "$n" train sh -c '"$1" -q '"$GROWTH_TRAIN_FLAGS"' --params "$2" <"$3" >"$4"' _ \
 		"$BIN/ml-train" "$d/params.tsv" "$d/train.tsv" "$d/model.lfe"
 	timed_stage "$size" "$n" eval sh -c '"$1" --users 20000 --train "$2" --test "$3" <"$4" >"$5"' _ \
 		"$BIN/ml-eval" "$d/train.tsv" "$d/test.tsv" "$d/model.lfe" "$d/metrics.tsv"
@@ -72,8 +107,10 @@ growth_one() {
 		--argjson ndcg "$(awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$d/metrics.tsv")" \
 		--argjson rmse "$(awk -F'\t' '$1 == "rmse" { print $2 }' "$d/metrics.tsv")" \
 		--argjson pop "$(awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$d/baseline.tsv")" \
-		'{size: $size, ratings: $n, ndcg_at_10_sample: $ndcg, popularity_ndcg_at_10: $pop,
-		  rmse: $rmse, model_auto: $model}')"
+		--arg flags "$GROWTH_TRAIN_FLAGS" --argjson movies "$movies" \
+		'{size: $size, ratings: $n, movies: $movies, train_flags: $flags,
+		  ndcg_at_10_sample: $ndcg, popularity_ndcg_at_10: $pop, rmse: $rmse,
+		  model_auto: $model}')"
 	rm -rf "$d"
 }
 
@@ -85,6 +122,8 @@ section_growth() {
 		"$BIN/ml-fetch" --help 2>&1 | grep -q -- '--dataset'; }; then
 		die "BENCH_GROWTH_SYNTH=ml-synth needs test-tools/ml-synth and ml-fetch --dataset"
 	fi
+	# the pipeline's model (the Makefile's TRAIN_FLAGS; its default when run by hand)
+	GROWTH_TRAIN_FLAGS=${TRAIN_FLAGS:---model auto --serve-dim 32}
 	GROWTH_TSV=$WORK/growth.tsv
 	: >"$GROWTH_TSV"
 	# BENCH_GROWTH_KEEP=1: keep the committed rows of sizes not run now (a long
@@ -98,7 +137,8 @@ section_growth() {
 	for s in ${BENCH_GROWTH:-100k 1m 10m 25m}; do
 		growth_one "$s"
 	done
-	"$HB/growth" --title "lensflow stage growth ($GROWTH_SYNTH releases, $(nproc) cores, commit $(commit_id))" \
+	"$HB/growth" --title "lensflow stage growth ($GROWTH_SYNTH releases, ml-train $GROWTH_TRAIN_FLAGS, $(nproc) cores, commit $(commit_id))" \
+		--note "The load's server CPU and HNSW columns are the Postgres server's work during ml-pgload (its own CPU is the CPU column). ml-pgload --index auto builds HNSW indexes from 20,000 movies on: of these releases only those past that size (25M's shape: 62,423 movies; 10M's: 10,677) have them, so the load's exponent from 1M to 25M includes that switch. ml-eval ranks a sample of 20,000 test users (all of 1M's 6,040) against every movie: its cost follows users × movies, not the ratings." \
 		--json "$RESULTS/scale-growth.json" --md "$RESULTS/scale-growth.md" \
 		--svg "$RESULTS/scale-growth.svg" <"$GROWTH_TSV"
 	cp "$GROWTH_TSV" "$RESULTS/scale-growth.tsv"

@@ -65,34 +65,53 @@ scale_one() {
 				'{movies: $n, hnsw_build_s: $s, wall_s: $s}')"
 	fi
 
-	# recall@10 of the serving SQL against the exact top-10, users with ratings (1..943)
-	seq 1 943 | shuf -n "$N_RECALL" --random-source=<(yes) >"$WORK/users.txt"
-	"$HB/topk" --model "$lfe" --ratings "$WORK/ratings.tsv" --users "$WORK/users.txt" \
-		>"$WORK/truth.tsv"
-	user_recs_sql "$users" "$items" :uid 10 | recs_script 943 >"$WORK/scale.sql"
-	local opts label
-	for label in "default (ef_search 40)|" "ef_search 100|-c hnsw.ef_search=100" \
-		"iterative_scan relaxed_order|-c hnsw.iterative_scan=relaxed_order" \
-		"ef_search 100 + iterative relaxed_order|-c hnsw.ef_search=100 -c hnsw.iterative_scan=relaxed_order" \
-		"ef_search 100 + iterative strict_order (ml-serve's settings)|-c hnsw.ef_search=100 -c hnsw.iterative_scan=strict_order"; do
-		opts=${label#*|}
-		sql_topk "$users" "$items" "$WORK/users.txt" 10 "$opts" >"$WORK/got.tsv"
-		fig "$2: serving SQL, ${label%|*}" "$(pgbench_run "$WORK/scale.sql" 1 "$D_UNL" "$opts" |
-			jq -c --argjson r "$(recall 10 "$WORK/truth.tsv" "$WORK/got.tsv")" \
-				--argjson u "$N_RECALL" '. + {recall_at_10: $r, recall_users: $u}')"
-	done
-	fig "$2: (c) serving SQL, 8 clients" "$(pgbench_run "$WORK/scale.sql" 8 "$D_SAT")"
-	[ "$n" -gt 100000 ] && shared_buffers_lever "$2" "$items"
-	fig "$2: (b) compute floor: exact OpenBLAS top-10, 1 thread" \
-		"$("$HB/topk" --model "$lfe" --ratings "$WORK/ratings.tsv" --bench \
-			--queries $((30000000 / n + 10)))"
-	serve_start "$name"
-	fig "$2: /recommendations (HNSW), unloaded" \
-		"$(loadgen_run '/recommendations/{id}?k=10' 943 1 0 "$D_UNL")"
-	fig "$2: /recommendations (HNSW), saturated" \
-		"$(under_load wrk_run '/recommendations/{id}?k=10' 943 2 8 "$D_SAT")"
-	serve_stop
+	serve_measure "$2" "$users" "$items" "$lfe" "$WORK/ratings.tsv" 943 "$name" "$n"
 	rm -f "$lfe"
+}
+
+# serve_measure LABEL USERS_TABLE ITEMS_TABLE LFE RATINGS MAX_USER MODEL [MOVIES]: the
+# serving of a loaded set (its tables, the .lfe it came from and the ratings the database
+# holds, users 1..MAX_USER): recall@10 of the serving SQL against the exact top-10 (topk)
+# with the HNSW settings pgvector offers for the rated-movie filter and ml-serve's with
+# each ef_search of BENCH_EF_SEARCH, the floors, and ml-serve itself (unloaded, saturated)
+serve_measure() {
+	local label=$1 users=$2 items=$3 lfe=$4 ratings=$5 maxu=$6 name=$7 n=${8:-0}
+	seq 1 "$maxu" | shuf -n "$N_RECALL" --random-source=<(yes) >"$WORK/users.txt"
+	"$HB/topk" --model "$lfe" --ratings "$ratings" --users "$WORK/users.txt" >"$WORK/truth.tsv"
+	user_recs_sql "$users" "$items" :uid 10 | recs_script "$maxu" >"$WORK/scale.sql"
+	local opts lab ef labels=("default (ef_search 40)|" "ef_search 100|-c hnsw.ef_search=100"
+		"iterative_scan relaxed_order|-c hnsw.iterative_scan=relaxed_order"
+		"ef_search 100 + iterative relaxed_order|-c hnsw.ef_search=100 -c hnsw.iterative_scan=relaxed_order"
+		"ef_search 100 + iterative strict_order (ml-serve's settings)|-c hnsw.ef_search=100 -c hnsw.iterative_scan=strict_order")
+	for ef in ${BENCH_EF_SEARCH:-}; do
+		[ "$ef" = 100 ] || labels+=("ef_search $ef + iterative strict_order|-c hnsw.ef_search=$ef -c hnsw.iterative_scan=strict_order")
+	done
+	for lab in "${labels[@]}"; do
+		opts=${lab#*|}
+		sql_topk "$users" "$items" "$WORK/users.txt" 10 "$opts" >"$WORK/got.tsv"
+		fig "$label: serving SQL, ${lab%|*}" "$(pgbench_run "$WORK/scale.sql" 1 "$D_UNL" "$opts" |
+			jq -c --argjson r "$(recall 10 "$WORK/truth.tsv" "$WORK/got.tsv")" \
+				--argjson u "$N_RECALL" --argjson short "$(short_lists 10 "$WORK/got.tsv")" \
+				'. + {recall_at_10: $r, recall_users: $u, users_short_of_k: $short}')"
+	done
+	fig "$label: (c) serving SQL, 8 clients" "$(pgbench_run "$WORK/scale.sql" 8 "$D_SAT")"
+	[ "$n" -gt 100000 ] && shared_buffers_lever "$label" "$items"
+	fig "$label: (b) compute floor: exact OpenBLAS top-10, 1 thread" \
+		"$("$HB/topk" --model "$lfe" --ratings "$ratings" --bench \
+			--queries $((30000000 / $(sql "SELECT count(*) FROM $items") + 10)))"
+	serve_start "$name"
+	fig "$label: /recommendations (HNSW), unloaded" \
+		"$(loadgen_run '/recommendations/{id}?k=10' "$maxu" 1 0 "$D_UNL")"
+	fig "$label: /recommendations (HNSW), saturated" \
+		"$(under_load wrk_run '/recommendations/{id}?k=10' "$maxu" 2 8 "$D_SAT")"
+	serve_stop
+}
+
+# short_lists K GOT: how many users of GOT ("user TAB movie") have fewer than K movies; the
+# sampled users with none at all are counted from $WORK/users.txt
+short_lists() {
+	awk -F'\t' -v k="$1" 'NR == FNR {c[$1]++; next} (c[$1] + 0) < k {s++} END {print s + 0}' \
+		"$2" "$WORK/users.txt"
 }
 
 # A lever: pg-embedded's shared_buffers (128MB) against an HNSW index larger than it
@@ -110,6 +129,28 @@ shared_buffers_lever() {
 		"$(pgbench_run "$WORK/scale.sql" 8 "$D_SAT" | jq -c '. + {shared_buffers: "1GB"}')"
 	sql "ALTER SYSTEM RESET shared_buffers" >/dev/null
 	scripts/pg-embedded down >&2 && scripts/pg-embedded up >&2
+}
+
+# section_scale_set: the serving of a set already loaded (a pipeline's model, for
+# instance `make pipeline DATASET=ml-25m`) → results/scale-set.json. BENCH_SET_MODEL (the
+# model name in the serving table, default lensflow), BENCH_SET_LFE (the .lfe loaded),
+# BENCH_SET_RATINGS (the ratings TSV the database's catalogue holds: the rated movies
+# excluded), BENCH_SET_LABEL; BENCH_RECALL_USERS users sampled for recall (N_RECALL).
+section_scale_set() {
+	start_section scale-set
+	local name=${BENCH_SET_MODEL:-lensflow} users items maxu
+	[ -s "${BENCH_SET_LFE:-}" ] && [ -s "${BENCH_SET_RATINGS:-}" ] ||
+		die "catalogue-set needs BENCH_SET_LFE and BENCH_SET_RATINGS"
+	read -r users items <<<"$(set_tables "$name")"
+	[ -n "$items" ] || die "no serving set of $name in $DATABASE_URL"
+	maxu=$(sql "SELECT max(user_id) FROM $users")
+	fig "${BENCH_SET_LABEL:-$name}: the set" "$(sql "SELECT json_build_object('model', e.model_name,
+		'version', e.version, 'dim', e.dim, 'users', e.n_users, 'movies', e.n_items,
+		'index', e.index_kind, 'ratings_in_db', (SELECT count(*) FROM ratings))
+		FROM embedding_sets e JOIN serving s USING (model_name, version) WHERE e.model_name = '$name'")"
+	serve_measure "${BENCH_SET_LABEL:-$name}" "$users" "$items" "$BENCH_SET_LFE" \
+		"$BENCH_SET_RATINGS" "$maxu" "$name"
+	finish_section
 }
 
 section_scale() {

@@ -137,26 +137,45 @@ static int build_rated(model *m, const ratings *rt)
 	m->max_user = mx;
 	m->roff = calloc((size_t)mx + 2, sizeof *m->roff);
 	m->rrow = calloc(rt->n ? rt->n : 1, sizeof *m->rrow);
-	if (!m->roff || !m->rrow)
+	/* movie id -> item row (-1: not in the model), so that 25M ratings are not
+	 * each a scan of the items (lfe_row_of) */
+	int32_t mi = 0;
+	for (uint32_t r = 0; r < m->items->rows; r++)
+		if (m->items->ids[r] > mi)
+			mi = m->items->ids[r];
+	long *row_of = malloc(((size_t)mi + 1) * sizeof *row_of);
+	if (!m->roff || !m->rrow || !row_of) {
+		free(row_of);
 		return -1;
+	}
+	for (int32_t i = 0; i <= mi; i++)
+		row_of[i] = -1;
+	for (uint32_t r = 0; r < m->items->rows; r++)
+		if (m->items->ids[r] >= 0)
+			row_of[m->items->ids[r]] = (long)r;
+#define ROW_OF(id) ((id) >= 0 && (id) <= mi ? row_of[id] : -1L)
 	size_t n = 0;
 	for (size_t i = 0; i < rt->n; i++)
-		if (lfe_row_of(m->items, rt->rows[i].item) >= 0)
+		if (ROW_OF(rt->rows[i].item) >= 0)
 			m->roff[rt->rows[i].user + 1]++;
 	for (int32_t u = 0; u <= mx; u++)
 		m->roff[u + 1] += m->roff[u];
 	uint32_t *fill = calloc((size_t)mx + 1, sizeof *fill);
-	if (!fill)
+	if (!fill) {
+		free(row_of);
 		return -1;
+	}
 	for (size_t i = 0; i < rt->n; i++) {
-		long row = lfe_row_of(m->items, rt->rows[i].item);
+		long row = ROW_OF(rt->rows[i].item);
 		if (row < 0)
 			continue;
 		int32_t u = rt->rows[i].user;
 		m->rrow[m->roff[u] + fill[u]++] = (uint32_t)row;
 		n++;
 	}
+#undef ROW_OF
 	free(fill);
+	free(row_of);
 	return 0;
 }
 

@@ -23,7 +23,8 @@ struct compact_form {
 	int present;
 	size_t wdim;          /* the full width w */
 	char *fold_table, *map_table;
-	double *fold;         /* n_items x w, rows in the snapshot's item order */
+	double *fold;         /* n_items x w, rows in the snapshot's item order (NULL once
+			       * loaded when the set is a blend: its fold-in keeps its blocks) */
 	double *map;          /* w x dim */
 };
 
