@@ -106,16 +106,23 @@ render_local() {
 @test "the unit tests can fail: a broken threshold or a broken label is caught" {
 	cp -r "$PROM/rules" "$PROM/tests" "$BATS_TEST_TMPDIR/"
 	cd "$BATS_TEST_TMPDIR/tests"
-	for mutation in 's/ratio_rate5m > 0.05/ratio_rate5m > 0.5/' 's/> 36 \* 3600/> 72 * 3600/' \
-		's/lensflow_retrain_last_exit_code{job="lensflow-retrain"} != 0/lensflow_retrain_last_exit_code{job="lensflow-retrain"} > 100/' \
-		's/rate(lensflow_db_errors_total{job="lensflow-api"}\[5m\])) > 0.01/rate(lensflow_db_errors_total{job="lensflow-api"}[5m])) > 1/' \
-		's/severity: critical/severity: page/'; do
+	# each mutation with the alert it breaks: the unit test files of that alert must catch it
+	local alert mutation files
+	while IFS='|' read -r alert mutation; do
 		sed "$mutation" "$PROM/rules/alerts.yml" >../rules/alerts.yml
 		! cmp -s ../rules/alerts.yml "$PROM/rules/alerts.yml" || fail "mutation '$mutation' changed nothing"
-		run promtool test rules *.yml
+		files=$(grep -l "alertname: $alert\$" *.yml) || fail "no unit test names $alert"
+		# shellcheck disable=SC2086
+		run promtool test rules $files
 		assert_failure
 		assert_output --partial FAILED
-	done
+	done <<-'EOF'
+	LensflowHighErrorRatio|s/ratio_rate5m > 0.05/ratio_rate5m > 0.5/
+	LensflowRetrainStale|s/> 36 \* 3600/> 72 * 3600/
+	LensflowRetrainFailed|s/lensflow_retrain_last_exit_code{job="lensflow-retrain"} != 0/lensflow_retrain_last_exit_code{job="lensflow-retrain"} > 100/
+	LensflowDatabaseErrors|s/rate(lensflow_db_errors_total{job="lensflow-api"}\[5m\])) > 0.01/rate(lensflow_db_errors_total{job="lensflow-api"}[5m])) > 1/
+	LensflowApiDown|s/severity: critical/severity: page/
+	EOF
 }
 
 @test "every lensflow_ metric the rules and dashboards read is documented in docs/monitoring.md" {
