@@ -41,13 +41,23 @@ teardown_file() {
 }
 
 # raw REQUEST-BYTES (printf format): sent on a new connection; the answer's status line in
-# STATUS (empty: the server closed without an answer), the whole answer in ANSWER.
+# STATUS (empty: the server closed without an answer), the whole answer in ANSWER: what came
+# within 5 s, until the close, or until the body of a Content-Length answer is whole (the
+# server may keep the connection open after it).
 raw() {
 	ANSWER=$(
 		exec 3<>"/dev/tcp/127.0.0.1/$PORT"
 		# shellcheck disable=SC2059
 		printf "$1" >&3 2>/dev/null
-		timeout 5 cat <&3 2>/dev/null
+		# shellcheck disable=SC2016
+		timeout 5 bash -c 'len=
+			while IFS= read -r line; do
+				printf "%s\n" "$line"
+				line=${line%$'"'"'\r'"'"'}
+				[ -n "$line" ] || break
+				[[ ${line,,} =~ ^content-length:\ *([0-9]+)$ ]] && len=${BASH_REMATCH[1]}
+			done
+			if [ -n "$len" ]; then head -c "$len"; else cat; fi' <&3 2>/dev/null
 	) || true
 	STATUS=$(head -1 <<<"$ANSWER" | grep -oE '^HTTP/[0-9.]+ [0-9]{3}' | cut -d' ' -f2)
 }
