@@ -163,7 +163,7 @@ setup() {
 	assert_output 200
 }
 
-@test "fold-in bulkhead: a client back before its Retry-After is paced (3 ms a refusal); one that waits is not" {
+@test "fold-in bulkhead: a client back before its Retry-After is paced (2 ms a refusal); one that waits is not" {
 	local d=$BATS_TEST_TMPDIR port url pid
 	port=$(free_port)
 	url=http://127.0.0.1:$port
@@ -206,7 +206,7 @@ setup() {
 	assert_equal "$(cat "$d/later.txt")" 503
 	assert_equal "$(sort -u "$d/fresh.txt")" 503
 	# the first refusal at once, the next two held for the pace (a lower bound: no load makes it shorter)
-	awk 'NR > 1 && $3 < 0.003 { print "refusal " NR " took " $3 " s"; bad = 1 } END { exit bad }' "$d/three.txt"
+	awk 'NR > 1 && $3 < 0.002 { print "refusal " NR " took " $3 " s"; bad = 1 } END { exit bad }' "$d/three.txt"
 	grep -qx 'lensflow_foldin_rejected_total 12' <<<"$metrics"
 	grep -qx 'lensflow_foldin_paced_total 2' <<<"$metrics"
 }

@@ -343,7 +343,7 @@ char *prom_render(const struct prom_model *model, size_t *len)
 	buf_printf(&b, "lensflow_foldin_rejected_total %llu\n",
 		   (unsigned long long)atomic_load(&M.foldin_rejected));
 	head(&b, "lensflow_foldin_paced_total", "counter",
-	     "Of those, refusals held 3 ms because the client came back on its connection "
+	     "Of those, refusals held 2 ms because the client came back on its connection "
 	     "within the Retry-After of its last refusal.");
 	buf_printf(&b, "lensflow_foldin_paced_total %llu\n",
 		   (unsigned long long)atomic_load(&M.foldin_paced));

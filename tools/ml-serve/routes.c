@@ -118,7 +118,9 @@ static int method_allowed(const struct match *m, enum method_id method)
  * refusal in ms (0: none; serve_conn_init clears it for each connection). */
 #define FOLDIN_RETRY_AFTER "1"
 #define FOLDIN_RETRY_AFTER_MS 1000
-#define FOLDIN_PACE_MS 3
+/* 2 ms keeps a refusal within 5 ms while 32 looping clients are held to about
+ * 14k refusals a second on 2 cores (3 ms: 9.5k, but refusals at 5.6 ms p99) */
+#define FOLDIN_PACE_MS 2
 
 int serve_conn_init(const struct mg_connection *conn, void **conn_data)
 {
