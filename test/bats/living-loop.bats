@@ -6,6 +6,7 @@
 # against numbers computed here from the tables (psql rows, awk).
 load helpers
 load ../reliability/lib
+load online
 
 FTOKEN=loop-feedback-7d1e
 
@@ -23,31 +24,6 @@ until_model() {
 feedback() {
 	curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $FTOKEN" \
 		-H 'Content-Type: application/json' --data-binary "$1" "$URL/feedback"
-}
-
-# oracle: "version arm impressions hits" per version and arm (arm "all": both), from the
-# tables: a hit is a rating by the answer's user, or carrying its request id, of one of its first
-# 10 movies, from the second it was served to a day after; last_day=1 counts only answers served
-# in the last day (the gauges' window).
-oracle() {
-	sql "SELECT user_id, movie_id, extract(epoch FROM rated_at), coalesce(request_id, '')
-		FROM feedback" >"$TMP/fb.rows"
-	sql "SELECT request_id, extract(epoch FROM served_at), coalesce(user_id, 0), model_version, arm,
-		array_to_string(movie_ids, ',') FROM impressions WHERE model_name = '$MODEL_NAME'
-		AND served_at > now() - interval '86400 seconds'" >"$TMP/imp.rows"
-	awk -F'|' 'NR == FNR { u[$1 "," $2] = u[$1 "," $2] " " $3; if ($4 != "") r[$4 "," $2] = r[$4 "," $2] " " $3; next }
-		function within(list, from, to,   n, t, i) {
-			n = split(list, t, " ")
-			for (i = 1; i <= n; i++) if (t[i] + 0 >= from && t[i] + 0 <= to) return 1
-			return 0
-		}
-		{
-			from = int($2); to = $2 + 86400; n = split($6, m, ","); hit = 0
-			for (i = 1; i <= n && i <= 10; i++)
-				if (($3 > 0 && within(u[$3 "," m[i]], from, to)) || within(r[$1 "," m[i]], from, to)) hit = 1
-			imp[$4 " " $5]++; hits[$4 " " $5] += hit; imp[$4 " all"]++; hits[$4 " all"] += hit
-		}
-		END { for (k in imp) print k, imp[k], hits[k] }' "$TMP/fb.rows" "$TMP/imp.rows" | sort
 }
 
 setup_file() {
@@ -145,7 +121,7 @@ teardown_file() {
 
 	# ---- the gauges: what the tables say (the impressions written, a poll's aggregate after)
 	sleep 2.5
-	oracle >"$TMP/oracle"
+	online_oracle "$MODEL_NAME" >"$TMP/oracle"
 	cat "$TMP/oracle"
 	local arm want got
 	for arm in champion challenger; do

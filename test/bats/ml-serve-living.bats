@@ -6,6 +6,7 @@
 
 load helpers
 load ../reliability/lib
+load online
 
 FTOKEN=feedback-token-41c9e07d
 ATOKEN=admin-token-5b2e11aa
@@ -532,30 +533,6 @@ arms() {
 
 # ---- online evaluation ----------------------------------------------------------------
 
-# online_oracle: per version and arm, "version arm impressions hits" of the last day's answers,
-# computed here from the tables (psql rows, awk): a hit is a rating by the answer's user, or
-# carrying its request id, of one of its first 10 movies, from the second it was served to a day after.
-online_oracle() {
-	sql "SELECT user_id, movie_id, extract(epoch FROM rated_at), coalesce(request_id, '')
-		FROM feedback" >"$TMP/fb.rows"
-	sql "SELECT request_id, extract(epoch FROM served_at), coalesce(user_id, 0), model_version, arm,
-		array_to_string(movie_ids, ',') FROM impressions
-		WHERE model_name = 'lensflow' AND served_at > now() - interval '86400 seconds'" >"$TMP/imp.rows"
-	awk -F'|' 'NR == FNR { u[$1 "," $2] = u[$1 "," $2] " " $3; if ($4 != "") r[$4 "," $2] = r[$4 "," $2] " " $3; next }
-		function within(list, from, to,   n, t, i) {
-			n = split(list, t, " ")
-			for (i = 1; i <= n; i++) if (t[i] + 0 >= from && t[i] + 0 <= to) return 1
-			return 0
-		}
-		{
-			from = int($2); to = $2 + 86400; n = split($6, m, ","); hit = 0
-			for (i = 1; i <= n && i <= 10; i++)
-				if (($3 > 0 && within(u[$3 "," m[i]], from, to)) || within(r[$1 "," m[i]], from, to)) hit = 1
-			k = $4 " " $5; imp[k]++; hits[k] += hit
-		}
-		END { for (k in imp) print k, imp[k], hits[k] }' "$TMP/fb.rows" "$TMP/imp.rows" | sort
-}
-
 @test "lensflow_online_hit_rate and _impressions equal what the tables say" {
 	local u m rid body want got i
 	# 30 answers; feedback on the first movie of every third one, by user id or by request id
@@ -572,7 +549,7 @@ online_oracle() {
 		fi
 	done
 	sleep 2.5 # the impressions written (1 s), a poll's aggregate after them (0.5 s)
-	want=$(online_oracle | awk '$1 == 1 && $2 == "champion" { printf "%d %.6f", $3, $4 / $3 }')
+	want=$(online_oracle lensflow | awk '$1 == 1 && $2 == "champion" { printf "%d %.6f", $3, $4 / $3 }')
 	got=$(curl -s "$URL/metrics" | awk '$1 == "lensflow_online_impressions{arm=\"champion\"}" { n = $2 }
 		$1 == "lensflow_online_hit_rate{arm=\"champion\"}" { r = $2 } END { printf "%d %.6f", n, r }')
 	echo "want $want got $got"
