@@ -7,6 +7,7 @@
 # of the user's objective, not the Adam iterate stored).
 
 load helpers
+load ../reliability/lib
 load foldin
 
 setup_file() {
@@ -46,7 +47,7 @@ setup_file() {
 
 teardown_file() {
 	local m
-	for m in ease blend easeials; do
+	for m in ease blend easeials bulkhead paced; do
 		[ -f "$BATS_FILE_TMPDIR/$m.pid" ] && kill "$(cat "$BATS_FILE_TMPDIR/$m.pid")" 2>/dev/null
 	done
 	return 0
@@ -100,16 +101,12 @@ setup() {
 }
 
 @test "fold-in bulkhead: a flood of new users is refused at once with 503 + Retry-After while known users are answered" {
-	local d=$BATS_TEST_TMPDIR port url pid
+	local d=$BATS_TEST_TMPDIR port url
 	port=$(free_port)
 	url=http://127.0.0.1:$port
-	MLFLOW_TRACKING_URI='' "$BIN/ml-serve" --listen "127.0.0.1:$port" --model-name blend \
-		--threads 4 --foldin-concurrency 1 >"$d/out" 2>"$d/err" 3>&- &
-	pid=$!
-	for _ in $(seq 200); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ] && break
-		sleep 0.1
-	done
+	MLFLOW_TRACKING_URI='' start_serve bulkhead --listen "127.0.0.1:$port" --model-name blend \
+		--threads 4 --foldin-concurrency 1
+	wait_for "$url" /readyz 200
 	# every training movie rated: the longest fold-in there is
 	cut -f2 "$BATS_FILE_TMPDIR/train.tsv" | sort -un |
 		jq -Rsc '{k: 10, ratings: split("\n") | map(select(length > 0) |
@@ -128,8 +125,7 @@ setup() {
 	wait "$flood"
 	local metrics
 	metrics=$(curl -s "$url/metrics")
-	kill "$pid"
-	wait "$pid" || true
+	stop_serve bulkhead
 	run awk '{n[$1]++} END {print n["200"] + 0, n["503"] + 0, NR}' "$d/posts.txt"
 	echo "posts (200, 503, all): $output" >&3
 	local ok refused
@@ -164,16 +160,12 @@ setup() {
 }
 
 @test "fold-in bulkhead: a client back before its Retry-After is paced (2 ms a refusal); one that waits is not" {
-	local d=$BATS_TEST_TMPDIR port url pid
+	local d=$BATS_TEST_TMPDIR port url
 	port=$(free_port)
 	url=http://127.0.0.1:$port
-	MLFLOW_TRACKING_URI='' "$BIN/ml-serve" --listen "127.0.0.1:$port" --model-name blend \
-		--threads 4 --foldin-concurrency 1 >"$d/out" 2>"$d/err" 3>&- &
-	pid=$!
-	for _ in $(seq 200); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ] && break
-		sleep 0.1
-	done
+	MLFLOW_TRACKING_URI='' start_serve paced --listen "127.0.0.1:$port" --model-name blend \
+		--threads 4 --foldin-concurrency 1
+	wait_for "$url" /readyz 200
 	# the one place held: a fold-in whose body never finishes arriving
 	exec 5<>"/dev/tcp/127.0.0.1/$port"
 	printf 'POST /recommendations HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"k": 5' >&5
@@ -198,8 +190,7 @@ setup() {
 	local metrics
 	metrics=$(curl -s "$url/metrics")
 	exec 5>&-
-	kill "$pid"
-	wait "$pid" || true
+	stop_serve paced
 	cat "$d/three.txt"
 	# one connection (the 2nd and 3rd reuse it), all refused
 	assert_equal "$(awk '{print $1, $2}' "$d/three.txt" | tr '\n' ' ')" "503 1 503 0 503 0 "
