@@ -47,7 +47,7 @@ setup_file() {
 
 teardown_file() {
 	local m
-	for m in ease blend easeials bulkhead paced; do
+	for m in ease blend easeials bulkhead paced slowbody; do
 		[ -f "$BATS_FILE_TMPDIR/$m.pid" ] && kill "$(cat "$BATS_FILE_TMPDIR/$m.pid")" 2>/dev/null
 	done
 	return 0
@@ -166,9 +166,20 @@ setup() {
 	MLFLOW_TRACKING_URI='' start_serve paced --listen "127.0.0.1:$port" --model-name blend \
 		--threads 4 --foldin-concurrency 1
 	wait_for "$url" /readyz 200
-	# the one place held: a fold-in whose body never finishes arriving
-	exec 5<>"/dev/tcp/127.0.0.1/$port"
-	printf 'POST /recommendations HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"k": 5' >&5
+	# the one place held: a fold-in whose query waits for a lock on the set's movies
+	local items
+	items=$(sql "SELECT items_table FROM embedding_sets WHERE model_name = 'blend' AND version = 1")
+	PGAPPNAME=lf_hold "$PG_BIN/psql" -X -q "$DATABASE_URL" \
+		-c "BEGIN; LOCK TABLE $items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60)" \
+		>/dev/null 2>&1 3>&- &
+	for _ in $(seq 100); do
+		[ "$(sql "SELECT count(*) FROM pg_locks WHERE relation = '$items'::regclass
+			AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && break
+		sleep 0.05
+	done
+	curl -s -X POST -H 'Content-Type: application/json' -d '{"ratings": [{"movie_id": 1, "rating": 4}]}' \
+		-o /dev/null -w '%{http_code}\n' "$url/recommendations" >"$d/held.txt" 3>&- &
+	local held=$!
 	for _ in $(seq 100); do
 		curl -s "$url/metrics" | grep -qx 'lensflow_foldin_in_flight 1' && break
 		sleep 0.05
@@ -189,9 +200,12 @@ setup() {
 		-o /dev/null -w '%{http_code}\n' "$url/recommendations" >"$d/later.txt"
 	local metrics
 	metrics=$(curl -s "$url/metrics")
-	exec 5>&-
+	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lf_hold'" >/dev/null
+	wait "$held"
 	stop_serve paced
 	cat "$d/three.txt"
+	# the held fold-in is answered once the lock goes
+	assert_equal "$(cat "$d/held.txt")" 200
 	# one connection (the 2nd and 3rd reuse it), all refused
 	assert_equal "$(awk '{print $1, $2}' "$d/three.txt" | tr '\n' ' ')" "503 1 503 0 503 0 "
 	assert_equal "$(cat "$d/later.txt")" 503
@@ -200,4 +214,32 @@ setup() {
 	awk 'NR > 1 && $3 < 0.002 { print "refusal " NR " took " $3 " s"; bad = 1 } END { exit bad }' "$d/three.txt"
 	grep -qx 'lensflow_foldin_rejected_total 12' <<<"$metrics"
 	grep -qx 'lensflow_foldin_paced_total 2' <<<"$metrics"
+}
+
+@test "fold-in bulkhead: a client slow to send its body holds no place; the next fold-in is answered" {
+	local port url
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	MLFLOW_TRACKING_URI='' start_serve slowbody --listen "127.0.0.1:$port" --model-name blend \
+		--threads 4 --foldin-concurrency 1
+	wait_for "$url" /readyz 200
+	# headers and part of the body, then nothing: ml-serve is reading it
+	exec 5<>"/dev/tcp/127.0.0.1/$port"
+	printf 'POST /recommendations HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"k": 5' >&5
+	local seen=0
+	for _ in $(seq 100); do
+		# this /metrics request and the stalled one
+		curl -s "$url/metrics" | grep -qx 'lensflow_http_requests_in_flight 2' && seen=1 && break
+		sleep 0.05
+	done
+	[ "$seen" = 1 ]
+	run curl -s "$url/metrics"
+	assert_line 'lensflow_foldin_in_flight 0'
+	# the only place is free: a whole fold-in is answered, not refused
+	run curl -s -X POST -H 'Content-Type: application/json' \
+		-d '{"ratings": [{"movie_id": 50, "rating": 5}], "k": 3}' -w '\n%{http_code}' "$url/recommendations"
+	exec 5>&-
+	stop_serve slowbody
+	assert_equal "${lines[-1]}" 200
+	jq -e '.items | length == 3' <<<"${lines[0]}"
 }

@@ -153,26 +153,19 @@ fail:
 	return 422;
 }
 
-int body_new_user(struct req *rq, struct new_user *nu, char *msg, size_t msg_len)
+int body_read_json(struct req *rq, char **text, size_t *len, char *msg, size_t msg_len)
 {
-	memset(nu, 0, sizeof *nu);
+	*text = NULL;
+	*len = 0;
 	if (!content_type_is_json(mg_get_header(rq->conn, "Content-Type"))) {
 		snprintf(msg, msg_len, "the body must be JSON: send Content-Type: application/json");
 		return 415;
 	}
-	char *text = NULL;
-	size_t len = 0;
 	size_t max = rq->app->cfg.max_body;
-	int status = read_body(rq, max, &text, &len);
-	if (status == 413) {
+	int status = read_body(rq, max, text, len);
+	if (status == 413)
 		snprintf(msg, msg_len, "request body exceeds %zu bytes", max);
-		return 413;
-	}
-	if (status) {
+	else if (status)
 		snprintf(msg, msg_len, "the request body could not be read");
-		return status;
-	}
-	status = body_parse_new_user(text, len, nu, msg, msg_len);
-	free(text);
 	return status;
 }

@@ -23,9 +23,10 @@ struct new_user {
 	int k;
 };
 
-/* Reads and checks the body. Returns 0 with nu filled, or the HTTP status to
- * answer (400, 413, 415, 422) with the reason in msg. */
-int body_new_user(struct req *rq, struct new_user *nu, char *msg, size_t msg_len);
+/* Reads a JSON body (Content-Type application/json, at most --max-body bytes)
+ * into a new NUL-terminated buffer the caller frees. Returns 0, or the HTTP
+ * status to answer (400, 413, 415) with the reason in msg. */
+int body_read_json(struct req *rq, char **text, size_t *len, char *msg, size_t msg_len);
 
 /* Checks the body text itself (no I/O): 0 or 422 with msg. For unit tests too. */
 int body_parse_new_user(const char *text, size_t len, struct new_user *nu, char *msg,

@@ -155,11 +155,11 @@ int rec_similar(struct req *rq, int64_t movie_id)
 	return ranked_by_id(rq, s, Q_SIMILAR, (int)k, KIND_SIMILAR, "movie_id", movie_id, &who);
 }
 
-int rec_new_user(struct req *rq)
+int rec_new_user(struct req *rq, const char *text, size_t len)
 {
 	struct new_user nu = {0};
 	char msg[256];
-	int status = body_new_user(rq, &nu, msg, sizeof msg);
+	int status = body_parse_new_user(text, len, &nu, msg, sizeof msg);
 	if (status)
 		return reply_error(rq, status, "%s", msg);
 	if (nu.n == 0) { /* body_new_user answers 422 for an empty list: never here */
@@ -226,6 +226,12 @@ int rec_new_user(struct req *rq)
 	buf_puts(&ex, "}");
 	if (v.failed || ex.failed) {
 		rc = reply_unavailable(rq, "out of memory");
+		goto out;
+	}
+	/* a database connection only now: none is held while the fold-in computes */
+	rq->w = db_pool_get(&rq->app->pool, rq->app->cfg.timeout_ms);
+	if (!rq->w) {
+		rc = reply_unavailable(rq, "every database connection is busy");
 		goto out;
 	}
 	const char *params[2] = {v.p, ex.p};

@@ -256,11 +256,6 @@ static void drain(struct req *rq)
 	free(junk);
 }
 
-void drain_body(struct req *rq)
-{
-	drain(rq);
-}
-
 int read_body(struct req *rq, size_t max, char **out, size_t *len)
 {
 	*out = NULL;

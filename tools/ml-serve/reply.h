@@ -70,8 +70,5 @@ int path_id(const char *seg, size_t len, int64_t *id);
  * up to a bound, so that the client reads the answer), 400 when the client
  * stopped sending. */
 int read_body(struct req *rq, size_t max, char **out, size_t *len);
-/* Reads and drops the body (up to a bound), so that the connection can carry
- * the next request after an answer given without reading it. */
-void drain_body(struct req *rq);
 
 #endif

@@ -7,9 +7,11 @@
  */
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "body.h"
 #include "feedback.h"
 #include "serve.h"
 #include "static.h"
@@ -141,6 +143,31 @@ static void pace_refusal(struct req *rq)
 	}
 }
 
+/* The fold-in bulkhead: a fold-in is CPU-heavy (18 ms for 500 ratings), so at
+ * most --foldin-concurrency run at a time and the excess is refused at once.
+ * A place is taken once the body has arrived, so that a client slow to send
+ * it holds none, and it is held until the answer is written; the fold-in
+ * takes a database connection only after it has computed (rec_new_user). */
+static int new_user(struct req *rq)
+{
+	char *text = NULL, msg[160];
+	size_t len = 0;
+	int status = body_read_json(rq, &text, &len, msg, sizeof msg);
+	if (status)
+		return reply_error(rq, status, "%s", msg);
+	if (!prom_foldin_enter()) {
+		free(text);
+		pace_refusal(rq);
+		rq->hdr_name = "Retry-After";
+		rq->hdr_value = FOLDIN_RETRY_AFTER;
+		return reply_error(rq, 503, "too many new-user requests at once; retry after 1 s");
+	}
+	rq->foldin = 1;
+	status = rec_new_user(rq, text, len);
+	free(text);
+	return status;
+}
+
 static int dispatch(struct req *rq)
 {
 	const char *path = rq->ri->local_uri ? rq->ri->local_uri : "";
@@ -169,20 +196,8 @@ static int dispatch(struct req *rq)
 			return reply_error(rq, 404, "%s %.*s is unknown", what,
 					   m.id_len > 40 ? 40 : (int)m.id_len, m.id);
 	}
-	/* The fold-in bulkhead: a fold-in is CPU-heavy (18 ms for 500 ratings), so at
-	 * most --foldin-concurrency run at a time and the excess is refused at once,
-	 * before it takes a database connection the other routes need. */
-	if (m.route == ROUTE_RECS_NEW) {
-		if (!prom_foldin_enter()) {
-			drain_body(rq);
-			pace_refusal(rq);
-			rq->hdr_name = "Retry-After";
-			rq->hdr_value = FOLDIN_RETRY_AFTER;
-			return reply_error(rq, 503, "too many new-user requests at once; retry "
-					   "after 1 s");
-		}
-		rq->foldin = 1;
-	}
+	if (m.route == ROUTE_RECS_NEW)
+		return new_user(rq);
 	/* A database connection for the rest of the request, for the routes that use one:
 	 * there are fewer of them than civetweb's threads, so a thread waits here when all
 	 * are busy, never while a slow client is still sending its request. */
@@ -200,7 +215,6 @@ static int dispatch(struct req *rq)
 	case ROUTE_MODEL: return op_model(rq);
 	case ROUTE_RELOAD: return op_reload(rq);
 	case ROUTE_FEEDBACK: return op_feedback(rq);
-	case ROUTE_RECS_NEW: return rec_new_user(rq);
 	case ROUTE_RECS_USER: return rec_user(rq, id);
 	case ROUTE_SEARCH: return rec_search(rq);
 	case ROUTE_MOVIE: return rec_movie(rq, id);

@@ -78,7 +78,9 @@ int bearer_refused(struct req *rq, const char *token, const char *disabled);
 
 /* recs.c: the ranking and catalogue endpoints; id is the path's id. */
 int rec_user(struct req *rq, int64_t user_id);
-int rec_new_user(struct req *rq);
+/* POST /recommendations with its body read already (text, len): the fold-in
+ * bulkhead's place is held by the caller. */
+int rec_new_user(struct req *rq, const char *text, size_t len);
 int rec_similar(struct req *rq, int64_t movie_id);
 int rec_search(struct req *rq);
 int rec_movie(struct req *rq, int64_t movie_id);
