@@ -236,31 +236,53 @@ section_serve() {
 # loop: a refused client asks again at once) beside a steady known-user load
 # (open loop, FLOOD_RATE req/s on 4 connections, latency from each due time),
 # with the fold-in bulkhead off (--foldin-concurrency 0) and on (its default);
-# the known-user load alone first, against the same ml-serve.
+# the known-user load alone first, against the same ml-serve. Then the host's
+# floor for the known users: the same flood sent to a second ml-serve (bulkhead
+# on, same database), so that the known users' ml-serve shares nothing with it
+# but the 2 cores and Postgres.
 FLOOD_RATE=200
+flood_stop() {
+	[ -n "${FLOOD_PID:-}" ] || return 0
+	kill "$FLOOD_PID" 2>/dev/null || true
+	wait "$FLOOD_PID" 2>/dev/null || true
+	FLOOD_PID=
+}
 foldin_flood() {
 	local body=$WORK/foldin500.json mode fpid path='/recommendations/{id}?k=10' rej
+	local flood_addr beside
 	jq -nc '{k: 10, ratings: [range(1; 501) | {movie_id: ., rating: 4}]}' >"$body"
-	for mode in off on; do
+	for mode in off on apart; do
+		beside="beside 32 clients POSTing 500 ratings (bulkhead $mode)"
 		if [ "$mode" = off ]; then
 			serve_start lensflow "$DATABASE_URL" --foldin-concurrency 0
 		else
 			serve_start lensflow
 		fi
+		flood_addr=$SERVE_ADDR FLOOD_PID=
+		if [ "$mode" = apart ]; then
+			beside="beside 32 clients POSTing 500 ratings to a second ml-serve (the host's floor)"
+			flood_addr=127.0.0.1:$(free_port)
+			"$BIN/ml-serve" --listen "$flood_addr" --model-name lensflow --db "$DATABASE_URL" \
+				>"$WORK/ml-serve-flood.log" 2>&1 &
+			FLOOD_PID=$!
+			await_200 "http://$flood_addr/readyz" "$FLOOD_PID" 150 0.2 ||
+				die "the second ml-serve did not become ready"
+		fi
 		fig "fold-in flood: known users at $FLOOD_RATE req/s alone (bulkhead $mode)" \
 			"$(loadgen_run "$path" 943 4 "$FLOOD_RATE" "$D_SAT")"
-		"$HB/loadgen" --addr "$SERVE_ADDR" --path /recommendations --body "$body" --conns 32 \
+		"$HB/loadgen" --addr "$flood_addr" --path /recommendations --body "$body" --conns 32 \
 			--rate 0 --duration "$((D_SAT + 2))" --warmup 1 >"$WORK/flood.json" &
 		fpid=$!
 		sleep 1.5
-		fig "fold-in flood: known users at $FLOOD_RATE req/s beside 32 clients POSTing 500 ratings (bulkhead $mode)" \
+		fig "fold-in flood: known users at $FLOOD_RATE req/s $beside" \
 			"$(under_load loadgen_run "$path" 943 4 "$FLOOD_RATE" "$D_SAT")"
 		wait "$fpid" || die "the flood's loadgen failed"
-		rej=$(curl -s "http://$SERVE_ADDR/metrics" |
+		rej=$(curl -s "http://$flood_addr/metrics" |
 			awk '$1 == "lensflow_foldin_rejected_total" {print $2}')
 		fig "fold-in flood: the 32 clients POSTing 500 ratings (bulkhead $mode)" \
 			"$(jq -c --argjson r "${rej:-0}" '. + {tool: "loadgen", foldin_rejected_total: $r}' \
 				"$WORK/flood.json")"
+		flood_stop
 		serve_stop
 	done
 }
