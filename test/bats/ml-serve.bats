@@ -446,6 +446,30 @@ EOF
 	assert_code 200
 }
 
+@test "a body is read whole, declared or chunked, at any size up to the limit: the same answer" {
+	# 300 ratings padded with spaces to 65,536 bytes, the limit exactly; the chunked
+	# reads grow their buffer four times to hold it
+	local d=$BATS_TEST_TMPDIR body pad
+	body=$(jq -nc '{k: 7, ratings: [range(1; 301) | {movie_id: ., rating: ((. % 10 + 1) / 2)}]}')
+	pad=$((65536 - ${#body}))
+	{ printf '%s' "${body%?}"; head -c "$pad" /dev/zero | tr '\0' ' '; printf '}'; } >"$d/full.json"
+	[ "$(wc -c <"$d/full.json")" -eq 65536 ]
+	printf '%s' "$body" >"$d/small.json"
+	local f te
+	for f in small full; do
+		for te in '' 'Transfer-Encoding: chunked'; do
+			http POST /recommendations -H 'Content-Type: application/json' ${te:+-H "$te"} \
+				--data-binary @"$d/$f.json"
+			assert_code 200
+			jq -c '[.items[] | [.movie_id, .score]]' <<<"$BODY" >"$d/$f${te:+.chunked}.out"
+		done
+	done
+	[ "$(wc -c <"$d/small.out")" -gt 20 ]
+	cmp "$d/small.out" "$d/full.out"
+	cmp "$d/small.out" "$d/small.chunked.out"
+	cmp "$d/small.out" "$d/full.chunked.out"
+}
+
 # ---- movies and users -------------------------------------------------------------------
 
 @test "GET /movies/1/similar: ten others, cosine scores; unknown movie 404; bad k 422" {

@@ -265,11 +265,27 @@ int read_body(struct req *rq, size_t max, char **out, size_t *len)
 		drain(rq);
 		return 413;
 	}
-	char *b = malloc(max + 1);
+	/* The declared length (one byte more, to see a body longer than declared),
+	 * else 16 KiB to start with, doubled as the body arrives, up to max. */
+	size_t cap = declared >= 0 ? (size_t)declared + 1 : 16384;
+	if (cap > max)
+		cap = max;
+	char *b = malloc(cap + 1);
 	if (!b)
 		return 503;
 	size_t have = 0;
 	for (;;) {
+		if (have == cap && cap < max) {
+			size_t grown = cap > max / 2 ? max : 2 * cap;
+			char *nb = realloc(b, grown + 1);
+			if (!nb) {
+				free(b);
+				drain(rq);
+				return 503;
+			}
+			b = nb;
+			cap = grown;
+		}
 		if (have == max) { /* full: one byte more means too much */
 			char extra;
 			int n = mg_read(rq->conn, &extra, 1);
@@ -280,7 +296,7 @@ int read_body(struct req *rq, size_t max, char **out, size_t *len)
 			}
 			break;
 		}
-		int n = mg_read(rq->conn, b + have, max - have);
+		int n = mg_read(rq->conn, b + have, cap - have);
 		if (n < 0) {
 			free(b);
 			return 400;
