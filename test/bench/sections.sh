@@ -329,6 +329,19 @@ todays_form() {
 	compact_rows "served form" lensflow
 	compact_rows "lever: served form, every movie scanned (--index none)" compactscan
 	compact_rows "lever: today's form (401 dims)" blend401
+	# the two forms' saturated runs once more, alternated twice: the host's speed
+	# drifts within minutes, and the targets compare the two (render sums the rounds)
+	local round m label
+	for round in 1 2; do
+		for m in lensflow blend401; do
+			label="served form"
+			[ "$m" = blend401 ] && label="today's form (401 dims)"
+			serve_start "$m"
+			fig "form: /recommendations, $label, saturated, alternated round $round" \
+				"$(under_load wrk_run '/recommendations/{id}?k=10' 943 2 8 "$D_SAT")"
+			serve_stop
+		done
+	done
 }
 
 # the rows of today's form and the served one alone (results/compact.json)
