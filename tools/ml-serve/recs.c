@@ -162,7 +162,7 @@ int rec_new_user(struct req *rq, const char *text, size_t len)
 	int status = body_parse_new_user(text, len, &nu, msg, sizeof msg);
 	if (status)
 		return reply_error(rq, status, "%s", msg);
-	if (nu.n == 0) { /* body_new_user answers 422 for an empty list: never here */
+	if (nu.n == 0) { /* body_parse_new_user answers 422 for an empty list: never here */
 		new_user_free(&nu);
 		return reply_error(rq, 422, "ratings: an empty list");
 	}
@@ -229,11 +229,8 @@ int rec_new_user(struct req *rq, const char *text, size_t len)
 		goto out;
 	}
 	/* a database connection only now: none is held while the fold-in computes */
-	rq->w = db_pool_get(&rq->app->pool, rq->app->cfg.timeout_ms);
-	if (!rq->w) {
-		rc = reply_unavailable(rq, "every database connection is busy");
+	if ((rc = req_take_db(rq)))
 		goto out;
-	}
 	const char *params[2] = {v.p, ex.p};
 	PGresult *r = db_query(rq->w, Q_NEW_USER_RECS, s, nu.k, 2, params, &err);
 	struct audience who = {.record = 1, .arm = arm};

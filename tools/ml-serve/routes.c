@@ -143,6 +143,12 @@ static void pace_refusal(struct req *rq)
 	}
 }
 
+int req_take_db(struct req *rq)
+{
+	rq->w = db_pool_get(&rq->app->pool, rq->app->cfg.timeout_ms);
+	return rq->w ? 0 : reply_unavailable(rq, "every database connection is busy");
+}
+
 /* The fold-in bulkhead: a fold-in is CPU-heavy (18 ms for 500 ratings), so at
  * most --foldin-concurrency run at a time and the excess is refused at once.
  * A place is taken once the body has arrived, so that a client slow to send
@@ -203,9 +209,9 @@ static int dispatch(struct req *rq)
 	 * are busy, never while a slow client is still sending its request. */
 	if (m.route != ROUTE_ROOT && m.route != ROUTE_HEALTHZ && m.route != ROUTE_METRICS &&
 	    m.route != ROUTE_MODEL && m.route != ROUTE_FEEDBACK /* its own pool */) {
-		rq->w = db_pool_get(&rq->app->pool, rq->app->cfg.timeout_ms);
-		if (!rq->w)
-			return reply_unavailable(rq, "every database connection is busy");
+		int busy = req_take_db(rq);
+		if (busy)
+			return busy;
 	}
 	switch (m.route) {
 	case ROUTE_ROOT: return op_root(rq);

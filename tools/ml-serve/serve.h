@@ -76,6 +76,11 @@ int op_reload(struct req *rq);
  * NULL or empty), and its status returned for the handler to return. */
 int bearer_refused(struct req *rq, const char *token, const char *disabled);
 
+/* routes.c: a database connection from the pool for the rest of the request
+ * (rq->w, given back after the answer): 0, or the 503 answered when every one
+ * stays busy for --timeout, its status returned for the handler to return. */
+int req_take_db(struct req *rq);
+
 /* recs.c: the ranking and catalogue endpoints; id is the path's id. */
 int rec_user(struct req *rq, int64_t user_id);
 /* POST /recommendations with its body read already (text, len): the fold-in
